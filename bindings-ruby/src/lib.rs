@@ -1,0 +1,1 @@
+//! placeholder: the ruby binding is being written

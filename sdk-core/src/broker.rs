@@ -1,0 +1,66 @@
+//! The contract every broker engine keeps.
+//!
+//! - `publish` returns only once the message is durable in the engine (for RabbitMQ: confirmed),
+//!   and returns its id. Ids are global, strictly increasing, and the same on every server node.
+//! - `subscribe` registers for live messages *first*, then reads the backlog after the cursor, and
+//!   de-duplicates by id, so a message published meanwhile is delivered exactly once.
+//! - A subscription yields events in id order: every message of its channels after the cursor, or
+//!   a [`Gap`](crate::Gap) naming the range that is gone. Never a silent jump.
+
+use std::pin::Pin;
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use futures_util::Stream;
+
+use crate::{Channel, Event, MessageId, Result};
+
+/// A message to publish.
+#[derive(Debug, Clone)]
+pub struct Publication {
+    pub channel: Channel,
+    pub payload: Bytes,
+    pub content_type: String,
+}
+
+/// Where a subscription starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// Only messages published after the subscription is registered.
+    Latest,
+    /// Every message with an id greater than this one.
+    After(MessageId),
+}
+
+/// The events of one subscription, in id order. Ends when the broker shuts down.
+pub type EventStream = Pin<Box<dyn Stream<Item = Event> + Send>>;
+
+/// A registered subscription.
+pub struct Subscription {
+    /// The cursor the subscription started from (the latest id for [`Position::Latest`]).
+    pub start: MessageId,
+    pub events: EventStream,
+}
+
+/// Whether a broker can take publishes and deliver messages now.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Health {
+    pub ok: bool,
+    pub engine: &'static str,
+    pub detail: String,
+}
+
+/// A broker engine: in-memory, RabbitMQ, ...
+pub trait Broker: Send + Sync + 'static {
+    /// Stores a message and returns its id once the engine has accepted it.
+    fn publish(&self, publication: Publication) -> BoxFuture<'_, Result<MessageId>>;
+
+    /// Subscribes to one or more channels. Fails with `InvalidCursor` for a cursor ahead of the
+    /// newest message.
+    fn subscribe(&self, channels: &[Channel], from: Position) -> Result<Subscription>;
+
+    /// The newest id this broker has seen.
+    fn last_id(&self) -> MessageId;
+
+    fn health(&self) -> Health;
+}

@@ -1,0 +1,29 @@
+//! push-rs core, shared by the server and every language binding.
+//!
+//! - [`channel`]: the one parser and validator of channel names.
+//! - [`message`]: message ids, cursors, messages and gaps.
+//! - [`broker`]: the contract every broker engine (memory, RabbitMQ) keeps.
+//! - [`producer`]: `Producer::new(url)?.publish(data).to(channel)`, async and blocking.
+//! - [`error`]: one error type whose [`ErrorKind`] has a stable code in every language.
+
+pub mod broker;
+pub mod channel;
+pub mod error;
+pub mod message;
+pub mod producer;
+
+pub use broker::{Broker, EventStream, Position, Publication, Subscription};
+pub use channel::{Channel, ChannelError};
+pub use error::{Error, ErrorKind, Result};
+pub use message::{Event, Gap, Message, MessageId};
+pub use producer::{Producer, ProducerOptions};
+
+/// The URL a producer uses when none is given and `PUSH_URL` is unset.
+pub const DEFAULT_URL: &str = "http://127.0.0.1:4000";
+
+/// The response header that carries a message id (and the cursor to continue from).
+pub const ID_HEADER: &str = "Push-Id";
+/// The response header that carries an error's stable code (see [`ErrorKind::code`]).
+pub const ERROR_HEADER: &str = "Push-Error";
+/// The response header that announces a gap: `<from>-<to>`, both inclusive.
+pub const GAP_HEADER: &str = "Push-Gap";

@@ -1,0 +1,206 @@
+//! The producer: `Producer::new(None)?.publish("hi there!").to("/greetings").await`.
+//!
+//! The URL's scheme picks the transport (`http(s)://` publishes through a push server); callers
+//! never name a transport. Creating a producer only parses its options: it connects on first use,
+//! so a producer made before a `fork` works in the child (see [`blocking`]).
+
+pub mod blocking;
+mod http;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::{Channel, Error, ErrorKind, MessageId, Result, DEFAULT_URL};
+
+pub use blocking::BlockingProducer;
+
+/// Default time limit for one publish, connection included.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How to reach the push server or broker.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct ProducerOptions {
+    /// `http://host:port` of a push server. Default: `PUSH_URL`, else `http://127.0.0.1:4000`.
+    pub url: Option<String>,
+    /// The server's publish key, sent as `Authorization: Bearer`. Default: `PUSH_PUBLISH_KEY`.
+    pub publish_key: Option<String>,
+    /// Time limit for one publish. Default: 10 s.
+    pub timeout: Option<Duration>,
+}
+
+impl ProducerOptions {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.url = Some(url.into());
+        self
+    }
+    pub fn publish_key(mut self, key: impl Into<String>) -> Self {
+        self.publish_key = Some(key.into());
+        self
+    }
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Fills what was left unset from the environment and the defaults.
+    pub(crate) fn resolve(&self) -> Result<Resolved> {
+        let url = match &self.url {
+            Some(u) if !u.trim().is_empty() => u.trim().to_owned(),
+            _ => std::env::var("PUSH_URL").ok().filter(|u| !u.trim().is_empty()).unwrap_or_else(|| DEFAULT_URL.to_owned()),
+        };
+        let publish_key = self
+            .publish_key
+            .clone()
+            .or_else(|| std::env::var("PUSH_PUBLISH_KEY").ok())
+            .filter(|k| !k.is_empty());
+        let timeout = self.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        if timeout.is_zero() {
+            return Err(Error::new(ErrorKind::InvalidConfig, "timeout must be greater than zero"));
+        }
+        Ok(Resolved { url, publish_key, timeout })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Resolved {
+    pub url: String,
+    pub publish_key: Option<String>,
+    pub timeout: Duration,
+}
+
+enum Transport {
+    Http(http::HttpTransport),
+}
+
+/// Publishes messages. Cheap to clone; clones share connections. Needs a tokio runtime to run
+/// its futures; for plain threads use [`BlockingProducer`].
+#[derive(Clone)]
+pub struct Producer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    url: String,
+    transport: Transport,
+}
+
+impl Producer {
+    /// A producer for `url`, or `PUSH_URL`, or `http://127.0.0.1:4000`.
+    pub fn new(url: Option<&str>) -> Result<Producer> {
+        let mut options = ProducerOptions::new();
+        options.url = url.map(str::to_owned);
+        Producer::with_options(options)
+    }
+
+    pub fn with_options(options: ProducerOptions) -> Result<Producer> {
+        let resolved = options.resolve()?;
+        let scheme = resolved.url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+        let transport = match scheme.as_deref() {
+            Some("http") | Some("https") => Transport::Http(http::HttpTransport::new(&resolved)?),
+            Some(other) => {
+                return Err(Error::new(
+                    ErrorKind::InvalidConfig,
+                    format!("unsupported URL scheme {other:?} in {:?}; use http:// or https://", resolved.url),
+                ))
+            }
+            None => {
+                return Err(Error::new(
+                    ErrorKind::InvalidConfig,
+                    format!("{:?} is not a URL; expected e.g. http://127.0.0.1:4000", resolved.url),
+                ))
+            }
+        };
+        Ok(Producer { inner: Arc::new(Inner { url: resolved.url, transport }) })
+    }
+
+    /// The URL this producer publishes to.
+    pub fn url(&self) -> &str {
+        &self.inner.url
+    }
+
+    /// Starts a publish; finish it with [`Publish::to`].
+    pub fn publish(&self, data: impl Into<Bytes>) -> Publish<'_> {
+        Publish { producer: self, data: data.into(), content_type: None }
+    }
+
+    /// Publishes `payload` to `channel` and returns its id. Without a content type, valid UTF-8 is
+    /// sent as `text/plain; charset=utf-8` and anything else as `application/octet-stream`.
+    pub async fn send(&self, channel: &str, payload: Bytes, content_type: Option<&str>) -> Result<MessageId> {
+        let channel = Channel::parse(channel)?;
+        let content_type = match content_type {
+            Some(ct) => ct.to_owned(),
+            None => default_content_type(&payload).to_owned(),
+        };
+        match &self.inner.transport {
+            Transport::Http(t) => t.publish(&channel, payload, &content_type).await,
+        }
+    }
+}
+
+impl std::fmt::Debug for Producer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Producer").field("url", &self.inner.url).finish()
+    }
+}
+
+/// The content type used when the caller names none.
+pub fn default_content_type(payload: &[u8]) -> &'static str {
+    if std::str::from_utf8(payload).is_ok() {
+        "text/plain; charset=utf-8"
+    } else {
+        "application/octet-stream"
+    }
+}
+
+/// A publish waiting for its channel: `producer.publish(data).to("/greetings")`.
+#[must_use = "a publish does nothing until .to(channel) is awaited"]
+pub struct Publish<'a> {
+    producer: &'a Producer,
+    data: Bytes,
+    content_type: Option<String>,
+}
+
+impl Publish<'_> {
+    pub fn content_type(mut self, content_type: impl Into<String>) -> Self {
+        self.content_type = Some(content_type.into());
+        self
+    }
+
+    pub async fn to(self, channel: &str) -> Result<MessageId> {
+        self.producer.send(channel, self.data, self.content_type.as_deref()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_urls_are_config_errors() {
+        let e = Producer::new(Some("ftp://x")).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidConfig);
+        let e = Producer::new(Some("localhost:4000")).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidConfig);
+    }
+
+    #[tokio::test]
+    async fn invalid_channel_fails_before_any_io() {
+        let p = Producer::new(Some("http://127.0.0.1:9")).unwrap();
+        let e = p.publish("x").to("no-slash").await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidChannel);
+    }
+
+    #[tokio::test]
+    async fn unreachable_server_names_the_url() {
+        let p = Producer::new(Some("http://127.0.0.1:9")).unwrap();
+        let e = p.publish("x").to("/a").await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionFailed);
+        assert!(e.to_string().contains("http://127.0.0.1:9"), "{e}");
+    }
+}
