@@ -63,4 +63,7 @@ pub trait Broker: Send + Sync + 'static {
     fn last_id(&self) -> MessageId;
 
     fn health(&self) -> Health;
+
+    /// Ends every subscription and stops taking publishes (server shutdown).
+    fn close(&self);
 }

@@ -1,0 +1,69 @@
+//! The embedded broker: a counter and the hub, in this process.
+//!
+//! Ids continue across restarts without storage: the counter starts at the start time in
+//! microseconds, so ids of a restarted server are above those of its previous run (unless it
+//! published more than a million messages a second) and an old cursor gets a gap, not an error.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use push_core::broker::{Health, Position, Publication, Subscription};
+use push_core::message::now_millis;
+use push_core::{Broker, Channel, Message, MessageId, Result};
+
+use crate::hub::{Hub, HubLimits};
+
+pub struct MemoryBroker {
+    hub: Arc<Hub>,
+    next: Mutex<u64>,
+}
+
+impl MemoryBroker {
+    pub fn new(limits: HubLimits) -> MemoryBroker {
+        let start = now_millis() * 1000;
+        let hub = Hub::new(MessageId(start), limits, true);
+        let weak = Arc::downgrade(&hub);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            while let Some(hub) = { tick.tick().await; weak.upgrade() } {
+                hub.sweep();
+            }
+        });
+        MemoryBroker { hub, next: Mutex::new(start) }
+    }
+}
+
+impl Broker for MemoryBroker {
+    fn publish(&self, publication: Publication) -> BoxFuture<'_, Result<MessageId>> {
+        // Assign and ingest under one lock so the hub sees ids in order.
+        let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+        *next += 1;
+        let id = MessageId(*next);
+        self.hub.ingest(Message {
+            id,
+            channel: publication.channel,
+            payload: publication.payload,
+            content_type: publication.content_type,
+            published_at: now_millis(),
+        });
+        drop(next);
+        Box::pin(async move { Ok(id) })
+    }
+
+    fn subscribe(&self, channels: &[Channel], from: Position) -> Result<Subscription> {
+        self.hub.subscribe(channels, from)
+    }
+
+    fn last_id(&self) -> MessageId {
+        self.hub.last_id()
+    }
+
+    fn health(&self) -> Health {
+        Health { ok: true, engine: "memory", detail: format!("{} channels", self.hub.channel_count()) }
+    }
+
+    fn close(&self) {
+        self.hub.close();
+    }
+}

@@ -1,0 +1,136 @@
+//! Command-line flags; each one can also be set through its `PUSH_*` environment variable.
+
+use std::net::SocketAddr;
+
+use clap::{Parser, ValueEnum};
+
+/// push-server: realtime push over HTTP long-poll, Server-Sent Events and WebSocket.
+///
+/// Subscribe with `curl http://127.0.0.1:4000/greetings` (it waits for the next message) and
+/// publish with `curl -X POST -d 'hi there!' http://127.0.0.1:4000/greetings`.
+/// Every flag can also be set through the environment variable shown with it.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "push-server", version, about, long_about = None, max_term_width = 100)]
+pub struct Config {
+    /// Address to listen on. Binding to a non-loopback address needs --publish-key (or
+    /// --allow-open-publish).
+    #[arg(long, env = "PUSH_BIND", default_value = "127.0.0.1:4000")]
+    pub bind: SocketAddr,
+
+    /// Broker engine: `memory` (embedded, one process).
+    #[arg(long, env = "PUSH_BROKER", default_value = "memory")]
+    pub broker: String,
+
+    /// Key publishers must send as `Authorization: Bearer <key>`. Without it, anyone who can
+    /// reach the server can publish, which is only allowed on a loopback address.
+    #[arg(long, env = "PUSH_PUBLISH_KEY", hide_env_values = true)]
+    pub publish_key: Option<String>,
+
+    /// Allow publishing without a key on a non-loopback address (e.g. behind a trusted proxy).
+    #[arg(long, env = "PUSH_ALLOW_OPEN_PUBLISH")]
+    pub allow_open_publish: bool,
+
+    /// How long a long-poll waits for a message before answering 204.
+    #[arg(long, env = "PUSH_LONG_POLL_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub long_poll_timeout: std::time::Duration,
+
+    /// Interval of SSE comments and WebSocket pings that keep idle connections open.
+    #[arg(long, env = "PUSH_HEARTBEAT", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub heartbeat: std::time::Duration,
+
+    /// Messages kept per channel for subscribers that resume with a cursor.
+    #[arg(long, env = "PUSH_HISTORY_SIZE", default_value_t = 100)]
+    pub history_size: usize,
+
+    /// How long a message stays in history.
+    #[arg(long, env = "PUSH_HISTORY_AGE", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub history_age: std::time::Duration,
+
+    /// Largest payload accepted, in bytes (413 above it).
+    #[arg(long, env = "PUSH_MAX_PAYLOAD_BYTES", default_value_t = 1024 * 1024)]
+    pub max_payload_bytes: usize,
+
+    /// Most subscriber connections (long-poll, SSE, WebSocket) at once (503 above it).
+    #[arg(long, env = "PUSH_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// Most channels one multiplexed connection may subscribe to.
+    #[arg(long, env = "PUSH_MAX_CHANNELS_PER_CONNECTION", default_value_t = 100)]
+    pub max_channels_per_connection: usize,
+
+    /// Most messages in one JSON batch answer.
+    #[arg(long, env = "PUSH_MAX_BATCH", default_value_t = 1000)]
+    pub max_batch: usize,
+
+    /// Messages queued per subscriber; one that falls further behind is re-synced from history
+    /// (and gets a gap for what history no longer holds).
+    #[arg(long, env = "PUSH_SUBSCRIBER_QUEUE", default_value_t = 1024)]
+    pub subscriber_queue: usize,
+
+    /// Request header that names the consumer (for logs and metrics).
+    #[arg(long, env = "PUSH_CONSUMER_HEADER", default_value = "Consumer-Id")]
+    pub consumer_header: String,
+
+    /// Query parameter that names the consumer, checked when the header is absent.
+    #[arg(long, env = "PUSH_CONSUMER_PARAM", default_value = "consumer")]
+    pub consumer_param: String,
+
+    /// Origins allowed to subscribe from browsers (CORS), comma-separated; `*` for any.
+    #[arg(long, env = "PUSH_CORS_ORIGINS", default_value = "*", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    /// How long shutdown waits for open requests before closing them.
+    #[arg(long, env = "PUSH_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: std::time::Duration,
+
+    /// Log format.
+    #[arg(long, env = "PUSH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Log filter, e.g. `info` or `push_server=debug` (RUST_LOG syntax).
+    #[arg(long, env = "PUSH_LOG", default_value = "info")]
+    pub log: String,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Config {
+    /// Defaults for tests and embedding, as if no flag was given.
+    pub fn defaults() -> Config {
+        Config::parse_from(["push-server"])
+    }
+
+    /// Refuses settings that would be unsafe or unusable, with the reason.
+    pub fn validate(&self) -> Result<(), String> {
+        if !self.bind.ip().is_loopback() && self.publish_key.is_none() && !self.allow_open_publish {
+            return Err(format!(
+                "refusing to listen on {} without a publish key: anyone could publish. \
+                 Set --publish-key (PUSH_PUBLISH_KEY), or --allow-open-publish if a proxy guards publishing",
+                self.bind
+            ));
+        }
+        if matches!(&self.publish_key, Some(k) if k.is_empty()) {
+            return Err("--publish-key must not be empty".into());
+        }
+        for (name, value) in [
+            ("--history-size", self.history_size),
+            ("--max-connections", self.max_connections),
+            ("--max-channels-per-connection", self.max_channels_per_connection),
+            ("--max-batch", self.max_batch),
+            ("--subscriber-queue", self.subscriber_queue),
+            ("--max-payload-bytes", self.max_payload_bytes),
+        ] {
+            if value == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
+        }
+        if self.long_poll_timeout.is_zero() || self.heartbeat.is_zero() {
+            return Err("--long-poll-timeout and --heartbeat must be greater than zero".into());
+        }
+        Ok(())
+    }
+}

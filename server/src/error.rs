@@ -1,0 +1,59 @@
+//! Errors as HTTP answers: a status, the stable code in the `Push-Error` header and a one-line
+//! plain-text reason. This is the only place kinds become statuses.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use push_core::{ChannelError, Error, ErrorKind, ERROR_HEADER};
+
+/// An error answered to the client.
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> ApiError {
+        ApiError(Error::new(kind, message))
+    }
+}
+
+pub fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::InvalidChannel | ErrorKind::InvalidCursor | ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+        ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::TooManyConnections | ErrorKind::ConnectionFailed => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = status_of(self.0.kind());
+        if status.is_server_error() {
+            tracing::warn!(code = self.0.code(), "{}", self.0);
+        }
+        // One line: the reason never carries newlines into a client's terminal.
+        let reason = self.0.message().replace(['\r', '\n'], " ");
+        let mut response = (status, format!("{reason}\n")).into_response();
+        response.headers_mut().insert(ERROR_HEADER, HeaderValue::from_static(self.0.code()));
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert("WWW-Authenticate", HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> ApiError {
+        ApiError(e)
+    }
+}
+
+impl From<ChannelError> for ApiError {
+    fn from(e: ChannelError) -> ApiError {
+        ApiError(e.into())
+    }
+}

@@ -1,0 +1,36 @@
+//! Channels of a subscription: the request path, or repeated `channel` parameters on the
+//! multiplexing endpoint `/_push/subscribe`.
+
+use push_core::{Channel, ErrorKind};
+
+use super::params::Params;
+use crate::error::ApiError;
+
+pub const PARAM: &str = "channel";
+
+/// The channel named by a request path such as `/greetings`.
+pub fn from_path(path: &str) -> Result<Channel, ApiError> {
+    Ok(Channel::parse(path)?)
+}
+
+/// The channels of a multiplexed subscription: `channel=/a&channel=/b` (or `channels=/a,/b`).
+pub fn from_params(params: &Params, max: usize) -> Result<Vec<Channel>, ApiError> {
+    let names = params.all(PARAM).chain(params.all("channels").flat_map(|v| v.split(',')));
+    let mut channels = Vec::new();
+    for name in names.filter(|n| !n.is_empty()) {
+        let channel = Channel::parse(name)?;
+        if !channels.contains(&channel) {
+            channels.push(channel);
+        }
+    }
+    if channels.is_empty() {
+        return Err(ApiError::new(ErrorKind::BadRequest, "name at least one channel: ?channel=/a&channel=/b"));
+    }
+    if channels.len() > max {
+        return Err(ApiError::new(
+            ErrorKind::BadRequest,
+            format!("{} channels requested; one connection may subscribe to at most {max}", channels.len()),
+        ));
+    }
+    Ok(channels)
+}

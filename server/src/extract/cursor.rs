@@ -1,0 +1,23 @@
+//! The subscriber's cursor: `?after=<id>`, else the `Last-Event-ID` header (SSE reconnects).
+//! None means "only what is published from now on".
+
+use axum::http::HeaderMap;
+use push_core::broker::Position;
+use push_core::{ErrorKind, MessageId};
+
+use super::params::Params;
+use crate::error::ApiError;
+
+pub const PARAM: &str = "after";
+
+pub fn position(params: &Params, headers: &HeaderMap) -> Result<Position, ApiError> {
+    let raw = params
+        .get(PARAM)
+        .map(str::to_owned)
+        .or_else(|| headers.get("last-event-id").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()));
+    match raw {
+        None => Ok(Position::Latest),
+        Some(raw) if raw.trim().is_empty() => Ok(Position::Latest),
+        Some(raw) => raw.parse::<MessageId>().map(Position::After).map_err(|e| ApiError::new(ErrorKind::InvalidCursor, e.to_string())),
+    }
+}

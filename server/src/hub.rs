@@ -1,0 +1,448 @@
+//! The hub: per-channel history rings and live fan-out, fed in id order by one broker engine.
+//!
+//! Subscribing and ingesting take the same lock, so a subscription is registered for live
+//! messages and reads its backlog atomically with respect to new messages: nothing published
+//! meanwhile is lost or delivered twice. Each subscription has one bounded queue shared by all
+//! its channels, so events reach it in global id order and one cursor covers them all.
+//!
+//! A subscriber whose queue is full is detached instead of growing memory; once it has drained
+//! what it had, it re-reads the ring from its cursor. It loses nothing the ring still holds and
+//! gets a gap for the rest.
+//!
+//! Completeness: every channel has a `floor`, the highest id below which this hub may no longer
+//! hold the channel's messages (evicted from the ring, or published before the hub started). A
+//! cursor below the floor gets a gap `cursor+1 ..= floor`.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use futures_util::stream;
+use push_core::broker::{Position, Subscription};
+use push_core::{Channel, Error, ErrorKind, Event, Gap, Message, MessageId, Result};
+use tokio::sync::mpsc;
+
+/// Bounds of the hub's memory.
+#[derive(Debug, Clone)]
+pub struct HubLimits {
+    /// Messages kept per channel.
+    pub history_size: usize,
+    /// How long a message stays in history.
+    pub history_age: Duration,
+    /// Messages queued per subscriber before it is detached and re-synced.
+    pub queue_size: usize,
+    /// How long an idle channel's bookkeeping is kept after its history is empty.
+    pub forget_after: Duration,
+}
+
+impl Default for HubLimits {
+    fn default() -> Self {
+        HubLimits {
+            history_size: 100,
+            history_age: Duration::from_secs(300),
+            queue_size: 1024,
+            forget_after: Duration::from_secs(3600),
+        }
+    }
+}
+
+pub struct Hub {
+    state: Mutex<State>,
+    last_id: AtomicU64,
+    limits: HubLimits,
+    /// Whether a cursor ahead of `last_id` is an error (one node) or just not seen yet (a
+    /// cluster, where another node may be ahead of this one).
+    strict_cursors: bool,
+}
+
+struct State {
+    channels: HashMap<Channel, ChannelState>,
+    /// Floor given to channels this hub has no entry for.
+    forgotten_floor: MessageId,
+    next_subscriber: u64,
+    closed: bool,
+}
+
+struct ChannelState {
+    ring: VecDeque<(Instant, Arc<Message>)>,
+    floor: MessageId,
+    subscribers: Vec<Arc<Subscriber>>,
+    idle_since: Instant,
+}
+
+/// A subscription's registration, held by each of its channels. The reading side holds no
+/// sender, so the queue closes once every channel has let go of the registration.
+struct Subscriber {
+    id: u64,
+    tx: mpsc::Sender<Arc<Message>>,
+    lagged: Arc<AtomicBool>,
+    channels: Arc<[Channel]>,
+}
+
+impl Hub {
+    /// A hub that has seen everything up to `start` (exclusive of nothing: ids <= start are
+    /// history it never held).
+    pub fn new(start: MessageId, limits: HubLimits, strict_cursors: bool) -> Arc<Hub> {
+        Arc::new(Hub {
+            state: Mutex::new(State {
+                channels: HashMap::new(),
+                forgotten_floor: start,
+                next_subscriber: 1,
+                closed: false,
+            }),
+            last_id: AtomicU64::new(start.0),
+            limits,
+            strict_cursors,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A std mutex: critical sections are short and never await.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn last_id(&self) -> MessageId {
+        MessageId(self.last_id.load(Ordering::Acquire))
+    }
+
+    /// Takes the next message of the log. Ids must increase; anything at or below the last id
+    /// is ignored (a replay after an engine reconnect).
+    pub fn ingest(&self, message: Message) {
+        let now = Instant::now();
+        let message = Arc::new(message);
+        let mut state = self.lock();
+        if message.id <= self.last_id() {
+            return;
+        }
+        let floor = state.forgotten_floor;
+        let entry = state.channels.entry(message.channel.clone()).or_insert_with(|| ChannelState::new(floor, now));
+        entry.ring.push_back((now, message.clone()));
+        entry.evict(&self.limits, now);
+        entry.idle_since = now;
+        let mut lagged = Vec::new();
+        entry.subscribers.retain(|s| match s.tx.try_send(message.clone()) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                s.lagged.store(true, Ordering::Release);
+                lagged.push(s.clone());
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        });
+        // A lagging subscriber leaves all its channels at once: nothing newer than the message
+        // it missed may reach its queue, or its cursor would jump past that message.
+        for s in lagged {
+            for ch in s.channels.iter().filter(|c| **c != message.channel) {
+                if let Some(other) = state.channels.get_mut(ch) {
+                    other.subscribers.retain(|o| o.id != s.id);
+                }
+            }
+        }
+        // Published after the fan-out: whoever reads `last_id` has the message queued already.
+        self.last_id.store(message.id.0, Ordering::Release);
+    }
+
+    /// Records that the log moved on without messages for this hub (e.g. an engine skipped
+    /// ahead), so cursors up to `id` are valid.
+    pub fn advance(&self, id: MessageId) {
+        let _state = self.lock();
+        if id > self.last_id() {
+            self.last_id.store(id.0, Ordering::Release);
+        }
+    }
+
+    /// Drops expired history and forgets idle channels. Call it periodically.
+    pub fn sweep(&self) {
+        let now = Instant::now();
+        let mut state = self.lock();
+        let mut forgotten = state.forgotten_floor;
+        state.channels.retain(|_, ch| {
+            ch.evict(&self.limits, now);
+            ch.subscribers.retain(|s| !s.tx.is_closed());
+            let idle = ch.ring.is_empty() && ch.subscribers.is_empty();
+            if idle && now.duration_since(ch.idle_since) >= self.limits.forget_after {
+                forgotten = forgotten.max(ch.floor);
+                return false;
+            }
+            true
+        });
+        state.forgotten_floor = forgotten;
+    }
+
+    /// Ends every subscription (server shutdown).
+    pub fn close(&self) {
+        let mut state = self.lock();
+        state.closed = true;
+        for ch in state.channels.values_mut() {
+            ch.subscribers.clear();
+        }
+    }
+
+    pub fn channel_count(&self) -> usize {
+        self.lock().channels.len()
+    }
+
+    /// Subscribes to `channels` from `from`; see the module docs for the guarantees.
+    pub fn subscribe(self: &Arc<Self>, channels: &[Channel], from: Position) -> Result<Subscription> {
+        let (tx, rx) = mpsc::channel(self.limits.queue_size.max(1));
+        let mut state = self.lock();
+        let last = self.last_id();
+        let after = match from {
+            Position::Latest => last,
+            Position::After(cursor) if cursor > last && self.strict_cursors => {
+                return Err(Error::new(
+                    ErrorKind::InvalidCursor,
+                    format!("cursor {cursor} is ahead of the newest message ({last})"),
+                ))
+            }
+            Position::After(cursor) => cursor,
+        };
+        let id = state.next_subscriber;
+        state.next_subscriber += 1;
+        let lagged = Arc::new(AtomicBool::new(false));
+        let channels: Arc<[Channel]> = channels.into();
+        let subscriber = Arc::new(Subscriber { id, tx, lagged: lagged.clone(), channels: channels.clone() });
+        let backlog = if state.closed { Vec::new() } else { register(&mut state, &subscriber, after) };
+        drop(state);
+
+        let sync = SyncState {
+            hub: self.clone(),
+            channels,
+            id,
+            lagged,
+            rx,
+            backlog: backlog.into(),
+            cursor: after,
+        };
+        let events = stream::unfold(sync, |mut s| async move { s.next().await.map(|e| (e, s)) });
+        Ok(Subscription { start: after, events: Box::pin(events) })
+    }
+
+    fn unregister(&self, channels: &[Channel], subscriber: u64) {
+        let mut state = self.lock();
+        for ch in channels {
+            if let Some(entry) = state.channels.get_mut(ch) {
+                entry.subscribers.retain(|s| s.id != subscriber);
+            }
+        }
+    }
+}
+
+impl ChannelState {
+    fn new(floor: MessageId, now: Instant) -> ChannelState {
+        ChannelState { ring: VecDeque::new(), floor, subscribers: Vec::new(), idle_since: now }
+    }
+
+    fn evict(&mut self, limits: &HubLimits, now: Instant) {
+        while let Some((at, msg)) = self.ring.front() {
+            if self.ring.len() > limits.history_size || now.duration_since(*at) > limits.history_age {
+                self.floor = self.floor.max(msg.id);
+                self.ring.pop_front();
+                self.idle_since = now;
+            } else {
+                break;
+            }
+        }
+    }
+}
+
+/// Registers `subscriber` on every channel and returns the backlog after `after`, in id order.
+/// Runs under the hub lock.
+fn register(state: &mut State, subscriber: &Arc<Subscriber>, after: MessageId) -> Vec<Event> {
+    let channels = &subscriber.channels[..];
+    let now = Instant::now();
+    let floor = state.forgotten_floor;
+    let mut backlog = Vec::new();
+    for channel in channels {
+        let entry = state.channels.entry(channel.clone()).or_insert_with(|| ChannelState::new(floor, now));
+        entry.subscribers.push(subscriber.clone());
+        if entry.floor > after {
+            backlog.push(Event::Gap(channel.clone(), Gap { from: after.next(), to: entry.floor }));
+        }
+        backlog.extend(entry.ring.iter().filter(|(_, m)| m.id > after).map(|(_, m)| Event::Message(m.clone())));
+    }
+    if channels.len() > 1 {
+        backlog.sort_by_key(Event::cursor);
+    }
+    backlog
+}
+
+/// One subscription's reading side: backlog first, then the live queue; re-syncs after a lag.
+struct SyncState {
+    hub: Arc<Hub>,
+    channels: Arc<[Channel]>,
+    id: u64,
+    lagged: Arc<AtomicBool>,
+    rx: mpsc::Receiver<Arc<Message>>,
+    backlog: VecDeque<Event>,
+    cursor: MessageId,
+}
+
+impl SyncState {
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            let event = match self.backlog.pop_front() {
+                Some(e) => e,
+                None => match self.rx.recv().await {
+                    Some(m) => Event::Message(m),
+                    None if self.lagged.load(Ordering::Acquire) => {
+                        self.resync();
+                        continue;
+                    }
+                    None => return None,
+                },
+            };
+            // De-duplicate: the backlog and the queue can overlap after a re-sync.
+            if event.cursor() <= self.cursor {
+                continue;
+            }
+            self.cursor = event.cursor();
+            return Some(event);
+        }
+    }
+
+    /// The queue overflowed and the hub detached us: register again and re-read the rings.
+    fn resync(&mut self) {
+        let (tx, rx) = mpsc::channel(self.hub.limits.queue_size.max(1));
+        self.lagged.store(false, Ordering::Release);
+        let subscriber = Arc::new(Subscriber { id: self.id, tx, lagged: self.lagged.clone(), channels: self.channels.clone() });
+        let mut state = self.hub.lock();
+        let backlog = if state.closed { Vec::new() } else { register(&mut state, &subscriber, self.cursor) };
+        drop(state);
+        self.rx = rx;
+        self.backlog = backlog.into();
+    }
+}
+
+impl Drop for SyncState {
+    fn drop(&mut self) {
+        self.hub.unregister(&self.channels, self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use futures_util::{FutureExt, StreamExt};
+
+    fn msg(id: u64, channel: &str) -> Message {
+        Message {
+            id: MessageId(id),
+            channel: Channel::parse(channel).unwrap(),
+            payload: Bytes::from(format!("m{id}")),
+            content_type: "text/plain".into(),
+            published_at: 0,
+        }
+    }
+
+    fn ids(events: &[Event]) -> Vec<u64> {
+        events.iter().map(|e| e.cursor().0).collect()
+    }
+
+    async fn ready(sub: &mut Subscription) -> Vec<Event> {
+        let mut out = Vec::new();
+        while let Some(Some(e)) = sub.events.next().now_or_never() {
+            out.push(e);
+        }
+        out
+    }
+
+    fn ch(name: &str) -> Channel {
+        Channel::parse(name).unwrap()
+    }
+
+    #[tokio::test]
+    async fn latest_sees_only_new_messages() {
+        let hub = Hub::new(MessageId(0), HubLimits::default(), true);
+        hub.ingest(msg(1, "/a"));
+        let mut sub = hub.subscribe(&[ch("/a")], Position::Latest).unwrap();
+        assert_eq!(sub.start, MessageId(1));
+        hub.ingest(msg(2, "/b"));
+        hub.ingest(msg(3, "/a"));
+        assert_eq!(ids(&ready(&mut sub).await), vec![3]);
+    }
+
+    #[tokio::test]
+    async fn cursor_reads_backlog_then_live_without_duplicates() {
+        let hub = Hub::new(MessageId(0), HubLimits::default(), true);
+        for i in 1..=5 {
+            hub.ingest(msg(i, "/a"));
+        }
+        let mut sub = hub.subscribe(&[ch("/a")], Position::After(MessageId(2))).unwrap();
+        hub.ingest(msg(6, "/a"));
+        assert_eq!(ids(&ready(&mut sub).await), vec![3, 4, 5, 6]);
+    }
+
+    #[tokio::test]
+    async fn evicted_history_is_a_gap() {
+        let limits = HubLimits { history_size: 3, ..HubLimits::default() };
+        let hub = Hub::new(MessageId(0), limits, true);
+        for i in 1..=10 {
+            hub.ingest(msg(i, "/a"));
+        }
+        let mut sub = hub.subscribe(&[ch("/a")], Position::After(MessageId(2))).unwrap();
+        let events = ready(&mut sub).await;
+        assert!(matches!(&events[0], Event::Gap(_, g) if *g == Gap { from: MessageId(3), to: MessageId(7) }));
+        assert_eq!(ids(&events[1..]), vec![8, 9, 10]);
+    }
+
+    #[tokio::test]
+    async fn cursor_before_start_is_a_gap_and_future_cursor_an_error() {
+        let hub = Hub::new(MessageId(100), HubLimits::default(), true);
+        let mut sub = hub.subscribe(&[ch("/a")], Position::After(MessageId(40))).unwrap();
+        let events = ready(&mut sub).await;
+        assert!(matches!(&events[0], Event::Gap(_, g) if g.from == MessageId(41) && g.to == MessageId(100)));
+        let err = hub.subscribe(&[ch("/a")], Position::After(MessageId(101))).err().unwrap();
+        assert_eq!(err.kind(), ErrorKind::InvalidCursor);
+    }
+
+    #[tokio::test]
+    async fn slow_subscriber_resyncs_from_the_ring_without_loss() {
+        let limits = HubLimits { queue_size: 4, history_size: 1000, ..HubLimits::default() };
+        let hub = Hub::new(MessageId(0), limits, true);
+        let mut sub = hub.subscribe(&[ch("/a")], Position::Latest).unwrap();
+        for i in 1..=50 {
+            hub.ingest(msg(i, "/a"));
+        }
+        assert_eq!(ids(&ready(&mut sub).await), (1..=50).collect::<Vec<_>>());
+        hub.ingest(msg(51, "/a"));
+        assert_eq!(ids(&ready(&mut sub).await), vec![51]);
+    }
+
+    #[tokio::test]
+    async fn slow_subscriber_past_the_ring_gets_a_gap() {
+        let limits = HubLimits { queue_size: 2, history_size: 5, ..HubLimits::default() };
+        let hub = Hub::new(MessageId(0), limits, true);
+        let mut sub = hub.subscribe(&[ch("/a")], Position::Latest).unwrap();
+        for i in 1..=20 {
+            hub.ingest(msg(i, "/a"));
+        }
+        let events = ready(&mut sub).await;
+        assert_eq!(ids(&events[..2]), vec![1, 2]);
+        assert!(matches!(&events[2], Event::Gap(_, g) if g.from == MessageId(3) && g.to == MessageId(15)));
+        assert_eq!(ids(&events[3..]), vec![16, 17, 18, 19, 20]);
+    }
+
+    #[tokio::test]
+    async fn many_channels_arrive_in_id_order() {
+        let hub = Hub::new(MessageId(0), HubLimits::default(), true);
+        hub.ingest(msg(1, "/a"));
+        hub.ingest(msg(2, "/b"));
+        hub.ingest(msg(3, "/a"));
+        let mut sub = hub.subscribe(&[ch("/a"), ch("/b")], Position::After(MessageId(0))).unwrap();
+        hub.ingest(msg(4, "/b"));
+        hub.ingest(msg(5, "/c"));
+        hub.ingest(msg(6, "/a"));
+        assert_eq!(ids(&ready(&mut sub).await), vec![1, 2, 3, 4, 6]);
+    }
+
+    #[tokio::test]
+    async fn dropped_subscriptions_unregister() {
+        let hub = Hub::new(MessageId(0), HubLimits::default(), true);
+        let sub = hub.subscribe(&[ch("/a")], Position::Latest).unwrap();
+        drop(sub);
+        assert!(hub.lock().channels[&ch("/a")].subscribers.is_empty());
+    }
+}

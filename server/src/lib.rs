@@ -1,0 +1,70 @@
+//! push-server: the bundled server of push-rs.
+//!
+//! - [`config`]: flags and their `PUSH_*` environment variables.
+//! - [`hub`]: per-channel history and in-memory fan-out, fed by one broker subscription.
+//! - [`broker`]: engines behind the [`push_core::Broker`] contract (memory).
+//! - [`routes`]: paths and methods; [`transport`]: long-poll, JSON batch, SSE, WebSocket.
+//! - [`extract`]: channels, cursor and consumer id from a request.
+//! - [`error`]: error kinds as statuses; [`metrics`]: Prometheus counters; [`state`]: shared state.
+
+pub mod broker;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod hub;
+pub mod metrics;
+pub mod routes;
+pub mod state;
+pub mod transport;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use push_core::Broker;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use config::Config;
+pub use state::AppState;
+
+/// The application: all routes over `state`. Tests can drive it without a socket.
+pub fn app(state: AppState) -> axum::Router {
+    routes::router(state)
+}
+
+/// Serves on `listener` until `shutdown` completes, then stops taking connections, ends open
+/// streams, and waits up to `--shutdown-timeout` for requests in flight.
+pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let broker = broker::from_config(&config).map_err(|e| std::io::Error::other(e.to_string()))?;
+    serve(listener, broker, config, shutdown).await
+}
+
+/// As [`run`], with a broker made by the caller.
+pub async fn serve(
+    listener: TcpListener,
+    broker: Arc<dyn Broker>,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let token = CancellationToken::new();
+    let grace = config.shutdown_timeout;
+    let state = AppState::new(broker.clone(), config, token.clone());
+    let app = app(state);
+    let signal = token.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down");
+        signal.cancel();
+    });
+    let server = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(token.clone().cancelled_owned());
+    let result = tokio::select! {
+        result = server => result,
+        _ = async { token.cancelled().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!("requests still open after {grace:?}; closing them");
+            Ok(())
+        }
+    };
+    broker.close();
+    result
+}

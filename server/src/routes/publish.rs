@@ -1,0 +1,65 @@
+//! `POST`/`PUT /<channel>`: publish the body; answer `{"id": "...", "channel": "..."}` once the
+//! broker has accepted it.
+
+use axum::extract::Request;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use push_core::broker::Publication;
+use push_core::producer::default_content_type;
+use push_core::ErrorKind;
+use subtle::ConstantTimeEq;
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::channels;
+use crate::state::AppState;
+
+pub async fn publish(state: AppState, request: Request) -> ApiResult<Response> {
+    let (parts, body) = request.into_parts();
+    authorize(&state, &parts.headers)?;
+    let path = percent_encoding::percent_decode_str(parts.uri.path())
+        .decode_utf8()
+        .map_err(|_| ApiError::new(ErrorKind::InvalidChannel, "the channel name is not valid UTF-8"))?;
+    let channel = channels::from_path(&path)?;
+
+    let max = state.config.max_payload_bytes;
+    let too_large = || ApiError::new(ErrorKind::PayloadTooLarge, format!("payload is larger than the limit of {max} bytes"));
+    let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    let payload = axum::body::to_bytes(body, max).await.map_err(|e| {
+        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) || e.to_string().contains("length limit") {
+            too_large()
+        } else {
+            ApiError::new(ErrorKind::BadRequest, format!("could not read the request body: {e}"))
+        }
+    })?;
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|ct| !ct.is_empty() && *ct != "application/x-www-form-urlencoded")
+        .map(str::to_owned)
+        .unwrap_or_else(|| default_content_type(&payload).to_owned());
+
+    let publication = Publication { channel: channel.clone(), payload, content_type };
+    let id = state.broker.publish(publication).await?;
+    state.metrics.published.inc();
+    Ok(Json(serde_json::json!({ "id": id, "channel": channel })).into_response())
+}
+
+/// With a publish key configured, requires `Authorization: Bearer <key>` (constant-time compare).
+fn authorize(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
+    let Some(key) = state.config.publish_key.as_deref() else { return Ok(()) };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim);
+    match given {
+        None => Err(ApiError::new(ErrorKind::Unauthorized, "publishing needs the publish key: send Authorization: Bearer <key>")),
+        Some(given) if bool::from(given.as_bytes().ct_eq(key.as_bytes())) => Ok(()),
+        Some(_) => Err(ApiError::new(ErrorKind::Unauthorized, "the publish key is wrong")),
+    }
+}

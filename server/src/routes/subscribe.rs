@@ -1,0 +1,64 @@
+//! `GET /<channel>` and `GET /_push/subscribe?channel=...`: pick the transport the request asks
+//! for. WebSocket upgrade, `Accept: text/event-stream` (SSE), `Accept: application/json` (JSON
+//! batch), else long-poll (raw payload; JSON batch on the multiplexing endpoint).
+
+use axum::extract::{FromRequestParts, Request, WebSocketUpgrade};
+use axum::http::{header, request::Parts};
+use axum::response::{IntoResponse, Response};
+use push_core::ErrorKind;
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{channels, consumer, cursor, params::Params};
+use crate::state::AppState;
+use crate::transport::{batch, long_poll, sse, websocket, SubscribeRequest};
+
+pub async fn channel(state: AppState, request: Request) -> ApiResult<Response> {
+    let (mut parts, _) = request.into_parts();
+    let path = percent_encoding::percent_decode_str(parts.uri.path())
+        .decode_utf8()
+        .map_err(|_| ApiError::new(ErrorKind::InvalidChannel, "the channel name is not valid UTF-8"))?
+        .into_owned();
+    let channel = channels::from_path(&path)?;
+    let params = params_of(&mut parts).await;
+    dispatch(state, parts, params, vec![channel], false).await
+}
+
+pub async fn multiplexed(axum::extract::State(state): axum::extract::State<AppState>, request: Request) -> Response {
+    let (mut parts, _) = request.into_parts();
+    let params = params_of(&mut parts).await;
+    let result = match channels::from_params(&params, state.config.max_channels_per_connection) {
+        Ok(list) => dispatch(state, parts, params, list, true).await,
+        Err(e) => Err(e),
+    };
+    result.into_response()
+}
+
+async fn params_of(parts: &mut Parts) -> Params {
+    match Params::from_request_parts(parts, &()).await {
+        Ok(p) => p,
+        Err(never) => match never {},
+    }
+}
+
+async fn dispatch(state: AppState, mut parts: Parts, params: Params, channels: Vec<push_core::Channel>, multiplexed: bool) -> ApiResult<Response> {
+    let position = cursor::position(&params, &parts.headers)?;
+    let consumer = consumer::consumer(&state.config, &params, &parts.headers);
+    let request = SubscribeRequest { channels, position, consumer, multiplexed, params };
+    tracing::debug!(channels = ?request.channels, consumer = request.consumer.as_deref(), "subscribe");
+
+    let upgrade = parts.headers.get(header::UPGRADE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if upgrade {
+        let ws = WebSocketUpgrade::from_request_parts(&mut parts, &state)
+            .await
+            .map_err(|e| ApiError::new(ErrorKind::BadRequest, format!("bad WebSocket upgrade: {}", e.body_text())))?;
+        return websocket::respond(state, request, ws).await;
+    }
+    let accept = parts.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if accept.contains("text/event-stream") {
+        sse::respond(state, request).await
+    } else if accept.contains("application/json") || multiplexed {
+        batch::respond(state, request).await
+    } else {
+        long_poll::respond(state, request).await
+    }
+}

@@ -1,0 +1,68 @@
+//! What every handler shares, and the guard that bounds subscriber connections.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use push_core::{Broker, ErrorKind};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub broker: Arc<dyn Broker>,
+    pub config: Arc<Config>,
+    pub metrics: Arc<Metrics>,
+    /// Cancelled when the server shuts down: open streams end, long-polls answer.
+    pub shutdown: CancellationToken,
+    connections: Arc<AtomicUsize>,
+}
+
+impl AppState {
+    pub fn new(broker: Arc<dyn Broker>, config: Config, shutdown: CancellationToken) -> AppState {
+        AppState {
+            broker,
+            config: Arc::new(config),
+            metrics: Arc::new(Metrics::new()),
+            shutdown,
+            connections: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Counts one subscriber connection for as long as the guard lives; 503 over the limit.
+    pub fn connect(&self, transport: &'static str) -> Result<ConnectionGuard, ApiError> {
+        let max = self.config.max_connections;
+        let taken = self.connections.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1));
+        if taken.is_err() {
+            return Err(ApiError::new(
+                ErrorKind::TooManyConnections,
+                format!("the server holds its maximum of {max} subscriber connections; retry later"),
+            ));
+        }
+        self.metrics.connections.with_label_values(&[transport]).inc();
+        Ok(ConnectionGuard { state: self.clone(), transport })
+    }
+}
+
+pub struct ConnectionGuard {
+    state: AppState,
+    pub transport: &'static str,
+}
+
+impl ConnectionGuard {
+    pub fn delivered(&self, n: u64) {
+        self.state.metrics.delivered.with_label_values(&[self.transport]).inc_by(n);
+    }
+    pub fn gap(&self) {
+        self.state.metrics.gaps.inc();
+    }
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.state.connections.fetch_sub(1, Ordering::AcqRel);
+        self.state.metrics.connections.with_label_values(&[self.transport]).dec();
+    }
+}

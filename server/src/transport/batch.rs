@@ -1,0 +1,77 @@
+//! JSON batch (`Accept: application/json`): every message after the cursor, up to a limit, as
+//! one JSON document. Waits like a long-poll when there is nothing yet; `?timeout=0` answers at
+//! once. `last_id` is the cursor for the next request; `more` says the limit cut the batch.
+
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures_util::{FutureExt, StreamExt};
+use push_core::{ErrorKind, Event, MessageId, ID_HEADER};
+use serde::Serialize;
+
+use super::frame::Frame;
+use super::SubscribeRequest;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+#[derive(Serialize)]
+struct Batch<'a> {
+    messages: Vec<Frame<'a>>,
+    gaps: Vec<Frame<'a>>,
+    last_id: MessageId,
+    more: bool,
+}
+
+pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Response> {
+    let timeout = request.timeout(&state)?;
+    let limit = match request.params.get("limit") {
+        None => state.config.max_batch,
+        Some(raw) => raw
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| ApiError::new(ErrorKind::BadRequest, format!("limit={raw:?} is not a positive number")))?
+            .min(state.config.max_batch),
+    };
+    let guard = state.connect("json")?;
+    let mut subscription = state.broker.subscribe(&request.channels, request.position)?;
+    let start = subscription.start;
+
+    let first = tokio::select! {
+        biased;
+        event = subscription.events.next() => event,
+        _ = tokio::time::sleep(timeout) => None,
+        _ = state.shutdown.cancelled() => None,
+    };
+    let mut events = Vec::new();
+    let mut next = first;
+    while let Some(event) = next {
+        events.push(event);
+        if events.len() >= limit {
+            break;
+        }
+        next = subscription.events.next().now_or_never().flatten();
+    }
+
+    let mut batch = Batch {
+        messages: Vec::new(),
+        gaps: Vec::new(),
+        last_id: events.last().map_or(start, Event::cursor),
+        more: events.len() >= limit,
+    };
+    for event in &events {
+        match event {
+            Event::Message(m) => batch.messages.push(Frame::message(m)),
+            Event::Gap(channel, g) => {
+                batch.gaps.push(Frame::gap(channel, g));
+                guard.gap();
+            }
+        }
+    }
+    guard.delivered(batch.messages.len() as u64);
+    let id = batch.last_id;
+    let mut response = Json(batch).into_response();
+    response.headers_mut().insert(ID_HEADER, HeaderValue::from(id.0));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}

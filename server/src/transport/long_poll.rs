@@ -1,0 +1,67 @@
+//! Long-poll: wait for the first message after the cursor and answer it raw (200), or answer
+//! 204 when the wait times out. Either way `Push-Id` is the cursor for the next request, and
+//! `Push-Gap: <from>-<to>` says when messages before the answer are gone.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use push_core::{Event, Gap, MessageId, GAP_HEADER, ID_HEADER};
+
+use super::SubscribeRequest;
+use crate::error::ApiResult;
+use crate::state::AppState;
+
+pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Response> {
+    let timeout = request.timeout(&state)?;
+    let guard = state.connect("long-poll")?;
+    let mut subscription = state.broker.subscribe(&request.channels, request.position)?;
+    let mut cursor = subscription.start;
+    let mut gap: Option<Gap> = None;
+    let deadline = tokio::time::sleep(timeout);
+    tokio::pin!(deadline);
+    loop {
+        let event = tokio::select! {
+            biased;
+            event = subscription.events.next() => event,
+            _ = &mut deadline => None,
+            _ = state.shutdown.cancelled() => None,
+        };
+        match event {
+            Some(Event::Gap(_, g)) => {
+                guard.gap();
+                gap = Some(match gap {
+                    Some(prev) => Gap { from: prev.from, to: g.to },
+                    None => g,
+                });
+                cursor = g.to;
+                // Answer the gap now unless a message is already waiting.
+                deadline.as_mut().reset(tokio::time::Instant::now());
+            }
+            Some(Event::Message(m)) => {
+                guard.delivered(1);
+                let mut response = (StatusCode::OK, m.payload.clone()).into_response();
+                let headers = response.headers_mut();
+                headers.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_str(&m.content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+                );
+                decorate(&mut response, m.id, gap);
+                return Ok(response);
+            }
+            None => {
+                let mut response = StatusCode::NO_CONTENT.into_response();
+                decorate(&mut response, cursor, gap);
+                return Ok(response);
+            }
+        }
+    }
+}
+
+fn decorate(response: &mut Response, id: MessageId, gap: Option<Gap>) {
+    let headers = response.headers_mut();
+    headers.insert(ID_HEADER, HeaderValue::from(id.0));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(g) = gap {
+        headers.insert(GAP_HEADER, HeaderValue::from_str(&format!("{}-{}", g.from, g.to)).expect("digits and a dash"));
+    }
+}

@@ -1,0 +1,44 @@
+//! Subscriber transports. Each takes a [`SubscribeRequest`] and answers in its own format; the
+//! guarantees (order, no loss, gaps) come from the broker's subscription, not from here.
+
+pub mod batch;
+pub mod frame;
+pub mod long_poll;
+pub mod sse;
+pub mod websocket;
+
+use std::time::Duration;
+
+use push_core::broker::Position;
+use push_core::{Channel, ErrorKind};
+
+use crate::error::ApiError;
+use crate::extract::params::Params;
+use crate::state::AppState;
+
+/// A subscription as the request asked for it.
+#[derive(Debug)]
+pub struct SubscribeRequest {
+    pub channels: Vec<Channel>,
+    pub position: Position,
+    pub consumer: Option<String>,
+    /// Came through `/_push/subscribe`: frames name their channel.
+    pub multiplexed: bool,
+    pub params: Params,
+}
+
+impl SubscribeRequest {
+    /// `?timeout=<seconds>` shortens a long-poll (0 answers at once); the server's limit caps it.
+    pub fn timeout(&self, state: &AppState) -> Result<Duration, ApiError> {
+        let max = state.config.long_poll_timeout;
+        match self.params.get("timeout") {
+            None => Ok(max),
+            Some(raw) => raw
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .map(|s| Duration::from_secs_f64(s).min(max))
+                .ok_or_else(|| ApiError::new(ErrorKind::BadRequest, format!("timeout={raw:?} is not a number of seconds"))),
+        }
+    }
+}
