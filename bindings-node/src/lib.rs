@@ -1,1 +1,15 @@
-//! placeholder: the node binding is being written
+//! The native half of the npm package `push-rs` (loaded through the generated `binding.js`).
+//!
+//! - [`producer`]: `NativeProducer`, which converts JavaScript arguments and makes one sdk-core
+//!   call per method; publishes run on napi's tokio runtime and settle a Promise, so the event
+//!   loop never waits on the network.
+//! - [`errors`]: sdk-core errors become JavaScript errors whose `code` is the stable error code;
+//!   `index.js` turns them into the `PushError` subclasses users catch.
+//!
+//! The public API (`Producer`, `publish`, the error classes) is written in `index.js`; this crate
+//! exports only what that file needs.
+
+mod errors;
+mod producer;
+
+pub use producer::{NativeProducer, ProducerConfig};

@@ -11,6 +11,7 @@ pub mod channel;
 pub mod error;
 pub mod message;
 pub mod producer;
+pub mod token;
 
 pub use broker::{Broker, EventStream, Position, Publication, Subscription};
 pub use channel::{Channel, ChannelError};

@@ -90,6 +90,59 @@ pub struct Config {
     /// Log filter, e.g. `info` or `push_server=debug` (RUST_LOG syntax).
     #[arg(long, env = "PUSH_LOG", default_value = "info")]
     pub log: String,
+
+    /// Subscriber authorization: `none`, or `token` (every subscription needs a token signed
+    /// with --secret; see docs/AUTH.md).
+    #[arg(long, env = "PUSH_AUTH", value_enum, default_value_t = AuthMode::None)]
+    pub auth: AuthMode,
+
+    /// Secret that signs subscriber tokens (for --auth token and `push-server token`).
+    #[arg(long, env = "PUSH_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+
+    /// Ask the web app at this URL whether each new subscription is allowed (proxy auth).
+    #[arg(long, env = "PUSH_AUTH_URL")]
+    pub auth_url: Option<String>,
+
+    /// How long the auth URL has to answer before the subscription is refused (503).
+    #[arg(long, env = "PUSH_AUTH_TIMEOUT", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub auth_timeout: std::time::Duration,
+
+    /// How long an auth URL decision is reused for the same cookie, consumer and channel.
+    #[arg(long, env = "PUSH_AUTH_CACHE_TTL", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub auth_cache_ttl: std::time::Duration,
+
+    /// Most auth URL decisions kept.
+    #[arg(long, env = "PUSH_AUTH_CACHE_SIZE", default_value_t = 10_000)]
+    pub auth_cache_size: u64,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum Command {
+    /// Print a subscriber token signed with --secret (PUSH_SECRET), then exit.
+    Token {
+        /// Channel (`/rooms/42`) or prefix pattern (`/rooms/*`) the token covers.
+        #[arg(long)]
+        channel: String,
+        /// Only a subscriber with this consumer id may use the token.
+        #[arg(long)]
+        consumer: Option<String>,
+        /// Seconds until the token expires.
+        #[arg(long, default_value_t = 3600)]
+        expires_in: u64,
+        /// Absolute expiry (Unix seconds) instead of --expires-in.
+        #[arg(long)]
+        expires_at: Option<u64>,
+    },
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    None,
+    Token,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +179,14 @@ impl Config {
         ] {
             if value == 0 {
                 return Err(format!("{name} must be at least 1"));
+            }
+        }
+        if self.auth == AuthMode::Token && self.secret.as_deref().unwrap_or("").is_empty() {
+            return Err("--auth token needs --secret (PUSH_SECRET) to check tokens with".into());
+        }
+        if let Some(url) = &self.auth_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(format!("--auth-url {url:?} must be an http:// URL"));
             }
         }
         if self.long_poll_timeout.is_zero() || self.heartbeat.is_zero() {

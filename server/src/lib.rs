@@ -1,5 +1,6 @@
 //! push-server: the bundled server of push-rs.
 //!
+//! - [`auth`]: who may subscribe (signed tokens, or asking the web app).
 //! - [`config`]: flags and their `PUSH_*` environment variables.
 //! - [`hub`]: per-channel history and in-memory fan-out, fed by one broker subscription.
 //! - [`broker`]: engines behind the [`push_core::Broker`] contract (memory).
@@ -7,6 +8,7 @@
 //! - [`extract`]: channels, cursor and consumer id from a request.
 //! - [`error`]: error kinds as statuses; [`metrics`]: Prometheus counters; [`state`]: shared state.
 
+pub mod auth;
 pub mod broker;
 pub mod config;
 pub mod error;

@@ -1,12 +1,15 @@
 //! `push-server`: parse flags, set up logs, bind, run until SIGINT or SIGTERM.
 
 use clap::Parser;
-use push_server::config::{Config, LogFormat};
+use push_server::config::{Command, Config, LogFormat};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let config = Config::parse();
+    if let Some(Command::Token { channel, consumer, expires_in, expires_at }) = &config.command {
+        return print_token(&config, channel, consumer.as_deref(), *expires_in, *expires_at);
+    }
     let filter = EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info"));
     match config.log_format {
         LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init(),
@@ -47,4 +50,27 @@ async fn shutdown_signal() {
         }
     };
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// `push-server token`: mints a subscriber token, as the SDKs do.
+fn print_token(config: &Config, channel: &str, consumer: Option<&str>, expires_in: u64, expires_at: Option<u64>) -> std::process::ExitCode {
+    let Some(secret) = config.secret.as_deref().filter(|s| !s.is_empty()) else {
+        eprintln!("push-server token: set --secret or PUSH_SECRET");
+        return std::process::ExitCode::from(2);
+    };
+    let claims = push_core::token::Claims {
+        channel: channel.to_owned(),
+        consumer: consumer.map(str::to_owned),
+        expires_at: expires_at.unwrap_or(push_core::message::now_millis() / 1000 + expires_in),
+    };
+    match push_core::token::sign(secret.as_bytes(), &claims) {
+        Ok(token) => {
+            println!("{token}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("push-server token: {e}");
+            std::process::ExitCode::from(2)
+        }
+    }
 }

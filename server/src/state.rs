@@ -6,6 +6,7 @@ use std::sync::Arc;
 use push_core::{Broker, ErrorKind};
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::Authorizer;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -17,6 +18,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Cancelled when the server shuts down: open streams end, long-polls answer.
     pub shutdown: CancellationToken,
+    pub auth: Arc<Authorizer>,
     connections: Arc<AtomicUsize>,
 }
 
@@ -24,6 +26,7 @@ impl AppState {
     pub fn new(broker: Arc<dyn Broker>, config: Config, shutdown: CancellationToken) -> AppState {
         AppState {
             broker,
+            auth: Arc::new(Authorizer::new(&config)),
             config: Arc::new(config),
             metrics: Arc::new(Metrics::new()),
             shutdown,

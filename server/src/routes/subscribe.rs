@@ -43,7 +43,8 @@ async fn params_of(parts: &mut Parts) -> Params {
 async fn dispatch(state: AppState, mut parts: Parts, params: Params, channels: Vec<push_core::Channel>, multiplexed: bool) -> ApiResult<Response> {
     let position = cursor::position(&params, &parts.headers)?;
     let consumer = consumer::consumer(&state.config, &params, &parts.headers);
-    let request = SubscribeRequest { channels, position, consumer, multiplexed, params };
+    let grant = state.auth.authorize(&parts, &params, &channels, consumer.as_deref()).await?;
+    let request = SubscribeRequest { channels, position, consumer, multiplexed, params, expires_at: grant.expires_at };
     tracing::debug!(channels = ?request.channels, consumer = request.consumer.as_deref(), "subscribe");
 
     let upgrade = parts.headers.get(header::UPGRADE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("websocket"));

@@ -45,19 +45,22 @@ pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Re
     };
     let mut events = Vec::new();
     let mut next = first;
+    let mut more = false;
     while let Some(event) = next {
         events.push(event);
+        next = subscription.events.next().now_or_never().flatten();
         if events.len() >= limit {
+            // The peeked event is not lost: the next request reads it again after `last_id`.
+            more = next.is_some();
             break;
         }
-        next = subscription.events.next().now_or_never().flatten();
     }
 
     let mut batch = Batch {
         messages: Vec::new(),
         gaps: Vec::new(),
         last_id: events.last().map_or(start, Event::cursor),
-        more: events.len() >= limit,
+        more,
     };
     for event in &events {
         match event {

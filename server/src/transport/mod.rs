@@ -25,9 +25,23 @@ pub struct SubscribeRequest {
     /// Came through `/_push/subscribe`: frames name their channel.
     pub multiplexed: bool,
     pub params: Params,
+    /// When the subscriber's credentials expire (Unix seconds): streams end then.
+    pub expires_at: Option<u64>,
 }
 
 impl SubscribeRequest {
+    /// Completes when the credentials expire (never without an expiry).
+    pub async fn expired(expires_at: Option<u64>) {
+        match expires_at {
+            Some(at) => {
+                let now = push_core::message::now_millis();
+                let left = (at * 1000).saturating_sub(now);
+                tokio::time::sleep(Duration::from_millis(left)).await
+            }
+            None => std::future::pending().await,
+        }
+    }
+
     /// `?timeout=<seconds>` shortens a long-poll (0 answers at once); the server's limit caps it.
     pub fn timeout(&self, state: &AppState) -> Result<Duration, ApiError> {
         let max = state.config.long_poll_timeout;

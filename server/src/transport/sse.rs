@@ -6,7 +6,7 @@
 //! carry a carriage return, so CR and CRLF arrive as LF). Non-UTF-8 payloads are sent base64
 //! encoded as `event: binary`. On the multiplexing endpoint `data:` is a JSON frame instead.
 //! Gaps are `event: gap` with a JSON frame and the gap's end as `id:`. Comments keep idle
-//! connections open.
+//! connections open. When the subscriber's token expires, an `event: expired` ends the stream.
 
 use std::convert::Infallible;
 
@@ -50,6 +50,21 @@ pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Re
             }
         };
         Ok::<_, Infallible>(sse)
+    });
+    // When the credentials expire the stream says so and ends.
+    let expiry = Box::pin(SubscribeRequest::expired(request.expires_at));
+    let events = stream::unfold((events, expiry, false), |(mut events, mut expiry, done)| async move {
+        if done {
+            return None;
+        }
+        tokio::select! {
+            biased;
+            () = &mut expiry => {
+                let expired = SseEvent::default().event("expired").data(r#"{"type":"expired"}"#);
+                Some((Ok(expired), (events, expiry, true)))
+            }
+            event = events.next() => event.map(|e| (e, (events, expiry, false))),
+        }
     });
     let stream = stream::once(async move { Ok(opening) })
         .chain(events)

@@ -1,7 +1,8 @@
 //! WebSocket: JSON text frames (see [`Frame`]) from server to client. The first frame is
 //! `{"type":"subscribed","channels":[...],"last_id":"<cursor>"}`; then messages and gaps in id
 //! order. The server pings at the heartbeat interval; what the client sends is ignored except
-//! close. The socket closes with 1001 when the server shuts down.
+//! close. The socket closes with 1001 when the server shuts down, and with 4001 when the
+//! subscriber's token expires.
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
@@ -28,6 +29,9 @@ async fn serve(socket: WebSocket, state: AppState, request: SubscribeRequest, mu
     }
     let mut heartbeat = tokio::time::interval(state.config.heartbeat);
     heartbeat.tick().await;
+    let expired = SubscribeRequest::expired(request.expires_at);
+    tokio::pin!(expired);
+    let mut close = CloseFrame { code: 1001, reason: Utf8Bytes::from_static("server shutting down") };
     loop {
         tokio::select! {
             event = subscription.events.next() => {
@@ -50,8 +54,11 @@ async fn serve(socket: WebSocket, state: AppState, request: SubscribeRequest, mu
                 }
             }
             _ = state.shutdown.cancelled() => break,
+            () = &mut expired => {
+                close = CloseFrame { code: 4001, reason: Utf8Bytes::from_static("token expired") };
+                break;
+            }
         }
     }
-    let close = CloseFrame { code: 1001, reason: Utf8Bytes::from_static("server shutting down") };
     let _ = tx.send(WsMessage::Close(Some(close))).await;
 }

@@ -1,0 +1,56 @@
+// Type tests for index.d.ts (checked by `npm run typecheck`, never run). Each @ts-expect-error
+// line must fail to type-check, so the declarations are neither too loose nor too strict.
+import push = require('push-rs')
+import { Producer, PushError, TimeoutError, publish, type PushErrorCode, type Publication } from 'push-rs'
+
+async function typeTests(): Promise<void> {
+  const p = new Producer()
+  new Producer({})
+  new Producer({ url: 'http://127.0.0.1:4000', publishKey: 'k', timeoutMs: 1000 })
+  new Producer({ url: undefined, publishKey: null })
+  const url: string = p.url
+
+  const pub: Publication = p.publish('text')
+  const id: string = await pub.to('/a')
+  await p.publish(Buffer.from('x')).to('/a')
+  await p.publish(new Uint8Array(2), { contentType: 'application/octet-stream' }).to('/a')
+  await p.publish(new ArrayBuffer(2)).to('/a')
+  await p.publish(new DataView(new ArrayBuffer(2))).to('/a')
+  const viaDefault: string = await publish('x', { to: '/a' })
+  await push.publish('x', { to: '/a', contentType: 'text/plain' })
+  p.close()
+
+  try {
+    await p.publish('x').to('/a')
+  } catch (err) {
+    if (err instanceof TimeoutError) {
+      const code: 'TIMEOUT' = err.code
+      const retry: boolean = err.retryable
+    }
+    if (err instanceof PushError) {
+      const code: string = err.code
+      const status: number | undefined = err.status
+      const known: PushErrorCode | string = err.code
+    }
+  }
+  const staticCode: 'TIMEOUT' = TimeoutError.code
+  const made = new PushError('custom', { code: 'X', status: 500 })
+
+  // @ts-expect-error data must be text or bytes
+  p.publish(42)
+  // @ts-expect-error the channel is a string
+  await p.publish('x').to(7)
+  // @ts-expect-error unknown option
+  new Producer({ timeout: 5 })
+  // @ts-expect-error timeoutMs is a number
+  new Producer({ timeoutMs: '5' })
+  // @ts-expect-error publish() needs `to`
+  await publish('x', {})
+  // @ts-expect-error Publication has no public constructor
+  new push.Publication()
+  // @ts-expect-error code is read-only
+  made.code = 'Y'
+
+  void [url, id, viaDefault, made]
+}
+void typeTests

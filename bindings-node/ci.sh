@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# CI for the Node package push-rs: installs what is missing, builds the addon, type-checks
+# index.d.ts with `tsc --strict`, and runs `node --test` against a real push-server.
+# Idempotent. The server is not built here: PUSH_SERVER_BIN (default <repo>/target/release/push-server).
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$(git rev-parse --show-toplevel 2>/dev/null || (cd .. && pwd))
+export PUSH_SERVER_BIN=${PUSH_SERVER_BIN:-$ROOT/target/release/push-server}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+
+say() { printf '==> %s\n' "$*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# --- tools -----------------------------------------------------------------------------------
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  say "installing Node.js and npm (apt)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+NODE_MAJOR=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$NODE_MAJOR" -lt 18 ]; then
+  echo "push-rs needs Node >= 18 (found $(node --version))" >&2
+  exit 1
+fi
+if ! command -v cargo >/dev/null; then
+  [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+fi
+if ! command -v cargo >/dev/null; then
+  echo "cargo not found: install a Rust toolchain >= 1.88 (napi-rs 3 needs it)" >&2
+  exit 1
+fi
+
+# --- dependencies (pinned by package-lock.json) -------------------------------------------------
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] \
+   || [ package.json -nt node_modules/.package-lock.json ]; then
+  say "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# --- build, type-check ------------------------------------------------------------------------
+say "building the addon (napi build --release)"
+npm run --silent build
+say "type-checking index.d.ts against the examples (tsc --strict)"
+npx --no-install tsc -p tsconfig.json
+
+# --- tests ------------------------------------------------------------------------------------
+if [ ! -x "$PUSH_SERVER_BIN" ]; then
+  echo "push-server not found at $PUSH_SERVER_BIN (build it: cargo build --release -p push-server)" >&2
+  exit 1
+fi
+say "node --test against $PUSH_SERVER_BIN"
+flags=(--test --test-reporter=spec)
+# One file at a time (each starts its own servers): the event-loop lag bound stays meaningful.
+if node --test-concurrency=1 -e '' 2>/dev/null; then flags+=(--test-concurrency=1); fi
+if node --test-timeout=1 -e '' 2>/dev/null; then flags+=(--test-timeout=180000); fi
+node "${flags[@]}" __test__/*.test.mjs

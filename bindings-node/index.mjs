@@ -1,0 +1,20 @@
+// ESM entry of push-rs: the same objects as the CommonJS entry (index.js), as named exports.
+import push from './index.js'
+
+export const {
+  Producer,
+  Publication,
+  publish,
+  PushError,
+  InvalidChannelError,
+  InvalidCursorError,
+  PayloadTooLargeError,
+  UnauthorizedError,
+  ForbiddenError,
+  ConnectionFailedError,
+  TimeoutError,
+  ServerError,
+  TooManyConnectionsError,
+  InvalidConfigError,
+  BadRequestError,
+} = push

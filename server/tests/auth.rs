@@ -1,0 +1,196 @@
+//! Subscriber authorization: signed tokens on every transport, and asking the web app.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{HeaderMap, StatusCode};
+use common::{client, SseReader, TestServer};
+use push_core::message::now_millis;
+use push_core::token::{sign, Claims};
+use push_server::config::AuthMode;
+
+const SECRET: &[u8] = b"s3cret";
+
+fn token(channel: &str, consumer: Option<&str>, expires_in: i64) -> String {
+    let expires_at = (now_millis() / 1000) as i64 + expires_in;
+    sign(SECRET, &Claims { channel: channel.into(), consumer: consumer.map(Into::into), expires_at: expires_at.max(0) as u64 }).unwrap()
+}
+
+async fn token_server() -> TestServer {
+    TestServer::with(|c| {
+        c.auth = AuthMode::Token;
+        c.secret = Some("s3cret".into());
+    })
+    .await
+}
+
+async fn status(url: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    let mut request = client().get(url);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = request.send().await.unwrap();
+    let code = response.headers().get("push-error").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    (response.status().as_u16(), code)
+}
+
+#[tokio::test]
+async fn tokens_are_checked_on_every_transport() {
+    let server = token_server().await;
+    let good = token("/rooms/*", None, 60);
+    let u = &server.url;
+    let cases: Vec<(String, Vec<(&str, &str)>)> = vec![
+        (format!("{u}/rooms/1?timeout=0"), vec![]),
+        (format!("{u}/rooms/1?timeout=0"), vec![("Accept", "application/json")]),
+        (format!("{u}/_push/subscribe?channel=/rooms/1&channel=/rooms/2&timeout=0"), vec![]),
+    ];
+    for (url, headers) in &cases {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        assert_eq!(status(&format!("{url}{sep}token={good}"), headers).await.0 / 100, 2, "{url}");
+        assert_eq!(status(url, headers).await, (401, "UNAUTHORIZED".into()), "{url} without a token");
+        let bearer = format!("Bearer {good}");
+        let mut with_header = headers.clone();
+        with_header.push(("Authorization", &bearer));
+        assert_eq!(status(url, &with_header).await.0 / 100, 2, "{url} with a bearer token");
+    }
+    // SSE and WebSocket too.
+    let mut sse = SseReader::open(&format!("{u}/rooms/1?token={good}"), None).await;
+    assert!(sse.next().await.unwrap().id.is_some());
+    let (s, _) = status(&format!("{u}/rooms/1"), &[("Accept", "text/event-stream")]).await;
+    assert_eq!(s, 401);
+    let mut ws = common::WsReader::open(&format!("{u}/rooms/1?token={good}")).await;
+    assert_eq!(ws.next().await.unwrap()["type"], "subscribed");
+    let refused = tokio_tungstenite::connect_async(format!("ws://{}/rooms/1", server.addr)).await;
+    assert!(refused.is_err(), "a WebSocket without a token is refused before the upgrade");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_tokens_are_refused_with_the_right_status() {
+    let server = token_server().await;
+    let u = &server.url;
+    let expired = token("/a", None, -10);
+    let other_channel = token("/b", None, 60);
+    let for_bob = token("/a", Some("bob"), 60);
+    let good = token("/a", None, 60);
+    let tampered = format!("{}x", &good[..good.len() - 1]);
+    let forged = sign(b"not-the-secret", &Claims { channel: "/a".into(), consumer: None, expires_at: u64::MAX / 2 }).unwrap();
+
+    assert_eq!(status(&format!("{u}/a?timeout=0&token={expired}"), &[]).await, (401, "UNAUTHORIZED".into()));
+    assert_eq!(status(&format!("{u}/a?timeout=0&token={tampered}"), &[]).await, (401, "UNAUTHORIZED".into()));
+    assert_eq!(status(&format!("{u}/a?timeout=0&token={forged}"), &[]).await, (401, "UNAUTHORIZED".into()));
+    assert_eq!(status(&format!("{u}/a?timeout=0&token=garbage"), &[]).await, (401, "UNAUTHORIZED".into()));
+    assert_eq!(status(&format!("{u}/a?timeout=0&token={other_channel}"), &[]).await, (403, "FORBIDDEN".into()));
+    assert_eq!(status(&format!("{u}/a?timeout=0&token={for_bob}"), &[]).await, (403, "FORBIDDEN".into()));
+    assert_eq!(status(&format!("{u}/a?timeout=0&token={for_bob}"), &[("Consumer-Id", "alice")]).await, (403, "FORBIDDEN".into()));
+    assert_eq!(status(&format!("{u}/a?timeout=0&token={for_bob}"), &[("Consumer-Id", "bob")]).await.0, 204);
+    assert_eq!(status(&format!("{u}/a?timeout=0&token={for_bob}&consumer=bob"), &[]).await.0, 204);
+    // A multiplexed subscription needs every channel covered.
+    let url = format!("{u}/_push/subscribe?channel=/a&channel=/b&timeout=0&token={good}");
+    assert_eq!(status(&url, &[]).await, (403, "FORBIDDEN".into()));
+    assert_eq!(status(&format!("{url}&token={other_channel}"), &[]).await.0, 200);
+    // Publishing is not affected by subscriber auth.
+    server.publish("/a", "still works").await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_expiring_token_ends_open_streams() {
+    let server = token_server().await;
+    let short = token("/live", None, 2);
+    let mut sse = SseReader::open(&format!("{}/live?token={short}", server.url), None).await;
+    sse.next().await.unwrap();
+    let mut ws = common::WsReader::open(&format!("{}/live?token={short}", server.url)).await;
+    ws.next().await.unwrap();
+    server.publish("/live", "before expiry").await;
+    assert_eq!(sse.next().await.unwrap().data.as_deref(), Some("before expiry"));
+    assert_eq!(ws.next().await.unwrap()["data"], "before expiry");
+    let ended = sse.next().await.unwrap();
+    assert_eq!(ended.event.as_deref(), Some("expired"));
+    assert_eq!(sse.next().await, None, "the stream ends after the expired event");
+    assert!(ws.next().await.is_none(), "the WebSocket closes when the token expires");
+    server.shutdown().await;
+}
+
+/// A stand-in for the web app's auth endpoint: `session=ok` allowed, `session=bad` forbidden,
+/// no session 401, `session=slow` answers after 3 s, `session=broken` 500. Counts requests.
+async fn auth_app() -> (String, Arc<AtomicUsize>) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    let app = axum::Router::new().route(
+        "/push/auth",
+        axum::routing::get(move |headers: HeaderMap| {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let cookie = headers.get("cookie").and_then(|v| v.to_str().ok()).unwrap_or("");
+                let channel = headers.get("push-channel").and_then(|v| v.to_str().ok()).unwrap_or("");
+                if channel.is_empty() || !headers.contains_key("x-forwarded-for") {
+                    return StatusCode::BAD_REQUEST;
+                }
+                match cookie {
+                    "session=ok" if channel != "/secret" => StatusCode::NO_CONTENT,
+                    "session=ok" | "session=bad" => StatusCode::FORBIDDEN,
+                    "session=slow" => {
+                        tokio::time::sleep(Duration::from_secs(3)).await;
+                        StatusCode::OK
+                    }
+                    "session=broken" => StatusCode::INTERNAL_SERVER_ERROR,
+                    _ => StatusCode::UNAUTHORIZED,
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/push/auth", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, hits)
+}
+
+#[tokio::test]
+async fn the_web_app_decides_through_the_auth_url() {
+    let (url, hits) = auth_app().await;
+    let server = TestServer::with(|c| {
+        c.auth_url = Some(url);
+        c.auth_timeout = Duration::from_millis(500);
+        c.auth_cache_ttl = Duration::from_secs(60);
+    })
+    .await;
+    let u = &server.url;
+    assert_eq!(status(&format!("{u}/room?timeout=0"), &[("Cookie", "session=ok")]).await.0, 204);
+    assert_eq!(status(&format!("{u}/secret?timeout=0"), &[("Cookie", "session=ok")]).await, (403, "FORBIDDEN".into()));
+    assert_eq!(status(&format!("{u}/room?timeout=0"), &[("Cookie", "session=bad")]).await, (403, "FORBIDDEN".into()));
+    assert_eq!(status(&format!("{u}/room?timeout=0"), &[]).await, (401, "UNAUTHORIZED".into()));
+    assert_eq!(status(&format!("{u}/room?timeout=0"), &[("Cookie", "session=broken")]).await.0, 503, "fail closed");
+
+    // Slow app: refused at the timeout, and other subscribers are not held up meanwhile.
+    let slow = tokio::spawn({
+        let url = format!("{u}/room?timeout=0");
+        async move { status(&url, &[("Cookie", "session=slow")]).await }
+    });
+    let started = std::time::Instant::now();
+    assert_eq!(status(&format!("{u}/other?timeout=0"), &[("Cookie", "session=ok")]).await.0, 204);
+    assert!(started.elapsed() < Duration::from_millis(400));
+    assert_eq!(slow.await.unwrap().0, 503);
+
+    // Cached: the same cookie and channel again does not reach the app.
+    let before = hits.load(Ordering::SeqCst);
+    for _ in 0..5 {
+        assert_eq!(status(&format!("{u}/room?timeout=0"), &[("Cookie", "session=ok")]).await.0, 204);
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), before, "decisions are cached");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_auth_app_is_503() {
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/auth", closed.local_addr().unwrap());
+    drop(closed);
+    let server = TestServer::with(|c| c.auth_url = Some(url)).await;
+    assert_eq!(status(&format!("{}/room?timeout=0", server.url), &[("Cookie", "session=ok")]).await, (503, "CONNECTION_FAILED".into()));
+    server.shutdown().await;
+}
