@@ -8,9 +8,12 @@ use crate::error::ApiError;
 
 pub const PARAM: &str = "channel";
 
-/// The channel named by a request path such as `/greetings`.
+/// The channel named by a request path such as `/greetings` (percent-escapes decoded).
 pub fn from_path(path: &str) -> Result<Channel, ApiError> {
-    Ok(Channel::parse(path)?)
+    let decoded = percent_encoding::percent_decode_str(path)
+        .decode_utf8()
+        .map_err(|_| ApiError::new(ErrorKind::InvalidChannel, "the channel name is not valid UTF-8"))?;
+    Ok(Channel::parse(&decoded)?)
 }
 
 /// The channels of a multiplexed subscription: `channel=/a&channel=/b` (or `channels=/a,/b`).

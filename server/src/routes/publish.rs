@@ -17,10 +17,7 @@ use crate::state::AppState;
 pub async fn publish(state: AppState, request: Request) -> ApiResult<Response> {
     let (parts, body) = request.into_parts();
     authorize(&state, &parts.headers)?;
-    let path = percent_encoding::percent_decode_str(parts.uri.path())
-        .decode_utf8()
-        .map_err(|_| ApiError::new(ErrorKind::InvalidChannel, "the channel name is not valid UTF-8"))?;
-    let channel = channels::from_path(&path)?;
+    let channel = channels::from_path(parts.uri.path())?;
 
     let max = state.config.max_payload_bytes;
     let too_large = || ApiError::new(ErrorKind::PayloadTooLarge, format!("payload is larger than the limit of {max} bytes"));

@@ -14,11 +14,7 @@ use crate::transport::{batch, long_poll, sse, websocket, SubscribeRequest};
 
 pub async fn channel(state: AppState, request: Request) -> ApiResult<Response> {
     let (mut parts, _) = request.into_parts();
-    let path = percent_encoding::percent_decode_str(parts.uri.path())
-        .decode_utf8()
-        .map_err(|_| ApiError::new(ErrorKind::InvalidChannel, "the channel name is not valid UTF-8"))?
-        .into_owned();
-    let channel = channels::from_path(&path)?;
+    let channel = channels::from_path(parts.uri.path())?;
     let params = params_of(&mut parts).await;
     dispatch(state, parts, params, vec![channel], false).await
 }
