@@ -1,1 +1,20 @@
-//! placeholder: the ruby binding is being written
+//! The native half of the `push-rs` gem: `Push::Producer` and `Push::Publish` over sdk-core.
+//!
+//! - `producer.rs`: the two Ruby classes; converts arguments and makes one sdk-core call.
+//! - `errors.rs`: sdk-core error kinds to the `Push::Error` subclasses defined in
+//!   `lib/push/errors.rb` (looked up when an error is raised, never cached).
+//! - `nogvl.rs`: runs a publish with the GVL released, so other Ruby threads run meanwhile.
+//!
+//! `lib/push.rb` loads this library as `push/push_ext` after the Ruby files it relies on.
+
+mod errors;
+mod nogvl;
+mod producer;
+
+use magnus::{Error, Ruby};
+
+#[magnus::init(name = "push_ext")]
+fn init(ruby: &Ruby) -> Result<(), Error> {
+    let push = ruby.define_module("Push")?;
+    producer::init(ruby, push)
+}

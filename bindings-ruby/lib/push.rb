@@ -1,0 +1,34 @@
+# frozen_string_literal: true
+
+require_relative "push/version"
+require_relative "push/errors"
+require "push/push_ext" # the native extension: Push::Producer's native methods
+require_relative "push/producer"
+
+# Publish messages to push-rs channels:
+#
+#   require "push"
+#   Push::Producer.new.publish("hi there!").to("/greetings")
+#   Push.publish("hi there!", to: "/greetings") # through Push.producer
+module Push
+  @producer = nil
+  @producer_lock = Mutex.new
+
+  class << self
+    # The producer that {Push.publish} uses: made on first use from ENV["PUSH_URL"] and
+    # ENV["PUSH_PUBLISH_KEY"], shared by every thread (and usable after fork).
+    # @return [Push::Producer]
+    def producer
+      @producer || @producer_lock.synchronize { @producer ||= Producer.new }
+    end
+
+    # Replaces the default producer, e.g. `Push.producer = Push::Producer.new(url, publish_key: key)`.
+    attr_writer :producer
+
+    # Publishes +data+ to the channel +to+ through {Push.producer}.
+    # @return [String] the message's id.
+    def publish(data, to:, content_type: nil)
+      producer.publish(data, content_type: content_type).to(to)
+    end
+  end
+end

@@ -1,0 +1,75 @@
+# frozen_string_literal: true
+
+module Push
+  # Publishes messages to a push server.
+  #
+  #   producer = Push::Producer.new("http://127.0.0.1:4000")
+  #   id = producer.publish("hi there!").to("/greetings") # => "42"
+  #
+  # Creating a producer only checks its options; it connects on the first publish and keeps
+  # connections open for the next ones. One producer can be shared by all threads of a process
+  # (Puma): a publish waits with the GVL released, so other threads run meanwhile. A producer
+  # made before `fork` (Puma, Unicorn preloading the app) works in the child: the child opens
+  # its own connections.
+  #
+  # The native methods (`url`, `close`, and the private `_configure` and `_publish`) are defined
+  # by the extension (push/push_ext).
+  class Producer
+    # @param url [String, URI, nil] the push server, e.g. "http://127.0.0.1:4000".
+    #   nil or empty: ENV["PUSH_URL"], else "http://127.0.0.1:4000".
+    # @param publish_key [String, nil] sent as "Authorization: Bearer <key>";
+    #   nil: ENV["PUSH_PUBLISH_KEY"], else none.
+    # @param timeout [Numeric, nil] seconds one publish may take, connecting included (default 10).
+    # @raise [Push::InvalidConfig] if the URL or the timeout is not usable.
+    def initialize(url = ENV["PUSH_URL"], publish_key: nil, timeout: nil)
+      _configure(
+        url&.to_s,
+        publish_key&.to_s,
+        timeout.nil? ? nil : Float(timeout)
+      )
+    end
+
+    # Starts a publish; {Publish#to} sends it.
+    #
+    # @param data [String] the payload, sent byte for byte whatever its encoding. Without a
+    #   content type: a BINARY (ASCII-8BIT) string goes as "application/octet-stream", a UTF-8
+    #   or US-ASCII string as "text/plain; charset=utf-8" (octet-stream if its bytes are not
+    #   valid UTF-8), a string in another encoding as "text/plain; charset=<encoding>".
+    # @param content_type [String, nil] the message's content type, e.g. "application/json".
+    # @return [Push::Publish]
+    # @raise [TypeError] if data is not a String.
+    def publish(data, content_type: nil)
+      Publish.new(self, data, content_type: content_type)
+    end
+
+    def inspect
+      "#<#{self.class} url=#{url.inspect}>"
+    rescue Push::Error
+      "#<#{self.class} (not initialized)>"
+    end
+  end
+
+  # A publish waiting for its channel: `producer.publish(data).to(channel)`.
+  class Publish
+    attr_reader :producer, :data, :content_type
+
+    def initialize(producer, data, content_type: nil)
+      @producer = producer
+      @data = String.try_convert(data) or
+        raise TypeError, "data must be a String, got #{data.class} (serialize it first, e.g. data.to_json)"
+      @content_type = content_type&.to_s
+    end
+
+    # Sends the message to +channel+ and waits until the server has accepted it.
+    #
+    # @param channel [String] e.g. "/greetings".
+    # @return [String] the message's id, e.g. "42".
+    # @raise [Push::Error] a subclass naming what went wrong: InvalidChannel, PayloadTooLarge,
+    #   Unauthorized, ConnectionError, TimeoutError, ServerError, ...
+    def to(channel)
+      name = String.try_convert(channel) or
+        raise TypeError, "channel must be a String like \"/greetings\", got #{channel.class}"
+      @producer.__send__(:_publish, name, @data, @content_type)
+    end
+  end
+end

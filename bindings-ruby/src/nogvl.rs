@@ -1,0 +1,146 @@
+//! Waiting for sdk-core with the GVL released.
+//!
+//! The publish runs as a task on the producer's tokio runtime; the calling Ruby thread waits for
+//! it inside `rb_thread_call_without_gvl`, so other Ruby threads run meanwhile. Ruby may need the
+//! thread back before the task ends (`Thread#raise`, `Thread#kill`, `Timeout.timeout`, Ctrl-C):
+//! it then calls the unblocking function, which wakes the wait without touching the task. Back
+//! under the GVL, Ruby handles its interrupt: if that raises, the task is aborted and the
+//! exception propagates; if it does not (`Thread#wakeup`), the thread waits again for the same
+//! task, so a publish is never sent twice.
+//!
+//! Nothing that runs without the GVL touches Ruby, and panics are caught before they reach Ruby.
+//!
+//! The unblocking function runs in an ordinary thread (Ruby's timer thread or the interrupting
+//! one), never in a signal handler: `RB_NOGVL_UBF_ASYNC_SAFE` is not passed, so it may use a
+//! `Notify`, which takes a lock.
+
+use std::ffi::c_void;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr::null_mut;
+
+use magnus::{Error, Ruby};
+use tokio::runtime::Handle;
+use tokio::sync::Notify;
+use tokio::task::{JoinError, JoinHandle};
+
+/// What one wait without the GVL came back with.
+enum Outcome<T> {
+    /// The task ended (or failed or panicked: see [`JoinError`]).
+    Done(Result<T, JoinError>),
+    /// Ruby woke the thread to handle an interrupt; the task is still running.
+    Woken,
+    /// The waiting itself panicked.
+    Panicked(String),
+}
+
+struct Wait<'a, T> {
+    handle: &'a Handle,
+    task: &'a mut JoinHandle<T>,
+    wake: &'a Notify,
+    outcome: Option<Outcome<T>>,
+}
+
+/// Runs without the GVL: waits for the task or for a wake-up from [`unblock`].
+unsafe extern "C" fn wait_for_task<T>(data: *mut c_void) -> *mut c_void {
+    // SAFETY: `data` is the `Wait` that `run` passes in and keeps alive during this call.
+    let wait = unsafe { &mut *(data as *mut Wait<'_, T>) };
+    let (handle, task, wake) = (wait.handle, &mut *wait.task, wait.wake);
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        handle.block_on(async {
+            tokio::select! {
+                biased;
+                done = task => Outcome::Done(done),
+                _ = wake.notified() => Outcome::Woken,
+            }
+        })
+    }));
+    wait.outcome = Some(result.unwrap_or_else(|panic| Outcome::Panicked(panic_message(&*panic))));
+    null_mut()
+}
+
+/// Ruby's unblocking function: called by the thread that interrupts ours (or, for a signal,
+/// by the thread that handles it).
+unsafe extern "C" fn unblock(data: *mut c_void) {
+    // SAFETY: `data` is the `Notify` that `run` keeps alive during the blocking region.
+    let wake = unsafe { &*(data as *const Notify) };
+    // Stores a permit if the waiter has not started waiting yet, so no wake-up is lost.
+    wake.notify_one();
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".to_owned())
+}
+
+/// Runs `future` on `handle`'s runtime and waits for its output with the GVL released.
+///
+/// Returns the Ruby exception of an interrupt (after aborting the task), or an internal
+/// `Push::Error` if the task panicked or its runtime was shut down under it.
+pub fn run<T, F>(ruby: &Ruby, handle: &Handle, future: F) -> Result<T, Error>
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let mut task = handle.spawn(future);
+    let wake = Notify::new();
+    loop {
+        let mut wait = Wait {
+            handle,
+            task: &mut task,
+            wake: &wake,
+            outcome: None,
+        };
+        let wait_ptr = &mut wait as *mut Wait<'_, T> as *mut c_void;
+        let wake_ptr = &wake as *const Notify as *mut c_void;
+        // After the blocking region Ruby checks for interrupts and may raise (longjmp) right out
+        // of rb_thread_call_without_gvl; `protect` turns that into an `Err` here, so no Rust
+        // frame is skipped. The closure owns nothing that needs dropping.
+        let interrupted = magnus::rb_sys::protect(|| unsafe {
+            rb_sys::rb_thread_call_without_gvl(
+                Some(wait_for_task::<T>),
+                wait_ptr,
+                Some(unblock),
+                wake_ptr,
+            );
+            rb_sys::Qnil as rb_sys::VALUE
+        })
+        .err();
+        let outcome = wait.outcome.take();
+        if let Some(exception) = interrupted {
+            task.abort();
+            return Err(exception);
+        }
+        match outcome {
+            Some(Outcome::Done(Ok(value))) => return Ok(value),
+            Some(Outcome::Done(Err(e))) if e.is_panic() => {
+                return Err(crate::errors::internal(
+                    ruby,
+                    format!("publish task panicked: {}", panic_message(&*e.into_panic())),
+                ))
+            }
+            Some(Outcome::Done(Err(_))) => {
+                return Err(crate::errors::build(
+                    ruby,
+                    "ConnectionError",
+                    "the producer was closed while this publish was in flight".to_owned(),
+                    push_core::ErrorKind::ConnectionFailed.code(),
+                    None,
+                ))
+            }
+            Some(Outcome::Panicked(message)) => {
+                task.abort();
+                return Err(crate::errors::internal(
+                    ruby,
+                    format!("waiting for a publish panicked: {message}"),
+                ));
+            }
+            // Woken without an exception to raise (Thread#wakeup, a trap handler that
+            // returned): the publish goes on; wait for it again.
+            Some(Outcome::Woken) | None => continue,
+        }
+    }
+}

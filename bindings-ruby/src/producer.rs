@@ -1,0 +1,175 @@
+//! `Push::Producer` and its native methods.
+//!
+//! `lib/push/producer.rb` holds the Ruby-facing part (`initialize` with keyword arguments,
+//! `#publish(data).to(channel)`, docs); this file converts arguments and makes one sdk-core call
+//! per method. The wrapped state is an `Arc<BlockingProducer>`, set once by `initialize` and
+//! read without a lock (a lock held by another thread at `fork` would stay held in the child);
+//! it is cloned out before the GVL is released, so one producer serves many threads, and
+//! sdk-core makes a new runtime after `fork`.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use magnus::{
+    encoding::{EncodingCapable, RbEncoding},
+    method,
+    prelude::*,
+    Error, RModule, RString, Ruby,
+};
+use push_core::producer::{BlockingProducer, ProducerOptions};
+use push_core::ErrorKind;
+
+use crate::errors;
+
+#[derive(Default)]
+#[magnus::wrap(class = "Push::Producer", free_immediately, size)]
+pub struct Producer {
+    inner: OnceLock<Arc<BlockingProducer>>,
+}
+
+impl Producer {
+    /// `_configure(url, publish_key, timeout)`, called by `initialize`; each may be nil.
+    fn configure(
+        ruby: &Ruby,
+        rb_self: &Self,
+        url: Option<String>,
+        publish_key: Option<String>,
+        timeout: Option<f64>,
+    ) -> Result<(), Error> {
+        let mut options = ProducerOptions::new();
+        if let Some(url) = url {
+            options = options.url(url);
+        }
+        if let Some(key) = publish_key {
+            options = options.publish_key(key);
+        }
+        if let Some(seconds) = timeout {
+            let timeout = Duration::try_from_secs_f64(seconds)
+                .ok()
+                .filter(|t| !t.is_zero())
+                .ok_or_else(|| {
+                    errors::build(
+                        ruby,
+                        "InvalidConfig",
+                        format!("timeout must be a positive number of seconds, got {seconds}"),
+                        ErrorKind::InvalidConfig.code(),
+                        None,
+                    )
+                })?;
+            options = options.timeout(timeout);
+        }
+        let producer = BlockingProducer::new(options).map_err(|e| errors::to_ruby(ruby, &e))?;
+        rb_self.set(ruby, Arc::new(producer))
+    }
+
+    fn set(&self, ruby: &Ruby, producer: Arc<BlockingProducer>) -> Result<(), Error> {
+        self.inner.set(producer).map_err(|_| {
+            errors::build(
+                ruby,
+                "Error",
+                "Push::Producer is already initialized".to_owned(),
+                ErrorKind::InvalidConfig.code(),
+                None,
+            )
+        })
+    }
+
+    /// `dup` and `clone`: the copy shares the original's connections.
+    fn initialize_copy(ruby: &Ruby, rb_self: &Self, other: &Producer) -> Result<(), Error> {
+        let producer = other.get(ruby)?;
+        rb_self.set(ruby, producer)
+    }
+
+    fn get(&self, ruby: &Ruby) -> Result<Arc<BlockingProducer>, Error> {
+        self.inner.get().cloned().ok_or_else(|| {
+            errors::build(
+                ruby,
+                "Error",
+                "Push::Producer is not initialized (allocated without calling initialize)"
+                    .to_owned(),
+                ErrorKind::InvalidConfig.code(),
+                None,
+            )
+        })
+    }
+
+    /// `_publish(channel, data, content_type)`: publishes and returns the id as a String.
+    fn publish(
+        ruby: &Ruby,
+        rb_self: &Self,
+        channel: RString,
+        data: RString,
+        content_type: Option<RString>,
+    ) -> Result<RString, Error> {
+        let producer = rb_self.get(ruby)?;
+        // Copy everything out of Ruby objects while the GVL is held.
+        // SAFETY: the slices are copied before any Ruby code can run.
+        let channel = match std::str::from_utf8(unsafe { channel.as_slice() }) {
+            Ok(c) => c.to_owned(),
+            Err(_) => {
+                return Err(errors::build(
+                    ruby,
+                    "InvalidChannel",
+                    format!("channel {} is not valid UTF-8", channel.inspect()),
+                    ErrorKind::InvalidChannel.code(),
+                    None,
+                ))
+            }
+        };
+        let content_type = match content_type {
+            Some(ct) => Some(ct.to_string()?),
+            None => implied_content_type(ruby, data),
+        };
+        let payload = Bytes::copy_from_slice(unsafe { data.as_slice() });
+
+        let (handle, core) = producer
+            .async_parts()
+            .map_err(|e| errors::to_ruby(ruby, &e))?;
+        let sent = crate::nogvl::run(ruby, &handle, async move {
+            core.send(&channel, payload, content_type.as_deref()).await
+        })?;
+        let id = sent.map_err(|e| errors::to_ruby(ruby, &e))?;
+        Ok(ruby.str_new(&id.to_string()))
+    }
+
+    fn url(ruby: &Ruby, rb_self: &Self) -> Result<String, Error> {
+        Ok(rb_self.get(ruby)?.url().to_owned())
+    }
+
+    /// Closes connections; the next publish reconnects.
+    fn close(&self) {
+        if let Some(producer) = self.inner.get() {
+            producer.close();
+        }
+    }
+}
+
+/// The content type a String's encoding implies, when the caller gave none:
+/// BINARY (ASCII-8BIT) is `application/octet-stream`; UTF-8 and US-ASCII are left to sdk-core
+/// (text if the bytes are valid UTF-8, else octet-stream); any other encoding is text in that
+/// charset. The bytes are sent unchanged in every case.
+fn implied_content_type(ruby: &Ruby, data: RString) -> Option<String> {
+    let index = data.enc_get();
+    if index == ruby.ascii8bit_encindex() {
+        Some("application/octet-stream".to_owned())
+    } else if index == ruby.utf8_encindex() || index == ruby.usascii_encindex() {
+        None
+    } else {
+        Some(format!(
+            "text/plain; charset={}",
+            RbEncoding::from(index).name()
+        ))
+    }
+}
+
+pub fn init(ruby: &Ruby, push: RModule) -> Result<(), Error> {
+    let class = push.define_class("Producer", ruby.class_object())?;
+    class.define_alloc_func::<Producer>();
+    class.define_private_method("_configure", method!(Producer::configure, 3))?;
+    class.define_private_method("_publish", method!(Producer::publish, 3))?;
+    class.define_method("initialize_copy", method!(Producer::initialize_copy, 1))?;
+    class.define_method("url", method!(Producer::url, 0))?;
+    class.define_method("close", method!(Producer::close, 0))?;
+    Ok(())
+}
