@@ -1,1 +1,24 @@
-//! placeholder: the python binding is being written
+//! push-rs for Python: the private compiled module `push._push`.
+//!
+//! - [`producer`]: `Producer` and `Publish`, thin wrappers of sdk-core's blocking producer.
+//! - [`future`]: the bridge from a tokio task to an asyncio future (`to_async`).
+//! - [`errors`]: sdk-core error kinds to the exception classes of `push._errors`.
+//!
+//! The public package `push` (python/push/__init__.py) re-exports all of it.
+
+mod errors;
+mod future;
+mod producer;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _push(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<producer::Producer>()?;
+    m.add_class::<producer::Publish>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // Keep the runtime threads out of Python while it shuts down (see future.rs).
+    let before_exit = wrap_pyfunction!(future::before_exit, m)?;
+    m.py().import("atexit")?.call_method1("register", (before_exit,))?;
+    Ok(())
+}

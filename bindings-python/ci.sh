@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# CI for the Python package: installs what is missing, builds and installs the package with
+# the documented command (pip install ./bindings-python), type-checks, and runs pytest against
+# real push-server processes. Idempotent. Exits non-zero on any failure.
+#
+#   PUSH_SERVER_BIN   the server binary (default: <repo>/target/release/push-server; not built here)
+#   PUSH_PY_VENV      the virtualenv to use (default: bindings-python/.venv)
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(git -C "$HERE" rev-parse --show-toplevel 2>/dev/null || dirname "$HERE")"
+export PUSH_SERVER_BIN="${PUSH_SERVER_BIN:-$REPO/target/release/push-server}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target}"
+VENV="${PUSH_PY_VENV:-$HERE/.venv}"
+log() { printf '== python: %s\n' "$*"; }
+
+if [ ! -x "$PUSH_SERVER_BIN" ]; then
+    echo "push-server not found at $PUSH_SERVER_BIN (build it: cargo build --release -p push-server)" >&2
+    exit 1
+fi
+command -v cargo >/dev/null || { echo "cargo is needed to build the extension" >&2; exit 1; }
+
+# Python 3.9+ with venv and pip.
+if ! command -v python3 >/dev/null || ! python3 -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 9))' 2>/dev/null; then
+    log "installing python3 from apt"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq python3 python3-venv python3-pip >/dev/null
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+    log "creating $VENV"
+    python3 -m venv "$VENV"
+fi
+PY="$VENV/bin/python"
+"$PY" -m pip install --quiet --disable-pip-version-check -r "$HERE/requirements-dev.txt"
+
+log "pip install ./bindings-python"
+(cd "$REPO" && "$PY" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./bindings-python)
+
+cd "$HERE"
+log "mypy --strict (package, stub vs. built module, examples, tests)"
+"$PY" -m mypy --strict python/push examples tests
+"$PY" -m mypy.stubtest push
+
+log "pytest"
+"$PY" -m pytest -q -p no:cacheprovider tests "$@"

@@ -1,0 +1,85 @@
+"""push-rs for Python: publish realtime messages to channels.
+
+    import push
+    push.Producer().publish("hi there!").to("/greetings")      # returns the id, a str
+
+    async with push.AsyncProducer() as producer:                # asyncio
+        await producer.publish("hi").to("/greetings")
+
+The work is done by the Rust core (sdk-core) in the compiled module ``push._push``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Optional, Tuple, Union
+
+from push._errors import (
+    BadRequest,
+    ConnectionError,
+    Forbidden,
+    InvalidChannel,
+    InvalidConfig,
+    InvalidCursor,
+    PayloadTooLarge,
+    PushError,
+    ServerError,
+    Timeout,
+    TooManyConnections,
+    Unauthorized,
+)
+from push._push import Producer, Publish, __version__
+from push.aio import AsyncProducer, AsyncPublish
+
+__all__ = [
+    "__version__",
+    "Producer",
+    "Publish",
+    "AsyncProducer",
+    "AsyncPublish",
+    "publish",
+    "default_producer",
+    "Data",
+    "PushError",
+    "InvalidChannel",
+    "InvalidCursor",
+    "InvalidConfig",
+    "PayloadTooLarge",
+    "BadRequest",
+    "Unauthorized",
+    "Forbidden",
+    "ConnectionError",
+    "Timeout",
+    "ServerError",
+    "TooManyConnections",
+]
+
+#: What a message can be made of: text is sent as UTF-8, binary data as is.
+Data = Union[str, bytes, bytearray, memoryview]
+
+_default_lock = threading.Lock()
+_default: Optional[Tuple[Tuple[Optional[str], Optional[str]], Producer]] = None
+
+
+def default_producer() -> Producer:
+    """The shared producer behind :func:`publish`, configured by ``PUSH_URL`` and
+    ``PUSH_PUBLISH_KEY``. A new one is made when those variables change."""
+    global _default
+    env = (os.environ.get("PUSH_URL"), os.environ.get("PUSH_PUBLISH_KEY"))
+    current = _default
+    if current is not None and current[0] == env:
+        return current[1]
+    with _default_lock:
+        if _default is None or _default[0] != env:
+            _default = (env, Producer())
+        return _default[1]
+
+
+def publish(data: Data, *, to: str, content_type: Optional[str] = None) -> str:
+    """Publishes ``data`` to the channel ``to`` with the default producer; returns the id.
+
+    ``push.publish("hi", to="/greetings")`` is ``push.Producer().publish("hi").to("/greetings")``
+    without making a producer (and its connections) per call.
+    """
+    return default_producer().publish(data, content_type).to(to)

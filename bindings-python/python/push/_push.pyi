@@ -1,0 +1,50 @@
+# Type stubs of the compiled module (src/*.rs). Keep in step with the Rust code; ci.sh runs
+# mypy.stubtest against the built module.
+import asyncio
+from types import TracebackType
+from typing import Optional, Type, Union, final
+
+from typing_extensions import Self, disjoint_base
+
+__all__ = ["Producer", "Publish", "__version__"]
+
+__version__: str
+
+@disjoint_base
+class Producer:
+    """Publishes messages to push-rs channels: ``Producer().publish("hi").to("/greetings")``.
+
+    ``url`` defaults to ``PUSH_URL``, then ``http://127.0.0.1:4000``; ``publish_key`` to
+    ``PUSH_PUBLISH_KEY``; ``timeout`` (seconds, per publish, connecting included) to 10.
+    Thread-safe, and usable after ``os.fork()`` in the child.
+    """
+
+    def __new__(
+        cls,
+        url: Optional[str] = None,
+        *,
+        publish_key: Optional[str] = None,
+        timeout: Optional[float] = None,
+    ) -> Self: ...
+    @property
+    def url(self) -> str: ...
+    def publish(
+        self, data: Union[str, bytes, bytearray, memoryview], content_type: Optional[str] = None
+    ) -> Publish: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> bool: ...
+
+@final
+class Publish:
+    """A publish waiting for its channel."""
+
+    def to(self, channel: str) -> str:
+        """Publishes, blocking this thread only (the GIL is released); returns the id."""
+    def to_async(self, channel: str) -> asyncio.Future[str]:
+        """Publishes without blocking the running event loop; await it for the id."""

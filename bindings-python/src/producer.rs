@@ -1,0 +1,136 @@
+//! `push.Producer` and `push.Publish`: argument conversion around one sdk-core call each.
+//!
+//! The producer wraps sdk-core's `BlockingProducer`, which is thread-safe and fork-safe (it
+//! makes a new runtime when the process id changed). Blocking calls run detached from the
+//! interpreter, so other Python threads run while a publish waits on the network.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyMemoryView, PyString, PyTuple};
+
+use push_core::producer::{BlockingProducer, ProducerOptions};
+use push_core::{Error, ErrorKind};
+
+use crate::errors::IntoPyResult;
+use crate::future;
+
+/// Publishes messages to push-rs channels: `Producer().publish("hi").to("/greetings")`.
+#[pyclass(module = "push", frozen, subclass)]
+pub struct Producer {
+    inner: BlockingProducer,
+}
+
+#[pymethods]
+impl Producer {
+    #[new]
+    #[pyo3(signature = (url=None, *, publish_key=None, timeout=None))]
+    fn new(py: Python<'_>, url: Option<String>, publish_key: Option<String>, timeout: Option<f64>) -> PyResult<Self> {
+        let mut options = ProducerOptions::new();
+        if let Some(url) = url {
+            options = options.url(url);
+        }
+        if let Some(key) = publish_key {
+            options = options.publish_key(key);
+        }
+        if let Some(seconds) = timeout {
+            let duration = Duration::try_from_secs_f64(seconds)
+                .map_err(|_| {
+                    Error::new(ErrorKind::InvalidConfig, format!("timeout must be a positive number of seconds, not {seconds}"))
+                })
+                .py(py)?;
+            options = options.timeout(duration);
+        }
+        Ok(Producer { inner: BlockingProducer::new(options).py(py)? })
+    }
+
+    /// The server URL this producer publishes to.
+    #[getter]
+    fn url(&self) -> &str {
+        self.inner.url()
+    }
+
+    /// Starts a publish; finish it with `.to(channel)` or `await ....to_async(channel)`.
+    #[pyo3(signature = (data, content_type=None))]
+    fn publish(slf: &Bound<'_, Self>, data: &Bound<'_, PyAny>, content_type: Option<String>) -> PyResult<Publish> {
+        Ok(Publish { producer: slf.clone().unbind(), data: payload(data)?, content_type })
+    }
+
+    /// Closes the connections. The producer stays usable: it reconnects on the next publish.
+    fn close(&self, py: Python<'_>) {
+        py.detach(|| self.inner.close());
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_exc_info))]
+    fn __exit__(&self, py: Python<'_>, _exc_info: &Bound<'_, PyTuple>) -> bool {
+        self.close(py);
+        false
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<push.Producer url={:?}>", self.inner.url())
+    }
+}
+
+/// A publish waiting for its channel: `producer.publish(data).to(channel)`.
+#[pyclass(module = "push", frozen)]
+pub struct Publish {
+    producer: Py<Producer>,
+    data: Bytes,
+    content_type: Option<String>,
+}
+
+#[pymethods]
+impl Publish {
+    /// Publishes to `channel`, blocking this thread (not the others) until the server has
+    /// accepted the message; returns the message id.
+    fn to(&self, py: Python<'_>, channel: &str) -> PyResult<String> {
+        let producer = &self.producer.get().inner;
+        let (data, content_type) = (self.data.clone(), self.content_type.as_deref());
+        py.detach(|| producer.send(channel, data, content_type)).map(|id| id.to_string()).py(py)
+    }
+
+    /// Publishes to `channel` without blocking the running asyncio loop; returns an
+    /// `asyncio.Future` of the message id.
+    fn to_async<'py>(&self, py: Python<'py>, channel: String) -> PyResult<Bound<'py, PyAny>> {
+        let (handle, producer) = self.producer.get().inner.async_parts().py(py)?;
+        let (data, content_type) = (self.data.clone(), self.content_type.clone());
+        let keepalive = self.producer.clone_ref(py).into_any();
+        future::spawn(py, &handle, keepalive, async move {
+            producer.send(&channel, data, content_type.as_deref()).await.map(|id| id.to_string())
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<push.Publish {} bytes>", self.data.len())
+    }
+}
+
+/// `str` is sent as UTF-8, `bytes`, `bytearray` and `memoryview` as they are. The payload is
+/// copied into Rust memory once: no Python object travels to the runtime's threads, and the
+/// caller may change a `bytearray` while the publish runs.
+fn payload(data: &Bound<'_, PyAny>) -> PyResult<Bytes> {
+    if let Ok(text) = data.cast::<PyString>() {
+        return Ok(Bytes::copy_from_slice(text.to_cow()?.as_bytes()));
+    }
+    if let Ok(bytes) = data.cast::<PyBytes>() {
+        return Ok(Bytes::copy_from_slice(bytes.as_bytes()));
+    }
+    if let Ok(array) = data.cast::<PyByteArray>() {
+        return Ok(Bytes::from(array.to_vec()));
+    }
+    if data.is_instance_of::<PyMemoryView>() {
+        let copy = data.py().get_type::<PyBytes>().call1((data,))?;
+        return Ok(Bytes::copy_from_slice(copy.cast::<PyBytes>()?.as_bytes()));
+    }
+    Err(PyTypeError::new_err(format!(
+        "data must be str, bytes, bytearray or memoryview, not {}",
+        data.get_type().name()?
+    )))
+}
