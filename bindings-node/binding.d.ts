@@ -32,3 +32,23 @@ export interface ProducerConfig {
   /** Time limit for one publish, connecting included. Default: 10000. */
   timeoutMs?: number
 }
+
+/**
+ * Signs a subscriber token with sdk-core. Throws an `Error` whose `code` is the sdk-core code
+ * (`INVALID_CONFIG` for a missing secret, `INVALID_CHANNEL` for a bad channel, ...).
+ */
+export declare function signToken(request: TokenRequest): string
+
+/** What `Token.sign(...)` passes down; `index.js` has checked the JavaScript types. */
+export interface TokenRequest {
+  /** The HMAC secret shared with the server (`--secret`); `index.js` falls back to `PUSH_SECRET`. */
+  secret?: string | Uint8Array
+  /** A channel (`/rooms/42`) or a prefix pattern (`/rooms/*`). */
+  channel: string
+  /** When set, only a subscriber with this consumer id may use the token. */
+  consumer?: string
+  /** Seconds from now until the token expires. Default: 3600. */
+  expiresIn?: number
+  /** Absolute expiry in Unix seconds; used instead of `expiresIn` when set. */
+  expiresAt?: number
+}

@@ -51,6 +51,37 @@ export declare class Producer {
 /** `await publish(data, { to: '/greetings' })` with a producer made from the environment. */
 export declare function publish(data: PublishData, options: PublishToOptions): Promise<string>
 
+export interface TokenOptions {
+  /**
+   * The channel the token lets a subscriber read (`/rooms/42`), or a pattern ending in `/*` that
+   * covers every channel below a prefix (`/rooms/*` covers `/rooms/1` and `/rooms/1/chat`, not
+   * `/rooms`; `/*` covers all). Throws `InvalidChannelError` when it is not valid.
+   */
+  channel: string
+  /** When set, only a subscriber sending this consumer id (`Consumer-Id` or `?consumer=`) may use the token. */
+  consumer?: string | null
+  /** Seconds from now until the token expires. Default: 3600. Ignored when `expiresAt` is given. */
+  expiresIn?: number | null
+  /** When the token expires: Unix time in seconds (not milliseconds), or a `Date`. */
+  expiresAt?: number | Date | null
+  /**
+   * The secret the server checks tokens with (`push-server --secret`). Default:
+   * `process.env.PUSH_SECRET`, read at each call; missing or empty throws `InvalidConfigError`.
+   */
+  secret?: string | ArrayBufferView | ArrayBuffer | null
+}
+
+/** Subscriber tokens, for a server started with `--auth token --secret <secret>`. */
+export declare namespace Token {
+  /**
+   * Signs a token (synchronously, in the Rust core: the same string as every other push-rs SDK
+   * and `push-server token` for the same inputs). Hand it to the subscriber, which sends it as
+   * `?token=` or `Authorization: Bearer`. Throws `InvalidConfigError` (no secret, bad consumer id
+   * or expiry), `InvalidChannelError`, or `TypeError` for wrong argument types.
+   */
+  function sign(options: TokenOptions): string
+}
+
 /** Every code a `PushError` may carry; new codes may be added in later versions. */
 export type PushErrorCode =
   | 'INVALID_CHANNEL'
@@ -128,7 +159,7 @@ export declare class TooManyConnectionsError extends PushError {
   static readonly code: 'TOO_MANY_CONNECTIONS'
   readonly code: 'TOO_MANY_CONNECTIONS'
 }
-/** The options (URL, key, timeout) are not usable. */
+/** The options (URL, key, timeout; a token's secret, consumer id or expiry) are not usable. */
 export declare class InvalidConfigError extends PushError {
   static readonly code: 'INVALID_CONFIG'
   readonly code: 'INVALID_CONFIG'

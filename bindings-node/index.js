@@ -4,7 +4,7 @@
 // The addon rejects with plain Errors whose `code` is sdk-core's stable code; this file turns
 // them into the PushError subclasses below, in one table.
 
-const { NativeProducer } = require('./binding.js')
+const { NativeProducer, signToken } = require('./binding.js')
 
 /** Base class of every push-rs error; `code` is stable across languages and versions. */
 class PushError extends Error {
@@ -125,6 +125,54 @@ class Producer {
   }
 }
 
+/** Bytes of a secret given as a Buffer, another view or an ArrayBuffer; strings stay strings. */
+function secretValue(secret) {
+  if (typeof secret === 'string' || secret instanceof Uint8Array) return secret
+  if (ArrayBuffer.isView(secret)) return new Uint8Array(secret.buffer, secret.byteOffset, secret.byteLength)
+  if (secret instanceof ArrayBuffer) return new Uint8Array(secret)
+  throw argError('options.secret', 'a string, Buffer, Uint8Array or ArrayBuffer', secret)
+}
+
+/**
+ * Subscriber tokens: `Token.sign({ channel, consumer, expiresIn, expiresAt, secret })`.
+ * sdk-core signs them (the same token as every other SDK and `push-server token`); this only
+ * checks the JavaScript types and reads PUSH_SECRET when no secret is given.
+ */
+const Token = Object.freeze({
+  /** Signs a token for `channel` (or a pattern like `/rooms/*`); returns it, synchronously. */
+  sign(options) {
+    if (options === null || typeof options !== 'object') {
+      throw argError('Token.sign options', 'an object with `channel`', options)
+    }
+    const { channel, consumer, expiresIn, expiresAt } = options
+    if (typeof channel !== 'string') throw argError('options.channel', 'a string', channel)
+    if (consumer != null && typeof consumer !== 'string') throw argError('options.consumer', 'a string', consumer)
+    if (expiresIn != null && typeof expiresIn !== 'number') {
+      throw argError('options.expiresIn', 'a number of seconds', expiresIn)
+    }
+    let expiresAtSeconds = expiresAt ?? undefined
+    if (expiresAt instanceof Date) expiresAtSeconds = Math.floor(expiresAt.getTime() / 1000)
+    else if (expiresAt != null && typeof expiresAt !== 'number') {
+      throw argError('options.expiresAt', 'a number of Unix seconds or a Date', expiresAt)
+    }
+    // Read at each call, so a secret set after loading the module is used; missing or empty,
+    // sdk-core refuses it with INVALID_CONFIG.
+    const secret = options.secret ?? process.env.PUSH_SECRET
+    const request = {
+      secret: secret == null ? undefined : secretValue(secret),
+      channel,
+      consumer: consumer ?? undefined,
+      expiresIn: expiresIn ?? undefined,
+      expiresAt: expiresAtSeconds,
+    }
+    try {
+      return signToken(request)
+    } catch (err) {
+      throw fromNative(err)
+    }
+  },
+})
+
 let defaultProducer = null
 
 /** `publish(data, { to })`: publishes with a producer made from the environment on first use. */
@@ -138,6 +186,7 @@ module.exports = {
   Producer,
   Publication,
   publish,
+  Token,
   PushError,
   InvalidChannelError,
   InvalidCursorError,

@@ -5,6 +5,7 @@ export const {
   Producer,
   Publication,
   publish,
+  Token,
   PushError,
   InvalidChannelError,
   InvalidCursorError,

@@ -10,7 +10,8 @@ Gem::Specification.new do |spec|
     The Ruby SDK of push-rs: `Push::Producer.new.publish("hi there!").to("/greetings")` delivers
     a message to every browser, curl or service subscribed to the channel. A native extension in
     Rust over the push-rs core; compiled with cargo when the gem is installed. Thread-safe (the
-    GVL is released while a publish waits) and fork-safe (Puma, Unicorn).
+    GVL is released while a publish waits) and fork-safe (Puma, Unicorn). Push::Token.sign signs
+    subscriber tokens for servers that require them.
   DESC
   spec.authors = ["push-rs contributors"]
   spec.license = "MIT"

@@ -36,10 +36,10 @@ describe('examples', () => {
     assert.match(run.stdout, new RegExp(`^\\d+ \\d+ ${server.url}$`, 'm'))
   })
 
-  test('express.mjs publishes posted messages and maps push errors to statuses', async (t) => {
+  test('express.mjs publishes posted messages, mints tokens and maps push errors to statuses', async (t) => {
     const port = await freePort()
     const app = spawn(process.execPath, [path.join(packageDir, 'examples', 'express.mjs')], {
-      env: cleanEnv({ PUSH_URL: server.url, PORT: String(port) }),
+      env: cleanEnv({ PUSH_URL: server.url, PORT: String(port), PUSH_SECRET: 's3cret' }),
       stdio: ['ignore', 'pipe', 'inherit'],
     })
     t.after(() => app.kill('SIGKILL'))
@@ -59,6 +59,16 @@ describe('examples', () => {
     const bad = await fetch(`${base}/rooms/${encodeURIComponent('no spaces')}/messages`, { method: 'POST', body: 'x' })
     assert.equal(bad.status, 400)
     assert.equal((await bad.json()).error, 'INVALID_CHANNEL')
+
+    const minted = await fetch(`${base}/rooms/lobby/push-token`)
+    assert.equal(minted.status, 200)
+    const { token } = await minted.json()
+    const [channel, consumer, expiresAt] = Buffer.from(token.split('.')[1], 'base64url').toString().split('\n')
+    assert.deepEqual([channel, consumer], ['/rooms/lobby', ''])
+    assert.ok(Math.abs(Number(expiresAt) - (Date.now() / 1000 + 3600)) < 60, expiresAt)
+    const badToken = await fetch(`${base}/rooms/${encodeURIComponent('no spaces')}/push-token`)
+    assert.equal(badToken.status, 400)
+    assert.equal((await badToken.json()).error, 'INVALID_CHANNEL')
 
     // SIGTERM closes the listener and the producer; nothing else keeps the app alive.
     app.kill('SIGTERM')

@@ -1,7 +1,7 @@
 // Type tests for index.d.ts (checked by `npm run typecheck`, never run). Each @ts-expect-error
 // line must fail to type-check, so the declarations are neither too loose nor too strict.
 import push = require('push-rs')
-import { Producer, PushError, TimeoutError, publish, type PushErrorCode, type Publication } from 'push-rs'
+import { Producer, PushError, TimeoutError, Token, publish, type PushErrorCode, type Publication, type TokenOptions } from 'push-rs'
 
 async function typeTests(): Promise<void> {
   const p = new Producer()
@@ -36,6 +36,21 @@ async function typeTests(): Promise<void> {
   const staticCode: 'TIMEOUT' = TimeoutError.code
   const made = new PushError('custom', { code: 'X', status: 500 })
 
+  const token: string = Token.sign({ channel: '/rooms/*' })
+  Token.sign({ channel: '/a', consumer: 'alice', expiresIn: 60, secret: 's3cret' })
+  Token.sign({ channel: '/a', consumer: null, expiresAt: 2000000000, secret: Buffer.from('s3cret') })
+  Token.sign({ channel: '/a', expiresAt: new Date(), secret: new Uint8Array(4) })
+  const tokenOptions: TokenOptions = { channel: '/a', expiresIn: undefined }
+  push.Token.sign(tokenOptions)
+
+  // @ts-expect-error a token needs a channel
+  Token.sign({ consumer: 'alice' })
+  // @ts-expect-error expiresIn is a number of seconds
+  Token.sign({ channel: '/a', expiresIn: '1h' })
+  // @ts-expect-error unknown option
+  Token.sign({ channel: '/a', expires: 60 })
+  // @ts-expect-error sign() returns the token string, not a Promise
+  await Token.sign({ channel: '/a' }).then(() => {})
   // @ts-expect-error data must be text or bytes
   p.publish(42)
   // @ts-expect-error the channel is a string
@@ -51,6 +66,6 @@ async function typeTests(): Promise<void> {
   // @ts-expect-error code is read-only
   made.code = 'Y'
 
-  void [url, id, viaDefault, made]
+  void [url, id, viaDefault, made, token]
 }
 void typeTests

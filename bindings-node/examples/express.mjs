@@ -7,9 +7,15 @@
 //   curl http://127.0.0.1:4000/rooms/lobby &        # waits ...
 //   curl -d 'hello' http://127.0.0.1:3000/rooms/lobby/messages
 //
+// With subscriber tokens (push-server --auth token --secret s3cret, and PUSH_SECRET=s3cret here),
+// the browser first asks the app for a token:
+//
+//   token=$(curl -s http://127.0.0.1:3000/rooms/lobby/push-token | jq -r .token)
+//   curl "http://127.0.0.1:4000/rooms/lobby?token=$token" &
+//
 // Express is not a dependency of push-rs: `npm install express` to run this.
 import express from 'express'
-import { Producer, PushError } from 'push-rs'
+import { Producer, PushError, Token } from 'push-rs'
 
 // One producer for the whole app: it keeps its connections and is safe to share.
 const producer = new Producer() // PUSH_URL, PUSH_PUBLISH_KEY from the environment
@@ -24,6 +30,12 @@ app.post('/rooms/:room/messages', async (req, res) => {
   res.status(201).json({ id })
 })
 
+// A token that lets one subscriber read the room for an hour (signed with PUSH_SECRET). A real
+// app checks here that the user may read the room, and may pass its id as `consumer`.
+app.get('/rooms/:room/push-token', (req, res) => {
+  res.json({ token: Token.sign({ channel: `/rooms/${req.params.room}`, expiresIn: 3600 }) })
+})
+
 /** How each push-rs error code answers the app's own clients. */
 const statusFor = /** @type {Record<string, number>} */ ({
   INVALID_CHANNEL: 400,
@@ -32,7 +44,7 @@ const statusFor = /** @type {Record<string, number>} */ ({
   TIMEOUT: 503,
 })
 
-// Express 5 hands a rejected async handler to the error middleware.
+// Express 5 hands a rejected async handler (and a throwing one) to the error middleware.
 app.use(
   /** @type {import('express').ErrorRequestHandler} */
   (err, _req, res, next) => {

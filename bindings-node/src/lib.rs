@@ -3,13 +3,16 @@
 //! - [`producer`]: `NativeProducer`, which converts JavaScript arguments and makes one sdk-core
 //!   call per method; publishes run on napi's tokio runtime and settle a Promise, so the event
 //!   loop never waits on the network.
+//! - [`token`]: `signToken`, subscriber tokens minted by sdk-core, synchronously.
 //! - [`errors`]: sdk-core errors become JavaScript errors whose `code` is the stable error code;
 //!   `index.js` turns them into the `PushError` subclasses users catch.
 //!
-//! The public API (`Producer`, `publish`, the error classes) is written in `index.js`; this crate
-//! exports only what that file needs.
+//! The public API (`Producer`, `publish`, `Token`, the error classes) is written in `index.js`;
+//! this crate exports only what that file needs.
 
 mod errors;
 mod producer;
+mod token;
 
 pub use producer::{NativeProducer, ProducerConfig};
+pub use token::{sign_token, TokenRequest};

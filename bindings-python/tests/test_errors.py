@@ -44,7 +44,7 @@ def test_wrong_or_missing_publish_key_is_unauthorized(start_server: Callable[...
     push.Producer(server.url, publish_key="s3cret").publish("ok").to("/private")
     monkeypatch.setenv("PUSH_PUBLISH_KEY", "s3cret")
     push.Producer(server.url).publish("ok from env").to("/private")
-    assert [m["data"] for m in server.messages("/private", expected=2)] == ["ok", "ok from env"]
+    assert [m["data"] for m in server.messages("/private")] == ["ok", "ok from env"]
 
 
 def test_oversized_payload(start_server: Callable[..., Server]) -> None:

@@ -1,5 +1,5 @@
 """The wheel: built by maturin, installed into a fresh venv, imported from outside the source
-tree, and publishing. Set PUSH_SKIP_PACKAGING=1 to skip it in quick local runs."""
+tree, publishing and signing a token. Set PUSH_SKIP_PACKAGING=1 to skip it in quick local runs."""
 
 from __future__ import annotations
 
@@ -44,11 +44,14 @@ def test_wheel_installs_into_a_fresh_venv_and_publishes(server: Server, tmp_path
         "assert 'bindings-python' not in push.__file__, push.__file__\n"
         "print(push.__file__)\n"
         "print(push.Producer().publish('from the wheel').to('/wheel'))\n"
+        "print(push.Token.sign('/rooms/*', consumer='alice', expires_at=2000000000))\n"
     )
     clean_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     clean_env["PUSH_URL"] = server.url
+    clean_env["PUSH_SECRET"] = "s3cret"
     run = subprocess.run([str(python), "-c", script], cwd=outside, env=clean_env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
-    location, message_id = run.stdout.split()
+    location, message_id, token = run.stdout.split()
+    assert token == "push1.L3Jvb21zLyoKYWxpY2UKMjAwMDAwMDAwMA.uuwyPB4kr8XuuAm2aPVU1Hi7BBPL1FqUiPz0ibfoEMY"
     assert location.startswith(str(venv))
     assert [(m["id"], m["data"]) for m in server.messages("/wheel")] == [(message_id, "from the wheel")]

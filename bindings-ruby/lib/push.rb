@@ -2,14 +2,19 @@
 
 require_relative "push/version"
 require_relative "push/errors"
-require "push/push_ext" # the native extension: Push::Producer's native methods
+require "push/push_ext" # the native extension: Push::Producer's and Push::Token's native methods
 require_relative "push/producer"
+require_relative "push/token"
 
 # Publish messages to push-rs channels:
 #
 #   require "push"
 #   Push::Producer.new.publish("hi there!").to("/greetings")
 #   Push.publish("hi there!", to: "/greetings") # through Push.producer
+#
+# and sign subscriber tokens (push-server --auth token):
+#
+#   Push::Token.sign(channel: "/rooms/42", expires_in: 3600) # secret: ENV["PUSH_SECRET"]
 module Push
   @producer = nil
   @producer_lock = Mutex.new

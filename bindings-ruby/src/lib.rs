@@ -1,6 +1,8 @@
-//! The native half of the `push-rs` gem: `Push::Producer` and `Push::Publish` over sdk-core.
+//! The native half of the `push-rs` gem: `Push::Producer`'s and `Push::Token`'s native methods,
+//! over sdk-core.
 //!
-//! - `producer.rs`: the two Ruby classes; converts arguments and makes one sdk-core call.
+//! - `producer.rs`: `Push::Producer`; converts arguments and makes one sdk-core call.
+//! - `token.rs`: `Push::Token`; signs subscriber tokens with sdk-core.
 //! - `errors.rs`: sdk-core error kinds to the `Push::Error` subclasses defined in
 //!   `lib/push/errors.rb` (looked up when an error is raised, never cached).
 //! - `nogvl.rs`: runs a publish with the GVL released, so other Ruby threads run meanwhile.
@@ -10,11 +12,13 @@
 mod errors;
 mod nogvl;
 mod producer;
+mod token;
 
 use magnus::{Error, Ruby};
 
 #[magnus::init(name = "push_ext")]
 fn init(ruby: &Ruby) -> Result<(), Error> {
     let push = ruby.define_module("Push")?;
-    producer::init(ruby, push)
+    producer::init(ruby, push)?;
+    token::init(ruby, push)
 }

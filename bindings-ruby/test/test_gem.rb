@@ -7,7 +7,7 @@ require "tmpdir"
 
 # The gem as users get it: scripts/package builds pkg/push-rs-<version>.gem, `gem install --local`
 # compiles it into a fresh GEM_HOME (offline: no gem dependencies), and a plain `ruby` outside
-# the source tree requires it and publishes to a real server.
+# the source tree requires it, publishes to a real server and signs a subscriber token.
 class TestGem < Minitest::Test
   HERE = File.expand_path("..", __dir__)
   ROOT = File.expand_path("..", HERE)
@@ -52,13 +52,17 @@ class TestGem < Minitest::Test
         rescue Push::InvalidChannel => e
           puts e.code
         end
+        puts Push::Token.sign(channel: "/rooms/*", consumer: "alice", expires_at: 2_000_000_000)
       RUBY
       cursor = server.last_id
-      out, status = Open3.capture2e(env.merge("PUSH_URL" => server.url), RbConfig.ruby, "-e", script, chdir: tmp)
+      out, status = Open3.capture2e(env.merge("PUSH_URL" => server.url, "PUSH_SECRET" => "s3cret"),
+                                    RbConfig.ruby, "-e", script, chdir: tmp)
       assert status.success?, "ruby -e failed:\n#{out}"
-      version, id, code = out.lines.map(&:chomp)
+      version, id, code, token = out.lines.map(&:chomp)
       assert_equal Push::VERSION, version
       assert_equal "INVALID_CHANNEL", code
+      # The shared test vector (docs/AUTH.md), signed by the installed extension.
+      assert_equal "push1.L3Jvb21zLyoKYWxpY2UKMjAwMDAwMDAwMA.uuwyPB4kr8XuuAm2aPVU1Hi7BBPL1FqUiPz0ibfoEMY", token
       assert_equal [[id, "from the gem"]], server.messages("/gem", after: cursor).map { |m| [m["id"], m["data"]] }
     end
   end

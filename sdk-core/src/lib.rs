@@ -2,10 +2,12 @@
 //!
 //! - [`channel`]: the one parser and validator of channel names.
 //! - [`message`]: message ids, cursors, messages and gaps.
+//! - [`amqp`]: the RabbitMQ stream's names and message format, shared by producers and servers.
 //! - [`broker`]: the contract every broker engine (memory, RabbitMQ) keeps.
 //! - [`producer`]: `Producer::new(url)?.publish(data).to(channel)`, async and blocking.
 //! - [`error`]: one error type whose [`ErrorKind`] has a stable code in every language.
 
+pub mod amqp;
 pub mod broker;
 pub mod channel;
 pub mod error;

@@ -17,9 +17,34 @@ pub struct Config {
     #[arg(long, env = "PUSH_BIND", default_value = "127.0.0.1:4000")]
     pub bind: SocketAddr,
 
-    /// Broker engine: `memory` (embedded, one process).
+    /// Broker engine: `memory` (embedded, one process), or RabbitMQ for many nodes:
+    /// `amqp://user:pass@host:5672/%2f` (see docs/RABBITMQ.md).
     #[arg(long, env = "PUSH_BROKER", default_value = "memory")]
     pub broker: String,
+
+    /// RabbitMQ: the stream queue every node reads and every producer writes.
+    #[arg(long, env = "PUSH_STREAM_NAME", default_value = push_core::amqp::DEFAULT_STREAM)]
+    pub stream_name: String,
+
+    /// RabbitMQ: retention by age (`x-max-age`) when this node creates the stream; `0` keeps
+    /// messages until --stream-max-bytes removes them. Resuming cursors older than this get a gap.
+    #[arg(long, env = "PUSH_STREAM_MAX_AGE", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub stream_max_age: std::time::Duration,
+
+    /// RabbitMQ: retention by size (`x-max-length-bytes`) when this node creates the stream;
+    /// `0` for no size limit.
+    #[arg(long, env = "PUSH_STREAM_MAX_BYTES", default_value_t = 1 << 30)]
+    pub stream_max_bytes: u64,
+
+    /// RabbitMQ: most messages read from the stream for one subscriber whose cursor is older
+    /// than this node's history (a catch-up read); the rest of the range is a gap. `0` disables
+    /// catch-up reads.
+    #[arg(long, env = "PUSH_CATCH_UP_LIMIT", default_value_t = 10_000)]
+    pub catch_up_limit: usize,
+
+    /// RabbitMQ: how long a publish may take (reconnecting included) before it fails.
+    #[arg(long, env = "PUSH_PUBLISH_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub publish_timeout: std::time::Duration,
 
     /// Key publishers must send as `Authorization: Bearer <key>`. Without it, anyone who can
     /// reach the server can publish, which is only allowed on a loopback address.
@@ -97,7 +122,7 @@ pub struct Config {
     pub auth: AuthMode,
 
     /// Secret that signs subscriber tokens (for --auth token and `push-server token`).
-    #[arg(long, env = "PUSH_SECRET", hide_env_values = true)]
+    #[arg(long, env = "PUSH_SECRET", hide_env_values = true, global = true)]
     pub secret: Option<String>,
 
     /// Ask the web app at this URL whether each new subscription is allowed (proxy auth).
@@ -188,6 +213,9 @@ impl Config {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(format!("--auth-url {url:?} must be an http:// URL"));
             }
+        }
+        if self.publish_timeout.is_zero() {
+            return Err("--publish-timeout must be greater than zero".into());
         }
         if self.long_poll_timeout.is_zero() || self.heartbeat.is_zero() {
             return Err("--long-poll-timeout and --heartbeat must be greater than zero".into());

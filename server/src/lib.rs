@@ -3,7 +3,7 @@
 //! - [`auth`]: who may subscribe (signed tokens, or asking the web app).
 //! - [`config`]: flags and their `PUSH_*` environment variables.
 //! - [`hub`]: per-channel history and in-memory fan-out, fed by one broker subscription.
-//! - [`broker`]: engines behind the [`push_core::Broker`] contract (memory).
+//! - [`broker`]: engines behind the [`push_core::Broker`] contract (memory, RabbitMQ).
 //! - [`routes`]: paths and methods; [`transport`]: long-poll, JSON batch, SSE, WebSocket.
 //! - [`extract`]: channels, cursor and consumer id from a request.
 //! - [`error`]: error kinds as statuses; [`metrics`]: Prometheus counters; [`state`]: shared state.
@@ -37,7 +37,7 @@ pub fn app(state: AppState) -> axum::Router {
 /// Serves on `listener` until `shutdown` completes, then stops taking connections, ends open
 /// streams, and waits up to `--shutdown-timeout` for requests in flight.
 pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    let broker = broker::from_config(&config).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let broker = broker::from_config(&config).await.map_err(|e| std::io::Error::other(e.to_string()))?;
     serve(listener, broker, config, shutdown).await
 }
 

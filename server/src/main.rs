@@ -27,7 +27,7 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-    tracing::info!(%addr, broker = %config.broker, "push-server listening");
+    tracing::info!(%addr, broker = %push_core::amqp::redact(&config.broker), "push-server listening");
     match push_server::run(listener, config, shutdown_signal()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -6,6 +6,8 @@
     async with push.AsyncProducer() as producer:                # asyncio
         await producer.publish("hi").to("/greetings")
 
+    token = push.Token.sign("/rooms/*", expires_in=3600)       # subscriber token, PUSH_SECRET
+
 The work is done by the Rust core (sdk-core) in the compiled module ``push._push``.
 """
 
@@ -29,7 +31,7 @@ from push._errors import (
     TooManyConnections,
     Unauthorized,
 )
-from push._push import Producer, Publish, __version__
+from push._push import Producer, Publish, Token, __version__
 from push.aio import AsyncProducer, AsyncPublish
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "Publish",
     "AsyncProducer",
     "AsyncPublish",
+    "Token",
     "publish",
     "default_producer",
     "Data",

@@ -6,7 +6,7 @@ from typing import Optional, Type, Union, final
 
 from typing_extensions import Self, disjoint_base
 
-__all__ = ["Producer", "Publish", "__version__"]
+__all__ = ["Producer", "Publish", "Token", "__version__"]
 
 __version__: str
 
@@ -48,3 +48,28 @@ class Publish:
         """Publishes, blocking this thread only (the GIL is released); returns the id."""
     def to_async(self, channel: str) -> asyncio.Future[str]:
         """Publishes without blocking the running event loop; await it for the id."""
+
+@final
+class Token:
+    """Subscriber tokens for a server started with ``--auth token --secret <secret>``.
+
+    Not instantiable: use ``Token.sign(...)``.
+    """
+
+    @staticmethod
+    def sign(
+        channel: str,
+        *,
+        consumer: Optional[str] = None,
+        expires_in: int = 3600,
+        expires_at: Optional[int] = None,
+        secret: Union[str, bytes, None] = None,
+    ) -> str:
+        """Signs a token for ``channel`` (or a pattern like ``/rooms/*``); returns it as a URL-safe str.
+
+        ``consumer``: only a subscriber with this consumer id may use it. ``expires_in``: seconds
+        from now (default 3600); ``expires_at``: absolute Unix seconds, used instead when given.
+        ``secret``: the server's ``--secret`` (a str is signed as UTF-8), default ``PUSH_SECRET``.
+        Raises ``InvalidConfig`` (missing or empty secret, bad consumer id, negative expiry) or
+        ``InvalidChannel``.
+        """

@@ -37,7 +37,8 @@ module Push
   end
 
   # The channel name is not valid: it must start with "/" and consist of segments of
-  # letters, digits and . _ ~ - : @ (no empty or ".." segments).
+  # letters, digits and . _ ~ - : @ (no empty or ".." segments). Also raised by
+  # {Push::Token.sign} for a channel pattern that is not a channel followed by "/*".
   class InvalidChannel < Error
     CODE = "INVALID_CHANNEL"
   end
@@ -94,7 +95,9 @@ module Push
     end
   end
 
-  # The producer's options are not usable (bad URL, unsupported scheme, timeout <= 0).
+  # The producer's options are not usable (bad URL, unsupported scheme, timeout <= 0), or
+  # {Push::Token.sign} has no secret (nor PUSH_SECRET), an empty or multi-line consumer id, or a
+  # negative expiry.
   class InvalidConfig < Error
     CODE = "INVALID_CONFIG"
   end

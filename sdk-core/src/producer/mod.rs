@@ -1,9 +1,10 @@
 //! The producer: `Producer::new(None)?.publish("hi there!").to("/greetings").await`.
 //!
-//! The URL's scheme picks the transport (`http(s)://` publishes through a push server); callers
-//! never name a transport. Creating a producer only parses its options: it connects on first use,
+//! The URL's scheme picks the transport (`http(s)://` publishes through a push server,
+//! `amqp://` straight to the RabbitMQ stream, see [`amqp`]); callers never name a transport. Creating a producer only parses its options: it connects on first use,
 //! so a producer made before a `fork` works in the child (see [`blocking`]).
 
+pub mod amqp;
 pub mod blocking;
 mod http;
 
@@ -23,7 +24,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ProducerOptions {
-    /// `http://host:port` of a push server. Default: `PUSH_URL`, else `http://127.0.0.1:4000`.
+    /// `http://host:port` of a push server, or `amqp://user:pass@host:5672/%2f?stream=name` of
+    /// RabbitMQ. Default: `PUSH_URL`, else `http://127.0.0.1:4000`.
     pub url: Option<String>,
     /// The server's publish key, sent as `Authorization: Bearer`. Default: `PUSH_PUBLISH_KEY`.
     pub publish_key: Option<String>,
@@ -76,6 +78,7 @@ pub(crate) struct Resolved {
 
 enum Transport {
     Http(http::HttpTransport),
+    Amqp(amqp::AmqpPublisher),
 }
 
 /// Publishes messages. Cheap to clone; clones share connections. Needs a tokio runtime to run
@@ -103,10 +106,21 @@ impl Producer {
         let scheme = resolved.url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
         let transport = match scheme.as_deref() {
             Some("http") | Some("https") => Transport::Http(http::HttpTransport::new(&resolved)?),
+            Some("amqp") | Some("amqps") => {
+                let (url, stream) = crate::amqp::parse_url(&resolved.url)?;
+                Transport::Amqp(amqp::AmqpPublisher::new(amqp::PublisherOptions {
+                    url,
+                    stream: crate::amqp::StreamConfig::named(stream.clone()),
+                    timeout: resolved.timeout,
+                    max_payload: amqp::DEFAULT_MAX_PAYLOAD,
+                    echo: amqp::Echo::Own,
+                    connection_name: format!("push-rs producer {} ({stream})", env!("CARGO_PKG_VERSION")),
+                })?)
+            }
             Some(other) => {
                 return Err(Error::new(
                     ErrorKind::InvalidConfig,
-                    format!("unsupported URL scheme {other:?} in {:?}; use http:// or https://", resolved.url),
+                    format!("unsupported URL scheme {other:?} in {:?}; use http://, https:// or amqp://", resolved.url),
                 ))
             }
             None => {
@@ -139,6 +153,7 @@ impl Producer {
         };
         match &self.inner.transport {
             Transport::Http(t) => t.publish(&channel, payload, &content_type).await,
+            Transport::Amqp(t) => t.publish(crate::broker::Publication { channel, payload, content_type }).await,
         }
     }
 }
@@ -187,6 +202,9 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::InvalidConfig);
         let e = Producer::new(Some("localhost:4000")).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidConfig);
+        let e = Producer::new(Some("amqps://rabbit.example/%2f")).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidConfig);
+        assert!(e.to_string().contains("TLS"), "{e}");
     }
 
     #[tokio::test]

@@ -2,6 +2,7 @@
 //! [`push_core::Broker`].
 
 pub mod memory;
+pub mod rabbitmq;
 
 use std::sync::Arc;
 
@@ -10,8 +11,9 @@ use push_core::{Broker, Error, ErrorKind, Result};
 use crate::config::Config;
 use crate::hub::HubLimits;
 
-/// Builds the engine named by `--broker`.
-pub fn from_config(config: &Config) -> Result<Arc<dyn Broker>> {
+/// Builds the engine named by `--broker`. Async because RabbitMQ is connected to (and the
+/// stream's end found) before the server takes requests.
+pub async fn from_config(config: &Config) -> Result<Arc<dyn Broker>> {
     let limits = HubLimits {
         history_size: config.history_size,
         history_age: config.history_age.into(),
@@ -20,10 +22,10 @@ pub fn from_config(config: &Config) -> Result<Arc<dyn Broker>> {
     };
     match config.broker.as_str() {
         "memory" => Ok(Arc::new(memory::MemoryBroker::new(limits))),
-        other if other.starts_with("amqp://") || other.starts_with("amqps://") => Err(Error::new(
-            ErrorKind::InvalidConfig,
-            "the RabbitMQ broker is not part of this build yet; use --broker memory",
-        )),
+        other if other.starts_with("amqp://") || other.starts_with("amqps://") => {
+            let options = rabbitmq::RabbitOptions::from_config(config, limits)?;
+            Ok(Arc::new(rabbitmq::RabbitBroker::start(options).await?))
+        }
         other => Err(Error::new(
             ErrorKind::InvalidConfig,
             format!("unknown broker {other:?}; use `memory` or an amqp:// URL"),

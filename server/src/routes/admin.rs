@@ -1,4 +1,5 @@
-//! The server's own endpoints: `/` (a hint for humans), `/_push/health`, `/_push/metrics`.
+//! The server's own endpoints: `/` (a hint for humans), `/_push/health`, `/_push/metrics`,
+//! `/_push/client.js` and `/_push/demo`.
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -12,7 +13,7 @@ pub async fn index() -> &'static str {
         "push-rs server ", env!("CARGO_PKG_VERSION"), "\n",
         "subscribe: GET /<channel> (long-poll; Accept: text/event-stream for SSE, application/json for a batch, or a WebSocket upgrade)\n",
         "publish:   POST /<channel> with the payload as body\n",
-        "also:      /_push/health /_push/metrics /_push/subscribe?channel=/a&channel=/b\n",
+        "also:      /_push/health /_push/metrics /_push/subscribe?channel=/a&channel=/b /_push/client.js /_push/demo\n",
     )
 }
 
@@ -29,4 +30,18 @@ pub async fn health(State(state): State<AppState>) -> Response {
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render()).into_response()
+}
+
+/// The browser client (`client-js/push.js`), built into the binary.
+pub async fn client_js() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=300")],
+        include_str!("../../../client-js/push.js"),
+    )
+        .into_response()
+}
+
+/// A live ticker page using the browser client.
+pub async fn demo() -> Response {
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], include_str!("../../../client-js/demo.html")).into_response()
 }

@@ -25,6 +25,8 @@ pub fn router(state: AppState) -> Router {
         .route("/_push/health", get(admin::health))
         .route("/_push/metrics", get(admin::metrics))
         .route("/_push/subscribe", get(subscribe::multiplexed))
+        .route("/_push/client.js", get(admin::client_js))
+        .route("/_push/demo", get(admin::demo))
         .route("/{*channel}", any(channel))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(cors(&state))

@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: push-rs vs Nchan vs socket.io, same load generator (push-bench), same
+# scenarios, everything on 127.0.0.1. Installs what is missing (apt: nginx-light +
+# libnginx-mod-nchan; npm ci for the socket.io peer), builds push-server and push-bench (release),
+# then for every scenario and server: start the server fresh, run push-bench, stop the server.
+# Prints one table per transport with push-rs/peer ratios; JSON results stay in $RESULTS.
+#
+#   bench/run.sh                     # defaults below, a few minutes on 2 cores
+#   SCENARIOS="fanout idle" bench/run.sh
+#   FANOUT_SIZES="1 1000" IDLE_SUBS=2000 SERVERS="push-rs nchan" bench/run.sh
+#
+# Knobs (environment):
+#   SERVERS            push-rs nchan socket.io
+#   TRANSPORTS         ws sse        (first one also runs the throughput scenario; socket.io
+#                                     speaks WebSocket only, so it is skipped for sse)
+#   SCENARIOS          fanout fanout-rate channels throughput idle
+#   FANOUT_SIZES       1 1000 10000   FANOUT_MESSAGES 100   PAYLOAD_BYTES 100
+#   FANOUT_RATE_SUBS   10000          FANOUT_RATE 5   FANOUT_RATE_MESSAGES 50 (fanout-rate
+#                                     publishes at this pace: latency with less of a backlog)
+#   CHANNELS_SUBS      10000          CHANNELS_MESSAGES 10000   CHANNELS_PUB_CONCURRENCY 8
+#   THROUGHPUT_MESSAGES 20000         THROUGHPUT_CONCURRENCY 32
+#   IDLE_SUBS          10000          IDLE_HOLD_SECS 5
+#   CONNECT_CONCURRENCY 100           (connection attempts in flight; push-server's listen
+#                                     backlog is 128, see docs/benchmarks.md)
+#   PUSH_PORT 4710  NCHAN_PORT 4711  SOCKETIO_PORT 4712
+#   RESULTS            target/bench-results/<date>
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+BIN="$CARGO_TARGET_DIR/release"
+
+SERVERS=${SERVERS:-"push-rs nchan socket.io"}
+TRANSPORTS=${TRANSPORTS:-"ws sse"}
+SCENARIOS=${SCENARIOS:-"fanout fanout-rate channels throughput idle"}
+FANOUT_SIZES=${FANOUT_SIZES:-"1 1000 10000"}
+FANOUT_MESSAGES=${FANOUT_MESSAGES:-100}
+PAYLOAD_BYTES=${PAYLOAD_BYTES:-100}
+FANOUT_RATE_SUBS=${FANOUT_RATE_SUBS:-10000}
+FANOUT_RATE=${FANOUT_RATE:-5}
+FANOUT_RATE_MESSAGES=${FANOUT_RATE_MESSAGES:-50}
+CHANNELS_SUBS=${CHANNELS_SUBS:-10000}
+CHANNELS_MESSAGES=${CHANNELS_MESSAGES:-10000}
+CHANNELS_PUB_CONCURRENCY=${CHANNELS_PUB_CONCURRENCY:-8}
+THROUGHPUT_MESSAGES=${THROUGHPUT_MESSAGES:-20000}
+THROUGHPUT_CONCURRENCY=${THROUGHPUT_CONCURRENCY:-32}
+IDLE_SUBS=${IDLE_SUBS:-10000}
+IDLE_HOLD_SECS=${IDLE_HOLD_SECS:-5}
+CONNECT_CONCURRENCY=${CONNECT_CONCURRENCY:-100}
+PUSH_PORT=${PUSH_PORT:-4710}
+NCHAN_PORT=${NCHAN_PORT:-4711}
+SOCKETIO_PORT=${SOCKETIO_PORT:-4712}
+RESULTS=${RESULTS:-$CARGO_TARGET_DIR/bench-results/$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$RESULTS"
+
+say() { printf '\n=== %s\n' "$*" >&2; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# --- install / build ----------------------------------------------------------------------
+if [[ " $SERVERS " == *" nchan "* ]] && { ! command -v nginx >/dev/null || [ ! -f /usr/lib/nginx/modules/ngx_nchan_module.so ]; }; then
+  say "apt-get install nginx-light libnginx-mod-nchan"
+  as_root apt-get install -y nginx-light libnginx-mod-nchan >&2
+fi
+if [[ " $SERVERS " == *" socket.io "* ]] && [ ! -d bench/peers/socketio/node_modules/socket.io ]; then
+  say "npm ci (socket.io peer)"
+  (cd bench/peers/socketio && npm ci --no-audit --no-fund >&2)
+fi
+say "build push-server and push-bench (release)"
+cargo build --release -p push-server -p push-bench >&2
+
+# Both sides may hold 10k+ sockets: raise the soft fd limit (hard is 20,000 here). push-bench
+# raises its own too.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 10100 ]; then
+  echo "bench/run.sh: open-files limit $(ulimit -n) is too low for 10k connections; sizes above ~$(( $(ulimit -n) - 100 )) will fail" >&2
+fi
+
+# --- servers ------------------------------------------------------------------------------
+SERVER_PID=
+NGINX_DIR=
+port_of() { case $1 in push-rs) echo "$PUSH_PORT";; nchan) echo "$NCHAN_PORT";; socket.io) echo "$SOCKETIO_PORT";; esac; }
+
+wait_port() { # bounded: 100 x 0.1 s
+  local port=$1 i
+  for i in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    kill -0 "$SERVER_PID" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+start_server() {
+  local name=$1 port
+  port=$(port_of "$name")
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "bench/run.sh: port $port is already in use; set ${name^^}_PORT" >&2; exit 1
+  fi
+  case $name in
+    push-rs)
+      "$BIN/push-server" --bind "127.0.0.1:$port" --max-connections 30000 --log warn \
+        >"$RESULTS/push-server.log" 2>&1 &
+      SERVER_PID=$! ;;
+    nchan)
+      NGINX_DIR=$(mktemp -d /tmp/push-bench-nchan.XXXXXX)
+      mkdir -p "$NGINX_DIR/tmp"
+      sed "s/127\.0\.0\.1:4001/127.0.0.1:$port/" bench/peers/nchan.conf >"$NGINX_DIR/nchan.conf"
+      nginx -p "$NGINX_DIR" -c "$NGINX_DIR/nchan.conf" >"$RESULTS/nginx.log" 2>&1 &
+      SERVER_PID=$! ;;
+    socket.io)
+      (cd bench/peers/socketio && exec env PORT="$port" node server.js) >"$RESULTS/socketio.log" 2>&1 &
+      SERVER_PID=$! ;;
+  esac
+  wait_port "$port" || { echo "bench/run.sh: $name did not start (see $RESULTS)" >&2; cat "$RESULTS"/*.log >&2; [ -n "$NGINX_DIR" ] && cat "$NGINX_DIR/error.log" >&2; exit 1; }
+  sleep 0.3
+}
+
+stop_server() {
+  [ -n "$SERVER_PID" ] || return 0
+  kill -TERM "$SERVER_PID" 2>/dev/null || true
+  local i
+  for i in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=
+  if [ -n "$NGINX_DIR" ]; then rm -rf "$NGINX_DIR"; NGINX_DIR=; fi
+}
+trap stop_server EXIT
+
+# --- scenarios ----------------------------------------------------------------------------
+# bench NAME SERVER TRANSPORT OUTDIR ARGS...: fresh server, one push-bench run, stop.
+bench() {
+  local scenario=$1 name=$2 transport=$3 out=$4; shift 4
+  local port sub pub extra=()
+  port=$(port_of "$name")
+  case $name in
+    push-rs)
+      pub="http://127.0.0.1:$port/bench/{channel}"
+      if [ "$transport" = ws ]; then sub="ws://127.0.0.1:$port/bench/{channel}"; extra=(--ws-wait-first-frame)
+      else sub="http://127.0.0.1:$port/bench/{channel}"; fi ;;
+    nchan)
+      pub="http://127.0.0.1:$port/pub/{channel}"
+      if [ "$transport" = ws ]; then sub="ws://127.0.0.1:$port/sub/{channel}"; else sub="http://127.0.0.1:$port/sub/{channel}"; fi ;;
+    socket.io)
+      pub="http://127.0.0.1:$port/publish/{channel}"
+      sub="ws://127.0.0.1:$port/socket.io/?EIO=4&transport=websocket"
+      transport=socketio ;;
+  esac
+  start_server "$name"
+  "$BIN/push-bench" run --server "$name" --scenario "$scenario" --transport "$transport" \
+    --sub-url "$sub" --pub-url "$pub" --server-pid "$SERVER_PID" --payload-bytes "$PAYLOAD_BYTES" \
+    --connect-concurrency "$CONNECT_CONCURRENCY" \
+    --out "$out/$scenario.$name.json" "${extra[@]}" "$@" \
+    || echo "bench/run.sh: push-bench failed for $name / $scenario" >&2
+  stop_server
+}
+
+first=1
+for transport in $TRANSPORTS; do
+  out="$RESULTS/$transport"; mkdir -p "$out"
+  for name in $SERVERS; do
+    if [ "$name" = socket.io ] && [ "$transport" != ws ]; then continue; fi
+    say "$name over $transport"
+    for scenario in $SCENARIOS; do
+      case $scenario in
+        fanout)
+          for n in $FANOUT_SIZES; do
+            bench "fanout-$n" "$name" "$transport" "$out" --subscribers "$n" --channels 1 \
+              --messages "$FANOUT_MESSAGES" --pub-concurrency 1
+          done ;;
+        fanout-rate)
+          bench "fanout-$FANOUT_RATE_SUBS-at-${FANOUT_RATE}per-s" "$name" "$transport" "$out" \
+            --subscribers "$FANOUT_RATE_SUBS" --channels 1 --messages "$FANOUT_RATE_MESSAGES" \
+            --pub-concurrency 4 --rate "$FANOUT_RATE" ;;
+        channels)
+          bench "channels-$CHANNELS_SUBS" "$name" "$transport" "$out" --subscribers "$CHANNELS_SUBS" \
+            --channels "$CHANNELS_SUBS" --messages "$CHANNELS_MESSAGES" \
+            --pub-concurrency "$CHANNELS_PUB_CONCURRENCY" ;;
+        throughput)
+          [ $first = 1 ] || continue
+          bench "publish-0-subs" "$name" "$transport" "$out" --subscribers 0 --channels 1 \
+            --messages "$THROUGHPUT_MESSAGES" --pub-concurrency "$THROUGHPUT_CONCURRENCY"
+          bench "publish-1-sub" "$name" "$transport" "$out" --subscribers 1 --channels 1 \
+            --messages "$THROUGHPUT_MESSAGES" --pub-concurrency "$THROUGHPUT_CONCURRENCY" ;;
+        idle)
+          bench "idle-$IDLE_SUBS" "$name" "$transport" "$out" --subscribers "$IDLE_SUBS" \
+            --channels "$IDLE_SUBS" --messages 0 --hold-secs "$IDLE_HOLD_SECS" ;;
+        *) echo "bench/run.sh: unknown scenario $scenario" >&2; exit 2 ;;
+      esac
+    done
+  done
+  first=0
+done
+
+# --- table --------------------------------------------------------------------------------
+{
+  echo "machine: $(nproc) cores, $(free -m | awk '/^Mem:/ {print $2}') MiB; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  for transport in $TRANSPORTS; do
+    echo
+    echo "## subscribers over $transport"
+    echo
+    # shellcheck disable=SC2046
+    "$BIN/push-bench" table $(ls "$RESULTS/$transport"/*.json 2>/dev/null | sort -V)
+  done
+} | tee "$RESULTS/table.md"
+echo "results: $RESULTS" >&2

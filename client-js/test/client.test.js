@@ -1,0 +1,365 @@
+// push.js in a real headless Chromium against real push-server processes.
+'use strict';
+
+const { describe, it, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+const h = require('./helpers');
+
+const TRANSPORTS = ['sse', 'websocket', 'longpoll'];
+const N = 500;
+
+let browser;
+let server; // history large enough that a cut subscriber resumes without a gap
+let site;
+let clientFromServer;
+
+before(async () => {
+  browser = await h.launchBrowser();
+  server = await h.startServer(['--history-size', '2000']);
+  clientFromServer = await h.serverServesClient(server);
+  site = await h.startSite(clientFromServer ? `${server.url}/_push/client.js` : '/push.js');
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (site) await site.close();
+  if (server) await server.stop();
+});
+
+/** Publishes `n` messages `<prefix>0..` to `channel`, one after the other; calls `during(i)` before each. */
+async function publishMany(srv, channel, n, prefix, during) {
+  const ids = [];
+  for (let i = 0; i < n; i++) {
+    if (during) await during(i);
+    ids.push(await srv.publish(channel, `${prefix}${i}`));
+  }
+  return ids;
+}
+
+/** Every message exactly once, in order: the same ids and payloads as published. */
+function assertExactly(got, ids, prefix) {
+  const data = got.map((m) => m.data);
+  const expected = ids.map((_, i) => `${prefix}${i}`);
+  assert.equal(got.length, ids.length, `received ${got.length} of ${ids.length}`);
+  assert.deepEqual(data, expected);
+  assert.deepEqual(got.map((m) => m.id), ids);
+  for (let i = 1; i < got.length; i++) assert.ok(BigInt(got[i].id) > BigInt(got[i - 1].id), `ids increase at ${i}`);
+}
+
+describe('delivery', () => {
+  for (const transport of TRANSPORTS) {
+    it(`${transport}: ${N} messages arrive once each, in order`, async (t) => {
+      const { context, page } = await h.openHarness(browser, site);
+      const channel = `/bulk/${transport}`;
+      await page.evaluate(([url, ch, tr]) => window.start(ch, { url, transport: tr }), [server.url, channel, transport]);
+      await h.waitForState(page, 'open');
+      const ids = await publishMany(server, channel, N, 'm');
+      await h.waitForMessages(page, N);
+      await h.sleep(300); // anything extra (a duplicate) would show up now
+      const got = await page.evaluate(() => window.log.messages);
+      assertExactly(got, ids, 'm');
+      assert.equal(got[0].channel, channel);
+      assert.equal(got[0].contentType, 'text/plain; charset=utf-8');
+      assert.equal(typeof got[0].time, 'number');
+      assert.equal(await page.evaluate(() => window.sub.transport), transport);
+      assert.equal(await page.evaluate(() => window.sub.lastId), ids[N - 1]);
+      t.diagnostic(`${transport}: received ${got.length}/${N}, in order, no duplicates`);
+      await context.close();
+    });
+  }
+
+  it('binary payloads arrive as Uint8Array', async () => {
+    const { context, page } = await h.openHarness(browser, site);
+    await page.evaluate((url) => window.start('/binary', { url }), server.url);
+    await h.waitForState(page, 'open');
+    const res = await fetch(`${server.url}/binary`, { method: 'POST', body: new Uint8Array([0xff, 0x00, 0x80, 0x41]), headers: { 'Content-Type': 'application/octet-stream' } });
+    assert.equal(res.status, 200);
+    await h.waitForMessages(page, 1);
+    const [msg] = await page.evaluate(() => window.log.messages);
+    assert.deepEqual(msg.data, { bytes: [0xff, 0x00, 0x80, 0x41] });
+    assert.equal(msg.contentType, 'application/octet-stream');
+    await context.close();
+  });
+});
+
+describe('connections cut mid-stream', () => {
+  for (const transport of TRANSPORTS) {
+    it(`${transport}: reconnects and resumes with no loss and no duplicate`, async (t) => {
+      const proxy = await h.startProxy(server.port);
+      const { context, page } = await h.openHarness(browser, site);
+      const channel = `/cut/${transport}`;
+      await page.evaluate(([url, ch, tr]) => window.start(ch, { url, transport: tr, reconnectDelay: 50, maxReconnectDelay: 400 }),
+        [proxy.url, channel, transport]);
+      await h.waitForState(page, 'open');
+      let cuts = 0;
+      const ids = await publishMany(server, channel, N, 'c', async (i) => {
+        if (i > 0 && i % 100 === 0) {
+          // Let the page catch up a little so that the cut lands while messages flow.
+          await page.waitForFunction((k) => window.log.messages.length >= k, i - 20, { polling: 10 });
+          if (proxy.cutAll(150) > 0) cuts++;
+        }
+      });
+      await h.waitForMessages(page, N);
+      await h.sleep(300);
+      const got = await page.evaluate(() => window.log.messages);
+      const log = await page.evaluate(() => window.log);
+      assertExactly(got, ids, 'c');
+      assert.deepEqual(log.gaps, []);
+      const opens = log.states.filter((s) => s.state === 'open').length;
+      assert.ok(cuts >= 3, `connections were cut ${cuts} times`);
+      assert.ok(opens >= 3, `the client reopened (${opens} opens)`);
+      assert.ok(log.states.every((s) => s.transport === transport), 'stayed on its transport');
+      t.diagnostic(`${transport}: ${cuts} cuts, ${opens} opens, ${proxy.accepted} TCP connections; received ${got.length}/${N} in order, no duplicates, no gap`);
+      await context.close();
+      await proxy.close();
+    });
+  }
+});
+
+describe('gaps', () => {
+  let small;
+  before(async () => { small = await h.startServer(['--history-size', '5']); });
+  after(async () => { await small.stop(); });
+
+  for (const transport of TRANSPORTS) {
+    it(`${transport}: a cursor older than history reaches onGap, then the rest follows`, async () => {
+      const channel = `/gap/${transport}`;
+      const ids = await publishMany(small, channel, 50, 'g');
+      const { context, page } = await h.openHarness(browser, site);
+      await page.evaluate(([url, ch, tr, after]) => window.start(ch, { url, transport: tr, after }), [small.url, channel, transport, ids[0]]);
+      await h.waitForMessages(page, 5);
+      await h.sleep(200);
+      const log = await page.evaluate(() => window.log);
+      assert.deepEqual(log.gaps, [{ channel, from: (BigInt(ids[0]) + 1n).toString(), to: ids[44] }]);
+      assert.deepEqual(log.messages.map((m) => m.data), ['g45', 'g46', 'g47', 'g48', 'g49']);
+      assert.deepEqual(log.messages.map((m) => m.id), ids.slice(45));
+      // Live messages follow the gap.
+      const live = await small.publish(channel, 'live');
+      await h.waitForMessages(page, 6);
+      assert.equal((await page.evaluate(() => window.log.messages))[5].id, live);
+      await context.close();
+    });
+  }
+});
+
+describe('multiplexing', () => {
+  it('20 channels share one SSE connection, each message reaches its own handler', async (t) => {
+    const srv = await h.startServer();
+    try {
+      const { context, page } = await h.openHarness(browser, site);
+      const channels = Array.from({ length: 20 }, (_, i) => `/mux/${i}`);
+      await page.evaluate(([url, chs]) => window.startPerChannel(chs, { url }), [srv.url, channels]);
+      await h.waitForState(page, 'open');
+      assert.equal(await srv.connections('sse'), 1);
+      const rounds = 10;
+      for (let r = 0; r < rounds; r++) {
+        for (const c of channels) await srv.publish(c, `${c}#${r}`);
+      }
+      await page.waitForFunction((n) => Object.values(window.log.byChannel).reduce((s, l) => s + l.length, 0) >= n, rounds * channels.length, { timeout: 20000 });
+      await h.sleep(200);
+      const byChannel = await page.evaluate(() => window.log.byChannel);
+      for (const c of channels) {
+        assert.deepEqual(byChannel[c], Array.from({ length: rounds }, (_, r) => `${c}#${r}`), c);
+      }
+      const metrics = await srv.metrics();
+      assert.match(metrics, /^push_connections\{transport="sse"\} 1$/m);
+      assert.match(metrics, /^push_connections\{transport="websocket"\} 0$/m);
+      assert.match(metrics, /^push_connections\{transport="json"\} 0$/m);
+      t.diagnostic(`20 channels x ${rounds} messages over push_connections{transport="sse"} 1`);
+      await page.evaluate(() => window.sub.close());
+      await h.sleep(300);
+      assert.equal((await page.evaluate(() => window.log.states)).at(-1).state, 'closed');
+      await context.close();
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
+describe('transport fallback', () => {
+  const streaming = (head) => /accept:[^\r\n]*text\/event-stream/i.test(head) || /upgrade:\s*websocket/i.test(head);
+
+  for (const preference of [undefined, ['websocket', 'longpoll']]) {
+    it(`${preference ? preference.join(' then ') : 'default (sse then longpoll)'}: long-poll takes over when streams cannot connect`, async () => {
+      const proxy = await h.startProxy(server.port);
+      proxy.refuse(streaming);
+      const { context, page } = await h.openHarness(browser, site);
+      const channel = `/fallback/${preference ? preference[0] : 'default'}`;
+      await page.evaluate(([url, ch, tr]) => window.start(ch, { url, transport: tr, reconnectDelay: 50 }), [proxy.url, channel, preference]);
+      await page.waitForFunction(() => window.log.states.some((s) => s.state === 'open'), null, { timeout: 10000 });
+      const states = await page.evaluate(() => window.log.states);
+      const open = states.find((s) => s.state === 'open');
+      assert.equal(open.transport, 'longpoll');
+      assert.ok(states.some((s) => s.transport === (preference ? preference[0] : 'sse')), 'tried the preferred transport first');
+      const ids = await publishMany(server, channel, 50, 'f');
+      await h.waitForMessages(page, 50);
+      assertExactly(await page.evaluate(() => window.log.messages), ids, 'f');
+      await context.close();
+      await proxy.close();
+    });
+  }
+
+  it('a forced transport does not fall back', async () => {
+    const proxy = await h.startProxy(server.port);
+    proxy.refuse(streaming);
+    const { context, page } = await h.openHarness(browser, site);
+    await page.evaluate((url) => window.start('/forced', { url, transport: 'sse', reconnectDelay: 50, maxReconnectDelay: 100 }), proxy.url);
+    await h.waitForState(page, 'reconnecting', 3);
+    const states = await page.evaluate(() => window.log.states);
+    assert.ok(states.every((s) => s.transport === 'sse'));
+    assert.ok(!states.some((s) => s.state === 'open'));
+    // Once the stream gets through, it connects.
+    proxy.refuse(null);
+    await h.waitForState(page, 'open');
+    const id = await server.publish('/forced', 'through');
+    await h.waitForMessages(page, 1);
+    assert.equal((await page.evaluate(() => window.log.messages))[0].id, id);
+    await context.close();
+    await proxy.close();
+  });
+});
+
+describe('offline', () => {
+  it('long-polling pauses while offline and resumes on online without loss', async () => {
+    const { context, page } = await h.openHarness(browser, site);
+    let requests = 0;
+    page.on('request', (r) => { if (r.url().startsWith(server.url)) requests++; });
+    await page.evaluate((url) => window.start('/offline', { url, transport: 'longpoll' }), server.url);
+    await h.waitForState(page, 'open');
+    const first = await server.publish('/offline', 'o0');
+    await h.waitForMessages(page, 1);
+    await context.setOffline(true);
+    await h.waitForState(page, 'offline');
+    assert.equal(await page.evaluate(() => navigator.onLine), false);
+    const before = requests;
+    const ids = [first, ...await publishMany(server, '/offline', 10, 'x')];
+    await h.sleep(1000);
+    assert.equal(requests, before, 'no request while offline');
+    assert.equal(await page.evaluate(() => window.log.messages.length), 1);
+    await context.setOffline(false);
+    await h.waitForMessages(page, 11);
+    const got = await page.evaluate(() => window.log.messages);
+    assert.deepEqual(got.map((m) => m.id), ids);
+    await context.close();
+  });
+});
+
+describe('errors and options', () => {
+  it('an invalid channel fails for good with the server\'s code', async () => {
+    const { context, page } = await h.openHarness(browser, site);
+    await page.evaluate((url) => window.start('/a//b', { url }), server.url);
+    await h.waitForState(page, 'failed');
+    const states = await page.evaluate(() => window.log.states);
+    assert.equal(states.at(-1).code, 'INVALID_CHANNEL');
+    await context.close();
+  });
+
+  it('token and consumer travel as query parameters; a token function renews an expired token', async (t) => {
+    const secret = 'client-js-test-secret';
+    const srv = await h.startServer(['--auth', 'token', '--secret', secret]);
+    const mint = (...args) => execFileSync(h.SERVER_BIN, ['token', '--channel', '/private/*', '--consumer', 'alice', ...args],
+      { env: { ...process.env, PUSH_SECRET: secret } }).toString().trim();
+    try {
+      // No token: refused for good.
+      let { context, page } = await h.openHarness(browser, site);
+      await page.evaluate((url) => window.start('/private/a', { url }), srv.url);
+      await h.waitForState(page, 'failed');
+      assert.equal((await page.evaluate(() => window.log.states)).at(-1).code, 'UNAUTHORIZED');
+      await context.close();
+
+      // A short-lived token, then a long one: the stream ends when the first expires, the client
+      // asks the function again and resumes from its cursor.
+      const short = mint('--expires-in', '2');
+      const long = mint('--expires-in', '3600');
+      ({ context, page } = await h.openHarness(browser, site));
+      await page.evaluate(([url, token]) => window.start('/private/a', { url, consumer: 'alice', tokenFunction: token, reconnectDelay: 50 }), [srv.url, short]);
+      await h.waitForState(page, 'open');
+      const ids = [await srv.publish('/private/a', 'p0')];
+      await page.evaluate((token) => { window.currentToken = token; }, long);
+      await h.waitForState(page, 'open', 2, 8000); // reopened after the expiry
+      ids.push(await srv.publish('/private/a', 'p1'));
+      await h.waitForMessages(page, 2);
+      const log = await page.evaluate(() => window.log);
+      assert.deepEqual(log.messages.map((m) => m.id), ids);
+      assert.ok(log.tokenCalls >= 2, `token function called ${log.tokenCalls} times`);
+      t.diagnostic(`token function called ${log.tokenCalls} times`);
+      await context.close();
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  it('the default url is the server that served the script', async () => {
+    // The harness is on the test site; the script comes from the push server when it serves
+    // it, else from the site's /_push/client.js (which mimics the server's route).
+    const { context, page } = await h.openHarness(browser, site);
+    // (Another origin than the page's: `localhost` instead of 127.0.0.1.)
+    const other = site.url.replace('127.0.0.1', 'localhost');
+    if (!clientFromServer) {
+      await page.addScriptTag({ url: `${other}/_push/client.js` });
+    }
+    const url = await page.evaluate(() => { const s = Push.subscribe('/default-url'); const u = s.url; s.close(); return u; });
+    assert.equal(url, clientFromServer ? server.url : other);
+    await context.close();
+  });
+
+  it('works when imported as an ES module', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${site.url}/missing`); // any page of the site's origin
+    await page.addScriptTag({ type: 'module', content: `import '${site.url}/push.js'; window.loaded = typeof globalThis.Push.subscribe;` });
+    await page.waitForFunction(() => window.loaded === 'function');
+    const id = await page.evaluate(async (url) => {
+      const first = await new Promise((resolve) => {
+        const sub = Push.subscribe('/module', { url, onStatus(s) { if (s.state === 'open') resolve(sub); } });
+      });
+      const got = new Promise((resolve) => { first.options.onMessage = (m) => { first.close(); resolve(m.id); }; });
+      await fetch(url + '/module', { method: 'POST', body: 'from a module' });
+      return got;
+    }, server.url);
+    assert.match(id, /^[0-9]+$/);
+    await context.close();
+  });
+
+  it('the server serves this client at /_push/client.js', async (t) => {
+    if (!clientFromServer) {
+      t.skip('this push-server build has no GET /_push/client.js yet');
+      return;
+    }
+    const served = await (await fetch(`${server.url}/_push/client.js`)).text();
+    assert.equal(served, fs.readFileSync(path.join(h.CLIENT_DIR, 'push.js'), 'utf8'), 'the embedded copy matches client-js/push.js (rebuild the server)');
+  });
+});
+
+describe('demo page', () => {
+  it('shows live ticker messages and publishes from its form (screenshot)', async (t) => {
+    const demoFromServer = (await fetch(`${server.url}/_push/demo`)).ok;
+    const demoUrl = demoFromServer ? `${server.url}/_push/demo` : `${site.url}/_push/demo?server=${encodeURIComponent(server.url)}`;
+    const context = await browser.newContext({ viewport: { width: 900, height: 640 } });
+    const page = await context.newPage();
+    page.on('pageerror', (err) => console.error('demo page error:', err.message));
+    await page.goto(demoUrl);
+    await page.waitForFunction(() => document.querySelector('#status')?.dataset.state === 'open', null, { timeout: 10000 });
+    const ticks = [
+      ['BTC', 97412.1], ['ETH', 3621.55], ['SOL', 241.8], ['BTC', 97398.45], ['ETH', 3624.02], ['DOGE', 0.4127],
+    ];
+    for (const [symbol, price] of ticks) {
+      await server.publish('/demo/ticker', JSON.stringify({ symbol, price }), 'application/json');
+    }
+    await page.waitForFunction((n) => document.querySelectorAll('#ticker li').length >= n, ticks.length);
+    // The form publishes through plain HTTP; the message comes back through the subscription.
+    await page.fill('#message', 'hello from the form');
+    await page.click('#send');
+    await page.waitForFunction(() => [...document.querySelectorAll('#ticker li')].some((li) => li.textContent.includes('hello from the form')));
+    const shots = path.join(h.REPO, 'target', 'screenshots');
+    fs.mkdirSync(shots, { recursive: true });
+    const file = path.join(shots, 'demo.png');
+    await page.screenshot({ path: file, fullPage: true });
+    assert.ok(fs.statSync(file).size > 1000);
+    t.diagnostic(`screenshot: ${file} (demo from ${demoFromServer ? 'the server' : 'the test site'})`);
+    await context.close();
+  });
+});

@@ -1,0 +1,337 @@
+//! Publishing straight to the RabbitMQ stream: `amqp://user:pass@host:5672/%2f?stream=push.messages`.
+//!
+//! A publish returns once RabbitMQ has **confirmed** the message (publisher confirms) **and** the
+//! message's offset is known. Confirms do not carry the offset, so each message gets a unique
+//! `message_id` and the publisher watches the stream for it to come back:
+//!
+//! - a producer ([`Echo::Own`]) opens its own stream consumer at `next` before its first publish
+//!   (so everything it publishes is after the consumer's start) and reads the stream while
+//!   connected;
+//! - a server node ([`Echo::External`]) already reads the whole stream and hands each message
+//!   back with [`AmqpPublisher::echo`], so its publishes cost no second consumer.
+//!
+//! Failures are typed and never silent: a publish made while RabbitMQ is unreachable reconnects
+//! (with backoff) until the timeout and then fails with `ConnectionFailed`; a connection that
+//! breaks after the message was sent but before the confirm is `ConnectionFailed` too (the
+//! message may or may not be stored); no confirm or no offset within the timeout is `Timeout`.
+//! Nothing is retried once it may have reached the broker, so a publish is never stored twice by
+//! this client.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use lapin::options::{BasicAckOptions, BasicPublishOptions, ConfirmSelectOptions};
+use lapin::{Confirmation, Connection};
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use crate::amqp::{self, DecodedKind, StartAt, StreamConfig};
+use crate::broker::Publication;
+use crate::message::now_millis;
+use crate::{Error, ErrorKind, MessageId, Result};
+
+/// Largest payload a producer sends unless told otherwise (the server's default limit too).
+pub const DEFAULT_MAX_PAYLOAD: usize = 1024 * 1024;
+
+/// Who reports a published message's offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Echo {
+    /// The publisher's own stream consumer.
+    Own,
+    /// The caller, through [`AmqpPublisher::echo`] (a server node that consumes the stream).
+    External,
+}
+
+/// Settings of an [`AmqpPublisher`].
+#[derive(Debug, Clone)]
+pub struct PublisherOptions {
+    pub url: String,
+    pub stream: StreamConfig,
+    /// Time limit for one publish, reconnection included.
+    pub timeout: Duration,
+    pub max_payload: usize,
+    pub echo: Echo,
+    /// Shown as the connection's name in RabbitMQ.
+    pub connection_name: String,
+}
+
+/// Waiters for the offsets of messages in flight, by `message_id`.
+type Waiters = Arc<Mutex<HashMap<String, oneshot::Sender<MessageId>>>>;
+
+/// Publishes to the stream with confirms and learns each message's id. Cheap to share behind an
+/// `Arc`; concurrent publishes share one connection and one confirm channel.
+pub struct AmqpPublisher {
+    options: PublisherOptions,
+    prefix: String,
+    counter: AtomicU64,
+    waiters: Waiters,
+    /// The offset after the last one the own echo consumer saw, to resume it after a reconnect.
+    echo_next: Arc<AtomicU64>,
+    link: tokio::sync::Mutex<Option<Arc<Link>>>,
+    closed: AtomicBool,
+}
+
+/// One connection: a confirm channel, and the echo consumer's task if the publisher owns one.
+struct Link {
+    connection: Connection,
+    channel: lapin::Channel,
+    /// Set when the echo consumer ended: the link must be replaced.
+    broken: Arc<AtomicBool>,
+}
+
+impl Link {
+    fn usable(&self) -> bool {
+        self.connection.status().connected() && self.channel.status().connected() && !self.broken.load(Ordering::Acquire)
+    }
+}
+
+impl AmqpPublisher {
+    pub fn new(options: PublisherOptions) -> Result<AmqpPublisher> {
+        if options.timeout.is_zero() {
+            return Err(Error::new(ErrorKind::InvalidConfig, "timeout must be greater than zero"));
+        }
+        Ok(AmqpPublisher {
+            options,
+            prefix: amqp::unique_prefix(),
+            counter: AtomicU64::new(0),
+            waiters: Arc::default(),
+            echo_next: Arc::new(AtomicU64::new(u64::MAX)),
+            link: tokio::sync::Mutex::new(None),
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    pub fn options(&self) -> &PublisherOptions {
+        &self.options
+    }
+
+    /// Whether the connection is up now (without trying to connect).
+    pub fn connected(&self) -> bool {
+        self.link.try_lock().map(|l| l.as_ref().is_some_and(|l| l.usable())).unwrap_or(true)
+    }
+
+    /// Publishes and returns the message's id once RabbitMQ confirmed it and its offset is known.
+    pub async fn publish(&self, publication: Publication) -> Result<MessageId> {
+        let max = self.options.max_payload;
+        if publication.payload.len() > max {
+            return Err(Error::new(
+                ErrorKind::PayloadTooLarge,
+                format!("payload of {} bytes is larger than the limit of {max} bytes", publication.payload.len()),
+            ));
+        }
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::new(ErrorKind::ConnectionFailed, "the publisher is closed"));
+        }
+        let timeout = self.options.timeout;
+        let deadline = Instant::now() + timeout;
+        let message_id = format!("{}-{}", self.prefix, self.counter.fetch_add(1, Ordering::Relaxed));
+        let (tx, rx) = oneshot::channel();
+        self.waiters.lock().unwrap_or_else(|p| p.into_inner()).insert(message_id.clone(), tx);
+        let _waiter = RemoveWaiter { waiters: &self.waiters, message_id: &message_id };
+
+        self.send_confirmed(&publication, &message_id, deadline).await?;
+        match tokio::time::timeout_at(deadline, rx).await {
+            Ok(Ok(id)) => Ok(id),
+            Ok(Err(_)) => Err(Error::new(ErrorKind::ConnectionFailed, "the publisher closed before the message's offset was known")),
+            Err(_) => Err(Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "RabbitMQ confirmed the message but it was not seen in stream {:?} within {timeout:?}, so its id is unknown \
+                     (the message is stored; do not publish it again blindly)",
+                    self.options.stream.name
+                ),
+            )),
+        }
+    }
+
+    /// Sends on a usable link (connecting first, retrying until `deadline` while nothing has
+    /// been sent) and waits for the confirm.
+    async fn send_confirmed(&self, publication: &Publication, message_id: &str, deadline: Instant) -> Result<()> {
+        let stream = self.options.stream.name.as_str();
+        let properties = amqp::properties(publication, message_id, now_millis());
+        let mut backoff = Duration::from_millis(50);
+        let confirm = loop {
+            let link = self.link(deadline).await?;
+            let sent = link
+                .channel
+                .basic_publish(
+                    "".into(),
+                    stream.into(),
+                    BasicPublishOptions { mandatory: true, ..BasicPublishOptions::default() },
+                    &publication.payload,
+                    properties.clone(),
+                )
+                .await;
+            match sent {
+                Ok(confirm) => break confirm,
+                // Not sent: the channel or connection was already gone. Reconnect and retry.
+                Err(e) => {
+                    link.broken.store(true, Ordering::Release);
+                    if Instant::now() + backoff >= deadline {
+                        return Err(amqp::error("could not publish to stream", stream, e));
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                }
+            }
+        };
+        let confirmation = tokio::time::timeout_at(deadline, confirm).await.map_err(|_| {
+            Error::new(
+                ErrorKind::Timeout,
+                format!("RabbitMQ did not confirm the message within {:?}; it may or may not be stored", self.options.timeout),
+            )
+        })?;
+        match confirmation {
+            Ok(Confirmation::Ack(None)) | Ok(Confirmation::NotRequested) => Ok(()),
+            Ok(Confirmation::Ack(Some(returned))) => Err(Error::new(
+                ErrorKind::ServerError,
+                format!("RabbitMQ could not route the message to stream {stream:?} ({}): does the stream exist?", returned.reply_text),
+            )),
+            Ok(Confirmation::Nack(_)) => Err(Error::new(ErrorKind::ServerError, format!("RabbitMQ refused the message for stream {stream:?} (nack)"))),
+            Err(e) => Err(Error::new(
+                ErrorKind::ConnectionFailed,
+                format!("the connection to RabbitMQ broke before it confirmed the message; it may or may not be stored: {e}"),
+            )
+            .with_source(e)),
+        }
+    }
+
+    /// The current link, or a new one; keeps trying (with backoff) until `deadline`.
+    async fn link(&self, deadline: Instant) -> Result<Arc<Link>> {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let mut slot = self.link.lock().await;
+            if self.closed.load(Ordering::Acquire) {
+                return Err(Error::new(ErrorKind::ConnectionFailed, "the publisher is closed"));
+            }
+            if let Some(link) = slot.as_ref() {
+                if link.usable() {
+                    return Ok(link.clone());
+                }
+                let old = slot.take().unwrap();
+                tokio::spawn(async move {
+                    let _ = old.connection.close(200, "reconnecting".into()).await;
+                });
+            }
+            let attempt = tokio::time::timeout_at(deadline, self.connect()).await;
+            match attempt {
+                Ok(Ok(link)) => {
+                    *slot = Some(link.clone());
+                    return Ok(link);
+                }
+                Ok(Err(e)) if Instant::now() + backoff < deadline && e.is_retryable() => {
+                    drop(slot);
+                    tracing::debug!("RabbitMQ connection failed, retrying in {backoff:?}: {e}");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => {
+                    return Err(Error::new(
+                        ErrorKind::ConnectionFailed,
+                        format!("could not connect to RabbitMQ at {} within {:?}", amqp::redact(&self.options.url), self.options.timeout),
+                    ))
+                }
+            }
+        }
+    }
+
+    async fn connect(&self) -> Result<Arc<Link>> {
+        let connection = amqp::connect(&self.options.url, &self.options.connection_name).await?;
+        let stream = &self.options.stream;
+        amqp::declare_stream(&connection, stream).await?;
+        let channel = connection.create_channel().await.map_err(|e| amqp::error("could not open a channel to", &stream.name, e))?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .map_err(|e| amqp::error("could not enable publisher confirms on", &stream.name, e))?;
+        let broken = Arc::new(AtomicBool::new(false));
+        if self.options.echo == Echo::Own {
+            // Resume after the last offset seen while messages wait for theirs; else only what is
+            // published from now on (everything this publisher sends from here on).
+            let pending = !self.waiters.lock().unwrap_or_else(|p| p.into_inner()).is_empty();
+            let next = self.echo_next.load(Ordering::Acquire);
+            let start = if pending && next != u64::MAX { StartAt::Offset(next) } else { StartAt::Next };
+            let (echo_channel, consumer) = amqp::consume(&connection, &stream.name, start, ECHO_PREFETCH, "").await?;
+            tokio::spawn(run_echo(echo_channel, consumer, self.waiters.clone(), self.echo_next.clone(), broken.clone()));
+        }
+        Ok(Arc::new(Link { connection, channel, broken }))
+    }
+
+    /// Reports that the message with this `message_id` has id `id` (for [`Echo::External`]).
+    pub fn echo(&self, message_id: &str, id: MessageId) {
+        if !message_id.starts_with(&self.prefix) {
+            return;
+        }
+        if let Some(tx) = self.waiters.lock().unwrap_or_else(|p| p.into_inner()).remove(message_id) {
+            let _ = tx.send(id);
+        }
+    }
+
+    /// Closes the connection; publishes fail afterwards.
+    pub async fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        let link = self.link.lock().await.take();
+        if let Some(link) = link {
+            if link.connection.status().connected() {
+                let _ = link.connection.close(200, "OK".into()).await;
+            }
+        }
+    }
+}
+
+impl Drop for AmqpPublisher {
+    fn drop(&mut self) {
+        // Close the connection politely when a runtime is there to do it; otherwise dropping the
+        // handles closes the socket.
+        if let (Some(link), Ok(handle)) = (self.link.get_mut().take(), tokio::runtime::Handle::try_current()) {
+            handle.spawn(async move {
+                if link.connection.status().connected() {
+                    let _ = link.connection.close(200, "OK".into()).await;
+                }
+            });
+        }
+    }
+}
+
+/// Prefetch of a producer's echo consumer: credit for this many unacknowledged deliveries.
+const ECHO_PREFETCH: u16 = 1000;
+
+/// Reads the stream and hands each of our messages its id, until the consumer ends.
+async fn run_echo(channel: lapin::Channel, mut consumer: lapin::Consumer, waiters: Waiters, echo_next: Arc<AtomicU64>, broken: Arc<AtomicBool>) {
+    let mut unacked = 0u64;
+    while let Some(Ok(delivery)) = consumer.next().await {
+        if let Ok(decoded) = amqp::decode(&delivery.properties, &[]) {
+            echo_next.store(decoded.offset + 1, Ordering::Release);
+            if let (Some(mid), DecodedKind::Message(_) | DecodedKind::Foreign(_)) = (&decoded.message_id, &decoded.kind) {
+                if let Some(tx) = waiters.lock().unwrap_or_else(|p| p.into_inner()).remove(mid) {
+                    let _ = tx.send(decoded.id);
+                }
+            }
+        }
+        unacked += 1;
+        if unacked >= amqp::ACK_EVERY {
+            unacked = 0;
+            if delivery.acker.ack(BasicAckOptions { multiple: true }).await.is_err() {
+                break;
+            }
+        }
+    }
+    broken.store(true, Ordering::Release);
+    let _ = channel.close(200, "OK".into()).await;
+}
+
+/// Removes a publish's waiter however the publish ends.
+struct RemoveWaiter<'a> {
+    waiters: &'a Waiters,
+    message_id: &'a str,
+}
+
+impl Drop for RemoveWaiter<'_> {
+    fn drop(&mut self) {
+        self.waiters.lock().unwrap_or_else(|p| p.into_inner()).remove(self.message_id);
+    }
+}

@@ -1,0 +1,501 @@
+//! The RabbitMQ engine: every node reads one stream queue, so ids (offsets + 1) agree
+//! cluster-wide and any node serves any cursor.
+//!
+//! - **One consumer per node** reads the stream in order (prefetch set, manual acks, batched) and
+//!   feeds the [`Hub`], which does the per-channel history and the fan-out in memory.
+//! - **Where the node starts**: it attaches at `next`, then publishes a small *marker* message
+//!   (never shown to subscribers) so that at least one delivery arrives; the first delivery's id
+//!   minus one is the hub's start. Older cursors get the hub's gap, which the catch-up read
+//!   below fills.
+//! - **Catch-up**: a subscription whose cursor is older than the hub's history (the hub answers
+//!   with gaps first) is served by a bounded read of the stream from the cursor
+//!   (`--catch-up-limit` messages); only what the stream no longer retains, or what the limit
+//!   cut, stays a gap. The hub's events follow, de-duplicated by id.
+//! - **Publishing** goes to the stream with confirms (see `push_core::producer::amqp`); the id
+//!   comes back through this node's own consumer, which has ingested the message before the
+//!   publish returns (a publisher reads its own writes on this node).
+//! - **Broker loss**: health turns `ok: false` with the reason, subscribers stay connected, and the
+//!   consumer reconnects with backoff and resumes at the offset after the last one it
+//!   processed, so nothing is skipped or delivered twice.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use futures_util::{stream, FutureExt, StreamExt};
+use push_core::amqp::lapin::options::{BasicAckOptions, BasicPublishOptions, ConfirmSelectOptions};
+use push_core::amqp::lapin::types::{AMQPValue, FieldTable};
+use push_core::amqp::lapin::{self, BasicProperties, Connection};
+use push_core::amqp::{self, DecodedKind, StartAt, StreamConfig};
+use push_core::broker::{Health, Position, Publication, Subscription};
+use push_core::amqp::ACK_EVERY;
+use push_core::producer::amqp::{AmqpPublisher, Echo, PublisherOptions};
+use push_core::{Broker, Channel, Error, ErrorKind, Event, Gap, Message, MessageId, Result};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::hub::{Hub, HubLimits};
+
+/// Unacknowledged deliveries the node's consumer may hold (stream credit).
+const PREFETCH: u16 = 1000;
+/// Catch-up reads running at once on one node; more wait their turn.
+const CATCH_UPS_AT_ONCE: usize = 8;
+/// A catch-up read that receives nothing for this long takes the stream's end as reached.
+const CATCH_UP_IDLE: Duration = Duration::from_secs(3);
+/// Backoff between reconnection attempts: from the first to the last value, doubling.
+const BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(2));
+
+/// Settings of the engine, from the server's flags.
+#[derive(Debug, Clone)]
+pub struct RabbitOptions {
+    pub url: String,
+    pub stream: StreamConfig,
+    pub catch_up_limit: usize,
+    pub publish_timeout: Duration,
+    pub max_payload: usize,
+    pub limits: HubLimits,
+}
+
+impl RabbitOptions {
+    pub fn from_config(config: &Config, limits: HubLimits) -> Result<RabbitOptions> {
+        let (url, _) = amqp::parse_url(&config.broker)?;
+        Ok(RabbitOptions {
+            url,
+            stream: StreamConfig {
+                name: config.stream_name.clone(),
+                max_age: Some(config.stream_max_age).filter(|d| !d.is_zero()),
+                max_bytes: Some(config.stream_max_bytes).filter(|b| *b > 0),
+            },
+            catch_up_limit: config.catch_up_limit,
+            publish_timeout: config.publish_timeout,
+            max_payload: config.max_payload_bytes,
+            limits,
+        })
+    }
+}
+
+pub struct RabbitBroker {
+    hub: Arc<Hub>,
+    publisher: Arc<AmqpPublisher>,
+    shared: Arc<Shared>,
+}
+
+/// What the consumer task, catch-up reads and the broker handle share.
+struct Shared {
+    options: RabbitOptions,
+    /// The consumer's connection, also used for catch-up reads; `None` while reconnecting.
+    connection: Mutex<Option<Arc<Connection>>>,
+    /// Why the consumer is not reading now, or `None` while it is.
+    down: Mutex<Option<String>>,
+    /// The offset after the last delivery processed: where a reconnected consumer resumes.
+    next_offset: AtomicU64,
+    catch_ups: Semaphore,
+    stop: CancellationToken,
+    /// Ends when the consumer task has closed its connection.
+    stopped: tokio::sync::Notify,
+}
+
+impl Shared {
+    fn connection(&self) -> Option<Arc<Connection>> {
+        self.connection.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+    fn set_connection(&self, c: Option<Arc<Connection>>) {
+        *self.connection.lock().unwrap_or_else(|p| p.into_inner()) = c;
+    }
+    fn take_connection(&self) -> Option<Arc<Connection>> {
+        self.connection.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+    fn set_down(&self, why: Option<String>) {
+        *self.down.lock().unwrap_or_else(|p| p.into_inner()) = why;
+    }
+}
+
+impl RabbitBroker {
+    /// Connects, makes sure the stream exists, attaches the node's consumer at the stream's end
+    /// and starts feeding the hub. Fails if RabbitMQ cannot be reached now.
+    pub async fn start(options: RabbitOptions) -> Result<RabbitBroker> {
+        let redacted = amqp::redact(&options.url);
+        let connection = Arc::new(amqp::connect(&options.url, &format!("push-server consumer ({})", options.stream.name)).await?);
+        amqp::declare_stream(&connection, &options.stream).await?;
+        let stream = options.stream.name.clone();
+        let (channel, mut consumer) = amqp::consume(&connection, &stream, StartAt::Next, PREFETCH, "").await?;
+        publish_marker(&connection, &stream).await?;
+        // The consumer was attached before the marker was confirmed, so the marker (or something
+        // before it) arrives: the first delivery is where this node's knowledge starts.
+        let first = tokio::time::timeout(options.publish_timeout, consumer.next())
+            .await
+            .map_err(|_| Error::new(ErrorKind::Timeout, format!("stream {stream:?} delivered nothing within {:?} after start-up", options.publish_timeout)))?
+            .ok_or_else(|| Error::new(ErrorKind::ConnectionFailed, format!("the consumer of stream {stream:?} was cancelled at start-up")))?
+            .map_err(|e| amqp::error("could not read stream", &stream, e))?;
+        let decoded = amqp::decode(&first.properties, &first.data)?;
+        let start = MessageId(decoded.id.0 - 1);
+        let hub = Hub::new(start, options.limits.clone(), false);
+        spawn_sweeper(&hub);
+        tracing::info!(stream = %stream, broker = %redacted, "RabbitMQ engine starts at id {start}");
+
+        let publisher = Arc::new(AmqpPublisher::new(PublisherOptions {
+            url: options.url.clone(),
+            stream: options.stream.clone(),
+            timeout: options.publish_timeout,
+            max_payload: options.max_payload,
+            echo: Echo::External,
+            connection_name: format!("push-server publisher ({})", options.stream.name),
+        })?);
+        let shared = Arc::new(Shared {
+            options,
+            connection: Mutex::new(Some(connection)),
+            down: Mutex::new(None),
+            next_offset: AtomicU64::new(decoded.offset),
+            catch_ups: Semaphore::new(CATCH_UPS_AT_ONCE),
+            stop: CancellationToken::new(),
+            stopped: tokio::sync::Notify::new(),
+        });
+        let feeder = Feeder { hub: hub.clone(), publisher: publisher.clone(), shared: shared.clone(), unacked: 0 };
+        tokio::spawn(feeder.run(channel, consumer, first));
+        Ok(RabbitBroker { hub, publisher, shared })
+    }
+
+    /// Closes the AMQP connections and waits (up to `limit`) until they are closed.
+    pub async fn shutdown(&self, limit: Duration) {
+        self.close();
+        let _ = tokio::time::timeout(limit, async {
+            self.publisher.close().await;
+            if self.shared.connection().is_some() {
+                self.shared.stopped.notified().await;
+            }
+        })
+        .await;
+    }
+}
+
+/// Publishes the start-up marker on its own confirm channel and waits for the confirm.
+async fn publish_marker(connection: &Connection, stream: &str) -> Result<()> {
+    let channel = connection.create_channel().await.map_err(|e| amqp::error("could not open a channel to", stream, e))?;
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .map_err(|e| amqp::error("could not enable confirms on", stream, e))?;
+    let mut headers = FieldTable::default();
+    headers.insert(amqp::MARKER_HEADER.into(), AMQPValue::LongString("push-server start".into()));
+    let confirm = channel
+        .basic_publish("".into(), stream.into(), BasicPublishOptions::default(), b"", BasicProperties::default().with_headers(headers))
+        .await
+        .map_err(|e| amqp::error("could not publish to", stream, e))?;
+    confirm.await.map_err(|e| amqp::error("no confirm from", stream, e))?;
+    let _ = channel.close(200, "OK".into()).await;
+    Ok(())
+}
+
+fn spawn_sweeper(hub: &Arc<Hub>) {
+    let weak = Arc::downgrade(hub);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        while let Some(hub) = {
+            tick.tick().await;
+            weak.upgrade()
+        } {
+            hub.sweep();
+        }
+    });
+}
+
+/// The node's consumer: reads the stream into the hub, reconnecting until the broker closes.
+struct Feeder {
+    hub: Arc<Hub>,
+    publisher: Arc<AmqpPublisher>,
+    shared: Arc<Shared>,
+    unacked: u64,
+}
+
+impl Feeder {
+    async fn run(mut self, channel: lapin::Channel, consumer: lapin::Consumer, first: lapin::message::Delivery) {
+        let stream = self.shared.options.stream.name.clone();
+        self.take(&first).await;
+        let mut current = Some((channel, consumer));
+        let mut backoff = BACKOFF.0;
+        while let Some((channel, mut consumer)) = current.take() {
+            let why = loop {
+                let next = tokio::select! {
+                    _ = self.shared.stop.cancelled() => break None,
+                    next = consumer.next() => next,
+                };
+                match next {
+                    Some(Ok(delivery)) => {
+                        backoff = BACKOFF.0;
+                        self.take(&delivery).await
+                    }
+                    Some(Err(e)) => break Some(format!("lost the stream consumer: {e}")),
+                    None => break Some("RabbitMQ cancelled the stream consumer".to_owned()),
+                }
+            };
+            let Some(why) = why else {
+                let _ = channel.close(200, "OK".into()).await;
+                break;
+            };
+            tracing::warn!(stream = %stream, "{why}; reconnecting");
+            self.shared.set_down(Some(format!("{why}; reconnecting")));
+            if let Some(old) = self.shared.take_connection() {
+                tokio::spawn(async move {
+                    let _ = old.close(200, "reconnecting".into()).await;
+                });
+            }
+            current = self.reconnect(&mut backoff).await;
+        }
+        if let Some(connection) = self.shared.take_connection() {
+            if connection.status().connected() {
+                let _ = connection.close(200, "OK".into()).await;
+            }
+        }
+        self.shared.stopped.notify_waiters();
+        self.shared.stopped.notify_one();
+    }
+
+    /// Connects again and resumes after the last processed offset; `None` once stopped.
+    async fn reconnect(&mut self, backoff: &mut Duration) -> Option<(lapin::Channel, lapin::Consumer)> {
+        let options = &self.shared.options;
+        loop {
+            tokio::select! {
+                _ = self.shared.stop.cancelled() => return None,
+                _ = tokio::time::sleep(*backoff) => {}
+            }
+            *backoff = (*backoff * 2).min(BACKOFF.1);
+            let attempt = async {
+                let connection = Arc::new(amqp::connect(&options.url, &format!("push-server consumer ({})", options.stream.name)).await?);
+                amqp::declare_stream(&connection, &options.stream).await?;
+                let resume = self.shared.next_offset.load(Ordering::Acquire);
+                let (channel, consumer) = amqp::consume(&connection, &options.stream.name, StartAt::Offset(resume), PREFETCH, "").await?;
+                Ok::<_, Error>((connection, channel, consumer, resume))
+            };
+            let attempt = tokio::select! {
+                _ = self.shared.stop.cancelled() => return None,
+                attempt = attempt => attempt,
+            };
+            match attempt {
+                Ok((connection, channel, consumer, resume)) => {
+                    tracing::info!(stream = %options.stream.name, "RabbitMQ consumer resumed at offset {resume}");
+                    self.shared.set_connection(Some(connection));
+                    self.shared.set_down(None);
+                    self.unacked = 0;
+                    return Some((channel, consumer));
+                }
+                Err(e) => {
+                    tracing::warn!(stream = %options.stream.name, "reconnecting to RabbitMQ failed, next try in {backoff:?}: {e}");
+                    self.shared.set_down(Some(format!("RabbitMQ unreachable, reconnecting: {e}")));
+                }
+            }
+        }
+    }
+
+    /// Ingests one delivery (in stream order) and hands its id to a waiting publish.
+    async fn take(&mut self, delivery: &lapin::message::Delivery) {
+        match amqp::decode(&delivery.properties, &delivery.data) {
+            Ok(decoded) => {
+                let expected = self.shared.next_offset.load(Ordering::Acquire);
+                if decoded.offset < expected {
+                    // Re-read after a resume that started at the head of a chunk: seen already.
+                } else {
+                    if decoded.offset > expected && self.hub.last_id() > MessageId::ZERO {
+                        tracing::warn!(
+                            "stream offsets {expected}..{} were not delivered (removed by retention while this node was disconnected?)",
+                            decoded.offset - 1
+                        );
+                    }
+                    match decoded.kind {
+                        DecodedKind::Message(message) => self.hub.ingest(message),
+                        DecodedKind::Marker => self.hub.advance(decoded.id),
+                        DecodedKind::Foreign(why) => {
+                            tracing::warn!("stream message {} is not a push message ({why}); skipped", decoded.id);
+                            self.hub.advance(decoded.id);
+                        }
+                    }
+                    self.shared.next_offset.store(decoded.offset + 1, Ordering::Release);
+                    if let Some(mid) = &decoded.message_id {
+                        self.publisher.echo(mid, decoded.id);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("skipped a delivery: {e}"),
+        }
+        self.unacked += 1;
+        if self.unacked >= ACK_EVERY {
+            self.unacked = 0;
+            // Stream acks only grant credit; a failed one shows up as a consumer error next.
+            let _ = delivery.acker.ack(BasicAckOptions { multiple: true }).await;
+        }
+    }
+}
+
+impl Broker for RabbitBroker {
+    fn publish(&self, publication: Publication) -> BoxFuture<'_, Result<MessageId>> {
+        Box::pin(self.publisher.publish(publication))
+    }
+
+    fn subscribe(&self, channels: &[Channel], from: Position) -> Result<Subscription> {
+        let mut subscription = self.hub.subscribe(channels, from)?;
+        // The hub's backlog is ready at once: gaps (cursor older than this node's history) come
+        // first for each channel, then ring messages.
+        let mut backlog = Vec::new();
+        let mut ended = false;
+        while let Some(next) = subscription.events.next().now_or_never() {
+            match next {
+                Some(event) => backlog.push(event),
+                None => {
+                    ended = true;
+                    break;
+                }
+            }
+        }
+        let has_gap = backlog.iter().any(|e| matches!(e, Event::Gap(..)));
+        let after = subscription.start;
+        let head: push_core::EventStream = if has_gap && self.shared.options.catch_up_limit > 0 {
+            let shared = self.shared.clone();
+            let channels: HashSet<Channel> = channels.iter().cloned().collect();
+            Box::pin(stream::once(async move { catch_up(&shared, &channels, after, backlog).await }).flat_map(stream::iter))
+        } else {
+            Box::pin(stream::iter(backlog))
+        };
+        let tail: push_core::EventStream = if ended { Box::pin(stream::empty()) } else { subscription.events };
+        let events = head.chain(tail).scan(after, |last, event| {
+            // De-duplicate by id: a message at or below the cursor was delivered already.
+            let keep = match &event {
+                Event::Message(m) => m.id > *last,
+                Event::Gap(_, g) => g.to >= *last,
+            };
+            if keep {
+                *last = event.cursor();
+            }
+            futures_util::future::ready(Some(keep.then_some(event)))
+        });
+        Ok(Subscription { start: after, events: Box::pin(events.filter_map(futures_util::future::ready)) })
+    }
+
+    fn last_id(&self) -> MessageId {
+        self.hub.last_id()
+    }
+
+    fn health(&self) -> Health {
+        let down = self.shared.down.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let stream = &self.shared.options.stream.name;
+        match down {
+            None => Health {
+                ok: true,
+                engine: "rabbitmq",
+                detail: format!("stream {stream:?}, read up to offset {}", self.shared.next_offset.load(Ordering::Acquire).saturating_sub(1)),
+            },
+            Some(why) => Health { ok: false, engine: "rabbitmq", detail: format!("stream {stream:?}: {why}") },
+        }
+    }
+
+    fn close(&self) {
+        self.hub.close();
+        self.shared.stop.cancel();
+        let publisher = self.publisher.clone();
+        tokio::spawn(async move { publisher.close().await });
+    }
+}
+
+/// Serves a backlog that starts with gaps from the stream: reads ids `after+1 ..= max gap end`
+/// (at most `--catch-up-limit` messages), keeps the subscribed channels' messages, and leaves
+/// gaps only for what the stream no longer holds or the limit cut. Returns the backlog, in
+/// order, with the hub's ring messages merged in.
+async fn catch_up(shared: &Shared, channels: &HashSet<Channel>, after: MessageId, backlog: Vec<Event>) -> Vec<Event> {
+    let gaps: Vec<(Channel, Gap)> = backlog
+        .iter()
+        .filter_map(|e| match e {
+            Event::Gap(c, g) => Some((c.clone(), *g)),
+            _ => None,
+        })
+        .collect();
+    let until = gaps.iter().map(|(_, g)| g.to).max().unwrap_or(after);
+    let read = match read_range(shared, channels, after, until).await {
+        Ok(read) => read,
+        Err(e) => {
+            tracing::warn!("catch-up read from {after} failed, the subscriber gets the gap: {e}");
+            return backlog;
+        }
+    };
+    let mut events: Vec<Event> = read.messages.into_iter().map(|m| Event::Message(Arc::new(m))).collect();
+    for (channel, gap) in gaps {
+        match (read.first, read.last) {
+            (Some(first), Some(last)) => {
+                // Removed by retention: before the first offset the stream still had.
+                if first > gap.from {
+                    events.push(Event::Gap(channel.clone(), Gap { from: gap.from, to: MessageId(first.0 - 1).min(gap.to) }));
+                }
+                // Not read: the limit cut the read, or the stream ended early.
+                if last < gap.to {
+                    events.push(Event::Gap(channel, Gap { from: last.next().max(gap.from), to: gap.to }));
+                }
+            }
+            _ => events.push(Event::Gap(channel, gap)),
+        }
+    }
+    events.extend(backlog.into_iter().filter(|e| matches!(e, Event::Message(_))));
+    // Stable: a gap sorts before a message with the same cursor only if it came first.
+    events.sort_by_key(Event::cursor);
+    events
+}
+
+/// What a catch-up read found.
+struct Read {
+    /// Messages of the subscribed channels, in order.
+    messages: Vec<Message>,
+    /// The first id the stream delivered at or after the start.
+    first: Option<MessageId>,
+    /// The last id read: every message up to it is in `messages` (for the subscribed channels).
+    last: Option<MessageId>,
+}
+
+async fn read_range(shared: &Shared, channels: &HashSet<Channel>, after: MessageId, until: MessageId) -> Result<Read> {
+    let _permit = shared.catch_ups.acquire().await.map_err(|_| Error::new(ErrorKind::ConnectionFailed, "closing"))?;
+    let connection = shared.connection().ok_or_else(|| Error::new(ErrorKind::ConnectionFailed, "not connected to RabbitMQ"))?;
+    let stream = &shared.options.stream.name;
+    let limit = shared.options.catch_up_limit;
+    let prefetch = limit.clamp(1, PREFETCH as usize) as u16;
+    let (channel, mut consumer) = amqp::consume(&connection, stream, StartAt::Offset(amqp::offset_after(after)), prefetch, "").await?;
+    let mut read = Read { messages: Vec::new(), first: None, last: None };
+    let mut count = 0usize;
+    let mut unacked = 0u64;
+    loop {
+        let next = tokio::select! {
+            _ = shared.stop.cancelled() => break,
+            next = tokio::time::timeout(CATCH_UP_IDLE, consumer.next()) => next,
+        };
+        let delivery = match next {
+            Ok(Some(Ok(d))) => d,
+            Ok(Some(Err(e))) => {
+                let _ = channel.close(200, "OK".into()).await;
+                return Err(amqp::error("catch-up read of", stream, e));
+            }
+            Ok(None) | Err(_) => break,
+        };
+        let decoded = amqp::decode(&delivery.properties, &delivery.data)?;
+        if decoded.id <= after {
+            continue; // the head of the chunk holding the start offset
+        }
+        if decoded.id > until {
+            break;
+        }
+        read.first.get_or_insert(decoded.id);
+        read.last = Some(decoded.id);
+        if let DecodedKind::Message(m) = decoded.kind {
+            if channels.contains(&m.channel) {
+                read.messages.push(m);
+            }
+        }
+        count += 1;
+        unacked += 1;
+        if unacked >= ACK_EVERY.min(prefetch as u64 / 2).max(1) {
+            unacked = 0;
+            let _ = delivery.acker.ack(BasicAckOptions { multiple: true }).await;
+        }
+        if decoded.id >= until || count >= limit {
+            break;
+        }
+    }
+    let _ = channel.close(200, "OK".into()).await;
+    Ok(read)
+}
