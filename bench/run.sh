@@ -57,9 +57,9 @@ say() { printf '\n=== %s\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # --- install / build ----------------------------------------------------------------------
-if [[ " $SERVERS " == *" nchan "* ]] && { ! command -v nginx >/dev/null || [ ! -f /usr/lib/nginx/modules/ngx_nchan_module.so ]; }; then
+if [[ " $SERVERS " == *" nchan "* ]]; then
   say "apt-get install nginx-light libnginx-mod-nchan"
-  as_root apt-get install -y nginx-light libnginx-mod-nchan >&2
+  scripts/apt-install nginx-light libnginx-mod-nchan
 fi
 if [[ " $SERVERS " == *" socket.io "* ]] && [ ! -d bench/peers/socketio/node_modules/socket.io ]; then
   say "npm ci (socket.io peer)"

@@ -12,11 +12,9 @@ say() { printf '==> %s\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # --- tools -----------------------------------------------------------------------------------
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  say "installing Node.js and npm (apt)"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
-fi
+say "apt-get install nodejs (the image's Node 20 satisfies it)"
+"$ROOT/scripts/apt-install" nodejs
+command -v npm >/dev/null || "$ROOT/scripts/apt-install" npm
 NODE_MAJOR=$(node -p 'process.versions.node.split(".")[0]')
 if [ "$NODE_MAJOR" -lt 18 ]; then
   echo "push-rs needs Node >= 18 (found $(node --version))" >&2

@@ -20,11 +20,10 @@ if [ ! -x "$PUSH_SERVER_BIN" ]; then
 fi
 command -v cargo >/dev/null || { echo "cargo is needed to build the extension" >&2; exit 1; }
 
-# Python 3.9+ with venv and pip.
-if ! command -v python3 >/dev/null || ! python3 -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 9))' 2>/dev/null; then
-    log "installing python3 from apt"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq python3 python3-venv python3-pip >/dev/null
+# Python 3.9+ with venv and pip: the image's python3 has them; Debian's otherwise.
+if ! python3 -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 9))' 2>/dev/null; then
+    log "installing python3 python3-venv python3-pip (apt)"
+    "$REPO/scripts/apt-install" python3 python3-venv python3-pip
 fi
 
 if [ ! -x "$VENV/bin/python" ]; then

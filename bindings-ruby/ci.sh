@@ -12,23 +12,10 @@ ROOT="$(git -C "$HERE" rev-parse --show-toplevel 2>/dev/null || (cd "$HERE/.." &
 export PUSH_SERVER_BIN="${PUSH_SERVER_BIN:-$ROOT/target/release/push-server}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 
-need=()
-command -v ruby >/dev/null 2>&1 || need+=(ruby)
-[ -e "$(ruby -e 'print RbConfig::CONFIG["rubyhdrdir"]' 2>/dev/null)/ruby.h" ] || need+=(ruby-dev)
-ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || ls /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1 || need+=(libclang-dev)
-command -v make >/dev/null 2>&1 || need+=(make)
-if [ ${#need[@]} -gt 0 ]; then
-  echo "ci.sh: installing ${need[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-ruby -e 'require "minitest"; require "webrick"' 2>/dev/null || {
-  echo "ci.sh: installing ruby-minitest ruby-webrick"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq ruby-minitest ruby-webrick >/dev/null
-}
+# Unconditional: apt-get is idempotent, and a check that guesses from a file glob skips needed
+# installs (the image's libclang-cpp14 matches libclang*.so*, but bindgen needs libclang-dev).
+echo "ci.sh: apt-get install ruby ruby-dev libclang-dev make ruby-minitest ruby-webrick"
+"$ROOT/scripts/apt-install" ruby ruby-dev libclang-dev make ruby-minitest ruby-webrick
 
 if [ ! -x "$PUSH_SERVER_BIN" ]; then
   echo "ci.sh: push-server not found at $PUSH_SERVER_BIN (build it: cargo build --release -p push-server)" >&2

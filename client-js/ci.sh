@@ -1,17 +1,13 @@
 #!/usr/bin/env bash
 # Browser client tests: push.js in a real headless Chromium against real push-server processes.
-# Idempotent. Installs Chromium (Debian package) when /usr/bin/chromium is missing and the npm
+# Idempotent. Installs Chromium (Debian package, unconditionally: apt-get is idempotent) and the npm
 # test dependencies (npm ci), then runs `node --test`. Does not build the server: it uses
 # $PUSH_SERVER_BIN, else <repo>/target/release/push-server.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-if [ ! -x "${CHROMIUM_BIN:-/usr/bin/chromium}" ]; then
-  echo "client-js/ci.sh: installing chromium (apt)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq chromium >/dev/null
-fi
+echo "client-js/ci.sh: apt-get install chromium"
+../scripts/apt-install chromium
 
 if [ ! -d node_modules/playwright-core ] || ! npm ls --silent >/dev/null 2>&1; then
   npm ci --no-audit --no-fund --loglevel=error
