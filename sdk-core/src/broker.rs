@@ -64,6 +64,11 @@ pub trait Broker: Send + Sync + 'static {
 
     fn health(&self) -> Health;
 
+    /// How many channels the engine tracks in memory (for metrics).
+    fn channels(&self) -> usize {
+        0
+    }
+
     /// Ends every subscription and stops taking publishes (server shutdown).
     fn close(&self);
 }

@@ -36,6 +36,9 @@ pub enum ErrorKind {
     InvalidConfig,
     /// The request is malformed in another way (method, body, parameters).
     BadRequest,
+    /// The server is at one of its limits (channels, auth checks, catch-up reads, sockets);
+    /// retry after the time its `Retry-After` says.
+    Overloaded,
 }
 
 impl ErrorKind {
@@ -53,6 +56,7 @@ impl ErrorKind {
             ErrorKind::TooManyConnections => "TOO_MANY_CONNECTIONS",
             ErrorKind::InvalidConfig => "INVALID_CONFIG",
             ErrorKind::BadRequest => "BAD_REQUEST",
+            ErrorKind::Overloaded => "OVERLOADED",
         }
     }
 
@@ -62,6 +66,7 @@ impl ErrorKind {
         [
             InvalidChannel, InvalidCursor, PayloadTooLarge, Unauthorized, Forbidden,
             ConnectionFailed, Timeout, ServerError, TooManyConnections, InvalidConfig, BadRequest,
+            Overloaded,
         ]
         .into_iter()
         .find(|k| k.code() == code)
@@ -71,7 +76,7 @@ impl ErrorKind {
     pub fn is_retryable(self) -> bool {
         matches!(
             self,
-            ErrorKind::ConnectionFailed | ErrorKind::Timeout | ErrorKind::ServerError | ErrorKind::TooManyConnections
+            ErrorKind::ConnectionFailed | ErrorKind::Timeout | ErrorKind::ServerError | ErrorKind::TooManyConnections | ErrorKind::Overloaded
         )
     }
 }

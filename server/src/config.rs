@@ -42,6 +42,14 @@ pub struct Config {
     #[arg(long, env = "PUSH_CATCH_UP_LIMIT", default_value_t = 10_000)]
     pub catch_up_limit: usize,
 
+    /// RabbitMQ: catch-up reads running at once on this node.
+    #[arg(long, env = "PUSH_CATCH_UP_CONCURRENCY", default_value_t = 8)]
+    pub catch_up_concurrency: usize,
+
+    /// RabbitMQ: catch-up reads that may wait for a slot; more get `503` + `Retry-After`.
+    #[arg(long, env = "PUSH_CATCH_UP_QUEUE", default_value_t = 256)]
+    pub catch_up_queue: usize,
+
     /// RabbitMQ: how long a publish may take (reconnecting included) before it fails.
     #[arg(long, env = "PUSH_PUBLISH_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub publish_timeout: std::time::Duration,
@@ -79,6 +87,39 @@ pub struct Config {
     #[arg(long, env = "PUSH_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
 
+    /// Most open TCP connections of any kind; more are answered `503` and closed at once.
+    #[arg(long, env = "PUSH_MAX_TCP_CONNECTIONS", default_value_t = 16_384)]
+    pub max_tcp_connections: usize,
+
+    /// Most open TCP connections from one client IP address (`503` and closed above it),
+    /// except addresses in --ip-limit-exempt.
+    #[arg(long, env = "PUSH_MAX_TCP_CONNECTIONS_PER_IP", default_value_t = 1024)]
+    pub max_tcp_connections_per_ip: usize,
+
+    /// Networks the per-IP limit does not apply to, comma-separated (a reverse proxy on the same
+    /// machine connects from loopback and sets its own limits). Empty to exempt none.
+    #[arg(long, env = "PUSH_IP_LIMIT_EXEMPT", default_value = "127.0.0.0/8,::1", value_delimiter = ',')]
+    pub ip_limit_exempt: Vec<String>,
+
+    /// Largest request head (request line and headers) in bytes; `431` above it. At least 8192.
+    #[arg(long, env = "PUSH_MAX_HEADER_BYTES", default_value_t = 16 * 1024)]
+    pub max_header_bytes: usize,
+
+    /// Time a client has to send a request's head, counted from when the connection opens or
+    /// goes idle after an answer: it closes slow (slowloris) and idle keep-alive connections.
+    #[arg(long, env = "PUSH_HEADER_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_timeout: std::time::Duration,
+
+    /// Most channels the hub tracks (with history or subscribers); a subscription that would add
+    /// one more gets `503 OVERLOADED`. Channels with no history and no subscriber are dropped.
+    #[arg(long, env = "PUSH_MAX_CHANNELS", default_value_t = 100_000)]
+    pub max_channels: usize,
+
+    /// Largest client WebSocket message (and frame) in bytes; clients only need control frames.
+    /// A larger one closes the socket (1009).
+    #[arg(long, env = "PUSH_WS_MAX_MESSAGE_BYTES", default_value_t = 4096)]
+    pub ws_max_message_bytes: usize,
+
     /// Most channels one multiplexed connection may subscribe to.
     #[arg(long, env = "PUSH_MAX_CHANNELS_PER_CONNECTION", default_value_t = 100)]
     pub max_channels_per_connection: usize,
@@ -86,6 +127,11 @@ pub struct Config {
     /// Most messages in one JSON batch answer.
     #[arg(long, env = "PUSH_MAX_BATCH", default_value_t = 1000)]
     pub max_batch: usize,
+
+    /// Most payload bytes in one JSON batch answer (it always carries at least one message);
+    /// `"more": true` says the rest waits for the next request.
+    #[arg(long, env = "PUSH_MAX_BATCH_BYTES", default_value_t = 1024 * 1024)]
+    pub max_batch_bytes: usize,
 
     /// Messages queued per subscriber; one that falls further behind is re-synced from history
     /// (and gets a gap for what history no longer holds).
@@ -100,7 +146,9 @@ pub struct Config {
     #[arg(long, env = "PUSH_CONSUMER_PARAM", default_value = "consumer")]
     pub consumer_param: String,
 
-    /// Origins allowed to subscribe from browsers (CORS), comma-separated; `*` for any.
+    /// Origins allowed to use the server from browsers, comma-separated: CORS answers and
+    /// WebSocket `Origin` checks. Listed origins may send cookies (credentials); `*` allows any
+    /// origin without credentials and is refused together with --auth-url.
     #[arg(long, env = "PUSH_CORS_ORIGINS", default_value = "*", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
 
@@ -137,9 +185,17 @@ pub struct Config {
     #[arg(long, env = "PUSH_AUTH_CACHE_TTL", default_value = "5s", value_parser = humantime::parse_duration)]
     pub auth_cache_ttl: std::time::Duration,
 
-    /// Most auth URL decisions kept.
-    #[arg(long, env = "PUSH_AUTH_CACHE_SIZE", default_value_t = 10_000)]
-    pub auth_cache_size: u64,
+    /// Memory the auth URL decision cache may use, in bytes (keys are cookies and headers).
+    #[arg(long, env = "PUSH_AUTH_CACHE_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub auth_cache_bytes: u64,
+
+    /// Auth URL requests in flight at once.
+    #[arg(long, env = "PUSH_AUTH_CONCURRENCY", default_value_t = 64)]
+    pub auth_concurrency: usize,
+
+    /// Subscriptions that may wait for an auth URL request slot; more get `503` + `Retry-After`.
+    #[arg(long, env = "PUSH_AUTH_QUEUE", default_value_t = 1024)]
+    pub auth_queue: usize,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -177,6 +233,16 @@ pub enum LogFormat {
 }
 
 impl Config {
+    /// The --cors-origins entries, trimmed, without empty ones.
+    pub fn origins(&self) -> impl Iterator<Item = &str> {
+        self.cors_origins.iter().map(|o| o.trim()).filter(|o| !o.is_empty())
+    }
+
+    /// Whether --cors-origins allows any origin (`*`).
+    pub fn any_origin(&self) -> bool {
+        self.origins().any(|o| o == "*")
+    }
+
     /// Defaults for tests and embedding, as if no flag was given.
     pub fn defaults() -> Config {
         Config::parse_from(["push-server"])
@@ -201,6 +267,13 @@ impl Config {
             ("--max-batch", self.max_batch),
             ("--subscriber-queue", self.subscriber_queue),
             ("--max-payload-bytes", self.max_payload_bytes),
+            ("--max-tcp-connections", self.max_tcp_connections),
+            ("--max-tcp-connections-per-ip", self.max_tcp_connections_per_ip),
+            ("--max-channels", self.max_channels),
+            ("--max-batch-bytes", self.max_batch_bytes),
+            ("--ws-max-message-bytes", self.ws_max_message_bytes),
+            ("--auth-concurrency", self.auth_concurrency),
+            ("--catch-up-concurrency", self.catch_up_concurrency),
         ] {
             if value == 0 {
                 return Err(format!("{name} must be at least 1"));
@@ -210,9 +283,32 @@ impl Config {
             return Err("--auth token needs --secret (PUSH_SECRET) to check tokens with".into());
         }
         if let Some(url) = &self.auth_url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
+            if url.starts_with("https://") {
+                return Err(format!(
+                    "--auth-url {url:?}: https:// is not supported yet (this build has no TLS client); \
+                     reach the app over http:// on a private network or loopback"
+                ));
+            }
+            if !url.starts_with("http://") || url.parse::<axum::http::Uri>().is_err() {
                 return Err(format!("--auth-url {url:?} must be an http:// URL"));
             }
+            if self.any_origin() {
+                return Err("--auth-url forwards cookies, so --cors-origins must list the origins of your pages \
+                     (not `*`): any other site could otherwise subscribe with a visitor's cookies"
+                    .into());
+            }
+        }
+        for origin in self.origins() {
+            if origin != "*" && origin.parse::<axum::http::HeaderValue>().is_err() {
+                return Err(format!("--cors-origins: {origin:?} is not a valid origin"));
+            }
+        }
+        crate::listener::parse_networks(&self.ip_limit_exempt).map_err(|e| format!("--ip-limit-exempt: {e}"))?;
+        if self.max_header_bytes < 8192 {
+            return Err("--max-header-bytes must be at least 8192".into());
+        }
+        if self.header_timeout.is_zero() {
+            return Err("--header-timeout must be greater than zero".into());
         }
         if self.publish_timeout.is_zero() {
             return Err("--publish-timeout must be greater than zero".into());

@@ -1,9 +1,11 @@
 //! Errors as HTTP answers: a status, the stable code in the `Push-Error` header and a one-line
 //! plain-text reason. This is the only place kinds become statuses.
 
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use push_core::{ChannelError, Error, ErrorKind, ERROR_HEADER};
+
+use crate::metrics::Limit;
 
 /// An error answered to the client.
 #[derive(Debug)]
@@ -23,7 +25,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
         ErrorKind::Forbidden => StatusCode::FORBIDDEN,
-        ErrorKind::TooManyConnections | ErrorKind::ConnectionFailed => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::TooManyConnections | ErrorKind::ConnectionFailed | ErrorKind::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -32,7 +34,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = status_of(self.0.kind());
-        if status.is_server_error() {
+        if status.is_server_error() && self.0.kind() != ErrorKind::Overloaded {
             tracing::warn!(code = self.0.code(), "{}", self.0);
         }
         // One line: the reason never carries newlines into a client's terminal.
@@ -41,6 +43,13 @@ impl IntoResponse for ApiError {
         response.headers_mut().insert(ERROR_HEADER, HeaderValue::from_static(self.0.code()));
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert("WWW-Authenticate", HeaderValue::from_static("Bearer"));
+        }
+        if matches!(self.0.kind(), ErrorKind::Overloaded | ErrorKind::TooManyConnections) {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        // The limit that refused the request, for the metrics middleware to count.
+        if let Some(limit) = std::error::Error::source(&self.0).and_then(|s| s.downcast_ref::<Limit>()) {
+            response.extensions_mut().insert(*limit);
         }
         response
     }

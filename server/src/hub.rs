@@ -34,6 +34,9 @@ pub struct HubLimits {
     pub queue_size: usize,
     /// How long an idle channel's bookkeeping is kept after its history is empty.
     pub forget_after: Duration,
+    /// Most channels tracked; a subscription that would add more is refused (`OVERLOADED`).
+    /// Published messages are always taken: the log, not a subscriber, decides those.
+    pub max_channels: usize,
 }
 
 impl Default for HubLimits {
@@ -43,6 +46,7 @@ impl Default for HubLimits {
             history_age: Duration::from_secs(300),
             queue_size: 1024,
             forget_after: Duration::from_secs(3600),
+            max_channels: 100_000,
         }
     }
 }
@@ -198,6 +202,14 @@ impl Hub {
             }
             Position::After(cursor) => cursor,
         };
+        let new_channels = channels.iter().filter(|c| !state.channels.contains_key(*c)).count();
+        if new_channels > 0 && state.channels.len() + new_channels > self.limits.max_channels {
+            return Err(Error::new(
+                ErrorKind::Overloaded,
+                format!("the server tracks its maximum of {} channels; retry later", self.limits.max_channels),
+            )
+            .with_source(crate::metrics::Limit::Channels));
+        }
         let id = state.next_subscriber;
         state.next_subscriber += 1;
         let lagged = Arc::new(AtomicBool::new(false));
@@ -219,11 +231,18 @@ impl Hub {
         Ok(Subscription { start: after, events: Box::pin(events) })
     }
 
+    /// Removes a subscription from its channels, and drops the channels it alone kept: no
+    /// history, no other subscriber, and a floor a new entry would get anyway (so forgetting
+    /// them loses nothing). Anonymous subscribers cannot grow the hub this way.
     fn unregister(&self, channels: &[Channel], subscriber: u64) {
         let mut state = self.lock();
+        let floor = state.forgotten_floor;
         for ch in channels {
             if let Some(entry) = state.channels.get_mut(ch) {
                 entry.subscribers.retain(|s| s.id != subscriber);
+                if entry.subscribers.is_empty() && entry.ring.is_empty() && entry.floor <= floor {
+                    state.channels.remove(ch);
+                }
             }
         }
     }

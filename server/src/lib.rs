@@ -6,6 +6,7 @@
 //! - [`broker`]: engines behind the [`push_core::Broker`] contract (memory, RabbitMQ).
 //! - [`routes`]: paths and methods; [`transport`]: long-poll, JSON batch, SSE, WebSocket.
 //! - [`extract`]: channels, cursor and consumer id from a request.
+//! - [`listener`]: the accept loop, TCP connection limits and HTTP/1 limits.
 //! - [`error`]: error kinds as statuses; [`metrics`]: Prometheus counters; [`state`]: shared state.
 
 pub mod auth;
@@ -14,6 +15,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod hub;
+pub mod listener;
 pub mod metrics;
 pub mod routes;
 pub mod state;
@@ -51,6 +53,7 @@ pub async fn serve(
     let token = CancellationToken::new();
     let grace = config.shutdown_timeout;
     let state = AppState::new(broker.clone(), config, token.clone());
+    let (config, metrics) = (state.config.clone(), state.metrics.clone());
     let app = app(state);
     let signal = token.clone();
     tokio::spawn(async move {
@@ -58,15 +61,13 @@ pub async fn serve(
         tracing::info!("shutting down");
         signal.cancel();
     });
-    let server = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(token.clone().cancelled_owned());
-    let result = tokio::select! {
-        result = server => result,
+    let server = listener::serve(listener, app, &config, metrics, token.clone());
+    tokio::select! {
+        () = server => {}
         _ = async { token.cancelled().await; tokio::time::sleep(grace).await } => {
             tracing::warn!("requests still open after {grace:?}; closing them");
-            Ok(())
         }
-    };
+    }
     broker.close();
-    result
+    Ok(())
 }

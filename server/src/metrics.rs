@@ -1,17 +1,100 @@
 //! Prometheus metrics, served as text at `/_push/metrics`.
+//!
+//! Every label comes from a fixed set (transports, route names, error codes, limits), never from
+//! a request, so the number of series is bounded whatever clients send.
 
-use prometheus::{Encoder, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
+
+/// The limits whose hits are counted in `push_limit_rejections_total{limit}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    TcpConnections,
+    TcpConnectionsPerIp,
+    Connections,
+    Channels,
+    BatchBytes,
+    WsMessage,
+    WsPong,
+    Origin,
+    AuthQueue,
+    CatchUpQueue,
+}
+
+impl Limit {
+    const ALL: [Limit; 10] = [
+        Limit::TcpConnections,
+        Limit::TcpConnectionsPerIp,
+        Limit::Connections,
+        Limit::Channels,
+        Limit::BatchBytes,
+        Limit::WsMessage,
+        Limit::WsPong,
+        Limit::Origin,
+        Limit::AuthQueue,
+        Limit::CatchUpQueue,
+    ];
+
+    /// The label value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Limit::TcpConnections => "tcp_connections",
+            Limit::TcpConnectionsPerIp => "tcp_connections_per_ip",
+            Limit::Connections => "connections",
+            Limit::Channels => "channels",
+            Limit::BatchBytes => "batch_bytes",
+            Limit::WsMessage => "ws_message_bytes",
+            Limit::WsPong => "ws_pong",
+            Limit::Origin => "origin",
+            Limit::AuthQueue => "auth_queue",
+            Limit::CatchUpQueue => "catch_up_queue",
+        }
+    }
+
+    /// The flag that sets the limit, for error messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Limit::TcpConnections => "--max-tcp-connections",
+            Limit::TcpConnectionsPerIp => "--max-tcp-connections-per-ip",
+            Limit::Connections => "--max-connections",
+            Limit::Channels => "--max-channels",
+            Limit::BatchBytes => "--max-batch-bytes",
+            Limit::WsMessage => "--ws-max-message-bytes",
+            Limit::WsPong => "--heartbeat",
+            Limit::Origin => "--cors-origins",
+            Limit::AuthQueue => "--auth-queue",
+            Limit::CatchUpQueue => "--catch-up-queue",
+        }
+    }
+}
+
+/// A limit travels as the source of the error it caused, so the answer can be counted.
+impl std::fmt::Display for Limit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "limit {} ({})", self.name(), self.describe())
+    }
+}
+
+impl std::error::Error for Limit {}
+
+/// Route names for `push_http_errors_total{route}`.
+pub const ROUTES: [&str; 9] = ["publish", "subscribe", "multiplexed", "health", "metrics", "client.js", "demo", "index", "other"];
 
 pub struct Metrics {
     registry: Registry,
     /// Open subscriber connections by transport.
     pub connections: IntGaugeVec,
+    /// Open TCP connections of any kind.
+    pub tcp_connections: IntGauge,
+    /// Channels the hub tracks.
+    pub channels: IntGauge,
     pub published: IntCounter,
     /// Messages handed to subscribers, by transport.
     pub delivered: IntCounterVec,
     pub gaps: IntCounter,
     /// Error answers by route and code.
     pub errors: IntCounterVec,
+    /// Requests or connections refused (or cut short) by a limit.
+    pub limits: IntCounterVec,
 }
 
 impl Metrics {
@@ -19,22 +102,37 @@ impl Metrics {
         let registry = Registry::new();
         let connections =
             IntGaugeVec::new(Opts::new("push_connections", "Open subscriber connections"), &["transport"]).unwrap();
+        let tcp_connections = IntGauge::new("push_tcp_connections", "Open TCP connections").unwrap();
+        let channels = IntGauge::new("push_channels", "Channels tracked by the hub").unwrap();
         let published = IntCounter::new("push_messages_published_total", "Messages accepted for publishing").unwrap();
         let delivered =
             IntCounterVec::new(Opts::new("push_messages_delivered_total", "Messages delivered to subscribers"), &["transport"])
                 .unwrap();
         let gaps = IntCounter::new("push_gaps_total", "Gap signals sent to subscribers").unwrap();
         let errors = IntCounterVec::new(Opts::new("push_http_errors_total", "Error answers"), &["route", "code"]).unwrap();
+        let limits =
+            IntCounterVec::new(Opts::new("push_limit_rejections_total", "Requests refused or cut short by a limit"), &["limit"])
+                .unwrap();
         registry.register(Box::new(connections.clone())).unwrap();
+        registry.register(Box::new(tcp_connections.clone())).unwrap();
+        registry.register(Box::new(channels.clone())).unwrap();
         registry.register(Box::new(published.clone())).unwrap();
         registry.register(Box::new(delivered.clone())).unwrap();
         registry.register(Box::new(gaps.clone())).unwrap();
         registry.register(Box::new(errors.clone())).unwrap();
+        registry.register(Box::new(limits.clone())).unwrap();
         for t in ["long-poll", "json", "sse", "websocket"] {
             connections.with_label_values(&[t]).set(0);
             delivered.with_label_values(&[t]).inc_by(0);
         }
-        Metrics { registry, connections, published, delivered, gaps, errors }
+        for limit in Limit::ALL {
+            limits.with_label_values(&[limit.name()]).inc_by(0);
+        }
+        Metrics { registry, connections, tcp_connections, channels, published, delivered, gaps, errors, limits }
+    }
+
+    pub fn limit_hit(&self, limit: Limit) {
+        self.limits.with_label_values(&[limit.name()]).inc();
     }
 
     pub fn render(&self) -> String {

@@ -39,9 +39,12 @@ impl AppState {
         let max = self.config.max_connections;
         let taken = self.connections.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1));
         if taken.is_err() {
-            return Err(ApiError::new(
-                ErrorKind::TooManyConnections,
-                format!("the server holds its maximum of {max} subscriber connections; retry later"),
+            return Err(ApiError(
+                push_core::Error::new(
+                    ErrorKind::TooManyConnections,
+                    format!("the server holds its maximum of {max} subscriber connections; retry later"),
+                )
+                .with_source(crate::metrics::Limit::Connections),
             ));
         }
         self.metrics.connections.with_label_values(&[transport]).inc();

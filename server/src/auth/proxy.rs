@@ -2,20 +2,26 @@
 //!
 //! For each channel of a new subscription the server sends `GET <auth-url>` with the
 //! subscriber's `Cookie` and `Authorization` headers, and `Push-Channel`, `Push-Consumer` and
-//! `X-Forwarded-For`. A 2xx allows; 401 or 403 refuse with the app's status; anything else, or no
-//! answer within `--auth-timeout`, refuses with 503 (fail closed). Decisions are cached for
-//! `--auth-cache-ttl` per (cookie, authorization, consumer, channel), at most
-//! `--auth-cache-size` of them.
+//! `X-Forwarded-For`. Only a 2xx from the auth URL itself allows: redirects are not followed
+//! (an app sends anonymous users to its login page with a 302, which must not read as "allowed");
+//! 403 refuses with 403, any other 3xx or 4xx with 401; a 5xx, or no answer within
+//! `--auth-timeout`, refuses with 503 (fail closed, not cached). Decisions are cached for
+//! `--auth-cache-ttl` per (cookie, authorization, consumer, channel), in at most
+//! `--auth-cache-bytes`. At most `--auth-concurrency` requests run at once and `--auth-queue`
+//! wait; more subscriptions are refused with 503 `OVERLOADED`.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::extract::ConnectInfo;
 use axum::http::{header, request::Parts, StatusCode};
 use moka::sync::Cache;
 use push_core::{Channel, ErrorKind};
+use tokio::sync::Semaphore;
 
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
+use crate::metrics::Limit;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Decision {
@@ -23,21 +29,41 @@ enum Decision {
     Deny(u16),
 }
 
+type Key = (String, String, String, Channel);
+
 pub struct ProxyAuth {
     url: String,
     client: reqwest::Client,
-    cache: Cache<(String, String, String, Channel), Decision>,
+    cache: Cache<Key, Decision>,
+    slots: Semaphore,
+    waiting: AtomicUsize,
+    max_waiting: usize,
 }
+
+/// Bytes a cache entry costs beyond its strings (hash table slot, timestamps, decision).
+const ENTRY_OVERHEAD: usize = 96;
 
 impl ProxyAuth {
     pub fn new(url: String, config: &Config) -> ProxyAuth {
         let client = reqwest::Client::builder()
             .timeout(config.auth_timeout)
             .connect_timeout(config.auth_timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("a plain HTTP client builds");
-        let cache = Cache::builder().max_capacity(config.auth_cache_size).time_to_live(config.auth_cache_ttl).build();
-        ProxyAuth { url, client, cache }
+        let weigh = |k: &Key, _: &Decision| {
+            let bytes = k.0.len() + k.1.len() + k.2.len() + k.3.as_str().len() + ENTRY_OVERHEAD;
+            u32::try_from(bytes).unwrap_or(u32::MAX)
+        };
+        let cache = Cache::builder().max_capacity(config.auth_cache_bytes).weigher(weigh).time_to_live(config.auth_cache_ttl).build();
+        ProxyAuth {
+            url,
+            client,
+            cache,
+            slots: Semaphore::new(config.auth_concurrency),
+            waiting: AtomicUsize::new(0),
+            max_waiting: config.auth_queue,
+        }
     }
 
     pub async fn authorize(&self, parts: &Parts, channels: &[Channel], consumer: Option<&str>) -> ApiResult<()> {
@@ -46,6 +72,7 @@ impl ProxyAuth {
         let client_ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
         for channel in channels {
             let key = (cookie.clone(), authorization.clone(), consumer.unwrap_or("").to_owned(), channel.clone());
+            // Only definite answers are cached; a failure to decide is asked again next time.
             let decision = match self.cache.get(&key) {
                 Some(d) => d,
                 None => {
@@ -63,6 +90,7 @@ impl ProxyAuth {
     }
 
     async fn ask(&self, cookie: &str, authorization: &str, consumer: Option<&str>, channel: &Channel, ip: Option<&str>) -> ApiResult<Decision> {
+        let _slot = self.slot().await?;
         let mut request = self.client.get(&self.url).header("Push-Channel", channel.as_str());
         if !cookie.is_empty() {
             request = request.header(header::COOKIE, cookie);
@@ -84,8 +112,26 @@ impl ProxyAuth {
         let status = response.status();
         match status {
             s if s.is_success() => Ok(Decision::Allow),
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Ok(Decision::Deny(status.as_u16())),
+            StatusCode::FORBIDDEN => Ok(Decision::Deny(403)),
+            s if s.is_redirection() || s.is_client_error() => Ok(Decision::Deny(401)),
             other => Err(unavailable(format!("it answered {other}"))),
         }
+    }
+
+    /// A place among the requests in flight; waits behind at most `--auth-queue` others.
+    async fn slot(&self) -> ApiResult<tokio::sync::SemaphorePermit<'_>> {
+        if let Ok(permit) = self.slots.try_acquire() {
+            return Ok(permit);
+        }
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(ApiError(
+                push_core::Error::new(ErrorKind::Overloaded, "too many subscriptions are waiting for the authorization service; retry later")
+                    .with_source(Limit::AuthQueue),
+            ));
+        }
+        let permit = self.slots.acquire().await;
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        permit.map_err(|_| ApiError::new(ErrorKind::ConnectionFailed, "the server is shutting down"))
     }
 }

@@ -59,6 +59,10 @@ impl Broker for MemoryBroker {
         self.hub.last_id()
     }
 
+    fn channels(&self) -> usize {
+        self.hub.channel_count()
+    }
+
     fn health(&self) -> Health {
         Health { ok: true, engine: "memory", detail: format!("{} channels", self.hub.channel_count()) }
     }

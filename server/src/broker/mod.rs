@@ -18,6 +18,7 @@ pub async fn from_config(config: &Config) -> Result<Arc<dyn Broker>> {
         history_size: config.history_size,
         history_age: config.history_age.into(),
         queue_size: config.subscriber_queue,
+        max_channels: config.max_channels,
         ..HubLimits::default()
     };
     match config.broker.as_str() {

@@ -376,6 +376,10 @@ impl Broker for RabbitBroker {
         self.hub.last_id()
     }
 
+    fn channels(&self) -> usize {
+        self.hub.channel_count()
+    }
+
     fn health(&self) -> Health {
         let down = self.shared.down.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let stream = &self.shared.options.stream.name;

@@ -1,5 +1,6 @@
-//! The subscriber's cursor: `?after=<id>`, else the `Last-Event-ID` header (SSE reconnects).
-//! None means "only what is published from now on".
+//! The subscriber's cursor: the `Last-Event-ID` header, else `?after=<id>`. None means "only
+//! what is published from now on". The header wins: an `EventSource` opened with `?after=`
+//! keeps that URL on every reconnect, while its `Last-Event-ID` is the newest id it has seen.
 
 use axum::http::HeaderMap;
 use push_core::broker::Position;
@@ -11,10 +12,11 @@ use crate::error::ApiError;
 pub const PARAM: &str = "after";
 
 pub fn position(params: &Params, headers: &HeaderMap) -> Result<Position, ApiError> {
-    let raw = params
-        .get(PARAM)
-        .map(str::to_owned)
-        .or_else(|| headers.get("last-event-id").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()));
+    let raw = headers
+        .get("last-event-id")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .filter(|v| !v.trim().is_empty())
+        .or_else(|| params.get(PARAM).map(str::to_owned));
     match raw {
         None => Ok(Position::Latest),
         Some(raw) if raw.trim().is_empty() => Ok(Position::Latest),

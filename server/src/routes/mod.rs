@@ -11,9 +11,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
 use push_core::{ErrorKind, ERROR_HEADER};
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::error::ApiError;
+use crate::metrics::Limit;
 use crate::state::AppState;
 
 /// Methods a channel path answers.
@@ -28,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .route("/_push/client.js", get(admin::client_js))
         .route("/_push/demo", get(admin::demo))
         .route("/{*channel}", any(channel))
+        .layer(CatchPanicLayer::custom(panic_answer))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(cors(&state))
         .with_state(state)
@@ -49,17 +52,13 @@ async fn channel(State(state): State<AppState>, request: Request) -> Response {
     }
 }
 
+/// CORS from the one origin allow-list (`--cors-origins`): listed origins may send credentials
+/// (cookies, for proxy auth); `*` allows any origin, never with credentials.
 fn cors(state: &AppState) -> CorsLayer {
-    let origins = &state.config.cors_origins;
-    let allow_origin = if origins.iter().any(|o| o.trim() == "*") {
-        AllowOrigin::any()
-    } else {
-        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o.trim()).ok()))
-    };
-    let consumer = HeaderName::from_bytes(state.config.consumer_header.to_ascii_lowercase().as_bytes())
+    let config = &state.config;
+    let consumer = HeaderName::from_bytes(config.consumer_header.to_ascii_lowercase().as_bytes())
         .unwrap_or(HeaderName::from_static("consumer-id"));
-    CorsLayer::new()
-        .allow_origin(allow_origin)
+    let layer = CorsLayer::new()
         .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::PUT])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("last-event-id"), consumer])
         .expose_headers([
@@ -67,22 +66,53 @@ fn cors(state: &AppState) -> CorsLayer {
             HeaderName::from_static("push-gap"),
             HeaderName::from_static("push-error"),
         ])
-        .max_age(std::time::Duration::from_secs(3600))
+        .max_age(std::time::Duration::from_secs(3600));
+    if config.any_origin() {
+        layer.allow_origin(AllowOrigin::any())
+    } else {
+        layer
+            .allow_origin(AllowOrigin::list(config.origins().filter_map(|o| HeaderValue::from_str(o).ok())))
+            .allow_credentials(true)
+    }
 }
 
-/// Logs each request and counts error answers by route and code.
+/// The route name a request is counted under: a fixed set, never the raw path.
+fn route_name(method: &Method, path: &str) -> &'static str {
+    match path {
+        "/" => "index",
+        "/_push/health" => "health",
+        "/_push/metrics" => "metrics",
+        "/_push/subscribe" => "multiplexed",
+        "/_push/client.js" => "client.js",
+        "/_push/demo" => "demo",
+        p if p.starts_with("/_push/") => "other",
+        _ if matches!(*method, Method::POST | Method::PUT) => "publish",
+        _ => "subscribe",
+    }
+}
+
+/// Logs each request, counts error answers by route and code, and limit hits by limit.
 async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    let route = route_name(&method, request.uri().path());
     let response = next.run(request).await;
-    let route = match (path.starts_with("/_push/"), &method) {
-        (true, _) => path.as_str(),
-        (false, &Method::POST | &Method::PUT) => "publish",
-        (false, _) => "subscribe",
-    };
-    if let Some(code) = response.headers().get(ERROR_HEADER).and_then(|v| v.to_str().ok()) {
-        state.metrics.errors.with_label_values(&[route, code]).inc();
+    if let Some(code) = response.headers().get(ERROR_HEADER).and_then(|v| v.to_str().ok()).and_then(ErrorKind::from_code) {
+        state.metrics.errors.with_label_values(&[route, code.code()]).inc();
     }
-    tracing::debug!(%method, %path, status = response.status().as_u16(), "request");
+    if let Some(limit) = response.extensions().get::<Limit>() {
+        state.metrics.limit_hit(*limit);
+    }
+    tracing::debug!(%method, route, status = response.status().as_u16(), "request");
     response
+}
+
+/// A bug in a handler answers 500 and is logged; the connection is not reset.
+fn panic_answer(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown".into());
+    tracing::error!("a request handler panicked: {what}");
+    ApiError::new(ErrorKind::ServerError, "internal error (logged by the server)").into_response()
 }

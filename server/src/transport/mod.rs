@@ -51,7 +51,8 @@ impl SubscribeRequest {
                 .parse::<f64>()
                 .ok()
                 .filter(|s| s.is_finite() && *s >= 0.0)
-                .map(|s| Duration::from_secs_f64(s).min(max))
+                // Capped before converting: a huge number of seconds overflows a Duration.
+                .map(|s| if s >= max.as_secs_f64() { max } else { Duration::from_secs_f64(s) })
                 .ok_or_else(|| ApiError::new(ErrorKind::BadRequest, format!("timeout={raw:?} is not a number of seconds"))),
         }
     }
