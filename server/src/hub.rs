@@ -460,8 +460,40 @@ mod tests {
     #[tokio::test]
     async fn dropped_subscriptions_unregister() {
         let hub = Hub::new(MessageId(0), HubLimits::default(), true);
+        hub.ingest(msg(1, "/a"));
         let sub = hub.subscribe(&[ch("/a")], Position::Latest).unwrap();
         drop(sub);
         assert!(hub.lock().channels[&ch("/a")].subscribers.is_empty());
+    }
+
+    #[tokio::test]
+    async fn subscribe_only_channels_are_dropped_with_their_last_subscriber() {
+        let hub = Hub::new(MessageId(0), HubLimits::default(), true);
+        hub.ingest(msg(1, "/kept"));
+        let first = hub.subscribe(&[ch("/x"), ch("/kept")], Position::Latest).unwrap();
+        let second = hub.subscribe(&[ch("/x")], Position::Latest).unwrap();
+        assert_eq!(hub.channel_count(), 2);
+        drop(first);
+        assert_eq!(hub.channel_count(), 2, "/x still has a subscriber");
+        drop(second);
+        assert_eq!(hub.channel_count(), 1, "/x had no history: dropped; /kept has history");
+        // Forgetting /x lost nothing: a cursor from before still reads the same (no gap).
+        let mut again = hub.subscribe(&[ch("/x")], Position::After(MessageId(0))).unwrap();
+        hub.ingest(msg(2, "/x"));
+        assert_eq!(ids(&ready(&mut again).await), vec![2]);
+    }
+
+    #[tokio::test]
+    async fn new_channels_past_the_limit_are_refused() {
+        let limits = HubLimits { max_channels: 2, ..HubLimits::default() };
+        let hub = Hub::new(MessageId(0), limits, true);
+        let _a = hub.subscribe(&[ch("/a")], Position::Latest).unwrap();
+        let err = hub.subscribe(&[ch("/b"), ch("/c")], Position::Latest).err().unwrap();
+        assert_eq!(err.kind(), ErrorKind::Overloaded);
+        assert_eq!(hub.channel_count(), 1, "a refused subscription registers nothing");
+        let _b = hub.subscribe(&[ch("/a"), ch("/b")], Position::Latest).unwrap();
+        // Published messages are always taken, whatever the limit.
+        hub.ingest(msg(1, "/d"));
+        assert_eq!(hub.channel_count(), 3);
     }
 }

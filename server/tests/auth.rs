@@ -116,11 +116,13 @@ async fn an_expiring_token_ends_open_streams() {
 }
 
 /// A stand-in for the web app's auth endpoint: `session=ok` allowed, `session=bad` forbidden,
-/// no session 401, `session=slow` answers after 3 s, `session=broken` 500. Counts requests.
+/// no session 401, `session=slow` answers after 3 s, `session=broken` 500, `session=anon` a
+/// redirect to a login page that answers 200 (as Devise, Django and Flask-Login do). Counts
+/// requests to the auth endpoint.
 async fn auth_app() -> (String, Arc<AtomicUsize>) {
     let hits = Arc::new(AtomicUsize::new(0));
     let counter = hits.clone();
-    let app = axum::Router::new().route(
+    let app = axum::Router::new().route("/login", axum::routing::get(|| async { "please log in" })).route(
         "/push/auth",
         axum::routing::get(move |headers: HeaderMap| {
             let counter = counter.clone();
@@ -129,9 +131,9 @@ async fn auth_app() -> (String, Arc<AtomicUsize>) {
                 let cookie = headers.get("cookie").and_then(|v| v.to_str().ok()).unwrap_or("");
                 let channel = headers.get("push-channel").and_then(|v| v.to_str().ok()).unwrap_or("");
                 if channel.is_empty() || !headers.contains_key("x-forwarded-for") {
-                    return StatusCode::BAD_REQUEST;
+                    return (StatusCode::BAD_REQUEST, [("location", "/login")]);
                 }
-                match cookie {
+                let status = match cookie {
                     "session=ok" if channel != "/secret" => StatusCode::NO_CONTENT,
                     "session=ok" | "session=bad" => StatusCode::FORBIDDEN,
                     "session=slow" => {
@@ -139,8 +141,10 @@ async fn auth_app() -> (String, Arc<AtomicUsize>) {
                         StatusCode::OK
                     }
                     "session=broken" => StatusCode::INTERNAL_SERVER_ERROR,
+                    "session=anon" => StatusCode::FOUND,
                     _ => StatusCode::UNAUTHORIZED,
-                }
+                };
+                (status, [("location", "/login")])
             }
         }),
     );
@@ -155,6 +159,7 @@ async fn the_web_app_decides_through_the_auth_url() {
     let (url, hits) = auth_app().await;
     let server = TestServer::with(|c| {
         c.auth_url = Some(url);
+        c.cors_origins = vec!["http://app.example".into()];
         c.auth_timeout = Duration::from_millis(500);
         c.auth_cache_ttl = Duration::from_secs(60);
     })
@@ -165,6 +170,10 @@ async fn the_web_app_decides_through_the_auth_url() {
     assert_eq!(status(&format!("{u}/room?timeout=0"), &[("Cookie", "session=bad")]).await, (403, "FORBIDDEN".into()));
     assert_eq!(status(&format!("{u}/room?timeout=0"), &[]).await, (401, "UNAUTHORIZED".into()));
     assert_eq!(status(&format!("{u}/room?timeout=0"), &[("Cookie", "session=broken")]).await.0, 503, "fail closed");
+    // A redirect to the login page is a refusal, not the login page's 200; never cached as allowed.
+    for _ in 0..2 {
+        assert_eq!(status(&format!("{u}/room?timeout=0"), &[("Cookie", "session=anon")]).await, (401, "UNAUTHORIZED".into()));
+    }
 
     // Slow app: refused at the timeout, and other subscribers are not held up meanwhile.
     let slow = tokio::spawn({
@@ -190,7 +199,52 @@ async fn an_unreachable_auth_app_is_503() {
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/auth", closed.local_addr().unwrap());
     drop(closed);
-    let server = TestServer::with(|c| c.auth_url = Some(url)).await;
+    let server = TestServer::with(|c| {
+        c.auth_url = Some(url);
+        c.cors_origins = vec!["http://app.example".into()];
+    })
+    .await;
     assert_eq!(status(&format!("{}/room?timeout=0", server.url), &[("Cookie", "session=ok")]).await, (503, "CONNECTION_FAILED".into()));
     server.shutdown().await;
+}
+
+#[tokio::test]
+async fn auth_checks_are_bounded_in_flight_and_waiting() {
+    let (url, hits) = auth_app().await;
+    let server = TestServer::with(|c| {
+        c.auth_url = Some(url);
+        c.cors_origins = vec!["http://app.example".into()];
+        c.auth_timeout = Duration::from_secs(2);
+        c.auth_concurrency = 1;
+        c.auth_queue = 1;
+    })
+    .await;
+    let slow = |path: &str| {
+        let url = format!("{}{path}?timeout=0", server.url);
+        tokio::spawn(async move { status(&url, &[("Cookie", "session=slow")]).await })
+    };
+    let first = slow("/a");
+    // The first check holds the only slot (the app answers after 3 s, the timeout is 2 s).
+    while hits.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let (second, third) = (slow("/b"), slow("/c"));
+    let mut answers = vec![second.await.unwrap(), third.await.unwrap()];
+    answers.sort();
+    assert_eq!(answers, vec![(503, "CONNECTION_FAILED".into()), (503, "OVERLOADED".into())], "one waits, one is refused");
+    assert_eq!(first.await.unwrap(), (503, "CONNECTION_FAILED".into()));
+    assert_eq!(server.metric("push_limit_rejections_total{limit=\"auth_queue\"}").await, 1.0);
+    server.shutdown().await;
+}
+
+#[test]
+fn unsafe_proxy_auth_settings_refuse_to_start() {
+    let mut config = push_server::Config::defaults();
+    config.auth_url = Some("http://127.0.0.1:3000/auth".into());
+    let reason = config.validate().unwrap_err();
+    assert!(reason.contains("--cors-origins"), "{reason}");
+    config.cors_origins = vec!["https://app.example".into()];
+    config.validate().unwrap();
+    config.auth_url = Some("https://app.example/auth".into());
+    assert!(config.validate().unwrap_err().contains("https://"));
 }

@@ -19,7 +19,7 @@
 //!   processed, so nothing is skipped or delivered twice.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -41,8 +41,6 @@ use crate::hub::{Hub, HubLimits};
 
 /// Unacknowledged deliveries the node's consumer may hold (stream credit).
 const PREFETCH: u16 = 1000;
-/// Catch-up reads running at once on one node; more wait their turn.
-const CATCH_UPS_AT_ONCE: usize = 8;
 /// A catch-up read that receives nothing for this long takes the stream's end as reached.
 const CATCH_UP_IDLE: Duration = Duration::from_secs(3);
 /// Backoff between reconnection attempts: from the first to the last value, doubling.
@@ -54,6 +52,9 @@ pub struct RabbitOptions {
     pub url: String,
     pub stream: StreamConfig,
     pub catch_up_limit: usize,
+    /// Catch-up reads running at once (`--catch-up-concurrency`) and waiting (`--catch-up-queue`).
+    pub catch_up_concurrency: usize,
+    pub catch_up_queue: usize,
     pub publish_timeout: Duration,
     pub max_payload: usize,
     pub limits: HubLimits,
@@ -70,6 +71,8 @@ impl RabbitOptions {
                 max_bytes: Some(config.stream_max_bytes).filter(|b| *b > 0),
             },
             catch_up_limit: config.catch_up_limit,
+            catch_up_concurrency: config.catch_up_concurrency,
+            catch_up_queue: config.catch_up_queue,
             publish_timeout: config.publish_timeout,
             max_payload: config.max_payload_bytes,
             limits,
@@ -93,6 +96,8 @@ struct Shared {
     /// The offset after the last delivery processed: where a reconnected consumer resumes.
     next_offset: AtomicU64,
     catch_ups: Semaphore,
+    /// Catch-up reads running or waiting; bounded by concurrency + queue.
+    catch_ups_pending: AtomicUsize,
     stop: CancellationToken,
     /// Ends when the consumer task has closed its connection.
     stopped: tokio::sync::Notify,
@@ -144,12 +149,14 @@ impl RabbitBroker {
             echo: Echo::External,
             connection_name: format!("push-server publisher ({})", options.stream.name),
         })?);
+        let catch_ups = Semaphore::new(options.catch_up_concurrency.max(1));
         let shared = Arc::new(Shared {
             options,
             connection: Mutex::new(Some(connection)),
             down: Mutex::new(None),
             next_offset: AtomicU64::new(decoded.offset),
-            catch_ups: Semaphore::new(CATCH_UPS_AT_ONCE),
+            catch_ups,
+            catch_ups_pending: AtomicUsize::new(0),
             stop: CancellationToken::new(),
             stopped: tokio::sync::Notify::new(),
         });
@@ -351,9 +358,17 @@ impl Broker for RabbitBroker {
         let has_gap = backlog.iter().any(|e| matches!(e, Event::Gap(..)));
         let after = subscription.start;
         let head: push_core::EventStream = if has_gap && self.shared.options.catch_up_limit > 0 {
+            let ticket = CatchUpTicket::take(&self.shared)?;
             let shared = self.shared.clone();
             let channels: HashSet<Channel> = channels.iter().cloned().collect();
-            Box::pin(stream::once(async move { catch_up(&shared, &channels, after, backlog).await }).flat_map(stream::iter))
+            Box::pin(
+                stream::once(async move {
+                    let events = catch_up(&shared, &channels, after, backlog).await;
+                    drop(ticket);
+                    events
+                })
+                .flat_map(stream::iter),
+            )
         } else {
             Box::pin(stream::iter(backlog))
         };
@@ -441,6 +456,28 @@ async fn catch_up(shared: &Shared, channels: &HashSet<Channel>, after: MessageId
     // Stable: a gap sorts before a message with the same cursor only if it came first.
     events.sort_by_key(Event::cursor);
     events
+}
+
+/// A place among the catch-up reads running or waiting on this node; over the bound a
+/// subscription is refused (503 `OVERLOADED`) instead of queueing without limit.
+struct CatchUpTicket(Arc<Shared>);
+
+impl CatchUpTicket {
+    fn take(shared: &Arc<Shared>) -> Result<CatchUpTicket> {
+        let bound = shared.options.catch_up_concurrency.max(1) + shared.options.catch_up_queue;
+        if shared.catch_ups_pending.fetch_add(1, Ordering::AcqRel) >= bound {
+            shared.catch_ups_pending.fetch_sub(1, Ordering::AcqRel);
+            return Err(Error::new(ErrorKind::Overloaded, "too many subscribers are catching up from the stream; retry later")
+                .with_source(crate::metrics::Limit::CatchUpQueue));
+        }
+        Ok(CatchUpTicket(shared.clone()))
+    }
+}
+
+impl Drop for CatchUpTicket {
+    fn drop(&mut self) {
+        self.0.catch_ups_pending.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// What a catch-up read found.

@@ -37,13 +37,17 @@ async fn params_of(parts: &mut Parts) -> Params {
 }
 
 async fn dispatch(state: AppState, mut parts: Parts, params: Params, channels: Vec<push_core::Channel>, multiplexed: bool) -> ApiResult<Response> {
+    let upgrade = parts.headers.get(header::UPGRADE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if upgrade {
+        // Before auth: a page from another site must not even cause a check with its cookies.
+        websocket::check_origin(&state, &parts.headers)?;
+    }
     let position = cursor::position(&params, &parts.headers)?;
     let consumer = consumer::consumer(&state.config, &params, &parts.headers);
     let grant = state.auth.authorize(&parts, &params, &channels, consumer.as_deref()).await?;
     let request = SubscribeRequest { channels, position, consumer, multiplexed, params, expires_at: grant.expires_at };
     tracing::debug!(channels = ?request.channels, consumer = request.consumer.as_deref(), "subscribe");
 
-    let upgrade = parts.headers.get(header::UPGRADE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
     if upgrade {
         let ws = WebSocketUpgrade::from_request_parts(&mut parts, &state)
             .await

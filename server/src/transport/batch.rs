@@ -1,6 +1,7 @@
 //! JSON batch (`Accept: application/json`): every message after the cursor, up to a limit, as
 //! one JSON document. Waits like a long-poll when there is nothing yet; `?timeout=0` answers at
-//! once. `last_id` is the cursor for the next request; `more` says the limit cut the batch.
+//! once. `last_id` is the cursor for the next request; `more` says a limit cut the batch: at most
+//! `limit` (`--max-batch`) messages and `--max-batch-bytes` of payload, but always one message.
 
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -12,7 +13,16 @@ use serde::Serialize;
 use super::frame::Frame;
 use super::SubscribeRequest;
 use crate::error::{ApiError, ApiResult};
+use crate::metrics::Limit;
 use crate::state::AppState;
+
+/// What a message adds to a batch, counted as its payload (the JSON around it is small).
+fn payload_len(event: &Event) -> usize {
+    match event {
+        Event::Message(m) => m.payload.len(),
+        Event::Gap(..) => 0,
+    }
+}
 
 #[derive(Serialize)]
 struct Batch<'a> {
@@ -30,7 +40,7 @@ pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Re
             .parse::<usize>()
             .ok()
             .filter(|n| *n > 0)
-            .ok_or_else(|| ApiError::new(ErrorKind::BadRequest, format!("limit={raw:?} is not a positive number")))?
+            .ok_or_else(|| ApiError::new(ErrorKind::BadRequest, format!("limit={:?} is not a positive number", raw.chars().take(40).collect::<String>())))?
             .min(state.config.max_batch),
     };
     let guard = state.connect("json")?;
@@ -46,12 +56,20 @@ pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Re
     let mut events = Vec::new();
     let mut next = first;
     let mut more = false;
+    let mut bytes = 0usize;
     while let Some(event) = next {
+        bytes += payload_len(&event);
         events.push(event);
         next = subscription.events.next().now_or_never().flatten();
+        let Some(peeked) = &next else { break };
+        // The peeked event is not lost: the next request reads it again after `last_id`.
         if events.len() >= limit {
-            // The peeked event is not lost: the next request reads it again after `last_id`.
-            more = next.is_some();
+            more = true;
+            break;
+        }
+        if bytes + payload_len(peeked) > state.config.max_batch_bytes {
+            state.metrics.limit_hit(Limit::BatchBytes);
+            more = true;
             break;
         }
     }

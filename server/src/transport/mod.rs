@@ -16,6 +16,9 @@ use crate::error::ApiError;
 use crate::extract::params::Params;
 use crate::state::AppState;
 
+/// Largest `?timeout=` accepted, in seconds (larger is a client bug: 400).
+pub const MAX_TIMEOUT_PARAM: f64 = 3600.0;
+
 /// A subscription as the request asked for it.
 #[derive(Debug)]
 pub struct SubscribeRequest {
@@ -42,18 +45,22 @@ impl SubscribeRequest {
         }
     }
 
-    /// `?timeout=<seconds>` shortens a long-poll (0 answers at once); the server's limit caps it.
+    /// `?timeout=<seconds>` shortens a long-poll (0 answers at once): a number from 0 to
+    /// [`MAX_TIMEOUT_PARAM`]; the server's `--long-poll-timeout` caps it.
     pub fn timeout(&self, state: &AppState) -> Result<Duration, ApiError> {
         let max = state.config.long_poll_timeout;
         match self.params.get("timeout") {
             None => Ok(max),
             Some(raw) => raw
+                .trim()
                 .parse::<f64>()
                 .ok()
-                .filter(|s| s.is_finite() && *s >= 0.0)
-                // Capped before converting: a huge number of seconds overflows a Duration.
-                .map(|s| if s >= max.as_secs_f64() { max } else { Duration::from_secs_f64(s) })
-                .ok_or_else(|| ApiError::new(ErrorKind::BadRequest, format!("timeout={raw:?} is not a number of seconds"))),
+                .filter(|s| (0.0..=MAX_TIMEOUT_PARAM).contains(s))
+                .map(|s| Duration::from_secs_f64(s).min(max))
+                .ok_or_else(|| {
+                    let raw: String = raw.chars().take(40).collect();
+                    ApiError::new(ErrorKind::BadRequest, format!("timeout={raw:?} is not a number of seconds from 0 to {MAX_TIMEOUT_PARAM}"))
+                }),
         }
     }
 }

@@ -1,24 +1,65 @@
 //! WebSocket: JSON text frames (see [`Frame`]) from server to client. The first frame is
 //! `{"type":"subscribed","channels":[...],"last_id":"<cursor>"}`; then messages and gaps in id
-//! order. The server pings at the heartbeat interval; what the client sends is ignored except
-//! close. The socket closes with 1001 when the server shuts down, and with 4001 when the
-//! subscriber's token expires.
+//! order. The server pings at the heartbeat interval. Clients need to send only control frames:
+//! small data frames are ignored, a message over `--ws-max-message-bytes` closes the socket with
+//! 1009, a protocol error with 1002, and a client that sends nothing (not even a pong) for two
+//! heartbeats with 1008. The socket closes with 1001 when the server shuts down, and with 4001
+//! when the subscriber's token expires.
+//!
+//! A browser sends cookies with a WebSocket handshake from any site, so an `Origin` not in
+//! `--cors-origins` is refused (403) unless that list is `*`.
+
+use std::time::Instant;
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::http::{header, HeaderMap};
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use push_core::broker::Subscription;
-use push_core::Event;
+use push_core::{Error, ErrorKind, Event};
 
 use super::frame::Frame;
 use super::SubscribeRequest;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
+use crate::metrics::Limit;
 use crate::state::{AppState, ConnectionGuard};
+
+/// Bytes read from the socket at a time: clients send only small control frames.
+const READ_BUFFER: usize = 4096;
 
 pub async fn respond(state: AppState, request: SubscribeRequest, upgrade: WebSocketUpgrade) -> ApiResult<Response> {
     let guard = state.connect("websocket")?;
     let subscription = state.broker.subscribe(&request.channels, request.position)?;
+    let max = state.config.ws_max_message_bytes;
+    let upgrade = upgrade.read_buffer_size(READ_BUFFER.min(max).max(256)).max_message_size(max).max_frame_size(max);
     Ok(upgrade.on_upgrade(move |socket| serve(socket, state, request, subscription, guard)))
+}
+
+/// Refuses a handshake from a browser page whose origin is not allowed (`--cors-origins`).
+/// Requests without `Origin` (curl, services) are not from a browser page and pass.
+pub fn check_origin(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
+    let Some(origin) = headers.get(header::ORIGIN) else { return Ok(()) };
+    if state.config.any_origin() || state.config.origins().any(|o| o.as_bytes() == origin.as_bytes()) {
+        return Ok(());
+    }
+    let shown = String::from_utf8_lossy(origin.as_bytes()).chars().take(100).collect::<String>();
+    Err(ApiError(
+        Error::new(ErrorKind::Forbidden, format!("WebSocket from origin {shown:?} refused: it is not in --cors-origins"))
+            .with_source(Limit::Origin),
+    ))
+}
+
+/// The close frame for a read error: too large (1009) or anything else (1002).
+fn close_for(error: axum::Error) -> CloseFrame {
+    let too_large = error
+        .into_inner()
+        .downcast_ref::<tungstenite::Error>()
+        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)));
+    if too_large {
+        CloseFrame { code: 1009, reason: Utf8Bytes::from_static("message too large: clients send only control frames") }
+    } else {
+        CloseFrame { code: 1002, reason: Utf8Bytes::from_static("protocol error") }
+    }
 }
 
 async fn serve(socket: WebSocket, state: AppState, request: SubscribeRequest, mut subscription: Subscription, guard: ConnectionGuard) {
@@ -29,6 +70,7 @@ async fn serve(socket: WebSocket, state: AppState, request: SubscribeRequest, mu
     }
     let mut heartbeat = tokio::time::interval(state.config.heartbeat);
     heartbeat.tick().await;
+    let mut last_heard = Instant::now();
     let expired = SubscribeRequest::expired(request.expires_at);
     tokio::pin!(expired);
     let mut close = CloseFrame { code: 1001, reason: Utf8Bytes::from_static("server shutting down") };
@@ -45,10 +87,22 @@ async fn serve(socket: WebSocket, state: AppState, request: SubscribeRequest, mu
                 }
             }
             incoming = rx.next() => match incoming {
-                None | Some(Err(_)) | Some(Ok(WsMessage::Close(_))) => return,
-                Some(Ok(_)) => {}
+                None | Some(Ok(WsMessage::Close(_))) => return,
+                Some(Err(e)) => {
+                    close = close_for(e);
+                    if close.code == 1009 {
+                        state.metrics.limit_hit(Limit::WsMessage);
+                    }
+                    break;
+                }
+                Some(Ok(_)) => last_heard = Instant::now(),
             },
             _ = heartbeat.tick() => {
+                if last_heard.elapsed() > state.config.heartbeat * 2 {
+                    state.metrics.limit_hit(Limit::WsPong);
+                    close = CloseFrame { code: 1008, reason: Utf8Bytes::from_static("no pong for two heartbeats") };
+                    break;
+                }
                 if tx.send(WsMessage::Ping(Default::default())).await.is_err() {
                     return;
                 }
