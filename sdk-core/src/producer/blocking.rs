@@ -52,6 +52,7 @@ impl BlockingProducer {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("push-producer")
+            .on_thread_start(leave_signals_to_the_host)
             .enable_all()
             .build()
             .map_err(|e| Error::new(ErrorKind::InvalidConfig, format!("cannot start the producer's runtime: {e}")).with_source(e))?;
@@ -124,6 +125,22 @@ impl BlockingPublish<'_> {
 
     pub fn to(self, channel: &str) -> Result<MessageId> {
         self.producer.send(channel, self.data, self.content_type.as_deref())
+    }
+}
+
+/// Blocks asynchronous signals (SIGINT, SIGTERM, ...) in the producer's own threads, so the
+/// kernel delivers them to the host's threads: Ruby and Python handle a signal promptly only
+/// when one of their threads receives it (Ctrl-C must interrupt a waiting publish).
+fn leave_signals_to_the_host() {
+    // SAFETY: builds a signal set on the stack and changes only this thread's mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        // Faults must stay deliverable: blocking them is undefined behaviour.
+        for fault in [libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL, libc::SIGTRAP, libc::SIGABRT] {
+            libc::sigdelset(&mut set, fault);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
 }
 
