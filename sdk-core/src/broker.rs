@@ -21,6 +21,18 @@ pub struct Publication {
     pub channel: Channel,
     pub payload: Bytes,
     pub content_type: String,
+    /// A second publish with the same key to the same channel within the engine's window stores
+    /// nothing and answers the first one's id (see [`crate::idempotency`]).
+    pub idempotency_key: Option<String>,
+}
+
+/// What a publish stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Published {
+    pub id: MessageId,
+    /// The publication repeated an earlier one's idempotency key: nothing new was stored, and
+    /// `id` is the earlier message's.
+    pub replayed: bool,
 }
 
 /// Where a subscription starts.
@@ -53,7 +65,7 @@ pub struct Health {
 /// A broker engine: in-memory, RabbitMQ, ...
 pub trait Broker: Send + Sync + 'static {
     /// Stores a message and returns its id once the engine has accepted it.
-    fn publish(&self, publication: Publication) -> BoxFuture<'_, Result<MessageId>>;
+    fn publish(&self, publication: Publication) -> BoxFuture<'_, Result<Published>>;
 
     /// Subscribes to one or more channels. Fails with `InvalidCursor` for a cursor ahead of the
     /// newest message.

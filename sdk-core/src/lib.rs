@@ -5,17 +5,19 @@
 //! - [`amqp`]: the RabbitMQ stream's names and message format, shared by producers and servers.
 //! - [`broker`]: the contract every broker engine (memory, RabbitMQ) keeps.
 //! - [`producer`]: `Producer::new(url)?.publish(data).to(channel)`, async and blocking.
+//! - [`idempotency`]: keys that make a retried publish store once.
 //! - [`error`]: one error type whose [`ErrorKind`] has a stable code in every language.
 
 pub mod amqp;
 pub mod broker;
 pub mod channel;
 pub mod error;
+pub mod idempotency;
 pub mod message;
 pub mod producer;
 pub mod token;
 
-pub use broker::{Broker, EventStream, Position, Publication, Subscription};
+pub use broker::{Broker, EventStream, Position, Publication, Published, Subscription};
 pub use channel::{Channel, ChannelError};
 pub use error::{Error, ErrorKind, Result};
 pub use message::{Event, Gap, Message, MessageId};

@@ -54,6 +54,16 @@ pub struct Config {
     #[arg(long, env = "PUSH_PUBLISH_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub publish_timeout: std::time::Duration,
 
+    /// How long a publish's `Idempotency-Key` is remembered: a second publish with the same key
+    /// to the same channel within it stores nothing and answers the first one's id. `0s` turns
+    /// de-duplication off.
+    #[arg(long, env = "PUSH_IDEMPOTENCY_WINDOW", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub idempotency_window: std::time::Duration,
+
+    /// Most idempotency keys remembered (about 150 bytes each); the oldest go first.
+    #[arg(long, env = "PUSH_IDEMPOTENCY_KEYS", default_value_t = 100_000)]
+    pub idempotency_keys: usize,
+
     /// Key publishers must send as `Authorization: Bearer <key>`. Without it, anyone who can
     /// reach the server can publish, which is only allowed on a loopback address.
     #[arg(long, env = "PUSH_PUBLISH_KEY", hide_env_values = true)]

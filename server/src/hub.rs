@@ -19,9 +19,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use futures_util::stream;
-use push_core::broker::{Position, Subscription};
+use push_core::broker::{Position, Published, Subscription};
 use push_core::{Channel, Error, ErrorKind, Event, Gap, Message, MessageId, Result};
 use tokio::sync::mpsc;
+
+use crate::dedup::Window;
 
 /// Bounds of the hub's memory.
 #[derive(Debug, Clone)]
@@ -37,6 +39,9 @@ pub struct HubLimits {
     /// Most channels tracked; a subscription that would add more is refused (`OVERLOADED`).
     /// Published messages are always taken: the log, not a subscriber, decides those.
     pub max_channels: usize,
+    /// How long an idempotency key is remembered, and how many at most.
+    pub idempotency_window: Duration,
+    pub idempotency_keys: usize,
 }
 
 impl Default for HubLimits {
@@ -47,6 +52,8 @@ impl Default for HubLimits {
             queue_size: 1024,
             forget_after: Duration::from_secs(3600),
             max_channels: 100_000,
+            idempotency_window: Duration::from_secs(300),
+            idempotency_keys: 100_000,
         }
     }
 }
@@ -66,6 +73,8 @@ struct State {
     forgotten_floor: MessageId,
     next_subscriber: u64,
     closed: bool,
+    /// Idempotency digests seen lately, and their first copies' ids.
+    window: Window,
 }
 
 struct ChannelState {
@@ -94,6 +103,7 @@ impl Hub {
                 forgotten_floor: start,
                 next_subscriber: 1,
                 closed: false,
+                window: Window::new(limits.idempotency_window, limits.idempotency_keys),
             }),
             last_id: AtomicU64::new(start.0),
             limits,
@@ -113,12 +123,37 @@ impl Hub {
     /// Takes the next message of the log. Ids must increase; anything at or below the last id
     /// is ignored (a replay after an engine reconnect).
     pub fn ingest(&self, message: Message) {
+        self.ingest_keyed(message, None);
+    }
+
+    /// As [`ingest`](Self::ingest), for a message with an idempotency digest: a later copy of a
+    /// digest in the window is not stored or delivered (the log moves past it) and the first
+    /// copy's id is returned as replayed.
+    pub fn ingest_keyed(&self, message: Message, digest: Option<&str>) -> Published {
         let now = Instant::now();
-        let message = Arc::new(message);
         let mut state = self.lock();
         if message.id <= self.last_id() {
-            return;
+            return Published { id: message.id, replayed: false };
         }
+        if let Some(digest) = digest {
+            if let Some(first) = state.window.first_copy(digest) {
+                self.last_id.store(message.id.0, Ordering::Release);
+                return Published { id: first, replayed: true };
+            }
+            state.window.record(digest, message.id, now);
+        }
+        let id = message.id;
+        self.fan_out(&mut state, Arc::new(message), now);
+        Published { id, replayed: false }
+    }
+
+    /// The first copy's id of an idempotency digest still in the window.
+    pub fn first_copy(&self, digest: &str) -> Option<MessageId> {
+        self.lock().window.first_copy(digest)
+    }
+
+    /// Stores `message` in its channel's ring and queues it for the channel's subscribers.
+    fn fan_out(&self, state: &mut State, message: Arc<Message>, now: Instant) {
         let floor = state.forgotten_floor;
         let entry = state.channels.entry(message.channel.clone()).or_insert_with(|| ChannelState::new(floor, now));
         entry.ring.push_back((now, message.clone()));
@@ -172,6 +207,7 @@ impl Hub {
             true
         });
         state.forgotten_floor = forgotten;
+        state.window.expire(now);
     }
 
     /// Ends every subscription (server shutdown).
@@ -481,6 +517,17 @@ mod tests {
         let mut again = hub.subscribe(&[ch("/x")], Position::After(MessageId(0))).unwrap();
         hub.ingest(msg(2, "/x"));
         assert_eq!(ids(&ready(&mut again).await), vec![2]);
+    }
+
+    #[tokio::test]
+    async fn later_copies_of_a_key_are_skipped_and_answer_the_first_id() {
+        let hub = Hub::new(MessageId(0), HubLimits::default(), true);
+        let mut sub = hub.subscribe(&[ch("/a")], Position::Latest).unwrap();
+        assert_eq!(hub.ingest_keyed(msg(1, "/a"), Some("k")), Published { id: MessageId(1), replayed: false });
+        assert_eq!(hub.ingest_keyed(msg(2, "/a"), Some("k")), Published { id: MessageId(1), replayed: true });
+        assert_eq!(hub.ingest_keyed(msg(3, "/a"), Some("other")), Published { id: MessageId(3), replayed: false });
+        assert_eq!(ids(&ready(&mut sub).await), vec![1, 3], "the second copy is never delivered");
+        assert_eq!(hub.last_id(), MessageId(3));
     }
 
     #[tokio::test]

@@ -2,6 +2,7 @@
 //!
 //! - [`auth`]: who may subscribe (signed tokens, or asking the web app).
 //! - [`config`]: flags and their `PUSH_*` environment variables.
+//! - [`dedup`]: the idempotency window (a retried publish is stored once).
 //! - [`hub`]: per-channel history and in-memory fan-out, fed by one broker subscription.
 //! - [`broker`]: engines behind the [`push_core::Broker`] contract (memory, RabbitMQ).
 //! - [`routes`]: paths and methods; [`transport`]: long-poll, JSON batch, SSE, WebSocket.
@@ -12,6 +13,7 @@
 pub mod auth;
 pub mod broker;
 pub mod config;
+pub mod dedup;
 pub mod error;
 pub mod extract;
 pub mod hub;

@@ -368,3 +368,56 @@ async fn the_blocking_producer_publishes_over_amqp() {
     a.shutdown().await;
     no_leaks_then_delete(&stream).await;
 }
+
+/// POSTs with an `Idempotency-Key`: (id, replayed).
+async fn keyed_publish(url: &str, key: &str, body: &str) -> (u64, bool) {
+    let response = client().post(url).header("Idempotency-Key", key).body(body.to_owned()).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let replayed = response.headers().get("idempotent-replayed").is_some_and(|v| v == "true");
+    let json: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    (json["id"].as_str().unwrap().parse().unwrap(), replayed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_idempotency_key_is_stored_once_across_nodes() {
+    let _turn = serial().await;
+    let stream = unique_stream("idempotency");
+    let a = Node::start(&stream, |_| {}).await;
+    let b = Node::start(&stream, |_| {}).await;
+    let mut on_a = Sse::open(&format!("{}/orders", a.url)).await;
+    let mut on_b = Sse::open(&format!("{}/orders", b.url)).await;
+    a.wait_metric("push_connections{transport=\"sse\"}", 1.0).await;
+    b.wait_metric("push_connections{transport=\"sse\"}", 1.0).await;
+
+    let (first, replayed) = keyed_publish(&format!("{}/orders", a.url), "order-17", "paid").await;
+    assert!(!replayed);
+    // The retry reaches the other node: a second copy lands in the stream, every node skips it.
+    assert_eq!(keyed_publish(&format!("{}/orders", b.url), "order-17", "paid").await, (first, true));
+    assert_eq!(keyed_publish(&format!("{}/orders", a.url), "order-17", "paid").await, (first, true));
+    // The same key on another channel is another message.
+    let (other, replayed) = keyed_publish(&format!("{}/refunds", a.url), "order-17", "x").await;
+    assert!(other > first && !replayed);
+    let sentinel = a.publish("/orders", "next").await;
+
+    for (name, sse) in [("A", &mut on_a), ("B", &mut on_b)] {
+        let mut received = Vec::new();
+        while received.last().map(|(id, _)| *id) != Some(sentinel) {
+            match sse.next(Duration::from_secs(10)).await.expect("stream open") {
+                SseEvent::Message(id, data) => received.push((id, data)),
+                gap => panic!("unexpected {gap:?}"),
+            }
+        }
+        assert_eq!(received, vec![(first, "paid".to_owned()), (sentinel, "next".to_owned())], "node {name} delivers the key once");
+    }
+    // A subscriber catching up from the stream skips the copies too.
+    let c = Node::start(&stream, |_| {}).await;
+    let page = batch(&format!("{}/orders?after={}&timeout=5", c.url, first - 1)).await;
+    let ids: Vec<u64> = page.messages.iter().map(|(id, _, _)| *id).collect();
+    assert_eq!(ids, vec![first, sentinel], "catch-up read: {:?}", page.messages);
+    println!("idempotency across nodes: key stored once at {first}, 2 repeats answered {first}, catch-up skipped the copies");
+    drop((on_a, on_b));
+    for node in [a, b, c] {
+        node.shutdown().await;
+    }
+    no_leaks_then_delete(&stream).await;
+}

@@ -10,12 +10,13 @@
 //! - a server node ([`Echo::External`]) already reads the whole stream and hands each message
 //!   back with [`AmqpPublisher::echo`], so its publishes cost no second consumer.
 //!
-//! Failures are typed and never silent: a publish made while RabbitMQ is unreachable reconnects
-//! (with backoff) until the timeout and then fails with `ConnectionFailed`; a connection that
-//! breaks after the message was sent but before the confirm is `ConnectionFailed` too (the
-//! message may or may not be stored); no confirm or no offset within the timeout is `Timeout`.
-//! Nothing is retried once it may have reached the broker, so a publish is never stored twice by
-//! this client.
+//! Every message carries an idempotency key (the caller's or a fresh one) whose digest is its
+//! `message_id`. A failure that leaves it unknown whether RabbitMQ stored the message (the
+//! connection broke before the confirm, no confirm in time) is retried with the same key until
+//! the timeout: whichever copy reaches the stream first gives the id, and readers skip the others
+//! (see [`crate::idempotency`]). Failures are typed and never silent: a publish made while
+//! RabbitMQ is unreachable reconnects (with backoff) until the timeout and then fails with
+//! `ConnectionFailed`; no offset within the timeout is `Timeout`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -29,9 +30,10 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::amqp::{self, DecodedKind, StartAt, StreamConfig};
-use crate::broker::Publication;
+use crate::broker::{Publication, Published};
+use crate::idempotency;
 use crate::message::now_millis;
-use crate::{Error, ErrorKind, MessageId, Result};
+use crate::{Error, ErrorKind, Result};
 
 /// Largest payload a producer sends unless told otherwise (the server's default limit too).
 pub const DEFAULT_MAX_PAYLOAD: usize = 1024 * 1024;
@@ -58,15 +60,14 @@ pub struct PublisherOptions {
     pub connection_name: String,
 }
 
-/// Waiters for the offsets of messages in flight, by `message_id`.
-type Waiters = Arc<Mutex<HashMap<String, oneshot::Sender<MessageId>>>>;
+/// Waiters for the ids of messages in flight, by `message_id` (several publishes may share a
+/// key, and so a `message_id`).
+type Waiters = Arc<Mutex<HashMap<String, Vec<oneshot::Sender<Published>>>>>;
 
 /// Publishes to the stream with confirms and learns each message's id. Cheap to share behind an
 /// `Arc`; concurrent publishes share one connection and one confirm channel.
 pub struct AmqpPublisher {
     options: PublisherOptions,
-    prefix: String,
-    counter: AtomicU64,
     waiters: Waiters,
     /// The offset after the last one the own echo consumer saw, to resume it after a reconnect.
     echo_next: Arc<AtomicU64>,
@@ -95,8 +96,6 @@ impl AmqpPublisher {
         }
         Ok(AmqpPublisher {
             options,
-            prefix: amqp::unique_prefix(),
-            counter: AtomicU64::new(0),
             waiters: Arc::default(),
             echo_next: Arc::new(AtomicU64::new(u64::MAX)),
             link: tokio::sync::Mutex::new(None),
@@ -114,7 +113,7 @@ impl AmqpPublisher {
     }
 
     /// Publishes and returns the message's id once RabbitMQ confirmed it and its offset is known.
-    pub async fn publish(&self, publication: Publication) -> Result<MessageId> {
+    pub async fn publish(&self, publication: Publication) -> Result<Published> {
         let max = self.options.max_payload;
         if publication.payload.len() > max {
             return Err(Error::new(
@@ -125,22 +124,45 @@ impl AmqpPublisher {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::new(ErrorKind::ConnectionFailed, "the publisher is closed"));
         }
+        let key = match &publication.idempotency_key {
+            Some(key) => {
+                idempotency::validate(key)?;
+                key.clone()
+            }
+            None => idempotency::new_key(),
+        };
+        let message_id = idempotency::digest(&publication.channel, &key);
         let timeout = self.options.timeout;
         let deadline = Instant::now() + timeout;
-        let message_id = format!("{}-{}", self.prefix, self.counter.fetch_add(1, Ordering::Relaxed));
-        let (tx, rx) = oneshot::channel();
-        self.waiters.lock().unwrap_or_else(|p| p.into_inner()).insert(message_id.clone(), tx);
+        let (tx, mut rx) = oneshot::channel();
+        self.waiters.lock().unwrap_or_else(|p| p.into_inner()).entry(message_id.clone()).or_default().push(tx);
         let _waiter = RemoveWaiter { waiters: &self.waiters, message_id: &message_id };
 
-        self.send_confirmed(&publication, &message_id, deadline).await?;
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            match self.send_confirmed(&publication, &message_id, deadline).await {
+                Ok(()) => break,
+                // Maybe stored: the same key again is safe, and an earlier copy may already be
+                // in the stream (then its id arrives and ends the wait).
+                Err(e) if matches!(e.kind(), ErrorKind::ConnectionFailed | ErrorKind::Timeout) && Instant::now() + backoff < deadline => {
+                    if let Ok(published) = rx.try_recv() {
+                        return Ok(published);
+                    }
+                    tracing::debug!("publish may not have reached RabbitMQ, sending it again with the same key: {e}");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                }
+                Err(e) => return Err(e),
+            }
+        }
         match tokio::time::timeout_at(deadline, rx).await {
-            Ok(Ok(id)) => Ok(id),
+            Ok(Ok(published)) => Ok(published),
             Ok(Err(_)) => Err(Error::new(ErrorKind::ConnectionFailed, "the publisher closed before the message's offset was known")),
             Err(_) => Err(Error::new(
                 ErrorKind::Timeout,
                 format!(
                     "RabbitMQ confirmed the message but it was not seen in stream {:?} within {timeout:?}, so its id is unknown \
-                     (the message is stored; do not publish it again blindly)",
+                     (the message is stored; publishing it again with the same idempotency key is safe)",
                     self.options.stream.name
                 ),
             )),
@@ -261,14 +283,9 @@ impl AmqpPublisher {
         Ok(Arc::new(Link { connection, channel, broken }))
     }
 
-    /// Reports that the message with this `message_id` has id `id` (for [`Echo::External`]).
-    pub fn echo(&self, message_id: &str, id: MessageId) {
-        if !message_id.starts_with(&self.prefix) {
-            return;
-        }
-        if let Some(tx) = self.waiters.lock().unwrap_or_else(|p| p.into_inner()).remove(message_id) {
-            let _ = tx.send(id);
-        }
+    /// Reports what the message with this `message_id` became (for [`Echo::External`]).
+    pub fn echo(&self, message_id: &str, published: Published) {
+        resolve(&self.waiters, message_id, published);
     }
 
     /// Closes the connection; publishes fail afterwards.
@@ -306,10 +323,9 @@ async fn run_echo(channel: lapin::Channel, mut consumer: lapin::Consumer, waiter
     while let Some(Ok(delivery)) = consumer.next().await {
         if let Ok(decoded) = amqp::decode(&delivery.properties, &[]) {
             echo_next.store(decoded.offset + 1, Ordering::Release);
+            // The first copy of a key gives the id; later copies (retries) find no waiter.
             if let (Some(mid), DecodedKind::Message(_) | DecodedKind::Foreign(_)) = (&decoded.message_id, &decoded.kind) {
-                if let Some(tx) = waiters.lock().unwrap_or_else(|p| p.into_inner()).remove(mid) {
-                    let _ = tx.send(decoded.id);
-                }
+                resolve(&waiters, mid, Published { id: decoded.id, replayed: false });
             }
         }
         unacked += 1;
@@ -332,6 +348,21 @@ struct RemoveWaiter<'a> {
 
 impl Drop for RemoveWaiter<'_> {
     fn drop(&mut self) {
-        self.waiters.lock().unwrap_or_else(|p| p.into_inner()).remove(self.message_id);
+        let mut waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(list) = waiters.get_mut(self.message_id) {
+            list.retain(|tx| !tx.is_closed());
+            if list.is_empty() {
+                waiters.remove(self.message_id);
+            }
+        }
+    }
+}
+
+/// Hands `published` to every publish waiting on `message_id`.
+fn resolve(waiters: &Waiters, message_id: &str, published: Published) {
+    if let Some(list) = waiters.lock().unwrap_or_else(|p| p.into_inner()).remove(message_id) {
+        for tx in list {
+            let _ = tx.send(published);
+        }
     }
 }

@@ -4,7 +4,7 @@ use bytes::Bytes;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 
 use super::Resolved;
-use crate::{Channel, Error, ErrorKind, MessageId, Result, ERROR_HEADER};
+use crate::{idempotency, Channel, Error, ErrorKind, MessageId, Result, ERROR_HEADER};
 
 pub(super) struct HttpTransport {
     client: reqwest::Client,
@@ -45,8 +45,13 @@ impl HttpTransport {
         url
     }
 
-    pub async fn publish(&self, channel: &Channel, payload: Bytes, content_type: &str) -> Result<MessageId> {
-        let mut request = self.client.post(self.endpoint(channel)).header(CONTENT_TYPE, content_type).body(payload);
+    pub async fn publish(&self, channel: &Channel, payload: Bytes, content_type: &str, idempotency_key: &str) -> Result<MessageId> {
+        let mut request = self
+            .client
+            .post(self.endpoint(channel))
+            .header(CONTENT_TYPE, content_type)
+            .header(idempotency::HEADER, idempotency_key)
+            .body(payload);
         if let Some(auth) = &self.auth {
             request = request.header(AUTHORIZATION, auth);
         }
@@ -66,6 +71,7 @@ impl HttpTransport {
             401 => ErrorKind::Unauthorized,
             403 => ErrorKind::Forbidden,
             413 => ErrorKind::PayloadTooLarge,
+            503 => ErrorKind::Overloaded,
             _ => ErrorKind::ServerError,
         });
         let reason = response.text().await.unwrap_or_default();

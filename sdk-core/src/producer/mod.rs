@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::{Channel, Error, ErrorKind, MessageId, Result, DEFAULT_URL};
+use crate::{idempotency, Channel, Error, ErrorKind, MessageId, Result, DEFAULT_URL};
 
 pub use blocking::BlockingProducer;
 
@@ -90,6 +90,8 @@ pub struct Producer {
 
 struct Inner {
     url: String,
+    /// Time limit of one call, retries included.
+    timeout: Duration,
     transport: Transport,
 }
 
@@ -130,7 +132,7 @@ impl Producer {
                 ))
             }
         };
-        Ok(Producer { inner: Arc::new(Inner { url: resolved.url, transport }) })
+        Ok(Producer { inner: Arc::new(Inner { url: resolved.url, timeout: resolved.timeout, transport }) })
     }
 
     /// The URL this producer publishes to.
@@ -140,20 +142,55 @@ impl Producer {
 
     /// Starts a publish; finish it with [`Publish::to`].
     pub fn publish(&self, data: impl Into<Bytes>) -> Publish<'_> {
-        Publish { producer: self, data: data.into(), content_type: None }
+        Publish { producer: self, data: data.into(), content_type: None, idempotency_key: None }
     }
 
     /// Publishes `payload` to `channel` and returns its id. Without a content type, valid UTF-8 is
     /// sent as `text/plain; charset=utf-8` and anything else as `application/octet-stream`.
     pub async fn send(&self, channel: &str, payload: Bytes, content_type: Option<&str>) -> Result<MessageId> {
+        self.send_keyed(channel, payload, content_type, None).await
+    }
+
+    /// [`send`](Self::send) with the caller's idempotency key (else a fresh one). A failure that
+    /// leaves it unknown whether the message was stored (connection broken, timeout, a `503`
+    /// while the broker reconnects) is retried with the same key until the producer's timeout,
+    /// so the call returns one id or fails, and never stores twice.
+    pub async fn send_keyed(&self, channel: &str, payload: Bytes, content_type: Option<&str>, idempotency_key: Option<String>) -> Result<MessageId> {
         let channel = Channel::parse(channel)?;
         let content_type = match content_type {
             Some(ct) => ct.to_owned(),
             None => default_content_type(&payload).to_owned(),
         };
+        let key = match idempotency_key {
+            Some(key) => {
+                idempotency::validate(&key)?;
+                key
+            }
+            None => idempotency::new_key(),
+        };
         match &self.inner.transport {
-            Transport::Http(t) => t.publish(&channel, payload, &content_type).await,
-            Transport::Amqp(t) => t.publish(crate::broker::Publication { channel, payload, content_type }).await,
+            Transport::Http(t) => {
+                let deadline = tokio::time::Instant::now() + self.inner.timeout;
+                let mut backoff = Duration::from_millis(50);
+                loop {
+                    let attempt = tokio::time::timeout_at(deadline, t.publish(&channel, payload.clone(), &content_type, &key)).await;
+                    let error = match attempt {
+                        Ok(Ok(id)) => return Ok(id),
+                        Ok(Err(e)) => e,
+                        Err(_) => Error::new(ErrorKind::Timeout, format!("no receipt from {} within {:?}", self.inner.url, self.inner.timeout)),
+                    };
+                    if !retry_safe(&error) || tokio::time::Instant::now() + backoff >= deadline {
+                        return Err(error);
+                    }
+                    tracing::debug!("publish to {channel} failed ({error}); retrying with the same idempotency key");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                }
+            }
+            Transport::Amqp(t) => {
+                let publication = crate::broker::Publication { channel, payload, content_type, idempotency_key: Some(key) };
+                t.publish(publication).await.map(|p| p.id)
+            }
         }
     }
 }
@@ -173,12 +210,28 @@ pub fn default_content_type(payload: &[u8]) -> &'static str {
     }
 }
 
+/// Whether a failed publish is sent again with the same key: it may or may not have been stored
+/// (the key makes a second copy harmless), or the server asked to retry. A server that cannot
+/// be reached at all fails at once: nothing was sent, and the caller learns it is down.
+fn retry_safe(error: &Error) -> bool {
+    let not_connected = std::error::Error::source(error)
+        .and_then(|s| s.downcast_ref::<reqwest::Error>())
+        .is_some_and(|e| e.is_connect());
+    match error.kind() {
+        ErrorKind::ConnectionFailed => !not_connected,
+        ErrorKind::Timeout | ErrorKind::TooManyConnections | ErrorKind::Overloaded => true,
+        ErrorKind::ServerError => matches!(error.status(), Some(502..=504)),
+        _ => false,
+    }
+}
+
 /// A publish waiting for its channel: `producer.publish(data).to("/greetings")`.
 #[must_use = "a publish does nothing until .to(channel) is awaited"]
 pub struct Publish<'a> {
     producer: &'a Producer,
     data: Bytes,
     content_type: Option<String>,
+    idempotency_key: Option<String>,
 }
 
 impl Publish<'_> {
@@ -187,8 +240,15 @@ impl Publish<'_> {
         self
     }
 
+    /// The key that makes retries of this publish store once (default: a fresh one per call).
+    /// Pass your own to make retries across calls or processes safe too (e.g. an order id).
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+
     pub async fn to(self, channel: &str) -> Result<MessageId> {
-        self.producer.send(channel, self.data, self.content_type.as_deref()).await
+        self.producer.send_keyed(channel, self.data, self.content_type.as_deref(), self.idempotency_key).await
     }
 }
 

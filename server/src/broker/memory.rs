@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use push_core::broker::{Health, Position, Publication, Subscription};
+use push_core::broker::{Health, Position, Publication, Published, Subscription};
 use push_core::message::now_millis;
-use push_core::{Broker, Channel, Message, MessageId, Result};
+use push_core::{idempotency, Broker, Channel, Message, MessageId, Result};
 
 use crate::hub::{Hub, HubLimits};
 
@@ -35,20 +35,26 @@ impl MemoryBroker {
 }
 
 impl Broker for MemoryBroker {
-    fn publish(&self, publication: Publication) -> BoxFuture<'_, Result<MessageId>> {
-        // Assign and ingest under one lock so the hub sees ids in order.
+    fn publish(&self, publication: Publication) -> BoxFuture<'_, Result<Published>> {
+        let digest = publication.idempotency_key.as_deref().map(|key| idempotency::digest(&publication.channel, key));
+        // Assign and ingest under one lock so the hub sees ids in order; a repeated key takes no
+        // new id.
         let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(first) = digest.as_deref().and_then(|d| self.hub.first_copy(d)) {
+            return Box::pin(async move { Ok(Published { id: first, replayed: true }) });
+        }
         *next += 1;
         let id = MessageId(*next);
-        self.hub.ingest(Message {
+        let message = Message {
             id,
             channel: publication.channel,
             payload: publication.payload,
             content_type: publication.content_type,
             published_at: now_millis(),
-        });
+        };
+        let published = self.hub.ingest_keyed(message, digest.as_deref());
         drop(next);
-        Box::pin(async move { Ok(id) })
+        Box::pin(async move { Ok(published) })
     }
 
     fn subscribe(&self, channels: &[Channel], from: Position) -> Result<Subscription> {

@@ -19,6 +19,8 @@ pub async fn from_config(config: &Config) -> Result<Arc<dyn Broker>> {
         history_age: config.history_age.into(),
         queue_size: config.subscriber_queue,
         max_channels: config.max_channels,
+        idempotency_window: config.idempotency_window,
+        idempotency_keys: config.idempotency_keys,
         ..HubLimits::default()
     };
     match config.broker.as_str() {

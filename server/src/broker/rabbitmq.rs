@@ -29,10 +29,10 @@ use push_core::amqp::lapin::options::{BasicAckOptions, BasicPublishOptions, Conf
 use push_core::amqp::lapin::types::{AMQPValue, FieldTable};
 use push_core::amqp::lapin::{self, BasicProperties, Connection};
 use push_core::amqp::{self, DecodedKind, StartAt, StreamConfig};
-use push_core::broker::{Health, Position, Publication, Subscription};
+use push_core::broker::{Health, Position, Publication, Published, Subscription};
 use push_core::amqp::ACK_EVERY;
 use push_core::producer::amqp::{AmqpPublisher, Echo, PublisherOptions};
-use push_core::{Broker, Channel, Error, ErrorKind, Event, Gap, Message, MessageId, Result};
+use push_core::{idempotency, Broker, Channel, Error, ErrorKind, Event, Gap, Message, MessageId, Result};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
@@ -310,17 +310,21 @@ impl Feeder {
                             decoded.offset - 1
                         );
                     }
-                    match decoded.kind {
-                        DecodedKind::Message(message) => self.hub.ingest(message),
-                        DecodedKind::Marker => self.hub.advance(decoded.id),
+                    let published = match decoded.kind {
+                        DecodedKind::Message(message) => self.hub.ingest_keyed(message, digest_of(&decoded.message_id)),
+                        DecodedKind::Marker => {
+                            self.hub.advance(decoded.id);
+                            Published { id: decoded.id, replayed: false }
+                        }
                         DecodedKind::Foreign(why) => {
                             tracing::warn!("stream message {} is not a push message ({why}); skipped", decoded.id);
                             self.hub.advance(decoded.id);
+                            Published { id: decoded.id, replayed: false }
                         }
-                    }
+                    };
                     self.shared.next_offset.store(decoded.offset + 1, Ordering::Release);
                     if let Some(mid) = &decoded.message_id {
-                        self.publisher.echo(mid, decoded.id);
+                        self.publisher.echo(mid, published);
                     }
                 }
             }
@@ -336,7 +340,7 @@ impl Feeder {
 }
 
 impl Broker for RabbitBroker {
-    fn publish(&self, publication: Publication) -> BoxFuture<'_, Result<MessageId>> {
+    fn publish(&self, publication: Publication) -> BoxFuture<'_, Result<Published>> {
         Box::pin(self.publisher.publish(publication))
     }
 
@@ -359,11 +363,11 @@ impl Broker for RabbitBroker {
         let after = subscription.start;
         let head: push_core::EventStream = if has_gap && self.shared.options.catch_up_limit > 0 {
             let ticket = CatchUpTicket::take(&self.shared)?;
-            let shared = self.shared.clone();
+            let (shared, hub) = (self.shared.clone(), self.hub.clone());
             let channels: HashSet<Channel> = channels.iter().cloned().collect();
             Box::pin(
                 stream::once(async move {
-                    let events = catch_up(&shared, &channels, after, backlog).await;
+                    let events = catch_up(&shared, &hub, &channels, after, backlog).await;
                     drop(ticket);
                     events
                 })
@@ -420,7 +424,7 @@ impl Broker for RabbitBroker {
 /// (at most `--catch-up-limit` messages), keeps the subscribed channels' messages, and leaves
 /// gaps only for what the stream no longer holds or the limit cut. Returns the backlog, in
 /// order, with the hub's ring messages merged in.
-async fn catch_up(shared: &Shared, channels: &HashSet<Channel>, after: MessageId, backlog: Vec<Event>) -> Vec<Event> {
+async fn catch_up(shared: &Shared, hub: &Hub, channels: &HashSet<Channel>, after: MessageId, backlog: Vec<Event>) -> Vec<Event> {
     let gaps: Vec<(Channel, Gap)> = backlog
         .iter()
         .filter_map(|e| match e {
@@ -429,7 +433,7 @@ async fn catch_up(shared: &Shared, channels: &HashSet<Channel>, after: MessageId
         })
         .collect();
     let until = gaps.iter().map(|(_, g)| g.to).max().unwrap_or(after);
-    let read = match read_range(shared, channels, after, until).await {
+    let read = match read_range(shared, hub, channels, after, until).await {
         Ok(read) => read,
         Err(e) => {
             tracing::warn!("catch-up read from {after} failed, the subscriber gets the gap: {e}");
@@ -456,6 +460,11 @@ async fn catch_up(shared: &Shared, channels: &HashSet<Channel>, after: MessageId
     // Stable: a gap sorts before a message with the same cursor only if it came first.
     events.sort_by_key(Event::cursor);
     events
+}
+
+/// The idempotency digest an AMQP `message_id` carries, if it is one.
+fn digest_of(message_id: &Option<String>) -> Option<&str> {
+    message_id.as_deref().filter(|m| m.starts_with(idempotency::DIGEST_PREFIX))
 }
 
 /// A place among the catch-up reads running or waiting on this node; over the bound a
@@ -490,7 +499,7 @@ struct Read {
     last: Option<MessageId>,
 }
 
-async fn read_range(shared: &Shared, channels: &HashSet<Channel>, after: MessageId, until: MessageId) -> Result<Read> {
+async fn read_range(shared: &Shared, hub: &Hub, channels: &HashSet<Channel>, after: MessageId, until: MessageId) -> Result<Read> {
     let _permit = shared.catch_ups.acquire().await.map_err(|_| Error::new(ErrorKind::ConnectionFailed, "closing"))?;
     let connection = shared.connection().ok_or_else(|| Error::new(ErrorKind::ConnectionFailed, "not connected to RabbitMQ"))?;
     let stream = &shared.options.stream.name;
@@ -498,6 +507,7 @@ async fn read_range(shared: &Shared, channels: &HashSet<Channel>, after: Message
     let prefetch = limit.clamp(1, PREFETCH as usize) as u16;
     let (channel, mut consumer) = amqp::consume(&connection, stream, StartAt::Offset(amqp::offset_after(after)), prefetch, "").await?;
     let mut read = Read { messages: Vec::new(), first: None, last: None };
+    let mut read_digests = HashSet::new();
     let mut count = 0usize;
     let mut unacked = 0u64;
     loop {
@@ -523,7 +533,11 @@ async fn read_range(shared: &Shared, channels: &HashSet<Channel>, after: Message
         read.first.get_or_insert(decoded.id);
         read.last = Some(decoded.id);
         if let DecodedKind::Message(m) = decoded.kind {
-            if channels.contains(&m.channel) {
+            // A later copy of an idempotency key is skipped here as the feeder skipped it live:
+            // its first copy came earlier in this read, or before it (still in the window).
+            let digest = digest_of(&decoded.message_id);
+            let repeat = digest.is_some_and(|d| !read_digests.insert(d.to_owned()) || hub.first_copy(d).is_some_and(|first| first < m.id));
+            if channels.contains(&m.channel) && !repeat {
                 read.messages.push(m);
             }
         }

@@ -2,12 +2,12 @@
 //! broker has accepted it.
 
 use axum::extract::Request;
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use push_core::broker::Publication;
 use push_core::producer::default_content_type;
-use push_core::ErrorKind;
+use push_core::{idempotency, ErrorKind};
 use subtle::ConstantTimeEq;
 
 use crate::error::{ApiError, ApiResult};
@@ -40,10 +40,23 @@ pub async fn publish(state: AppState, request: Request) -> ApiResult<Response> {
         .map(str::to_owned)
         .unwrap_or_else(|| default_content_type(&payload).to_owned());
 
-    let publication = Publication { channel: channel.clone(), payload, content_type };
-    let id = state.broker.publish(publication).await?;
-    state.metrics.published.inc();
-    Ok(Json(serde_json::json!({ "id": id, "channel": channel })).into_response())
+    let idempotency_key = match parts.headers.get(idempotency::HEADER) {
+        None => None,
+        Some(v) => {
+            let key = v.to_str().map_err(|_| ApiError::new(ErrorKind::BadRequest, "the Idempotency-Key header is not visible ASCII"))?;
+            idempotency::validate(key)?;
+            Some(key.to_owned())
+        }
+    };
+    let publication = Publication { channel: channel.clone(), payload, content_type, idempotency_key };
+    let published = state.broker.publish(publication).await?;
+    let mut response = Json(serde_json::json!({ "id": published.id, "channel": channel })).into_response();
+    if published.replayed {
+        response.headers_mut().insert(idempotency::REPLAYED_HEADER, HeaderValue::from_static("true"));
+    } else {
+        state.metrics.published.inc();
+    }
+    Ok(response)
 }
 
 /// With a publish key configured, requires `Authorization: Bearer <key>` (constant-time compare).
