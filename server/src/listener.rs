@@ -10,9 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use ipnet::IpNet;
 use push_core::{ErrorKind, ERROR_HEADER};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -45,6 +44,8 @@ struct Limiter {
     exempt: Vec<IpNet>,
     open: Mutex<Counts>,
     metrics: Arc<Metrics>,
+    /// Woken when the last connection closes.
+    idle: tokio::sync::Notify,
 }
 
 #[derive(Default)]
@@ -98,8 +99,17 @@ impl Drop for Permit {
             }
         }
         self.limiter.metrics.tcp_connections.set(counts.total as i64);
+        if counts.total == 0 {
+            self.limiter.idle.notify_waiters();
+        }
     }
 }
+
+/// A connection's place under the TCP limits, in each of its requests' extensions: a WebSocket
+/// keeps it after the upgrade (when hyper lets go of the connection), so upgraded sockets count
+/// too.
+#[derive(Clone)]
+pub struct ConnectionSlot(#[allow(dead_code)] Arc<Permit>);
 
 /// Serves `router` on `listener` until `stop` is cancelled, then waits for open connections to
 /// finish (the caller bounds that wait).
@@ -110,14 +120,18 @@ pub async fn serve(listener: TcpListener, router: axum::Router, config: &Config,
         exempt: parse_networks(&config.ip_limit_exempt).unwrap_or_default(),
         open: Mutex::new(Counts::default()),
         metrics: metrics.clone(),
+        idle: tokio::sync::Notify::new(),
     });
-    let mut http = auto::Builder::new(TokioExecutor::new()).http1_only();
-    http.http1()
-        .timer(TokioTimer::new())
+    // HTTP/1 only, on hyper's own connection type: hyper-util's auto builder first reads the
+    // opening bytes to look for an HTTP/2 preface, untimed, so a silent client would escape
+    // the head timeout.
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
         .header_read_timeout(config.header_timeout)
         .max_buf_size(config.max_header_bytes)
         .keep_alive(true);
-    let graceful = GracefulShutdown::new();
+    // Tells open connections to finish their request in flight and close.
+    let (closing, _) = tokio::sync::watch::channel(false);
 
     loop {
         let (stream, peer) = tokio::select! {
@@ -143,21 +157,41 @@ pub async fn serve(listener: TcpListener, router: axum::Router, config: &Config,
         };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
+        let slot = ConnectionSlot(Arc::new(permit));
+        let held = slot.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
+            request.extensions_mut().insert(slot.clone());
             router.clone().call(request)
         });
-        let connection = http.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
-        let connection = graceful.watch(connection);
+        let connection = http.serve_connection(TokioIo::new(stream), service).with_upgrades();
+        let mut closing = closing.subscribe();
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            tokio::pin!(connection);
+            let ended = tokio::select! {
+                ended = connection.as_mut() => ended,
+                () = async { let _ = closing.wait_for(|c| *c).await; } => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(e) = ended {
                 tracing::trace!(%peer, "connection ended: {e}");
             }
-            drop(permit);
+            drop(held);
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    // Graceful end: every connection finishes what it is answering, then closes; the caller
+    // bounds how long this may take.
+    let _ = closing.send(true);
+    loop {
+        let idle = limiter.idle.notified();
+        if limiter.counts().total == 0 {
+            break;
+        }
+        idle.await;
+    }
 }
 
 /// Answers a connection over a limit with `503` and closes it.

@@ -361,7 +361,10 @@ impl Broker for RabbitBroker {
         }
         let has_gap = backlog.iter().any(|e| matches!(e, Event::Gap(..)));
         let after = subscription.start;
-        let head: push_core::EventStream = if has_gap && self.shared.options.catch_up_limit > 0 {
+        // Items are `None` when the catch-up read failed: the subscription then ends where it
+        // stands (the client resumes with its cursor later) instead of reporting a false gap.
+        type Items = std::pin::Pin<Box<dyn futures_util::Stream<Item = Option<Event>> + Send>>;
+        let head: Items = if has_gap && self.shared.options.catch_up_limit > 0 {
             let ticket = CatchUpTicket::take(&self.shared)?;
             let (shared, hub) = (self.shared.clone(), self.hub.clone());
             let channels: HashSet<Channel> = channels.iter().cloned().collect();
@@ -369,15 +372,19 @@ impl Broker for RabbitBroker {
                 stream::once(async move {
                     let events = catch_up(&shared, &hub, &channels, after, backlog).await;
                     drop(ticket);
-                    events
+                    match events {
+                        Some(events) => events.into_iter().map(Some).collect(),
+                        None => vec![None],
+                    }
                 })
                 .flat_map(stream::iter),
             )
         } else {
-            Box::pin(stream::iter(backlog))
+            Box::pin(stream::iter(backlog.into_iter().map(Some)))
         };
-        let tail: push_core::EventStream = if ended { Box::pin(stream::empty()) } else { subscription.events };
-        let events = head.chain(tail).scan(after, |last, event| {
+        let tail: Items = if ended { Box::pin(stream::empty()) } else { Box::pin(subscription.events.map(Some)) };
+        let events = head.chain(tail).take_while(|e| futures_util::future::ready(e.is_some())).filter_map(futures_util::future::ready);
+        let events = events.scan(after, |last, event| {
             // De-duplicate by id: a message at or below the cursor was delivered already.
             let keep = match &event {
                 Event::Message(m) => m.id > *last,
@@ -420,11 +427,11 @@ impl Broker for RabbitBroker {
     }
 }
 
-/// Serves a backlog that starts with gaps from the stream: reads ids `after+1 ..= max gap end`
+/// Serves a backlog that starts with gaps from the stream (`None` if the read fails): reads ids `after+1 ..= max gap end`
 /// (at most `--catch-up-limit` messages), keeps the subscribed channels' messages, and leaves
 /// gaps only for what the stream no longer holds or the limit cut. Returns the backlog, in
 /// order, with the hub's ring messages merged in.
-async fn catch_up(shared: &Shared, hub: &Hub, channels: &HashSet<Channel>, after: MessageId, backlog: Vec<Event>) -> Vec<Event> {
+async fn catch_up(shared: &Shared, hub: &Hub, channels: &HashSet<Channel>, after: MessageId, backlog: Vec<Event>) -> Option<Vec<Event>> {
     let gaps: Vec<(Channel, Gap)> = backlog
         .iter()
         .filter_map(|e| match e {
@@ -436,8 +443,8 @@ async fn catch_up(shared: &Shared, hub: &Hub, channels: &HashSet<Channel>, after
     let read = match read_range(shared, hub, channels, after, until).await {
         Ok(read) => read,
         Err(e) => {
-            tracing::warn!("catch-up read from {after} failed, the subscriber gets the gap: {e}");
-            return backlog;
+            tracing::warn!("catch-up read from {after} failed; the subscription ends for the client to resume later: {e}");
+            return None;
         }
     };
     let mut events: Vec<Event> = read.messages.into_iter().map(|m| Event::Message(Arc::new(m))).collect();
@@ -459,7 +466,7 @@ async fn catch_up(shared: &Shared, hub: &Hub, channels: &HashSet<Channel>, after
     events.extend(backlog.into_iter().filter(|e| matches!(e, Event::Message(_))));
     // Stable: a gap sorts before a message with the same cursor only if it came first.
     events.sort_by_key(Event::cursor);
-    events
+    Some(events)
 }
 
 /// The idempotency digest an AMQP `message_id` carries, if it is one.

@@ -52,7 +52,8 @@ async fn dispatch(state: AppState, mut parts: Parts, params: Params, channels: V
         let ws = WebSocketUpgrade::from_request_parts(&mut parts, &state)
             .await
             .map_err(|e| ApiError::new(ErrorKind::BadRequest, format!("bad WebSocket upgrade: {}", e.body_text())))?;
-        return websocket::respond(state, request, ws).await;
+        let slot = parts.extensions.get::<crate::listener::ConnectionSlot>().cloned();
+        return websocket::respond(state, request, ws, slot).await;
     }
     let accept = parts.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
     if accept.contains("text/event-stream") {

@@ -22,17 +22,22 @@ use super::frame::Frame;
 use super::SubscribeRequest;
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::Limit;
+use crate::listener::ConnectionSlot;
 use crate::state::{AppState, ConnectionGuard};
 
 /// Bytes read from the socket at a time: clients send only small control frames.
 const READ_BUFFER: usize = 4096;
 
-pub async fn respond(state: AppState, request: SubscribeRequest, upgrade: WebSocketUpgrade) -> ApiResult<Response> {
+/// `slot` is the connection's place under the TCP limits, held for as long as the socket lives.
+pub async fn respond(state: AppState, request: SubscribeRequest, upgrade: WebSocketUpgrade, slot: Option<ConnectionSlot>) -> ApiResult<Response> {
     let guard = state.connect("websocket")?;
     let subscription = state.broker.subscribe(&request.channels, request.position)?;
     let max = state.config.ws_max_message_bytes;
     let upgrade = upgrade.read_buffer_size(READ_BUFFER.min(max).max(256)).max_message_size(max).max_frame_size(max);
-    Ok(upgrade.on_upgrade(move |socket| serve(socket, state, request, subscription, guard)))
+    Ok(upgrade.on_upgrade(move |socket| async move {
+        serve(socket, state, request, subscription, guard).await;
+        drop(slot);
+    }))
 }
 
 /// Refuses a handshake from a browser page whose origin is not allowed (`--cors-origins`).

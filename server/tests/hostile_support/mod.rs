@@ -10,7 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
 
 /// How long any single read may wait unless a case says otherwise.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
@@ -26,6 +28,11 @@ pub struct Server {
 impl Server {
     /// Starts the binary with `args` (besides `--bind`) and waits until `/_push/health` is 200.
     pub async fn spawn(args: &[&str]) -> Server {
+        Server::try_spawn(args).await.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// As [`Server::spawn`], with the reason when the server does not come up.
+    pub async fn try_spawn(args: &[&str]) -> Result<Server, String> {
         raise_fd_limit();
         let addr = free_port();
         let log = std::env::temp_dir().join(format!("push-server-test-{}-{}.log", std::process::id(), addr.port()));
@@ -38,27 +45,29 @@ impl Server {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             // A file, not a pipe: an undrained pipe would block the server once it filled.
-            .stderr(File::create(&log).expect("log file"))
+            .stderr(File::create(&log).map_err(|e| format!("log file: {e}"))?)
             .spawn()
-            .expect("spawn push-server");
+            .map_err(|e| format!("spawn push-server: {e}"))?;
         let pid = child.id();
         let mut server = Server { addr, pid, child, log };
-        server.wait_ready().await;
-        server
+        server.wait_ready().await?;
+        Ok(server)
     }
 
-    async fn wait_ready(&mut self) {
+    async fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("push-server exited at start with {status}:\n{}", self.log_tail());
+                return Err(format!("push-server exited at start with {status}:\n{}", self.log_tail()));
             }
             if let Ok(r) = get(self.addr, "/_push/health", Duration::from_secs(2)).await {
                 if r.status == 200 {
-                    return;
+                    return Ok(());
                 }
             }
-            assert!(Instant::now() < deadline, "push-server never answered /_push/health:\n{}", self.log_tail());
+            if Instant::now() >= deadline {
+                return Err(format!("push-server never answered /_push/health:\n{}", self.log_tail()));
+            }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
@@ -75,12 +84,18 @@ impl Server {
         }
     }
 
-    /// The last lines the server logged (stderr), for failure messages.
-    pub fn log_tail(&self) -> String {
+    /// Everything the server logged (stderr) so far.
+    pub fn log_text(&self) -> String {
         let mut text = String::new();
         if let Ok(mut f) = File::open(&self.log) {
             let _ = f.read_to_string(&mut text);
         }
+        text
+    }
+
+    /// The last lines the server logged, for failure messages.
+    pub fn log_tail(&self) -> String {
+        let text = self.log_text();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(30)..].join("\n")
     }
@@ -161,7 +176,7 @@ pub fn metric(text: &str, prefix: &str) -> Option<f64> {
         .filter_map(|l| {
             let rest = l.strip_prefix(prefix)?;
             // `push_channels` must not match `push_channels_total`.
-            if !(rest.starts_with(' ') || rest.starts_with('{') || prefix.ends_with('}') || prefix.ends_with(',')) {
+            if !prefix.contains('{') && !(rest.starts_with(' ') || rest.starts_with('{')) {
                 return None;
             }
             rest.rsplit(' ').next()?.parse().ok()
@@ -249,7 +264,9 @@ impl Response {
 
 /// A raw TCP connection that reads HTTP answers (and WebSocket frames after an upgrade).
 pub struct Conn {
-    pub stream: TcpStream,
+    reader: OwnedReadHalf,
+    /// None while a spawned sender holds it.
+    writer: Option<OwnedWriteHalf>,
     buf: Vec<u8>,
     /// Bytes read over the connection's life.
     pub read_total: usize,
@@ -259,17 +276,48 @@ impl Conn {
     pub async fn connect(addr: SocketAddr) -> std::io::Result<Conn> {
         let stream = tokio::time::timeout(READ_TIMEOUT, TcpStream::connect(addr)).await.map_err(|_| std::io::Error::other("connect timed out"))??;
         stream.set_nodelay(true)?;
-        Ok(Conn { stream, buf: Vec::new(), read_total: 0 })
+        let (reader, writer) = stream.into_split();
+        Ok(Conn { reader, writer: Some(writer), buf: Vec::new(), read_total: 0 })
     }
 
     pub async fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.stream.write_all(bytes).await
+        match self.writer.as_mut() {
+            Some(w) => w.write_all(bytes).await,
+            None => Err(std::io::Error::other("a spawned sender holds the writer")),
+        }
+    }
+
+    /// Sends the FIN (the server sees the request end).
+    pub async fn shutdown_write(&mut self) -> std::io::Result<()> {
+        match self.writer.as_mut() {
+            Some(w) => w.shutdown().await,
+            None => Ok(()),
+        }
+    }
+
+    /// Writes `bytes` from a task, so that reading goes on while a server that answers early
+    /// stops reading a large request. The task hands the writer back instead of dropping it:
+    /// dropping it would send a FIN, which would end the request early (no half-close).
+    pub fn spawn_send(&mut self, bytes: Vec<u8>, half_close: bool) -> JoinHandle<Option<OwnedWriteHalf>> {
+        let writer = self.writer.take();
+        tokio::spawn(async move {
+            let mut writer = writer?;
+            if writer.write_all(&bytes).await.is_ok() && half_close {
+                let _ = writer.shutdown().await;
+            }
+            Some(writer)
+        })
+    }
+
+    /// Makes the next close a reset (RST) instead of a FIN.
+    pub fn reset_on_close(&self) {
+        let _ = self.reader.as_ref().set_zero_linger();
     }
 
     /// Reads more bytes into the buffer until `deadline`; Ok(0) is EOF.
     async fn fill(&mut self, deadline: tokio::time::Instant) -> Result<usize, NoAnswer> {
         let mut chunk = [0u8; 16384];
-        match tokio::time::timeout_at(deadline, self.stream.read(&mut chunk)).await {
+        match tokio::time::timeout_at(deadline, self.reader.read(&mut chunk)).await {
             Err(_) => Err(NoAnswer::Hang { got: self.read_total }),
             Ok(Ok(n)) => {
                 self.buf.extend_from_slice(&chunk[..n]);
