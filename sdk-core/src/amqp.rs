@@ -160,7 +160,9 @@ pub async fn declare_stream(connection: &Connection, config: &StreamConfig) -> R
     let declared = channel.queue_declare(config.name.as_str().into(), durable, config.declare_arguments()).await;
     let _ = channel.close(200, "OK".into()).await;
     declared.map(|_| ()).map_err(|e| {
-        let kind = if is_precondition_failed(&e) { ErrorKind::InvalidConfig } else { kind_of(&e) };
+        // A declare creates what is missing, so NOT_FOUND means the queue's home node is down
+        // or still recovering after a broker restart: transient.
+        let kind = if is_not_found(&e) { ErrorKind::ConnectionFailed } else { kind_of(&e) };
         Error::new(kind, format!("could not declare stream {:?}: {e}", config.name)).with_source(e)
     })
 }
@@ -179,6 +181,7 @@ pub async fn consume(connection: &Connection, stream: &str, offset: StartAt, pre
         match offset {
             StartAt::Next => AMQPValue::LongString("next".into()),
             StartAt::Offset(n) => AMQPValue::LongLongInt(n.min(i64::MAX as u64) as i64),
+            StartAt::Timestamp(seconds) => AMQPValue::Timestamp(seconds),
         },
     );
     let consumer = channel
@@ -195,6 +198,9 @@ pub enum StartAt {
     Next,
     /// At this offset, or at the first one still retained if it is older.
     Offset(u64),
+    /// At the first chunk published at or after this time (Unix seconds); chunks hold several
+    /// messages, so a few earlier ones may come first.
+    Timestamp(u64),
 }
 
 /// The properties a publication is sent with. `message_id` must be unique to this message.
@@ -310,26 +316,36 @@ pub fn unique_prefix() -> String {
 /// `ConnectionFailed` (retrying later may work), anything else the broker refused is a
 /// `ServerError`.
 pub fn kind_of(e: &lapin::Error) -> ErrorKind {
+    use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
     use lapin::ErrorKind as K;
     match e.kind() {
         K::IOError(_) | K::RuntimeShutdownError(_) | K::MissingHeartbeatError | K::InvalidConnectionState(_) | K::InvalidChannelState(..) => {
             ErrorKind::ConnectionFailed
         }
-        K::ProtocolError(_) if e.is_amqp_hard_error() => ErrorKind::ConnectionFailed,
-        K::ProtocolError(_) => ErrorKind::ServerError,
+        // By reply code, never by message text.
+        K::ProtocolError(reply) => match reply.kind() {
+            AMQPErrorKind::Soft(AMQPSoftError::ACCESSREFUSED) => ErrorKind::Unauthorized,
+            AMQPErrorKind::Soft(AMQPSoftError::PRECONDITIONFAILED) => ErrorKind::InvalidConfig,
+            // A queue being recovered (e.g. after a broker restart) is locked for a moment.
+            AMQPErrorKind::Soft(AMQPSoftError::RESOURCELOCKED) => ErrorKind::ConnectionFailed,
+            AMQPErrorKind::Soft(_) => ErrorKind::ServerError,
+            // The broker closed the connection (shutting down, forced): try again later.
+            AMQPErrorKind::Hard(_) => ErrorKind::ConnectionFailed,
+        },
         K::AuthProviderError(_) => ErrorKind::Unauthorized,
         _ => ErrorKind::ServerError,
     }
 }
 
-fn is_precondition_failed(e: &lapin::Error) -> bool {
-    e.to_string().contains("PRECONDITION_FAILED")
+/// Whether RabbitMQ answered NOT_FOUND (404).
+fn is_not_found(e: &lapin::Error) -> bool {
+    use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
+    matches!(e.kind(), lapin::ErrorKind::ProtocolError(reply) if matches!(reply.kind(), AMQPErrorKind::Soft(AMQPSoftError::NOTFOUND)))
 }
 
 /// A push error for a lapin failure while doing `what` with `target`.
 pub fn error(what: &str, target: &str, e: lapin::Error) -> Error {
-    let kind = if e.to_string().contains("ACCESS_REFUSED") { ErrorKind::Unauthorized } else { kind_of(&e) };
-    Error::new(kind, format!("{what} {target}: {e}")).with_source(e)
+    Error::new(kind_of(&e), format!("{what} {target}: {e}")).with_source(e)
 }
 
 /// A `LongString` header value, for callers building their own headers.

@@ -147,6 +147,15 @@ impl Hub {
         Published { id, replayed: false }
     }
 
+    /// Records a digest seen in the log before this hub's start (a node warming its window),
+    /// unless an earlier copy is known already.
+    pub fn remember(&self, digest: &str, id: MessageId) {
+        let mut state = self.lock();
+        if state.window.first_copy(digest).is_none() {
+            state.window.record(digest, id, Instant::now());
+        }
+    }
+
     /// The first copy's id of an idempotency digest still in the window.
     pub fn first_copy(&self, digest: &str) -> Option<MessageId> {
         self.lock().window.first_copy(digest)

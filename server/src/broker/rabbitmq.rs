@@ -138,6 +138,7 @@ impl RabbitBroker {
         let decoded = amqp::decode(&first.properties, &first.data)?;
         let start = MessageId(decoded.id.0 - 1);
         let hub = Hub::new(start, options.limits.clone(), false);
+        warm_window(&connection, &stream, &hub, options.limits.idempotency_window, start).await;
         spawn_sweeper(&hub);
         tracing::info!(stream = %stream, broker = %redacted, "RabbitMQ engine starts at id {start}");
 
@@ -179,6 +180,41 @@ impl RabbitBroker {
 }
 
 /// Publishes the start-up marker on its own confirm channel and waits for the confirm.
+/// Reads the last `window` of the stream up to `start` and remembers its idempotency digests,
+/// so that this node skips a retry's copy whose first copy came before the node started, as the
+/// nodes that were running do. Best effort: a failure leaves the window as it is (logged).
+async fn warm_window(connection: &Connection, stream: &str, hub: &Hub, window: Duration, start: MessageId) {
+    if window.is_zero() {
+        return;
+    }
+    let since = (push_core::message::now_millis() / 1000).saturating_sub(window.as_secs() + 1);
+    let read = async {
+        let (channel, mut consumer) = amqp::consume(connection, stream, StartAt::Timestamp(since), PREFETCH, "").await?;
+        let (mut count, mut read) = (0u64, 0u64);
+        while let Ok(Some(Ok(delivery))) = tokio::time::timeout(CATCH_UP_IDLE, consumer.next()).await {
+            let decoded = amqp::decode(&delivery.properties, &[])?;
+            if decoded.id > start {
+                break;
+            }
+            if let Some(digest) = digest_of(&decoded.message_id) {
+                hub.remember(digest, decoded.id);
+                count += 1;
+            }
+            read += 1;
+            if read % ACK_EVERY == 0 {
+                // Stream acks only grant credit for the next deliveries.
+                let _ = delivery.acker.ack(BasicAckOptions { multiple: true }).await;
+            }
+        }
+        let _ = channel.close(200, "OK".into()).await;
+        Ok::<_, Error>(count)
+    };
+    match read.await {
+        Ok(count) => tracing::info!(stream, "idempotency window warmed with {count} keys from the last {window:?}"),
+        Err(e) => tracing::warn!(stream, "could not read the last {window:?} of the stream for idempotency keys: {e}"),
+    }
+}
+
 async fn publish_marker(connection: &Connection, stream: &str) -> Result<()> {
     let channel = connection.create_channel().await.map_err(|e| amqp::error("could not open a channel to", stream, e))?;
     channel
