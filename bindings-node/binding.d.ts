@@ -16,9 +16,10 @@ export declare class NativeProducer {
   get url(): string
   /**
    * Publishes `data` to `channel`; resolves to the message id as a decimal string. Rejects
-   * with an `Error` whose `code` is the sdk-core code.
+   * with an `Error` whose `code` is the sdk-core code. Without `idempotencyKey` sdk-core
+   * makes a fresh one per call.
    */
-  send(channel: string, data: string | Uint8Array, contentType?: string | undefined | null): Promise<string>
+  send(channel: string, data: string | Uint8Array, contentType?: string | undefined | null, idempotencyKey?: string | undefined | null): Promise<string>
   /** Drops the connections. The producer stays usable: the next publish reconnects. */
   close(): void
 }

@@ -18,6 +18,13 @@ export interface PublishOptions {
    * are valid UTF-8, `application/octet-stream` for other bytes.
    */
   contentType?: string | null
+  /**
+   * Makes retries safe: a publish with a key already used for the same channel (within the
+   * server's `--idempotency-window`) stores nothing and resolves to the first id. 1 to 255
+   * visible ASCII characters, e.g. `'order-9'`; others reject with `BadRequestError`. Default:
+   * a fresh key per `.to()`, with which the producer retries failures that may have stored it.
+   */
+  idempotencyKey?: string | null
 }
 
 export interface PublishToOptions extends PublishOptions {
@@ -31,7 +38,8 @@ export declare class Publication {
   /**
    * Publishes to `channel` and resolves to the message id (a decimal string) once the server has
    * accepted it. Rejects with a `PushError` subclass (or a `TypeError` for wrong argument types).
-   * Each call publishes once more.
+   * Each call publishes once more, unless its `idempotencyKey` was already used for `channel`:
+   * then it resolves to the first id.
    */
   to(channel: string): Promise<string>
 }
@@ -164,7 +172,7 @@ export declare class InvalidConfigError extends PushError {
   static readonly code: 'INVALID_CONFIG'
   readonly code: 'INVALID_CONFIG'
 }
-/** The request is malformed in another way. */
+/** An invalid `idempotencyKey`, or the request is malformed in another way. */
 export declare class BadRequestError extends PushError {
   static readonly code: 'BAD_REQUEST'
   readonly code: 'BAD_REQUEST'

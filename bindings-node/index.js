@@ -76,22 +76,31 @@ class Publication {
   #native
   #data
   #contentType
-  constructor(native, data, contentType) {
+  #idempotencyKey
+  constructor(native, data, contentType, idempotencyKey) {
     this.#native = native
     this.#data = data
     this.#contentType = contentType
+    this.#idempotencyKey = idempotencyKey
   }
 
-  /** Publishes to `channel`; resolves to the message id. Each call publishes once more. */
+  /**
+   * Publishes to `channel`; resolves to the message id. Each call publishes once more, unless
+   * an idempotency key already used for this channel makes it resolve to the first id.
+   */
   async to(channel) {
     if (typeof channel !== 'string') throw argError('channel', 'a string', channel)
     const contentType = this.#contentType
     if (contentType != null && typeof contentType !== 'string') {
       throw argError('options.contentType', 'a string', contentType)
     }
+    const idempotencyKey = this.#idempotencyKey
+    if (idempotencyKey != null && typeof idempotencyKey !== 'string') {
+      throw argError('options.idempotencyKey', 'a string', idempotencyKey)
+    }
     const data = payload(this.#data)
     try {
-      return await this.#native.send(channel, data, contentType ?? undefined)
+      return await this.#native.send(channel, data, contentType ?? undefined, idempotencyKey ?? undefined)
     } catch (err) {
       throw fromNative(err)
     }
@@ -116,7 +125,7 @@ class Producer {
 
   /** Starts a publish; finish it with `.to(channel)`. */
   publish(data, options) {
-    return new Publication(this.#native, data, options?.contentType)
+    return new Publication(this.#native, data, options?.contentType, options?.idempotencyKey)
   }
 
   /** Drops idle connections. The producer stays usable: the next publish reconnects. */
@@ -179,7 +188,8 @@ let defaultProducer = null
 async function publish(data, options) {
   if (options === null || typeof options !== 'object') throw argError('options', 'an object with `to`', options)
   defaultProducer ??= new Producer()
-  return defaultProducer.publish(data, { contentType: options.contentType }).to(options.to)
+  const { contentType, idempotencyKey } = options
+  return defaultProducer.publish(data, { contentType, idempotencyKey }).to(options.to)
 }
 
 module.exports = {

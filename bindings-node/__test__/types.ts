@@ -18,6 +18,9 @@ async function typeTests(): Promise<void> {
   await p.publish(new DataView(new ArrayBuffer(2))).to('/a')
   const viaDefault: string = await publish('x', { to: '/a' })
   await push.publish('x', { to: '/a', contentType: 'text/plain' })
+  await p.publish('x', { idempotencyKey: 'order-9' }).to('/orders')
+  await p.publish('x', { contentType: 'text/plain', idempotencyKey: null }).to('/orders')
+  await publish('x', { to: '/orders', idempotencyKey: 'order-9' })
   p.close()
 
   try {
@@ -59,6 +62,8 @@ async function typeTests(): Promise<void> {
   new Producer({ timeout: 5 })
   // @ts-expect-error timeoutMs is a number
   new Producer({ timeoutMs: '5' })
+  // @ts-expect-error an idempotency key is a string
+  p.publish('x', { idempotencyKey: 9 })
   // @ts-expect-error publish() needs `to`
   await publish('x', {})
   // @ts-expect-error Publication has no public constructor

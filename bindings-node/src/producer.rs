@@ -82,7 +82,8 @@ impl NativeProducer {
     }
 
     /// Publishes `data` to `channel`; resolves to the message id as a decimal string. Rejects
-    /// with an `Error` whose `code` is the sdk-core code.
+    /// with an `Error` whose `code` is the sdk-core code. Without `idempotencyKey` sdk-core
+    /// makes a fresh one per call.
     #[napi(ts_return_type = "Promise<string>")]
     pub fn send<'env>(
         &self,
@@ -90,6 +91,7 @@ impl NativeProducer {
         channel: String,
         data: Either<String, Uint8Array>,
         content_type: Option<String>,
+        idempotency_key: Option<String>,
     ) -> napi::Result<PromiseRaw<'env, String>> {
         // Copy the bytes now: the JavaScript buffer may change once this call returns.
         let payload = match data {
@@ -100,7 +102,10 @@ impl NativeProducer {
         env.spawn_future_with_callback(
             async move {
                 let result = match producer {
-                    Ok(p) => p.send(&channel, payload, content_type.as_deref()).await,
+                    Ok(p) => {
+                        p.send_keyed(&channel, payload, content_type.as_deref(), idempotency_key)
+                            .await
+                    }
                     Err(e) => Err(e),
                 };
                 Ok(result)

@@ -53,9 +53,14 @@ impl Producer {
     }
 
     /// Starts a publish; finish it with `.to(channel)` or `await ....to_async(channel)`.
-    #[pyo3(signature = (data, content_type=None))]
-    fn publish(slf: &Bound<'_, Self>, data: &Bound<'_, PyAny>, content_type: Option<String>) -> PyResult<Publish> {
-        Ok(Publish { producer: slf.clone().unbind(), data: payload(data)?, content_type })
+    #[pyo3(signature = (data, content_type=None, *, idempotency_key=None))]
+    fn publish(
+        slf: &Bound<'_, Self>,
+        data: &Bound<'_, PyAny>,
+        content_type: Option<String>,
+        idempotency_key: Option<String>,
+    ) -> PyResult<Publish> {
+        Ok(Publish { producer: slf.clone().unbind(), data: payload(data)?, content_type, idempotency_key })
     }
 
     /// Closes the connections. The producer stays usable: it reconnects on the next publish.
@@ -84,6 +89,8 @@ pub struct Publish {
     producer: Py<Producer>,
     data: Bytes,
     content_type: Option<String>,
+    /// The caller's key; `None`: sdk-core makes a fresh one per `.to()`.
+    idempotency_key: Option<String>,
 }
 
 #[pymethods]
@@ -93,17 +100,18 @@ impl Publish {
     fn to(&self, py: Python<'_>, channel: &str) -> PyResult<String> {
         let producer = &self.producer.get().inner;
         let (data, content_type) = (self.data.clone(), self.content_type.as_deref());
-        py.detach(|| producer.send(channel, data, content_type)).map(|id| id.to_string()).py(py)
+        let key = self.idempotency_key.clone();
+        py.detach(|| producer.send_keyed(channel, data, content_type, key)).map(|id| id.to_string()).py(py)
     }
 
     /// Publishes to `channel` without blocking the running asyncio loop; returns an
     /// `asyncio.Future` of the message id.
     fn to_async<'py>(&self, py: Python<'py>, channel: String) -> PyResult<Bound<'py, PyAny>> {
         let (handle, producer) = self.producer.get().inner.async_parts().py(py)?;
-        let (data, content_type) = (self.data.clone(), self.content_type.clone());
+        let (data, content_type, key) = (self.data.clone(), self.content_type.clone(), self.idempotency_key.clone());
         let keepalive = self.producer.clone_ref(py).into_any();
         future::spawn(py, &handle, keepalive, async move {
-            producer.send(&channel, data, content_type.as_deref()).await.map(|id| id.to_string())
+            producer.send_keyed(&channel, data, content_type.as_deref(), key).await.map(|id| id.to_string())
         })
     }
 

@@ -30,10 +30,10 @@ module Push
     # Replaces the default producer, e.g. `Push.producer = Push::Producer.new(url, publish_key: key)`.
     attr_writer :producer
 
-    # Publishes +data+ to the channel +to+ through {Push.producer}.
+    # Publishes +data+ to the channel +to+ through {Push.producer}; see {Producer#publish}.
     # @return [String] the message's id.
-    def publish(data, to:, content_type: nil)
-      producer.publish(data, content_type: content_type).to(to)
+    def publish(data, to:, content_type: nil, idempotency_key: nil)
+      producer.publish(data, content_type: content_type, idempotency_key: idempotency_key).to(to)
     end
   end
 end

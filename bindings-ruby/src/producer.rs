@@ -94,13 +94,15 @@ impl Producer {
         })
     }
 
-    /// `_publish(channel, data, content_type)`: publishes and returns the id as a String.
+    /// `_publish(channel, data, content_type, idempotency_key)`: publishes and returns the id as
+    /// a String. Without a key sdk-core makes a fresh one per call.
     fn publish(
         ruby: &Ruby,
         rb_self: &Self,
         channel: RString,
         data: RString,
         content_type: Option<RString>,
+        idempotency_key: Option<RString>,
     ) -> Result<RString, Error> {
         let producer = rb_self.get(ruby)?;
         // Copy everything out of Ruby objects while the GVL is held.
@@ -121,13 +123,17 @@ impl Producer {
             Some(ct) => Some(ct.to_string()?),
             None => implied_content_type(ruby, data),
         };
+        // A key that is not UTF-8 is not visible ASCII either: sdk-core refuses it (BadRequest).
+        let idempotency_key =
+            idempotency_key.map(|k| String::from_utf8_lossy(unsafe { k.as_slice() }).into_owned());
         let payload = Bytes::copy_from_slice(unsafe { data.as_slice() });
 
         let (handle, core) = producer
             .async_parts()
             .map_err(|e| errors::to_ruby(ruby, &e))?;
         let sent = crate::nogvl::run(ruby, &handle, async move {
-            core.send(&channel, payload, content_type.as_deref()).await
+            core.send_keyed(&channel, payload, content_type.as_deref(), idempotency_key)
+                .await
         })?;
         let id = sent.map_err(|e| errors::to_ruby(ruby, &e))?;
         Ok(ruby.str_new(&id.to_string()))
@@ -167,7 +173,7 @@ pub fn init(ruby: &Ruby, push: RModule) -> Result<(), Error> {
     let class = push.define_class("Producer", ruby.class_object())?;
     class.define_alloc_func::<Producer>();
     class.define_private_method("_configure", method!(Producer::configure, 3))?;
-    class.define_private_method("_publish", method!(Producer::publish, 3))?;
+    class.define_private_method("_publish", method!(Producer::publish, 4))?;
     class.define_method("initialize_copy", method!(Producer::initialize_copy, 1))?;
     class.define_method("url", method!(Producer::url, 0))?;
     class.define_method("close", method!(Producer::close, 0))?;

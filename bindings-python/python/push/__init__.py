@@ -79,10 +79,12 @@ def default_producer() -> Producer:
         return _default[1]
 
 
-def publish(data: Data, *, to: str, content_type: Optional[str] = None) -> str:
+def publish(
+    data: Data, *, to: str, content_type: Optional[str] = None, idempotency_key: Optional[str] = None
+) -> str:
     """Publishes ``data`` to the channel ``to`` with the default producer; returns the id.
 
     ``push.publish("hi", to="/greetings")`` is ``push.Producer().publish("hi").to("/greetings")``
     without making a producer (and its connections) per call.
     """
-    return default_producer().publish(data, content_type).to(to)
+    return default_producer().publish(data, content_type, idempotency_key=idempotency_key).to(to)

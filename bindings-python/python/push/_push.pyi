@@ -29,8 +29,19 @@ class Producer:
     @property
     def url(self) -> str: ...
     def publish(
-        self, data: Union[str, bytes, bytearray, memoryview], content_type: Optional[str] = None
-    ) -> Publish: ...
+        self,
+        data: Union[str, bytes, bytearray, memoryview],
+        content_type: Optional[str] = None,
+        *,
+        idempotency_key: Optional[str] = None,
+    ) -> Publish:
+        """Starts a publish; ``.to(channel)`` or ``await .to_async(channel)`` sends it.
+
+        ``idempotency_key`` (1 to 255 visible ASCII characters, e.g. ``"order-9"``): a publish with
+        a key already used for the same channel, within the server's ``--idempotency-window``,
+        stores nothing and returns the first id. ``None``: a fresh key per send. An invalid key
+        raises ``push.BadRequest`` when sent.
+        """
     def close(self) -> None: ...
     def __enter__(self) -> Self: ...
     def __exit__(

@@ -62,8 +62,14 @@ class AsyncProducer:
         """The blocking producer underneath (shares connections with this one)."""
         return self._producer
 
-    def publish(self, data: Union[str, bytes, bytearray, memoryview], content_type: Optional[str] = None) -> AsyncPublish:
-        return AsyncPublish(self._producer.publish(data, content_type))
+    def publish(
+        self,
+        data: Union[str, bytes, bytearray, memoryview],
+        content_type: Optional[str] = None,
+        *,
+        idempotency_key: Optional[str] = None,
+    ) -> AsyncPublish:
+        return AsyncPublish(self._producer.publish(data, content_type, idempotency_key=idempotency_key))
 
     async def aclose(self) -> None:
         """Closes the connections; publishes still running fail with ``push.ConnectionError``."""
@@ -84,8 +90,10 @@ class AsyncProducer:
         return f"<push.AsyncProducer url={self.url!r}>"
 
 
-async def publish(data: Data, *, to: str, content_type: Optional[str] = None) -> str:
+async def publish(
+    data: Data, *, to: str, content_type: Optional[str] = None, idempotency_key: Optional[str] = None
+) -> str:
     """``await push.aio.publish("hi", to="/greetings")`` with the default producer."""
     from push import default_producer
 
-    return await default_producer().publish(data, content_type).to_async(to)
+    return await default_producer().publish(data, content_type, idempotency_key=idempotency_key).to_async(to)

@@ -36,10 +36,14 @@ module Push
     #   or US-ASCII string as "text/plain; charset=utf-8" (octet-stream if its bytes are not
     #   valid UTF-8), a string in another encoding as "text/plain; charset=<encoding>".
     # @param content_type [String, nil] the message's content type, e.g. "application/json".
+    # @param idempotency_key [String, nil] makes retries store once: a publish with a key already
+    #   used for the same channel (within the server's --idempotency-window) stores nothing and
+    #   returns the first id. 1 to 255 visible ASCII characters, e.g. "order-9". nil: a fresh
+    #   key per {Publish#to}, which still makes the producer's own retries safe.
     # @return [Push::Publish]
-    # @raise [TypeError] if data is not a String.
-    def publish(data, content_type: nil)
-      Publish.new(self, data, content_type: content_type)
+    # @raise [TypeError] if data or idempotency_key is not a String.
+    def publish(data, content_type: nil, idempotency_key: nil)
+      Publish.new(self, data, content_type: content_type, idempotency_key: idempotency_key)
     end
 
     def inspect
@@ -51,25 +55,29 @@ module Push
 
   # A publish waiting for its channel: `producer.publish(data).to(channel)`.
   class Publish
-    attr_reader :producer, :data, :content_type
+    attr_reader :producer, :data, :content_type, :idempotency_key
 
-    def initialize(producer, data, content_type: nil)
+    def initialize(producer, data, content_type: nil, idempotency_key: nil)
       @producer = producer
       @data = String.try_convert(data) or
         raise TypeError, "data must be a String, got #{data.class} (serialize it first, e.g. data.to_json)"
       @content_type = content_type&.to_s
+      @idempotency_key = idempotency_key.nil? ? nil : String.try_convert(idempotency_key) ||
+        raise(TypeError, "idempotency_key must be a String, got #{idempotency_key.class}")
     end
 
     # Sends the message to +channel+ and waits until the server has accepted it.
     #
     # @param channel [String] e.g. "/greetings".
-    # @return [String] the message's id, e.g. "42".
-    # @raise [Push::Error] a subclass naming what went wrong: InvalidChannel, PayloadTooLarge,
-    #   Unauthorized, ConnectionError, TimeoutError, ServerError, ...
+    # @return [String] the message's id, e.g. "42" (with an idempotency key already used for
+    #   this channel: the first publish's id).
+    # @raise [Push::Error] a subclass naming what went wrong: InvalidChannel, BadRequest (an
+    #   invalid idempotency key), PayloadTooLarge, Unauthorized, ConnectionError, TimeoutError,
+    #   ServerError, ...
     def to(channel)
       name = String.try_convert(channel) or
         raise TypeError, "channel must be a String like \"/greetings\", got #{channel.class}"
-      @producer.__send__(:_publish, name, @data, @content_type)
+      @producer.__send__(:_publish, name, @data, @content_type, @idempotency_key)
     end
   end
 end

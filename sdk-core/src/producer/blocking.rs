@@ -65,13 +65,18 @@ impl BlockingProducer {
     /// Publishes and blocks until the server (or broker) has accepted the message.
     /// Must not be called from inside an async runtime.
     pub fn send(&self, channel: &str, payload: Bytes, content_type: Option<&str>) -> Result<MessageId> {
+        self.send_keyed(channel, payload, content_type, None)
+    }
+
+    /// [`send`](Self::send) with the caller's idempotency key (see [`Producer::send_keyed`]).
+    pub fn send_keyed(&self, channel: &str, payload: Bytes, content_type: Option<&str>, idempotency_key: Option<String>) -> Result<MessageId> {
         let local = self.local()?;
-        local.runtime.block_on(local.producer.send(channel, payload, content_type))
+        local.runtime.block_on(local.producer.send_keyed(channel, payload, content_type, idempotency_key))
     }
 
     /// `producer.publish(data).to(channel)`, blocking.
     pub fn publish(&self, data: impl Into<Bytes>) -> BlockingPublish<'_> {
-        BlockingPublish { producer: self, data: data.into(), content_type: None }
+        BlockingPublish { producer: self, data: data.into(), content_type: None, idempotency_key: None }
     }
 
     /// The runtime handle and async producer of this process, for bindings that bridge to their
@@ -102,7 +107,6 @@ impl Drop for BlockingProducer {
     }
 }
 
-
 impl std::fmt::Debug for BlockingProducer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BlockingProducer").field("url", &self.url).finish()
@@ -115,6 +119,7 @@ pub struct BlockingPublish<'a> {
     producer: &'a BlockingProducer,
     data: Bytes,
     content_type: Option<String>,
+    idempotency_key: Option<String>,
 }
 
 impl BlockingPublish<'_> {
@@ -123,8 +128,14 @@ impl BlockingPublish<'_> {
         self
     }
 
+    /// See [`Publish::idempotency_key`](super::Publish::idempotency_key).
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+
     pub fn to(self, channel: &str) -> Result<MessageId> {
-        self.producer.send(channel, self.data, self.content_type.as_deref())
+        self.producer.send_keyed(channel, self.data, self.content_type.as_deref(), self.idempotency_key)
     }
 }
 
