@@ -200,6 +200,24 @@ impl Hub {
         }
     }
 
+    /// Records that the log lost messages up to `to` that this hub never saw (e.g. removed by
+    /// retention while the engine was disconnected). It cannot tell which channels they were
+    /// on, so every channel's floor rises to `to`, and every live subscriber is detached: it
+    /// re-syncs, and its gap says the range is gone. Never a silent jump.
+    pub fn lost(&self, to: MessageId) {
+        let mut state = self.lock();
+        state.forgotten_floor = state.forgotten_floor.max(to);
+        for entry in state.channels.values_mut() {
+            entry.floor = entry.floor.max(to);
+            for s in entry.subscribers.drain(..) {
+                s.lagged.store(true, Ordering::Release);
+            }
+        }
+        if to > self.last_id() {
+            self.last_id.store(to.0, Ordering::Release);
+        }
+    }
+
     /// Drops expired history and forgets idle channels. Call it periodically.
     pub fn sweep(&self) {
         let now = Instant::now();
@@ -537,6 +555,20 @@ mod tests {
         assert_eq!(hub.ingest_keyed(msg(3, "/a"), Some("other")), Published { id: MessageId(3), replayed: false });
         assert_eq!(ids(&ready(&mut sub).await), vec![1, 3], "the second copy is never delivered");
         assert_eq!(hub.last_id(), MessageId(3));
+    }
+
+    #[tokio::test]
+    async fn a_lost_range_is_a_gap_for_live_and_resuming_subscribers() {
+        let hub = Hub::new(MessageId(0), HubLimits::default(), false);
+        hub.ingest(msg(1, "/a"));
+        let mut live = hub.subscribe(&[ch("/a")], Position::Latest).unwrap();
+        hub.lost(MessageId(5));
+        hub.ingest(msg(6, "/a"));
+        let events = ready(&mut live).await;
+        assert!(matches!(&events[0], Event::Gap(_, g) if *g == Gap { from: MessageId(2), to: MessageId(5) }), "{events:?}");
+        assert_eq!(ids(&events[1..]), vec![6]);
+        let mut resuming = hub.subscribe(&[ch("/b")], Position::After(MessageId(1))).unwrap();
+        assert!(matches!(&ready(&mut resuming).await[0], Event::Gap(_, g) if g.to == MessageId(5)));
     }
 
     #[tokio::test]

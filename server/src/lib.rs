@@ -33,6 +33,20 @@ use tokio_util::sync::CancellationToken;
 pub use config::Config;
 pub use state::AppState;
 
+/// Every connection is a file descriptor: lifts the soft open-files limit (often 1024) to the
+/// hard one, as nginx's `worker_rlimit_nofile` does, so --max-tcp-connections is what bounds
+/// sockets. The binary calls it at start; embedders and tests may too.
+pub fn raise_open_files_limit() {
+    // SAFETY: plain syscalls on a local struct.
+    unsafe {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
 /// The application: all routes over `state`. Tests can drive it without a socket.
 pub fn app(state: AppState) -> axum::Router {
     routes::router(state)

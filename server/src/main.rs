@@ -19,7 +19,7 @@ async fn main() -> std::process::ExitCode {
         eprintln!("push-server: {reason}");
         return std::process::ExitCode::from(2);
     }
-    raise_open_files_limit();
+    push_server::raise_open_files_limit();
     let listener = match tokio::net::TcpListener::bind(config.bind).await {
         Ok(l) => l,
         Err(e) => {
@@ -34,19 +34,6 @@ async fn main() -> std::process::ExitCode {
         Err(e) => {
             eprintln!("push-server: {e}");
             std::process::ExitCode::from(1)
-        }
-    }
-}
-
-/// Every connection is a file descriptor: lift the soft limit (often 1024) to the hard one, as
-/// nginx's `worker_rlimit_nofile` does, so --max-tcp-connections is what bounds sockets.
-fn raise_open_files_limit() {
-    // SAFETY: plain syscalls on a local struct.
-    unsafe {
-        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
         }
     }
 }

@@ -421,3 +421,32 @@ async fn a_repeated_idempotency_key_is_stored_once_across_nodes() {
     }
     no_leaks_then_delete(&stream).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_and_recreated_stream_is_reported_not_silently_followed() {
+    let _turn = serial().await;
+    let stream = unique_stream("recreated");
+    let node = Node::start(&stream, |_| {}).await;
+    for i in 0..5 {
+        node.publish("/r", format!("m{i}")).await;
+    }
+    // The stream goes away under the node; the node recreates it on reconnect, but its offsets
+    // start again below the ones the node has read.
+    delete_stream(&stream).await;
+    let mut health = node.health().await;
+    for _ in 0..100 {
+        if health.0 == 503 && health.1["broker"]["detail"].as_str().is_some_and(|d| d.contains("went backwards")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        health = node.health().await;
+    }
+    assert_eq!(health.0, 503, "{}", health.1);
+    let detail = health.1["broker"]["detail"].as_str().unwrap().to_owned();
+    assert!(detail.contains("went backwards") && detail.contains("Restart"), "{detail}");
+    // Publishing on the node fails instead of answering ids from a log it no longer follows.
+    assert!(node.try_publish("/r", "after".into()).await.is_err());
+    println!("recreated stream: {detail}");
+    node.shutdown().await;
+    delete_stream(&stream).await;
+}

@@ -23,13 +23,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use lapin::options::{BasicAckOptions, BasicPublishOptions, ConfirmSelectOptions};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{Confirmation, Connection};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use crate::amqp::{self, DecodedKind, StartAt, StreamConfig};
+use crate::amqp::{self, DecodedKind, StartAt, StreamConfig, StreamReader};
 use crate::broker::{Publication, Published};
 use crate::idempotency;
 use crate::message::now_millis;
@@ -263,8 +262,20 @@ impl AmqpPublisher {
 
     async fn connect(&self) -> Result<Arc<Link>> {
         let connection = amqp::connect(&self.options.url, &self.options.connection_name).await?;
+        match self.set_up(&connection).await {
+            Ok((channel, broken)) => Ok(Arc::new(Link { connection, channel, broken })),
+            Err(e) => {
+                // Close it now: a half set-up connection must not linger on the broker.
+                let _ = connection.close(200, "set-up failed".into()).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Declares the stream, opens the confirm channel and, for [`Echo::Own`], the echo consumer.
+    async fn set_up(&self, connection: &Connection) -> Result<(lapin::Channel, Arc<AtomicBool>)> {
         let stream = &self.options.stream;
-        amqp::declare_stream(&connection, stream).await?;
+        amqp::declare_stream(connection, stream).await?;
         let channel = connection.create_channel().await.map_err(|e| amqp::error("could not open a channel to", &stream.name, e))?;
         channel
             .confirm_select(ConfirmSelectOptions::default())
@@ -277,10 +288,10 @@ impl AmqpPublisher {
             let pending = !self.waiters.lock().unwrap_or_else(|p| p.into_inner()).is_empty();
             let next = self.echo_next.load(Ordering::Acquire);
             let start = if pending && next != u64::MAX { StartAt::Offset(next) } else { StartAt::Next };
-            let (echo_channel, consumer) = amqp::consume(&connection, &stream.name, start, ECHO_PREFETCH, "").await?;
-            tokio::spawn(run_echo(echo_channel, consumer, self.waiters.clone(), self.echo_next.clone(), broken.clone()));
+            let reader = StreamReader::open(connection, &stream.name, start, ECHO_PREFETCH).await?;
+            tokio::spawn(run_echo(reader, self.waiters.clone(), self.echo_next.clone(), broken.clone()));
         }
-        Ok(Arc::new(Link { connection, channel, broken }))
+        Ok((channel, broken))
     }
 
     /// Reports what the message with this `message_id` became (for [`Echo::External`]).
@@ -318,9 +329,8 @@ impl Drop for AmqpPublisher {
 const ECHO_PREFETCH: u16 = 1000;
 
 /// Reads the stream and hands each of our messages its id, until the consumer ends.
-async fn run_echo(channel: lapin::Channel, mut consumer: lapin::Consumer, waiters: Waiters, echo_next: Arc<AtomicU64>, broken: Arc<AtomicBool>) {
-    let mut unacked = 0u64;
-    while let Some(Ok(delivery)) = consumer.next().await {
+async fn run_echo(mut reader: StreamReader, waiters: Waiters, echo_next: Arc<AtomicU64>, broken: Arc<AtomicBool>) {
+    while let Some(Ok(delivery)) = reader.next().await {
         if let Ok(decoded) = amqp::decode(&delivery.properties, &[]) {
             echo_next.store(decoded.offset + 1, Ordering::Release);
             // The first copy of a key gives the id; later copies (retries) find no waiter.
@@ -328,16 +338,9 @@ async fn run_echo(channel: lapin::Channel, mut consumer: lapin::Consumer, waiter
                 resolve(&waiters, mid, Published { id: decoded.id, replayed: false });
             }
         }
-        unacked += 1;
-        if unacked >= amqp::ACK_EVERY {
-            unacked = 0;
-            if delivery.acker.ack(BasicAckOptions { multiple: true }).await.is_err() {
-                break;
-            }
-        }
     }
     broken.store(true, Ordering::Release);
-    let _ = channel.close(200, "OK".into()).await;
+    reader.close().await;
 }
 
 /// Removes a publish's waiter however the publish ends.

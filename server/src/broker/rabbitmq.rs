@@ -1,7 +1,7 @@
 //! The RabbitMQ engine: every node reads one stream queue, so ids (offsets + 1) agree
 //! cluster-wide and any node serves any cursor.
 //!
-//! - **One consumer per node** reads the stream in order (prefetch set, manual acks, batched) and
+//! - **One consumer per node** ([`StreamReader`]) reads the stream in order and
 //!   feeds the [`Hub`], which does the per-channel history and the fan-out in memory.
 //! - **Where the node starts**: it attaches at `next`, then publishes a small *marker* message
 //!   (never shown to subscribers) so that at least one delivery arrives; the first delivery's id
@@ -25,12 +25,11 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use futures_util::{stream, FutureExt, StreamExt};
-use push_core::amqp::lapin::options::{BasicAckOptions, BasicPublishOptions, ConfirmSelectOptions};
+use push_core::amqp::lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use push_core::amqp::lapin::types::{AMQPValue, FieldTable};
 use push_core::amqp::lapin::{self, BasicProperties, Connection};
-use push_core::amqp::{self, DecodedKind, StartAt, StreamConfig};
+use push_core::amqp::{self, DecodedKind, StartAt, StreamConfig, StreamReader};
 use push_core::broker::{Health, Position, Publication, Published, Subscription};
-use push_core::amqp::ACK_EVERY;
 use push_core::producer::amqp::{AmqpPublisher, Echo, PublisherOptions};
 use push_core::{idempotency, Broker, Channel, Error, ErrorKind, Event, Gap, Message, MessageId, Result};
 use tokio::sync::Semaphore;
@@ -126,14 +125,14 @@ impl RabbitBroker {
         let connection = Arc::new(amqp::connect(&options.url, &format!("push-server consumer ({})", options.stream.name)).await?);
         amqp::declare_stream(&connection, &options.stream).await?;
         let stream = options.stream.name.clone();
-        let (channel, mut consumer) = amqp::consume(&connection, &stream, StartAt::Next, PREFETCH, "").await?;
+        let mut reader = StreamReader::open(&connection, &stream, StartAt::Next, PREFETCH).await?;
         publish_marker(&connection, &stream).await?;
         // The consumer was attached before the marker was confirmed, so the marker (or something
         // before it) arrives: the first delivery is where this node's knowledge starts.
-        let first = tokio::time::timeout(options.publish_timeout, consumer.next())
+        let first = reader
+            .next_within(options.publish_timeout)
             .await
-            .map_err(|_| Error::new(ErrorKind::Timeout, format!("stream {stream:?} delivered nothing within {:?} after start-up", options.publish_timeout)))?
-            .ok_or_else(|| Error::new(ErrorKind::ConnectionFailed, format!("the consumer of stream {stream:?} was cancelled at start-up")))?
+            .ok_or_else(|| Error::new(ErrorKind::Timeout, format!("stream {stream:?} delivered nothing within {:?} after start-up", options.publish_timeout)))?
             .map_err(|e| amqp::error("could not read stream", &stream, e))?;
         let decoded = amqp::decode(&first.properties, &first.data)?;
         let start = MessageId(decoded.id.0 - 1);
@@ -161,8 +160,8 @@ impl RabbitBroker {
             stop: CancellationToken::new(),
             stopped: tokio::sync::Notify::new(),
         });
-        let feeder = Feeder { hub: hub.clone(), publisher: publisher.clone(), shared: shared.clone(), unacked: 0 };
-        tokio::spawn(feeder.run(channel, consumer, first));
+        let feeder = Feeder { hub: hub.clone(), publisher: publisher.clone(), shared: shared.clone() };
+        tokio::spawn(feeder.run(reader, first));
         Ok(RabbitBroker { hub, publisher, shared })
     }
 
@@ -180,6 +179,38 @@ impl RabbitBroker {
 }
 
 /// Publishes the start-up marker on its own confirm channel and waits for the confirm.
+/// Refuses to resume on a stream whose newest offset is below the ones this node processed:
+/// it was deleted and recreated, its ids start again, and resuming would skip or repeat them.
+/// The node stays unhealthy (503, with this reason) until an operator restarts it.
+async fn check_not_behind(connection: &Connection, stream: &str, resume: u64) -> Result<()> {
+    if resume == 0 {
+        return Ok(());
+    }
+    let mut reader = StreamReader::open(connection, stream, StartAt::Last, 100).await?;
+    let mut newest = None;
+    // `last` delivers the stream's last chunk at once; an empty stream delivers nothing.
+    while let Some(Ok(delivery)) = reader.next_within(Duration::from_millis(500)).await {
+        let decoded = amqp::decode(&delivery.properties, &[])?;
+        newest = Some(newest.map_or(decoded.offset, |n: u64| n.max(decoded.offset)));
+        if decoded.offset + 1 >= resume {
+            break;
+        }
+    }
+    reader.close().await;
+    match newest {
+        Some(n) if n + 1 >= resume => Ok(()),
+        newest => Err(Error::new(
+            ErrorKind::InvalidConfig,
+            format!(
+                "stream {stream:?} went backwards: its newest offset is {} but this node already read up to {}; \
+                 it was deleted and recreated. Restart every node (see docs/RABBITMQ.md)",
+                newest.map_or("none (empty)".to_owned(), |n| n.to_string()),
+                resume - 1
+            ),
+        )),
+    }
+}
+
 /// Reads the last `window` of the stream up to `start` and remembers its idempotency digests,
 /// so that this node skips a retry's copy whose first copy came before the node started, as the
 /// nodes that were running do. Best effort: a failure leaves the window as it is (logged).
@@ -189,9 +220,9 @@ async fn warm_window(connection: &Connection, stream: &str, hub: &Hub, window: D
     }
     let since = (push_core::message::now_millis() / 1000).saturating_sub(window.as_secs() + 1);
     let read = async {
-        let (channel, mut consumer) = amqp::consume(connection, stream, StartAt::Timestamp(since), PREFETCH, "").await?;
-        let (mut count, mut read) = (0u64, 0u64);
-        while let Ok(Some(Ok(delivery))) = tokio::time::timeout(CATCH_UP_IDLE, consumer.next()).await {
+        let mut reader = StreamReader::open(connection, stream, StartAt::Timestamp(since), PREFETCH).await?;
+        let mut count = 0u64;
+        while let Some(Ok(delivery)) = reader.next_within(CATCH_UP_IDLE).await {
             let decoded = amqp::decode(&delivery.properties, &[])?;
             if decoded.id > start {
                 break;
@@ -200,13 +231,8 @@ async fn warm_window(connection: &Connection, stream: &str, hub: &Hub, window: D
                 hub.remember(digest, decoded.id);
                 count += 1;
             }
-            read += 1;
-            if read % ACK_EVERY == 0 {
-                // Stream acks only grant credit for the next deliveries.
-                let _ = delivery.acker.ack(BasicAckOptions { multiple: true }).await;
-            }
         }
-        let _ = channel.close(200, "OK".into()).await;
+        reader.close().await;
         Ok::<_, Error>(count)
     };
     match read.await {
@@ -250,32 +276,31 @@ struct Feeder {
     hub: Arc<Hub>,
     publisher: Arc<AmqpPublisher>,
     shared: Arc<Shared>,
-    unacked: u64,
 }
 
 impl Feeder {
-    async fn run(mut self, channel: lapin::Channel, consumer: lapin::Consumer, first: lapin::message::Delivery) {
+    async fn run(self, reader: StreamReader, first: lapin::message::Delivery) {
         let stream = self.shared.options.stream.name.clone();
-        self.take(&first).await;
-        let mut current = Some((channel, consumer));
+        self.take(&first);
+        let mut current = Some(reader);
         let mut backoff = BACKOFF.0;
-        while let Some((channel, mut consumer)) = current.take() {
+        while let Some(mut reader) = current.take() {
             let why = loop {
                 let next = tokio::select! {
                     _ = self.shared.stop.cancelled() => break None,
-                    next = consumer.next() => next,
+                    next = reader.next() => next,
                 };
                 match next {
                     Some(Ok(delivery)) => {
                         backoff = BACKOFF.0;
-                        self.take(&delivery).await
+                        self.take(&delivery)
                     }
                     Some(Err(e)) => break Some(format!("lost the stream consumer: {e}")),
                     None => break Some("RabbitMQ cancelled the stream consumer".to_owned()),
                 }
             };
             let Some(why) = why else {
-                let _ = channel.close(200, "OK".into()).await;
+                reader.close().await;
                 break;
             };
             tracing::warn!(stream = %stream, "{why}; reconnecting");
@@ -297,7 +322,7 @@ impl Feeder {
     }
 
     /// Connects again and resumes after the last processed offset; `None` once stopped.
-    async fn reconnect(&mut self, backoff: &mut Duration) -> Option<(lapin::Channel, lapin::Consumer)> {
+    async fn reconnect(&self, backoff: &mut Duration) -> Option<StreamReader> {
         let options = &self.shared.options;
         loop {
             tokio::select! {
@@ -307,22 +332,37 @@ impl Feeder {
             *backoff = (*backoff * 2).min(BACKOFF.1);
             let attempt = async {
                 let connection = Arc::new(amqp::connect(&options.url, &format!("push-server consumer ({})", options.stream.name)).await?);
-                amqp::declare_stream(&connection, &options.stream).await?;
                 let resume = self.shared.next_offset.load(Ordering::Acquire);
-                let (channel, consumer) = amqp::consume(&connection, &options.stream.name, StartAt::Offset(resume), PREFETCH, "").await?;
-                Ok::<_, Error>((connection, channel, consumer, resume))
+                let set_up = async {
+                    amqp::declare_stream(&connection, &options.stream).await?;
+                    check_not_behind(&connection, &options.stream.name, resume).await?;
+                    StreamReader::open(&connection, &options.stream.name, StartAt::Offset(resume), PREFETCH).await
+                };
+                match set_up.await {
+                    Ok(reader) => Ok::<_, Error>((connection, reader, resume)),
+                    Err(e) => {
+                        // Close it now: a half set-up connection must not linger on the broker.
+                        let _ = connection.close(200, "set-up failed".into()).await;
+                        Err(e)
+                    }
+                }
             };
             let attempt = tokio::select! {
                 _ = self.shared.stop.cancelled() => return None,
                 attempt = attempt => attempt,
             };
             match attempt {
-                Ok((connection, channel, consumer, resume)) => {
+                Ok((connection, reader, resume)) => {
                     tracing::info!(stream = %options.stream.name, "RabbitMQ consumer resumed at offset {resume}");
                     self.shared.set_connection(Some(connection));
                     self.shared.set_down(None);
-                    self.unacked = 0;
-                    return Some((channel, consumer));
+                    return Some(reader);
+                }
+                Err(e) if e.kind() == ErrorKind::InvalidConfig => {
+                    // Not a passing fault: stay down, saying why, until an operator acts.
+                    tracing::error!(stream = %options.stream.name, "{e}");
+                    self.shared.set_down(Some(e.message().to_owned()));
+                    return None;
                 }
                 Err(e) => {
                     tracing::warn!(stream = %options.stream.name, "reconnecting to RabbitMQ failed, next try in {backoff:?}: {e}");
@@ -333,18 +373,20 @@ impl Feeder {
     }
 
     /// Ingests one delivery (in stream order) and hands its id to a waiting publish.
-    async fn take(&mut self, delivery: &lapin::message::Delivery) {
+    fn take(&self, delivery: &lapin::message::Delivery) {
         match amqp::decode(&delivery.properties, &delivery.data) {
             Ok(decoded) => {
                 let expected = self.shared.next_offset.load(Ordering::Acquire);
                 if decoded.offset < expected {
                     // Re-read after a resume that started at the head of a chunk: seen already.
                 } else {
-                    if decoded.offset > expected && self.hub.last_id() > MessageId::ZERO {
+                    if decoded.offset > expected {
+                        // Removed by retention while this node was away: subscribers get a gap.
                         tracing::warn!(
-                            "stream offsets {expected}..{} were not delivered (removed by retention while this node was disconnected?)",
+                            "stream offsets {expected}..{} were removed before this node read them; subscribers get a gap",
                             decoded.offset - 1
                         );
+                        self.hub.lost(MessageId(decoded.id.0 - 1));
                     }
                     let published = match decoded.kind {
                         DecodedKind::Message(message) => self.hub.ingest_keyed(message, digest_of(&decoded.message_id)),
@@ -365,12 +407,6 @@ impl Feeder {
                 }
             }
             Err(e) => tracing::warn!("skipped a delivery: {e}"),
-        }
-        self.unacked += 1;
-        if self.unacked >= ACK_EVERY {
-            self.unacked = 0;
-            // Stream acks only grant credit; a failed one shows up as a consumer error next.
-            let _ = delivery.acker.ack(BasicAckOptions { multiple: true }).await;
         }
     }
 }
@@ -548,23 +584,22 @@ async fn read_range(shared: &Shared, hub: &Hub, channels: &HashSet<Channel>, aft
     let stream = &shared.options.stream.name;
     let limit = shared.options.catch_up_limit;
     let prefetch = limit.clamp(1, PREFETCH as usize) as u16;
-    let (channel, mut consumer) = amqp::consume(&connection, stream, StartAt::Offset(amqp::offset_after(after)), prefetch, "").await?;
+    let mut reader = StreamReader::open(&connection, stream, StartAt::Offset(amqp::offset_after(after)), prefetch).await?;
     let mut read = Read { messages: Vec::new(), first: None, last: None };
     let mut read_digests = HashSet::new();
     let mut count = 0usize;
-    let mut unacked = 0u64;
     loop {
         let next = tokio::select! {
             _ = shared.stop.cancelled() => break,
-            next = tokio::time::timeout(CATCH_UP_IDLE, consumer.next()) => next,
+            next = reader.next_within(CATCH_UP_IDLE) => next,
         };
         let delivery = match next {
-            Ok(Some(Ok(d))) => d,
-            Ok(Some(Err(e))) => {
-                let _ = channel.close(200, "OK".into()).await;
+            Some(Ok(d)) => d,
+            Some(Err(e)) => {
+                reader.close().await;
                 return Err(amqp::error("catch-up read of", stream, e));
             }
-            Ok(None) | Err(_) => break,
+            None => break,
         };
         let decoded = amqp::decode(&delivery.properties, &delivery.data)?;
         if decoded.id <= after {
@@ -585,15 +620,10 @@ async fn read_range(shared: &Shared, hub: &Hub, channels: &HashSet<Channel>, aft
             }
         }
         count += 1;
-        unacked += 1;
-        if unacked >= ACK_EVERY.min(prefetch as u64 / 2).max(1) {
-            unacked = 0;
-            let _ = delivery.acker.ack(BasicAckOptions { multiple: true }).await;
-        }
         if decoded.id >= until || count >= limit {
             break;
         }
     }
-    let _ = channel.close(200, "OK".into()).await;
+    reader.close().await;
     Ok(read)
 }

@@ -174,13 +174,8 @@ impl WsReader {
     }
 }
 
-/// Raises the soft open-files limit to the hard one (many sockets in one test process).
+/// Raises the soft open-files limit to the hard one (many sockets in one test process; a
+/// child server inherits it).
 pub fn raise_fd_limit() {
-    unsafe {
-        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
+    push_server::raise_open_files_limit();
 }
