@@ -450,3 +450,43 @@ async fn a_deleted_and_recreated_stream_is_reported_not_silently_followed() {
     node.shutdown().await;
     delete_stream(&stream).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnect_storm_shares_catch_up_reads() {
+    let _turn = serial().await;
+    let stream = unique_stream("herd");
+    let a = Node::start(&stream, |_| {}).await;
+    let mut published = Vec::new();
+    for i in 0..60 {
+        let channel = format!("/room/{}", i % 4);
+        published.push((a.publish(&channel, format!("m{i}")).await, channel, format!("m{i}")));
+    }
+    // A node started now holds no history: every returning subscriber's cursor is older.
+    let late = Node::start(&stream, |_| {}).await;
+    let reads = |detail: &serde_json::Value| -> u64 {
+        let text = detail["broker"]["detail"].as_str().unwrap();
+        text.split(", ").find_map(|part| part.strip_suffix(" catch-up reads")).unwrap().parse().unwrap()
+    };
+    let before = reads(&late.health().await.1);
+    // 40 subscribers on 4 channels come back at once with cursors a little behind each other.
+    let clients: Vec<_> = (0..40)
+        .map(|n| {
+            let url = late.url.clone();
+            let (cursor, channel) = (published[n % 8].0 - 1, format!("/room/{}", n % 4));
+            tokio::spawn(async move { (cursor, channel.clone(), batch(&format!("{url}{channel}?after={cursor}&timeout=5")).await) })
+        })
+        .collect();
+    for client in clients {
+        let (cursor, channel, got) = client.await.unwrap();
+        assert!(got.gaps.is_empty(), "{:?}", got.gaps);
+        let expected: Vec<&String> = published.iter().filter(|(id, c, _)| *id > cursor && *c == channel).map(|(_, _, d)| d).collect();
+        let received: Vec<&String> = got.messages.iter().map(|(_, _, d)| d).collect();
+        assert_eq!(received, expected, "{channel} after {cursor}");
+    }
+    let shared = reads(&late.health().await.1) - before;
+    assert!(shared <= 8, "40 subscribers caught up with {shared} stream reads");
+    println!("herd: 40 subscribers caught up from the stream with {shared} shared reads");
+    a.shutdown().await;
+    late.shutdown().await;
+    no_leaks_then_delete(&stream).await;
+}

@@ -31,9 +31,13 @@ use push_core::amqp::lapin::{self, BasicProperties, Connection};
 use push_core::amqp::{self, DecodedKind, StartAt, StreamConfig, StreamReader};
 use push_core::broker::{Health, Position, Publication, Published, Subscription};
 use push_core::producer::amqp::{AmqpPublisher, Echo, PublisherOptions};
-use push_core::{idempotency, Broker, Channel, Error, ErrorKind, Event, Gap, Message, MessageId, Result};
+use push_core::{idempotency, Broker, Channel, Error, ErrorKind, Event, MessageId, Result};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+
+mod catch_up;
+
+use catch_up::{CatchUpTicket, Segments};
 
 use crate::config::Config;
 use crate::hub::{Hub, HubLimits};
@@ -97,6 +101,10 @@ struct Shared {
     catch_ups: Semaphore,
     /// Catch-up reads running or waiting; bounded by concurrency + queue.
     catch_ups_pending: AtomicUsize,
+    /// Reads shared between subscribers with nearby cursors.
+    segments: Segments,
+    /// Catch-up reads made so far (shown in the health detail).
+    catch_up_reads: AtomicU64,
     stop: CancellationToken,
     /// Ends when the consumer task has closed its connection.
     stopped: tokio::sync::Notify,
@@ -157,6 +165,8 @@ impl RabbitBroker {
             next_offset: AtomicU64::new(decoded.offset),
             catch_ups,
             catch_ups_pending: AtomicUsize::new(0),
+            segments: Segments::default(),
+            catch_up_reads: AtomicU64::new(0),
             stop: CancellationToken::new(),
             stopped: tokio::sync::Notify::new(),
         });
@@ -431,18 +441,20 @@ impl Broker for RabbitBroker {
                 }
             }
         }
-        let has_gap = backlog.iter().any(|e| matches!(e, Event::Gap(..)));
         let after = subscription.start;
+        let gap_end = catch_up::range_end(&backlog);
         // Items are `None` when the catch-up read failed: the subscription then ends where it
         // stands (the client resumes with its cursor later) instead of reporting a false gap.
         type Items = std::pin::Pin<Box<dyn futures_util::Stream<Item = Option<Event>> + Send>>;
-        let head: Items = if has_gap && self.shared.options.catch_up_limit > 0 {
-            let ticket = CatchUpTicket::take(&self.shared)?;
+        let head: Items = if let Some(until) = gap_end.filter(|_| self.shared.options.catch_up_limit > 0) {
+            // Only a read of its own takes a place among the bounded reads; joining one that
+            // runs or has just run is free.
+            let ticket = if self.shared.segments.covered(after, until) { None } else { Some(CatchUpTicket::take(&self.shared)?) };
             let (shared, hub) = (self.shared.clone(), self.hub.clone());
             let channels: HashSet<Channel> = channels.iter().cloned().collect();
             Box::pin(
                 stream::once(async move {
-                    let events = catch_up(&shared, &hub, &channels, after, backlog).await;
+                    let events = catch_up::catch_up(&shared, &hub, &channels, after, until, backlog).await;
                     drop(ticket);
                     match events {
                         Some(events) => events.into_iter().map(Some).collect(),
@@ -485,7 +497,11 @@ impl Broker for RabbitBroker {
             None => Health {
                 ok: true,
                 engine: "rabbitmq",
-                detail: format!("stream {stream:?}, read up to offset {}", self.shared.next_offset.load(Ordering::Acquire).saturating_sub(1)),
+                detail: format!(
+                    "stream {stream:?}, read up to offset {}, {} catch-up reads",
+                    self.shared.next_offset.load(Ordering::Acquire).saturating_sub(1),
+                    self.shared.catch_up_reads.load(Ordering::Acquire)
+                ),
             },
             Some(why) => Health { ok: false, engine: "rabbitmq", detail: format!("stream {stream:?}: {why}") },
         }
@@ -499,131 +515,7 @@ impl Broker for RabbitBroker {
     }
 }
 
-/// Serves a backlog that starts with gaps from the stream (`None` if the read fails): reads ids `after+1 ..= max gap end`
-/// (at most `--catch-up-limit` messages), keeps the subscribed channels' messages, and leaves
-/// gaps only for what the stream no longer holds or the limit cut. Returns the backlog, in
-/// order, with the hub's ring messages merged in.
-async fn catch_up(shared: &Shared, hub: &Hub, channels: &HashSet<Channel>, after: MessageId, backlog: Vec<Event>) -> Option<Vec<Event>> {
-    let gaps: Vec<(Channel, Gap)> = backlog
-        .iter()
-        .filter_map(|e| match e {
-            Event::Gap(c, g) => Some((c.clone(), *g)),
-            _ => None,
-        })
-        .collect();
-    let until = gaps.iter().map(|(_, g)| g.to).max().unwrap_or(after);
-    let read = match read_range(shared, hub, channels, after, until).await {
-        Ok(read) => read,
-        Err(e) => {
-            tracing::warn!("catch-up read from {after} failed; the subscription ends for the client to resume later: {e}");
-            return None;
-        }
-    };
-    let mut events: Vec<Event> = read.messages.into_iter().map(|m| Event::Message(Arc::new(m))).collect();
-    for (channel, gap) in gaps {
-        match (read.first, read.last) {
-            (Some(first), Some(last)) => {
-                // Removed by retention: before the first offset the stream still had.
-                if first > gap.from {
-                    events.push(Event::Gap(channel.clone(), Gap { from: gap.from, to: MessageId(first.0 - 1).min(gap.to) }));
-                }
-                // Not read: the limit cut the read, or the stream ended early.
-                if last < gap.to {
-                    events.push(Event::Gap(channel, Gap { from: last.next().max(gap.from), to: gap.to }));
-                }
-            }
-            _ => events.push(Event::Gap(channel, gap)),
-        }
-    }
-    events.extend(backlog.into_iter().filter(|e| matches!(e, Event::Message(_))));
-    // Stable: a gap sorts before a message with the same cursor only if it came first.
-    events.sort_by_key(Event::cursor);
-    Some(events)
-}
-
 /// The idempotency digest an AMQP `message_id` carries, if it is one.
 fn digest_of(message_id: &Option<String>) -> Option<&str> {
     message_id.as_deref().filter(|m| m.starts_with(idempotency::DIGEST_PREFIX))
-}
-
-/// A place among the catch-up reads running or waiting on this node; over the bound a
-/// subscription is refused (503 `OVERLOADED`) instead of queueing without limit.
-struct CatchUpTicket(Arc<Shared>);
-
-impl CatchUpTicket {
-    fn take(shared: &Arc<Shared>) -> Result<CatchUpTicket> {
-        let bound = shared.options.catch_up_concurrency.max(1) + shared.options.catch_up_queue;
-        if shared.catch_ups_pending.fetch_add(1, Ordering::AcqRel) >= bound {
-            shared.catch_ups_pending.fetch_sub(1, Ordering::AcqRel);
-            return Err(Error::new(ErrorKind::Overloaded, "too many subscribers are catching up from the stream; retry later")
-                .with_source(crate::metrics::Limit::CatchUpQueue));
-        }
-        Ok(CatchUpTicket(shared.clone()))
-    }
-}
-
-impl Drop for CatchUpTicket {
-    fn drop(&mut self) {
-        self.0.catch_ups_pending.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// What a catch-up read found.
-struct Read {
-    /// Messages of the subscribed channels, in order.
-    messages: Vec<Message>,
-    /// The first id the stream delivered at or after the start.
-    first: Option<MessageId>,
-    /// The last id read: every message up to it is in `messages` (for the subscribed channels).
-    last: Option<MessageId>,
-}
-
-async fn read_range(shared: &Shared, hub: &Hub, channels: &HashSet<Channel>, after: MessageId, until: MessageId) -> Result<Read> {
-    let _permit = shared.catch_ups.acquire().await.map_err(|_| Error::new(ErrorKind::ConnectionFailed, "closing"))?;
-    let connection = shared.connection().ok_or_else(|| Error::new(ErrorKind::ConnectionFailed, "not connected to RabbitMQ"))?;
-    let stream = &shared.options.stream.name;
-    let limit = shared.options.catch_up_limit;
-    let prefetch = limit.clamp(1, PREFETCH as usize) as u16;
-    let mut reader = StreamReader::open(&connection, stream, StartAt::Offset(amqp::offset_after(after)), prefetch).await?;
-    let mut read = Read { messages: Vec::new(), first: None, last: None };
-    let mut read_digests = HashSet::new();
-    let mut count = 0usize;
-    loop {
-        let next = tokio::select! {
-            _ = shared.stop.cancelled() => break,
-            next = reader.next_within(CATCH_UP_IDLE) => next,
-        };
-        let delivery = match next {
-            Some(Ok(d)) => d,
-            Some(Err(e)) => {
-                reader.close().await;
-                return Err(amqp::error("catch-up read of", stream, e));
-            }
-            None => break,
-        };
-        let decoded = amqp::decode(&delivery.properties, &delivery.data)?;
-        if decoded.id <= after {
-            continue; // the head of the chunk holding the start offset
-        }
-        if decoded.id > until {
-            break;
-        }
-        read.first.get_or_insert(decoded.id);
-        read.last = Some(decoded.id);
-        if let DecodedKind::Message(m) = decoded.kind {
-            // A later copy of an idempotency key is skipped here as the feeder skipped it live:
-            // its first copy came earlier in this read, or before it (still in the window).
-            let digest = digest_of(&decoded.message_id);
-            let repeat = digest.is_some_and(|d| !read_digests.insert(d.to_owned()) || hub.first_copy(d).is_some_and(|first| first < m.id));
-            if channels.contains(&m.channel) && !repeat {
-                read.messages.push(m);
-            }
-        }
-        count += 1;
-        if decoded.id >= until || count >= limit {
-            break;
-        }
-    }
-    reader.close().await;
-    Ok(read)
 }
