@@ -2,12 +2,14 @@
 //!
 //! - [`channel`]: the one parser and validator of channel names.
 //! - [`message`]: message ids, cursors, messages and gaps.
-//! - [`amqp`]: the RabbitMQ stream's names and message format, shared by producers and servers.
+//! - [`amqp`] (feature `amqp`, on by default): the RabbitMQ stream's topology, message format,
+//!   reader and publisher, shared by producers and servers.
 //! - [`broker`]: the contract every broker engine (memory, RabbitMQ) keeps.
 //! - [`producer`]: `Producer::new(url)?.publish(data).to(channel)`, async and blocking.
 //! - [`idempotency`]: keys that make a retried publish store once.
 //! - [`error`]: one error type whose [`ErrorKind`] has a stable code in every language.
 
+#[cfg(feature = "amqp")]
 pub mod amqp;
 pub mod broker;
 pub mod channel;

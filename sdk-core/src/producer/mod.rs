@@ -1,10 +1,9 @@
 //! The producer: `Producer::new(None)?.publish("hi there!").to("/greetings").await`.
 //!
 //! The URL's scheme picks the transport (`http(s)://` publishes through a push server,
-//! `amqp://` straight to the RabbitMQ stream, see [`amqp`]); callers never name a transport. Creating a producer only parses its options: it connects on first use,
+//! `amqp://` straight to the RabbitMQ stream, see [`crate::amqp::publisher`]); callers never name a transport. Creating a producer only parses its options: it connects on first use,
 //! so a producer made before a `fork` works in the child (see [`blocking`]).
 
-pub mod amqp;
 pub mod blocking;
 mod http;
 
@@ -78,7 +77,8 @@ pub(crate) struct Resolved {
 
 enum Transport {
     Http(http::HttpTransport),
-    Amqp(amqp::AmqpPublisher),
+    #[cfg(feature = "amqp")]
+    Amqp(crate::amqp::publisher::AmqpPublisher),
 }
 
 /// Publishes messages. Cheap to clone; clones share connections. Needs a tokio runtime to run
@@ -108,16 +108,22 @@ impl Producer {
         let scheme = resolved.url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
         let transport = match scheme.as_deref() {
             Some("http") | Some("https") => Transport::Http(http::HttpTransport::new(&resolved)?),
+            #[cfg(feature = "amqp")]
             Some("amqp") | Some("amqps") => {
+                use crate::amqp::publisher::{AmqpPublisher, Echo, PublisherOptions, DEFAULT_MAX_PAYLOAD};
                 let (url, stream) = crate::amqp::parse_url(&resolved.url)?;
-                Transport::Amqp(amqp::AmqpPublisher::new(amqp::PublisherOptions {
+                Transport::Amqp(AmqpPublisher::new(PublisherOptions {
                     url,
                     stream: crate::amqp::StreamConfig::named(stream.clone()),
                     timeout: resolved.timeout,
-                    max_payload: amqp::DEFAULT_MAX_PAYLOAD,
-                    echo: amqp::Echo::Own,
+                    max_payload: DEFAULT_MAX_PAYLOAD,
+                    echo: Echo::Own,
                     connection_name: format!("push-rs producer {} ({stream})", env!("CARGO_PKG_VERSION")),
                 })?)
+            }
+            #[cfg(not(feature = "amqp"))]
+            Some("amqp") | Some("amqps") => {
+                return Err(Error::new(ErrorKind::InvalidConfig, "this build of push-core has no amqp:// support (the `amqp` feature)"))
             }
             Some(other) => {
                 return Err(Error::new(
@@ -187,6 +193,7 @@ impl Producer {
                     backoff = (backoff * 2).min(Duration::from_secs(1));
                 }
             }
+            #[cfg(feature = "amqp")]
             Transport::Amqp(t) => {
                 let publication = crate::broker::Publication { channel, payload, content_type, idempotency_key: Some(key) };
                 t.publish(publication).await.map(|p| p.id)
@@ -264,6 +271,7 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::InvalidConfig);
         let e = Producer::new(Some("amqps://rabbit.example/%2f")).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidConfig);
+        #[cfg(feature = "amqp")]
         assert!(e.to_string().contains("TLS"), "{e}");
     }
 

@@ -11,7 +11,7 @@
 //!   with gaps first) is served by a bounded read of the stream from the cursor
 //!   (`--catch-up-limit` messages); only what the stream no longer retains, or what the limit
 //!   cut, stays a gap. The hub's events follow, de-duplicated by id.
-//! - **Publishing** goes to the stream with confirms (see `push_core::producer::amqp`); the id
+//! - **Publishing** goes to the stream with confirms (see `push_core::amqp::publisher`); the id
 //!   comes back through this node's own consumer, which has ingested the message before the
 //!   publish returns (a publisher reads its own writes on this node).
 //! - **Broker loss**: health turns `ok: false` with the reason, subscribers stay connected, and the
@@ -30,7 +30,7 @@ use push_core::amqp::lapin::types::{AMQPValue, FieldTable};
 use push_core::amqp::lapin::{self, BasicProperties, Connection};
 use push_core::amqp::{self, DecodedKind, StartAt, StreamConfig, StreamReader};
 use push_core::broker::{Health, Position, Publication, Published, Subscription};
-use push_core::producer::amqp::{AmqpPublisher, Echo, PublisherOptions};
+use push_core::amqp::publisher::{AmqpPublisher, Echo, PublisherOptions};
 use push_core::{idempotency, Broker, Channel, Error, ErrorKind, Event, MessageId, Result};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
