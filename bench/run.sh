@@ -20,8 +20,8 @@
 #   CHANNELS_SUBS      10000          CHANNELS_MESSAGES 10000   CHANNELS_PUB_CONCURRENCY 8
 #   THROUGHPUT_MESSAGES 20000         THROUGHPUT_CONCURRENCY 32
 #   IDLE_SUBS          10000          IDLE_HOLD_SECS 5
-#   CONNECT_CONCURRENCY 100           (connection attempts in flight; push-server's listen
-#                                     backlog is 128, see docs/benchmarks.md)
+#   CONNECT_CONCURRENCY 100           (connection attempts in flight; push-server listens
+#                                     with a backlog of 4096, capped by net.core.somaxconn)
 #   PUSH_PORT 4710  NCHAN_PORT 4711  SOCKETIO_PORT 4712
 #   RESULTS            target/bench-results/<date>
 set -euo pipefail

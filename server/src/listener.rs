@@ -28,6 +28,19 @@ const MAX_REFUSING: usize = 256;
 /// the answer instead of a reset caused by unread data.
 const REFUSE_LINGER: Duration = Duration::from_millis(500);
 
+/// Pending connections the kernel queues before the server accepts them. Thousands of clients
+/// reconnecting at once (a deploy, a network blip) overflow a small queue, and each overflowed
+/// SYN waits a second before its retry; the kernel caps this at `net.core.somaxconn`.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds `addr` for [`serve`] with a listen backlog of [`LISTEN_BACKLOG`].
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Parses `--ip-limit-exempt`: networks (`10.0.0.0/8`) or single addresses (`::1`).
 pub fn parse_networks(list: &[String]) -> Result<Vec<IpNet>, String> {
     list.iter()

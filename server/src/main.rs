@@ -20,7 +20,7 @@ async fn main() -> std::process::ExitCode {
         return std::process::ExitCode::from(2);
     }
     push_server::raise_open_files_limit();
-    let listener = match tokio::net::TcpListener::bind(config.bind).await {
+    let listener = match push_server::listener::bind(config.bind) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("push-server: cannot listen on {}: {e}", config.bind);
