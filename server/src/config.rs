@@ -66,7 +66,7 @@ pub struct Config {
 
     /// Key publishers must send as `Authorization: Bearer <key>`. Without it, anyone who can
     /// reach the server can publish, which is only allowed on a loopback address.
-    #[arg(long, env = "PUSH_PUBLISH_KEY", hide_env_values = true)]
+    #[arg(long, env = "PUSH_PUBLISH_KEY", hide_env_values = true, global = true)]
     pub publish_key: Option<String>,
 
     /// Allow publishing without a key on a non-loopback address (e.g. behind a trusted proxy).
@@ -228,6 +228,58 @@ pub enum Command {
         #[arg(long)]
         expires_at: Option<u64>,
     },
+    /// Publish one message to a running server (or RabbitMQ), print its id, then exit.
+    Publish(PublishArgs),
+    /// Print a channel's messages as they arrive, one per line, until interrupted.
+    Subscribe(SubscribeArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct PublishArgs {
+    /// Channel to publish to, e.g. `/greetings`.
+    pub channel: String,
+    /// The message; read from stdin when absent or `-`.
+    pub data: Option<String>,
+    /// Server (`http://host:port`) or RabbitMQ (`amqp://...`) to publish to; the key is
+    /// --publish-key (PUSH_PUBLISH_KEY).
+    #[arg(long, env = "PUSH_URL", default_value = push_core::DEFAULT_URL)]
+    pub url: String,
+    /// Content type of the message (default: text for UTF-8, else application/octet-stream).
+    #[arg(long)]
+    pub content_type: Option<String>,
+    /// Idempotency key: publishing again with it stores the message once.
+    #[arg(long)]
+    pub idempotency_key: Option<String>,
+    /// Seconds the publish may take, retries included.
+    #[arg(long, default_value_t = 10.0)]
+    pub timeout: f64,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct SubscribeArgs {
+    /// Channel to read, e.g. `/greetings`.
+    pub channel: String,
+    /// Server to read from.
+    #[arg(long, env = "PUSH_URL", default_value = push_core::DEFAULT_URL)]
+    pub url: String,
+    /// Start after this message id (cursor) instead of with the next message.
+    #[arg(long)]
+    pub after: Option<String>,
+    /// Exit after this many messages.
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Print each message and gap as a JSON object (one per line) instead of the payload.
+    #[arg(long)]
+    pub json: bool,
+    /// Subscriber token, for servers started with --auth token.
+    #[arg(long)]
+    pub token: Option<String>,
+    /// Consumer id sent with each request.
+    #[arg(long)]
+    pub consumer: Option<String>,
+    /// Failed requests retried in a row (from the same cursor) before giving up.
+    #[arg(long, default_value_t = 10)]
+    pub retries: u32,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,12 +8,16 @@
 //! - [`routes`]: paths and methods; [`transport`]: long-poll, JSON batch, SSE, WebSocket.
 //! - [`extract`]: channels, cursor and consumer id from a request.
 //! - [`listener`]: the accept loop, TCP connection limits and HTTP/1 limits.
+//! - [`cli`]: the `push-server` command (every package's executable runs it); [`embedded`]: the
+//!   server inside another program (the in-process `Server` of each SDK).
 //! - [`error`]: error kinds as statuses; [`metrics`]: Prometheus counters; [`state`]: shared state.
 
 pub mod auth;
 pub mod broker;
+pub mod cli;
 pub mod config;
 pub mod dedup;
+pub mod embedded;
 pub mod error;
 pub mod extract;
 pub mod hub;

@@ -1,0 +1,132 @@
+//! The `push-server` command line, as a library call: the Cargo binary and the `push-server`
+//! executable of each language package (gem, wheel, npm) all run [`main`], so flags, environment
+//! variables, `--help`, logs and exit codes are the same everywhere.
+//!
+//! Exit codes: 0 success, 1 failure at run time (cannot listen, broker unreachable, a publish
+//! failed), 2 bad flags or settings (clap's usage errors too).
+
+mod publish;
+mod subscribe;
+mod token;
+
+use std::ffi::OsString;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{Command, Config, LogFormat};
+
+pub const EXIT_FAILURE: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+
+/// Runs `push-server` with `args` (the program name first, as in `std::env::args_os`) until it
+/// is done, or until SIGINT or SIGTERM for the server; returns the exit code.
+///
+/// Meant for a process that is the command: it takes over SIGINT and SIGTERM (a Ruby, Python or
+/// Node host's own handlers would otherwise turn them into exceptions after the server stopped).
+pub fn main<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let config = match Config::try_parse_from(args) {
+        Ok(config) => config,
+        Err(e) => {
+            // --help and --version print to stdout and exit 0; usage errors go to stderr with 2.
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
+    match &config.command {
+        Some(Command::Token { channel, consumer, expires_in, expires_at }) => {
+            return token::print(&config, channel, consumer.as_deref(), *expires_in, *expires_at);
+        }
+        Some(Command::Publish(args)) => return with_runtime(|| publish::run(&config, args)),
+        Some(Command::Subscribe(args)) => return with_runtime(|| subscribe::run(args)),
+        None => {}
+    }
+    init_logs(&config);
+    if let Err(reason) = config.validate() {
+        eprintln!("push-server: {reason}");
+        return EXIT_USAGE;
+    }
+    default_signal_handlers();
+    crate::raise_open_files_limit();
+    with_runtime(|| async move {
+        let listener = match crate::listener::bind(config.bind) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("push-server: cannot listen on {}: {e}", config.bind);
+                return EXIT_FAILURE;
+            }
+        };
+        let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        tracing::info!(%addr, broker = %push_core::amqp::redact(&config.broker), "push-server listening");
+        match crate::run(listener, config, shutdown_signal()).await {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("push-server: {e}");
+                EXIT_FAILURE
+            }
+        }
+    })
+}
+
+fn with_runtime<F, Fut>(f: F) -> i32
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = i32>,
+{
+    match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("push-server").build() {
+        Ok(runtime) => {
+            let code = runtime.block_on(f());
+            // Streams still open after the grace period are not waited for.
+            runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+            code
+        }
+        Err(e) => {
+            eprintln!("push-server: cannot start the async runtime: {e}");
+            EXIT_FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr; a host process that already installed a subscriber keeps its own.
+fn init_logs(config: &Config) {
+    let filter = EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = match config.log_format {
+        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).with_ansi(colour()).with_writer(std::io::stderr).try_init(),
+        LogFormat::Json => tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).try_init(),
+    };
+}
+
+/// Colour only on a terminal, and never with `NO_COLOR` set (no-color.org).
+fn colour() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty())
+}
+
+/// Resets SIGINT and SIGTERM to their defaults before tokio installs its handlers: tokio chains
+/// to a previous handler, and Python's or Ruby's would raise an exception once the server is done.
+fn default_signal_handlers() {
+    // SAFETY: plain libc calls setting the default disposition.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_DFL);
+        libc::signal(libc::SIGTERM, libc::SIG_DFL);
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
