@@ -80,7 +80,8 @@ struct State {
 struct ChannelState {
     ring: VecDeque<(Instant, Arc<Message>)>,
     floor: MessageId,
-    subscribers: Vec<Arc<Subscriber>>,
+    /// By subscriber id: a long-poll subscribes and leaves once per request, so both are O(1).
+    subscribers: HashMap<u64, Arc<Subscriber>>,
     idle_since: Instant,
 }
 
@@ -169,7 +170,7 @@ impl Hub {
         entry.evict(&self.limits, now);
         entry.idle_since = now;
         let mut lagged = Vec::new();
-        entry.subscribers.retain(|s| match s.tx.try_send(message.clone()) {
+        entry.subscribers.retain(|_, s| match s.tx.try_send(message.clone()) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 s.lagged.store(true, Ordering::Release);
@@ -183,7 +184,7 @@ impl Hub {
         for s in lagged {
             for ch in s.channels.iter().filter(|c| **c != message.channel) {
                 if let Some(other) = state.channels.get_mut(ch) {
-                    other.subscribers.retain(|o| o.id != s.id);
+                    other.subscribers.remove(&s.id);
                 }
             }
         }
@@ -209,7 +210,7 @@ impl Hub {
         state.forgotten_floor = state.forgotten_floor.max(to);
         for entry in state.channels.values_mut() {
             entry.floor = entry.floor.max(to);
-            for s in entry.subscribers.drain(..) {
+            for (_, s) in entry.subscribers.drain() {
                 s.lagged.store(true, Ordering::Release);
             }
         }
@@ -225,7 +226,7 @@ impl Hub {
         let mut forgotten = state.forgotten_floor;
         state.channels.retain(|_, ch| {
             ch.evict(&self.limits, now);
-            ch.subscribers.retain(|s| !s.tx.is_closed());
+            ch.subscribers.retain(|_, s| !s.tx.is_closed());
             let idle = ch.ring.is_empty() && ch.subscribers.is_empty();
             if idle && now.duration_since(ch.idle_since) >= self.limits.forget_after {
                 forgotten = forgotten.max(ch.floor);
@@ -302,7 +303,7 @@ impl Hub {
         let floor = state.forgotten_floor;
         for ch in channels {
             if let Some(entry) = state.channels.get_mut(ch) {
-                entry.subscribers.retain(|s| s.id != subscriber);
+                entry.subscribers.remove(&subscriber);
                 if entry.subscribers.is_empty() && entry.ring.is_empty() && entry.floor <= floor {
                     state.channels.remove(ch);
                 }
@@ -313,7 +314,7 @@ impl Hub {
 
 impl ChannelState {
     fn new(floor: MessageId, now: Instant) -> ChannelState {
-        ChannelState { ring: VecDeque::new(), floor, subscribers: Vec::new(), idle_since: now }
+        ChannelState { ring: VecDeque::new(), floor, subscribers: HashMap::new(), idle_since: now }
     }
 
     fn evict(&mut self, limits: &HubLimits, now: Instant) {
@@ -338,7 +339,7 @@ fn register(state: &mut State, subscriber: &Arc<Subscriber>, after: MessageId) -
     let mut backlog = Vec::new();
     for channel in channels {
         let entry = state.channels.entry(channel.clone()).or_insert_with(|| ChannelState::new(floor, now));
-        entry.subscribers.push(subscriber.clone());
+        entry.subscribers.insert(subscriber.id, subscriber.clone());
         if entry.floor > after {
             backlog.push(Event::Gap(channel.clone(), Gap { from: after.next(), to: entry.floor }));
         }
