@@ -3,6 +3,7 @@
 //! - [`producer`]: `Producer` and `Publish`, thin wrappers of sdk-core's blocking producer.
 //! - [`future`]: the bridge from a tokio task to an asyncio future (`to_async`).
 //! - [`token`]: `Token.sign`, subscriber tokens signed by sdk-core.
+//! - [`server`]: `Server` (the server in this process) and `server_main` (the `push-server` command).
 //! - [`errors`]: sdk-core error kinds to the exception classes of `push._errors`.
 //!
 //! The public package `push` (python/push/__init__.py) re-exports all of it.
@@ -10,6 +11,7 @@
 mod errors;
 mod future;
 mod producer;
+mod server;
 mod token;
 
 use pyo3::prelude::*;
@@ -19,6 +21,8 @@ fn _push(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<producer::Producer>()?;
     m.add_class::<producer::Publish>()?;
     m.add_class::<token::Token>()?;
+    m.add_class::<server::Server>()?;
+    m.add_function(wrap_pyfunction!(server::server_main, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     // Keep the runtime threads out of Python while it shuts down (see future.rs).
     let before_exit = wrap_pyfunction!(future::before_exit, m)?;

@@ -1,7 +1,8 @@
-"""Fixtures: a real push-server per test on a free port, and helpers to read what it holds.
+"""Fixtures: a real push-server per test, in this process (`push.Server`, on a free port, over
+real sockets), and helpers to read what it holds.
 
-The server binary comes from PUSH_SERVER_BIN, else <repo>/target/release/push-server
-(built by the root script; these tests never build it).
+`PUSH_SERVER` is the installed package's `push-server` console script, for the tests that run the
+command itself.
 """
 
 from __future__ import annotations
@@ -9,17 +10,20 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
+import sys
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
 
+import push
+
 REPO = Path(__file__).resolve().parents[2]
-SERVER_BIN = os.environ.get("PUSH_SERVER_BIN") or str(REPO / "target" / "release" / "push-server")
+PUSH_SERVER = str(Path(sys.executable).parent / "push-server")
+# Variables that steer these tests, not the server or the producer.
+TEST_SETTINGS = {"PUSH_SERVER_BIN", "PUSH_SKIP_PACKAGING", "PUSH_WHEEL", "PUSH_PY_VENV"}
 
 
 def free_port() -> int:
@@ -29,45 +33,15 @@ def free_port() -> int:
 
 
 class Server:
-    """A running push-server process."""
+    """A started `push.Server` and what the tests read from it."""
 
-    def __init__(self, *flags: str) -> None:
-        if not os.access(SERVER_BIN, os.X_OK):
-            pytest.fail(f"push-server not found at {SERVER_BIN}; build it (cargo build --release -p push-server) or set PUSH_SERVER_BIN")
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PUSH_")}
-        env["PUSH_LOG"] = "warn"
-        self.process = subprocess.Popen(
-            [SERVER_BIN, "--bind", f"127.0.0.1:{self.port}", *flags],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                with urllib.request.urlopen(self.url + "/_push/health", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except (OSError, urllib.error.URLError):
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                err = self.process.stderr.read().decode() if self.process.stderr else ""
-                pytest.fail(f"push-server did not start: {err}")
-            time.sleep(0.05)
+    def __init__(self, **options: push.ServerOption) -> None:
+        self.server = push.Server(**options).start()
+        self.url = self.server.url
+        self.port = self.server.port
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.process.stderr:
-            self.process.stderr.close()
+        self.server.stop()
 
     def metric(self, line_prefix: str) -> float:
         with urllib.request.urlopen(self.url + "/_push/metrics", timeout=5) as r:
@@ -99,17 +73,19 @@ class Server:
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The producer reads PUSH_URL and PUSH_PUBLISH_KEY, Token.sign PUSH_SECRET; tests set them explicitly.
-    for name in ("PUSH_URL", "PUSH_PUBLISH_KEY", "PUSH_SECRET"):
-        monkeypatch.delenv(name, raising=False)
+    # The server reads PUSH_* like its flags, the producer PUSH_URL and PUSH_PUBLISH_KEY, Token.sign
+    # PUSH_SECRET: tests set what they need explicitly.
+    for name in list(os.environ):
+        if name.startswith("PUSH_") and name not in TEST_SETTINGS:
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture
 def start_server() -> Iterator[Callable[..., Server]]:
     started: List[Server] = []
 
-    def start(*flags: str) -> Server:
-        server = Server(*flags)
+    def start(**options: push.ServerOption) -> Server:
+        server = Server(**options)
         started.append(server)
         return server
 
@@ -121,7 +97,7 @@ def start_server() -> Iterator[Callable[..., Server]]:
 @pytest.fixture
 def server(start_server: Callable[..., Server]) -> Server:
     # History large enough to count every message of the biggest test.
-    return start_server("--history-size", "10000")
+    return start_server(history_size=10000)
 
 
 @pytest.fixture
@@ -142,8 +118,6 @@ def closed_url() -> str:
 
 def first_id(server: Server, channel: str) -> str:
     """A cursor: the id of a marker message published first."""
-    import push
-
     return push.Producer(server.url).publish("marker").to(channel)
 
 

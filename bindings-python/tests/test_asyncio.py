@@ -15,7 +15,7 @@ from conftest import Server, first_id
 
 def test_one_thousand_concurrent_publishes_on_one_loop_all_arrive(start_server: Callable[..., Server]) -> None:
     # Small JSON batches, so counting has to page with after=.
-    server = start_server("--history-size", "10000", "--max-batch", "250")
+    server = start_server(history_size=10000, max_batch=250)
     cursor = first_id(server, "/many")
     producer = push.Producer(server.url)
 

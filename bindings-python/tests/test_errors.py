@@ -36,7 +36,7 @@ def test_server_down_is_a_connection_error(closed_url: str) -> None:
 
 
 def test_wrong_or_missing_publish_key_is_unauthorized(start_server: Callable[..., Server], monkeypatch: pytest.MonkeyPatch) -> None:
-    server = start_server("--publish-key", "s3cret")
+    server = start_server(publish_key="s3cret")
     for producer in [push.Producer(server.url), push.Producer(server.url, publish_key="wrong")]:
         with pytest.raises(push.Unauthorized) as caught:
             producer.publish("x").to("/private")
@@ -48,7 +48,7 @@ def test_wrong_or_missing_publish_key_is_unauthorized(start_server: Callable[...
 
 
 def test_oversized_payload(start_server: Callable[..., Server]) -> None:
-    server = start_server("--max-payload-bytes", "1024")
+    server = start_server(max_payload_bytes=1024)
     producer = push.Producer(server.url)
     producer.publish(b"x" * 1024).to("/big")
     with pytest.raises(push.PayloadTooLarge) as caught:

@@ -16,7 +16,7 @@ from typing import Callable, Dict, List, Optional, Tuple, Union
 import pytest
 
 import push
-from conftest import SERVER_BIN, Server
+from conftest import PUSH_SERVER, Server
 
 VECTOR = "push1.L3Jvb21zLyoKYWxpY2UKMjAwMDAwMDAwMA.uuwyPB4kr8XuuAm2aPVU1Hi7BBPL1FqUiPz0ibfoEMY"
 
@@ -43,7 +43,7 @@ def cli_token(*args: str, secret: Optional[str] = None) -> str:
     """`push-server [args...]`'s output; `secret` goes in PUSH_SECRET. (`--secret` is an option
     of push-server itself, so it goes before the `token` subcommand.)"""
     env = {"PATH": "/usr/bin:/bin", **({"PUSH_SECRET": secret} if secret is not None else {})}
-    out = subprocess.run([SERVER_BIN, *args], env=env, capture_output=True, text=True, timeout=30, check=True)
+    out = subprocess.run([PUSH_SERVER, *args], env=env, capture_output=True, text=True, timeout=30, check=True)
     return out.stdout.strip()
 
 
@@ -165,7 +165,7 @@ def get(server: Server, channel: str, headers: Optional[Dict[str, str]] = None, 
 
 
 def test_a_python_token_opens_a_server_with_auth_token(start_server: Callable[..., Server]) -> None:
-    server = start_server("--auth", "token", "--secret", "s3cret")
+    server = start_server(auth="token", secret="s3cret")
 
     def sign(channel: str, *, secret: Union[str, bytes] = "s3cret", expires_in: int = 60, expires_at: Optional[int] = None) -> str:
         return push.Token.sign(channel, expires_in=expires_in, expires_at=expires_at, secret=secret)
@@ -192,7 +192,7 @@ def test_a_python_token_opens_a_server_with_auth_token(start_server: Callable[..
 
 
 def test_a_token_carries_a_message_to_its_subscriber(start_server: Callable[..., Server]) -> None:
-    server = start_server("--auth", "token", "--secret", "sécret ✓")
+    server = start_server(auth="token", secret="sécret ✓")
     cursor = push.Producer(server.url).publish("for the token holder").to("/news")
     # The cursor is the marker itself: read it back as the message after the one before it.
     token = push.Token.sign("/news", expires_in=60, secret="sécret ✓")

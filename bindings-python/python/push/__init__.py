@@ -8,6 +8,11 @@
 
     token = push.Token.sign("/rooms/*", expires_in=3600)       # subscriber token, PUSH_SECRET
 
+    with push.Server(history_size=100) as server:               # the server, in this process
+        push.Producer(server.url).publish("hi").to("/greetings")
+
+The ``push-server`` command (also ``python -m push``) is installed with the package.
+
 The work is done by the Rust core (sdk-core) in the compiled module ``push._push``.
 """
 
@@ -15,7 +20,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Optional, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 from push._errors import (
     BadRequest,
@@ -31,7 +36,7 @@ from push._errors import (
     TooManyConnections,
     Unauthorized,
 )
-from push._push import Producer, Publish, Token, __version__
+from push._push import Producer, Publish, Server, Token, __version__, server_main
 from push.aio import AsyncProducer, AsyncPublish
 
 __all__ = [
@@ -41,6 +46,9 @@ __all__ = [
     "AsyncProducer",
     "AsyncPublish",
     "Token",
+    "Server",
+    "ServerOption",
+    "server_main",
     "publish",
     "default_producer",
     "Data",
@@ -60,6 +68,10 @@ __all__ = [
 
 #: What a message can be made of: text is sent as UTF-8, binary data as is.
 Data = Union[str, bytes, bytearray, memoryview]
+
+#: A :class:`Server` option's value: a switch (bool), a list (joined with commas), or text
+#: (numbers, durations like ``"30s"``, paths); ``None`` leaves the option out.
+ServerOption = Union[bool, int, float, str, "os.PathLike[str]", Sequence[Union[int, float, str]], None]
 
 _default_lock = threading.Lock()
 _default: Optional[Tuple[Tuple[Optional[str], Optional[str]], Producer]] = None

@@ -77,7 +77,8 @@ class InvalidCursor(PushError, ValueError):
 
 
 class InvalidConfig(PushError, ValueError):
-    """The producer's options (URL, publish key, timeout) are not usable."""
+    """Options are not usable: a producer's (URL, publish key, timeout), a token's, or a
+    :class:`push.Server`'s (unknown or bad flag values, an address that cannot be bound)."""
 
     code = "INVALID_CONFIG"
 

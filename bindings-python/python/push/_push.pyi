@@ -1,12 +1,13 @@
 # Type stubs of the compiled module (src/*.rs). Keep in step with the Rust code; ci.sh runs
 # mypy.stubtest against the built module.
 import asyncio
+import os
 from types import TracebackType
-from typing import Optional, Type, Union, final
+from typing import Any, Coroutine, List, Optional, Sequence, Type, Union, final
 
 from typing_extensions import Self, disjoint_base
 
-__all__ = ["Producer", "Publish", "Token", "__version__"]
+__all__ = ["Producer", "Publish", "Server", "Token", "__version__", "server_main"]
 
 __version__: str
 
@@ -84,3 +85,52 @@ class Token:
         Raises ``InvalidConfig`` (missing or empty secret, bad consumer id, negative expiry) or
         ``InvalidChannel``.
         """
+
+@final
+class Server:
+    """A push-server running inside this process, on its own threads::
+
+        with push.Server(history_size=1000) as server:
+            push.Producer(server.url).publish("hi").to("/greetings")
+
+    The options are ``push-server``'s flags by name (``publish_key="k"`` is ``--publish-key k``;
+    ``allow_open_publish=True`` a switch; lists are joined with commas; numbers and durations as
+    ``30`` or ``"30s"``); ``PUSH_*`` environment variables apply as to the binary. The default
+    bind is ``127.0.0.1:0``, a free port. Bad options raise ``push.InvalidConfig`` here.
+    """
+
+    def __new__(
+        cls, **options: Union[bool, int, float, str, os.PathLike[str], Sequence[Union[int, float, str]], None]
+    ) -> Self: ...
+    def start(self) -> Self:
+        """Binds and serves; returns once it accepts connections (the GIL is released meanwhile).
+        Raises ``InvalidConfig`` when the address cannot be bound, ``ConnectionError`` when the
+        broker cannot be reached. Does nothing if it is already running."""
+    def stop(self) -> None:
+        """Stops gracefully (open streams are ended first) and returns once it is gone. Idempotent."""
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``; RuntimeError before the first start."""
+    @property
+    def port(self) -> int:
+        """The port it listens on; RuntimeError before the first start."""
+    @property
+    def running(self) -> bool: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> bool: ...
+    def __aenter__(self) -> Coroutine[Any, Any, Self]: ...
+    def __aexit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> Coroutine[Any, Any, None]: ...
+
+def server_main(argv: List[str]) -> int:
+    """Runs the ``push-server`` command line (``argv[0]`` is the program name) and returns its exit
+    code: ``--help`` 0, bad flags 2. Serves until SIGINT/SIGTERM; the GIL is released meanwhile."""

@@ -1,0 +1,199 @@
+//! `push.Server` (the server in this process) and `server_main` (the `push-server` console
+//! script and `python -m push`). Both run sdk-core's server library on its own threads; every
+//! call that blocks on it is detached from the interpreter, so other Python threads keep running.
+
+use std::net::SocketAddr;
+use std::sync::Mutex;
+
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+
+use push_server::config::Config;
+use push_server::embedded::{self, OptionValue};
+
+use crate::errors::IntoPyResult;
+
+/// A push-server running inside this process: `with push.Server(history_size=100) as server:`.
+#[pyclass(module = "push", frozen)]
+pub struct Server {
+    config: Config,
+    running: Mutex<Option<Running>>,
+    /// The last address served on, kept after stop (the port stays readable).
+    addr: Mutex<Option<SocketAddr>>,
+}
+
+struct Running {
+    server: embedded::Server,
+    /// A forked child inherits the object but not the server's threads: it must not join them.
+    pid: u32,
+}
+
+impl Running {
+    fn stop(self) {
+        if self.pid == std::process::id() {
+            let mut server = self.server;
+            server.stop();
+        } else {
+            std::mem::forget(self.server);
+        }
+    }
+}
+
+/// One keyword argument as a flag value: bool → switch, list/tuple → comma list, else text.
+fn option_value(name: &str, value: &Bound<'_, PyAny>) -> PyResult<Option<OptionValue>> {
+    let text = |v: &Bound<'_, PyAny>| -> PyResult<String> {
+        if v.is_instance_of::<PyBool>() {
+            Err(PyTypeError::new_err(format!("server option {name}: a list takes str, int or float items, not bool")))
+        } else if v.is_instance_of::<PyString>() || v.is_instance_of::<PyInt>() || v.is_instance_of::<PyFloat>() {
+            Ok(v.str()?.to_string())
+        } else if v.hasattr("__fspath__")? {
+            Ok(v.call_method0("__fspath__")?.str()?.to_string())
+        } else {
+            Err(PyTypeError::new_err(format!(
+                "server option {name} takes str, int, float, bool, a path or a list, not {}",
+                v.get_type().name()?
+            )))
+        }
+    };
+    if value.is_none() {
+        Ok(None)
+    } else if value.is_instance_of::<PyBool>() {
+        Ok(Some(OptionValue::Flag(value.is_truthy()?)))
+    } else if value.is_instance_of::<PyList>() || value.is_instance_of::<PyTuple>() {
+        let items = value.try_iter()?.map(|item| text(&item?)).collect::<PyResult<Vec<_>>>()?;
+        Ok(Some(OptionValue::List(items)))
+    } else {
+        Ok(Some(OptionValue::Text(text(value)?)))
+    }
+}
+
+impl Server {
+    fn address(&self) -> PyResult<SocketAddr> {
+        self.addr.lock().unwrap_or_else(|e| e.into_inner()).ok_or_else(|| PyRuntimeError::new_err("the server has not been started"))
+    }
+}
+
+#[pymethods]
+impl Server {
+    /// Checks the options (the server's flags by name) at once; `start()` serves.
+    #[new]
+    #[pyo3(signature = (**options))]
+    fn new(py: Python<'_>, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let mut pairs = Vec::new();
+        if let Some(options) = options {
+            for (name, value) in options.iter() {
+                let name: String = name.extract()?;
+                if let Some(value) = option_value(&name, &value)? {
+                    pairs.push((name, value));
+                }
+            }
+        }
+        let config = embedded::config_from_options(pairs).py(py)?;
+        Ok(Server { config, running: Mutex::new(None), addr: Mutex::new(None) })
+    }
+
+    /// Binds and serves; returns once it accepts connections. Does nothing if already running.
+    fn start(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
+        let py = slf.py();
+        let this = slf.get();
+        py.detach(|| {
+            let mut running = this.running.lock().unwrap_or_else(|e| e.into_inner());
+            if running.as_ref().is_some_and(|r| r.pid == std::process::id() && r.server.is_running()) {
+                return Ok(());
+            }
+            if let Some(old) = running.take() {
+                old.stop();
+            }
+            let server = embedded::Server::start(this.config.clone())?;
+            *this.addr.lock().unwrap_or_else(|e| e.into_inner()) = Some(server.local_addr());
+            *running = Some(Running { server, pid: std::process::id() });
+            Ok(())
+        })
+        .py(py)?;
+        Ok(slf)
+    }
+
+    /// Stops gracefully (open streams are ended first); returns when it is gone. Idempotent.
+    fn stop(&self, py: Python<'_>) {
+        py.detach(|| {
+            let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(r) = running.take() {
+                r.stop();
+            }
+        });
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    #[getter]
+    fn url(&self) -> PyResult<String> {
+        Ok(format!("http://{}", self.address()?))
+    }
+
+    /// The port it listens on (the real one when started on port 0).
+    #[getter]
+    fn port(&self) -> PyResult<u16> {
+        Ok(self.address()?.port())
+    }
+
+    /// True while it serves; False before start, after stop, and while starting or stopping.
+    #[getter]
+    fn running(&self) -> bool {
+        match self.running.try_lock() {
+            Ok(r) => r.as_ref().is_some_and(|r| r.pid == std::process::id() && r.server.is_running()),
+            Err(_) => false,
+        }
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
+        Server::start(slf)
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> bool {
+        self.stop(py);
+        false
+    }
+
+    /// `async with`: start and stop run in a worker thread (`asyncio.to_thread`), so the event
+    /// loop keeps running while they wait.
+    fn __aenter__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        let asyncio = slf.py().import("asyncio")?;
+        Ok(asyncio.call_method1("to_thread", (slf.getattr("start")?,))?.unbind())
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __aexit__(slf: &Bound<'_, Self>, _exc: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
+        let asyncio = slf.py().import("asyncio")?;
+        Ok(asyncio.call_method1("to_thread", (slf.getattr("stop")?,))?.unbind())
+    }
+
+    fn __repr__(&self) -> String {
+        let addr = self.addr.lock().unwrap_or_else(|e| e.into_inner());
+        match (*addr, self.running()) {
+            (Some(a), true) => format!("<push.Server http://{a} running>"),
+            (Some(a), false) => format!("<push.Server http://{a} stopped>"),
+            (None, _) => "<push.Server not started>".to_owned(),
+        }
+    }
+}
+
+impl Drop for Server {
+    // Garbage collection runs with the GIL held: stop on another thread rather than wait here.
+    fn drop(&mut self) {
+        if let Some(r) = self.running.get_mut().unwrap_or_else(|e| e.into_inner()).take() {
+            if r.pid == std::process::id() {
+                let _ = std::thread::Builder::new().name("push-server-stop".into()).spawn(move || r.stop());
+            } else {
+                r.stop();
+            }
+        }
+    }
+}
+
+/// The `push-server` command: `server_main(["push-server", "--bind", ...])`; returns the exit
+/// code. Blocks until the server ends (SIGINT/SIGTERM), without holding the GIL.
+#[pyfunction]
+pub fn server_main(py: Python<'_>, argv: Vec<String>) -> i32 {
+    py.detach(|| push_server::cli::main(argv))
+}
