@@ -76,6 +76,16 @@ impl std::fmt::Display for Limit {
 
 impl std::error::Error for Limit {}
 
+/// Subscriber transports, the values of the `transport` label.
+pub const TRANSPORTS: [&str; 4] = ["long-poll", "json", "sse", "websocket"];
+
+/// One transport's series, looked up once: a delivery only bumps an atomic.
+#[derive(Clone)]
+pub struct TransportMetrics {
+    pub open: IntGauge,
+    pub delivered: IntCounter,
+}
+
 /// Route names for `push_http_errors_total{route}`.
 pub const ROUTES: [&str; 9] = ["publish", "subscribe", "multiplexed", "health", "metrics", "client.js", "demo", "index", "other"];
 
@@ -95,6 +105,7 @@ pub struct Metrics {
     pub errors: IntCounterVec,
     /// Requests or connections refused (or cut short) by a limit.
     pub limits: IntCounterVec,
+    by_transport: Vec<(&'static str, TransportMetrics)>,
 }
 
 impl Metrics {
@@ -121,14 +132,22 @@ impl Metrics {
         registry.register(Box::new(gaps.clone())).unwrap();
         registry.register(Box::new(errors.clone())).unwrap();
         registry.register(Box::new(limits.clone())).unwrap();
-        for t in ["long-poll", "json", "sse", "websocket"] {
-            connections.with_label_values(&[t]).set(0);
-            delivered.with_label_values(&[t]).inc_by(0);
-        }
+        let by_transport = TRANSPORTS
+            .iter()
+            .map(|t| (*t, TransportMetrics { open: connections.with_label_values(&[t]), delivered: delivered.with_label_values(&[t]) }))
+            .collect();
         for limit in Limit::ALL {
             limits.with_label_values(&[limit.name()]).inc_by(0);
         }
-        Metrics { registry, connections, tcp_connections, channels, published, delivered, gaps, errors, limits }
+        Metrics { registry, connections, tcp_connections, channels, published, delivered, gaps, errors, limits, by_transport }
+    }
+
+    /// The series of `transport` (one of [`TRANSPORTS`]).
+    pub fn transport(&self, transport: &'static str) -> TransportMetrics {
+        match self.by_transport.iter().find(|(t, _)| *t == transport) {
+            Some((_, m)) => m.clone(),
+            None => TransportMetrics { open: self.connections.with_label_values(&[transport]), delivered: self.delivered.with_label_values(&[transport]) },
+        }
     }
 
     pub fn limit_hit(&self, limit: Limit) {

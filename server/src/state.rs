@@ -47,28 +47,31 @@ impl AppState {
                 .with_source(crate::metrics::Limit::Connections),
             ));
         }
-        self.metrics.connections.with_label_values(&[transport]).inc();
-        Ok(ConnectionGuard { state: self.clone(), transport })
+        let metrics = self.metrics.transport(transport);
+        metrics.open.inc();
+        Ok(ConnectionGuard { connections: self.connections.clone(), gaps: self.metrics.gaps.clone(), metrics, transport })
     }
 }
 
 pub struct ConnectionGuard {
-    state: AppState,
+    connections: Arc<AtomicUsize>,
+    metrics: crate::metrics::TransportMetrics,
+    gaps: prometheus::IntCounter,
     pub transport: &'static str,
 }
 
 impl ConnectionGuard {
     pub fn delivered(&self, n: u64) {
-        self.state.metrics.delivered.with_label_values(&[self.transport]).inc_by(n);
+        self.metrics.delivered.inc_by(n);
     }
     pub fn gap(&self) {
-        self.state.metrics.gaps.inc();
+        self.gaps.inc();
     }
 }
 
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
-        self.state.connections.fetch_sub(1, Ordering::AcqRel);
-        self.state.metrics.connections.with_label_values(&[self.transport]).dec();
+        self.connections.fetch_sub(1, Ordering::AcqRel);
+        self.metrics.open.dec();
     }
 }

@@ -14,7 +14,7 @@ use std::time::Instant;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::{header, HeaderMap};
 use axum::response::Response;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use push_core::broker::Subscription;
 use push_core::{Error, ErrorKind, Event};
 
@@ -27,6 +27,8 @@ use crate::state::{AppState, ConnectionGuard};
 
 /// Bytes read from the socket at a time: clients send only small control frames.
 const READ_BUFFER: usize = 4096;
+/// Most queued messages written with one flush.
+const COALESCE: usize = 64;
 
 /// `slot` is the connection's place under the TCP limits, held for as long as the socket lives.
 pub async fn respond(state: AppState, request: SubscribeRequest, upgrade: WebSocketUpgrade, slot: Option<ConnectionSlot>) -> ApiResult<Response> {
@@ -67,6 +69,20 @@ fn close_for(error: axum::Error) -> CloseFrame {
     }
 }
 
+/// A message or gap as its JSON frame, counted.
+fn frame_text(event: &Event, guard: &ConnectionGuard) -> String {
+    match event {
+        Event::Message(m) => {
+            guard.delivered(1);
+            Frame::message(m).to_json()
+        }
+        Event::Gap(channel, g) => {
+            guard.gap();
+            Frame::gap(channel, g).to_json()
+        }
+    }
+}
+
 async fn serve(socket: WebSocket, state: AppState, request: SubscribeRequest, mut subscription: Subscription, guard: ConnectionGuard) {
     let (mut tx, mut rx) = socket.split();
     let hello = Frame::Subscribed { channels: &request.channels, last_id: subscription.start }.to_json();
@@ -83,12 +99,27 @@ async fn serve(socket: WebSocket, state: AppState, request: SubscribeRequest, mu
         tokio::select! {
             event = subscription.events.next() => {
                 let Some(event) = event else { break };
-                let text = match &event {
-                    Event::Message(m) => { guard.delivered(1); Frame::message(m).to_json() }
-                    Event::Gap(channel, g) => { guard.gap(); Frame::gap(channel, g).to_json() }
-                };
-                if tx.send(WsMessage::Text(text.into())).await.is_err() {
+                // Everything already queued goes out with one flush (one write under a burst),
+                // not one write per message.
+                let (mut pending, mut written, mut ended) = (Some(event), 0, false);
+                while let Some(event) = pending.take() {
+                    if tx.feed(WsMessage::Text(frame_text(&event, &guard).into())).await.is_err() {
+                        return;
+                    }
+                    written += 1;
+                    if written < COALESCE {
+                        match subscription.events.next().now_or_never() {
+                            Some(Some(e)) => pending = Some(e),
+                            Some(None) => ended = true,
+                            None => {}
+                        }
+                    }
+                }
+                if tx.flush().await.is_err() {
                     return;
+                }
+                if ended {
+                    break;
                 }
             }
             incoming = rx.next() => match incoming {
