@@ -5,23 +5,34 @@
 # then for every scenario and server: start the server fresh, run push-bench, stop the server.
 # Prints one table per transport with push-rs/peer ratios; JSON results stay in $RESULTS.
 #
-#   bench/run.sh                     # defaults below, a few minutes on 2 cores
+#   bench/run.sh                     # defaults below, a quarter of an hour on 2 cores
 #   SCENARIOS="fanout idle" bench/run.sh
 #   FANOUT_SIZES="1 1000" IDLE_SUBS=2000 SERVERS="push-rs nchan" bench/run.sh
+#   SMOKE=1 bench/run.sh             # push-rs only, every transport, 1 and 100 subscribers,
+#                                    # 20 messages; < 30 s after the build; exits 1 on any loss,
+#                                    # duplicate, gap or error (for CI)
 #
 # Knobs (environment):
 #   SERVERS            push-rs nchan socket.io
-#   TRANSPORTS         ws sse        (first one also runs the throughput scenario; socket.io
-#                                     speaks WebSocket only, so it is skipped for sse)
+#   TRANSPORTS         ws sse longpoll batch
+#                      ws: WebSocket (socket.io: engine.io v4 over WebSocket)
+#                      sse: Server-Sent Events (push-rs, Nchan EventSource)
+#                      longpoll: push-rs raw long-poll (one message per answer) vs Nchan
+#                        long-poll (Last-Modified / Etag, one message per answer)
+#                      batch: push-rs JSON batch (every message after the cursor per answer) vs
+#                        Nchan multipart long-poll (nchan_longpoll_multipart_response raw)
+#                      The first one also runs the throughput scenario; socket.io speaks
+#                      WebSocket only, so it is skipped for the others.
 #   SCENARIOS          fanout fanout-rate channels throughput idle
 #   FANOUT_SIZES       1 1000 10000   FANOUT_MESSAGES 100   PAYLOAD_BYTES 100
-#   FANOUT_RATE_SUBS   10000          FANOUT_RATE 5   FANOUT_RATE_MESSAGES 50 (fanout-rate
+#   FANOUT_RATE_SUBS   10000          FANOUT_RATE 10  FANOUT_RATE_MESSAGES 100 (fanout-rate
 #                                     publishes at this pace: latency with less of a backlog)
 #   CHANNELS_SUBS      10000          CHANNELS_MESSAGES 10000   CHANNELS_PUB_CONCURRENCY 8
 #   THROUGHPUT_MESSAGES 20000         THROUGHPUT_CONCURRENCY 32
 #   IDLE_SUBS          10000          IDLE_HOLD_SECS 5
 #   CONNECT_CONCURRENCY 100           (connection attempts in flight; push-server listens
 #                                     with a backlog of 4096, capped by net.core.somaxconn)
+#   SETTLE_MS          1000           (wait after all subscribers are ready, before publishing)
 #   PUSH_PORT 4710  NCHAN_PORT 4711  SOCKETIO_PORT 4712
 #   RESULTS            target/bench-results/<date>
 set -euo pipefail
@@ -30,15 +41,25 @@ ROOT=$PWD
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 BIN="$CARGO_TARGET_DIR/release"
 
+SMOKE=${SMOKE:-0}
+if [ "$SMOKE" = 1 ]; then
+  # Quick correctness run of every push-rs transport; any figure can still be overridden.
+  SERVERS=${SERVERS:-push-rs}
+  TRANSPORTS=${TRANSPORTS:-"ws sse longpoll batch"}
+  SCENARIOS=${SCENARIOS:-fanout}
+  FANOUT_SIZES=${FANOUT_SIZES:-"1 100"}
+  FANOUT_MESSAGES=${FANOUT_MESSAGES:-20}
+  SETTLE_MS=${SETTLE_MS:-200}
+fi
 SERVERS=${SERVERS:-"push-rs nchan socket.io"}
-TRANSPORTS=${TRANSPORTS:-"ws sse"}
+TRANSPORTS=${TRANSPORTS:-"ws sse longpoll batch"}
 SCENARIOS=${SCENARIOS:-"fanout fanout-rate channels throughput idle"}
 FANOUT_SIZES=${FANOUT_SIZES:-"1 1000 10000"}
 FANOUT_MESSAGES=${FANOUT_MESSAGES:-100}
 PAYLOAD_BYTES=${PAYLOAD_BYTES:-100}
 FANOUT_RATE_SUBS=${FANOUT_RATE_SUBS:-10000}
-FANOUT_RATE=${FANOUT_RATE:-5}
-FANOUT_RATE_MESSAGES=${FANOUT_RATE_MESSAGES:-50}
+FANOUT_RATE=${FANOUT_RATE:-10}
+FANOUT_RATE_MESSAGES=${FANOUT_RATE_MESSAGES:-100}
 CHANNELS_SUBS=${CHANNELS_SUBS:-10000}
 CHANNELS_MESSAGES=${CHANNELS_MESSAGES:-10000}
 CHANNELS_PUB_CONCURRENCY=${CHANNELS_PUB_CONCURRENCY:-8}
@@ -47,6 +68,7 @@ THROUGHPUT_CONCURRENCY=${THROUGHPUT_CONCURRENCY:-32}
 IDLE_SUBS=${IDLE_SUBS:-10000}
 IDLE_HOLD_SECS=${IDLE_HOLD_SECS:-5}
 CONNECT_CONCURRENCY=${CONNECT_CONCURRENCY:-100}
+SETTLE_MS=${SETTLE_MS:-1000}
 PUSH_PORT=${PUSH_PORT:-4710}
 NCHAN_PORT=${NCHAN_PORT:-4711}
 SOCKETIO_PORT=${SOCKETIO_PORT:-4712}
@@ -129,29 +151,46 @@ trap stop_server EXIT
 
 # --- scenarios ----------------------------------------------------------------------------
 # bench NAME SERVER TRANSPORT OUTDIR ARGS...: fresh server, one push-bench run, stop.
+# TRANSPORT is the table's (ws sse longpoll batch); each server speaks its own form of it.
+# Polling subscribers are confirmed on the server before anything is published: push-rs's
+# push_connections gauge for the transport, Nchan's nchan_stub_status "subscribers:" line.
+FAILED=0
 bench() {
   local scenario=$1 name=$2 transport=$3 out=$4; shift 4
-  local port sub pub extra=()
+  local port sub pub http extra=()
   port=$(port_of "$name")
+  http="http://127.0.0.1:$port"
   case $name in
     push-rs)
-      pub="http://127.0.0.1:$port/bench/{channel}"
-      if [ "$transport" = ws ]; then sub="ws://127.0.0.1:$port/bench/{channel}"; extra=(--ws-wait-first-frame)
-      else sub="http://127.0.0.1:$port/bench/{channel}"; fi ;;
+      pub="$http/bench/{channel}"
+      sub="$http/bench/{channel}"
+      case $transport in
+        ws) sub="ws://127.0.0.1:$port/bench/{channel}"; extra=(--ws-wait-first-frame) ;;
+        longpoll) extra=(--ready-gauge-url "$http/_push/metrics" --ready-gauge 'push_connections{transport="long-poll"}') ;;
+        batch) extra=(--ready-gauge-url "$http/_push/metrics" --ready-gauge 'push_connections{transport="json"}') ;;
+      esac ;;
     nchan)
-      pub="http://127.0.0.1:$port/pub/{channel}"
-      if [ "$transport" = ws ]; then sub="ws://127.0.0.1:$port/sub/{channel}"; else sub="http://127.0.0.1:$port/sub/{channel}"; fi ;;
+      pub="$http/pub/{channel}"
+      sub="$http/sub/{channel}"
+      case $transport in
+        ws) sub="ws://127.0.0.1:$port/sub/{channel}" ;;
+        longpoll) transport=nchan-longpoll; extra=(--ready-gauge-url "$http/nchan_status" --ready-gauge 'subscribers:') ;;
+        batch) transport=nchan-longpoll; sub="$http/sub-multi/{channel}"
+               extra=(--ready-gauge-url "$http/nchan_status" --ready-gauge 'subscribers:') ;;
+      esac ;;
     socket.io)
-      pub="http://127.0.0.1:$port/publish/{channel}"
+      pub="$http/publish/{channel}"
       sub="ws://127.0.0.1:$port/socket.io/?EIO=4&transport=websocket"
       transport=socketio ;;
   esac
   start_server "$name"
-  "$BIN/push-bench" run --server "$name" --scenario "$scenario" --transport "$transport" \
+  if ! "$BIN/push-bench" run --server "$name" --scenario "$scenario" --transport "$transport" \
     --sub-url "$sub" --pub-url "$pub" --server-pid "$SERVER_PID" --payload-bytes "$PAYLOAD_BYTES" \
-    --connect-concurrency "$CONNECT_CONCURRENCY" \
-    --out "$out/$scenario.$name.json" "${extra[@]}" "$@" \
-    || echo "bench/run.sh: push-bench failed for $name / $scenario" >&2
+    --connect-concurrency "$CONNECT_CONCURRENCY" --settle-ms "$SETTLE_MS" \
+    --out "$out/$scenario.$name.json" "${extra[@]}" "$@"; then
+    echo "bench/run.sh: push-bench failed for $name / $scenario" >&2
+    FAILED=1
+  fi
   stop_server
 }
 
@@ -197,10 +236,27 @@ done
   echo "machine: $(nproc) cores, $(free -m | awk '/^Mem:/ {print $2}') MiB; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
   for transport in $TRANSPORTS; do
     echo
-    echo "## subscribers over $transport"
+    case $transport in
+      ws) echo "## subscribers over WebSocket (ws)" ;;
+      sse) echo "## subscribers over SSE (sse)" ;;
+      longpoll) echo "## subscribers over long-poll, one message per answer (longpoll: push-rs raw long-poll, Nchan long-poll)" ;;
+      batch) echo "## subscribers over batch long-poll (batch: push-rs JSON batch, Nchan multipart long-poll)" ;;
+      *) echo "## subscribers over $transport" ;;
+    esac
     echo
     # shellcheck disable=SC2046
     "$BIN/push-bench" table $(ls "$RESULTS/$transport"/*.json 2>/dev/null | sort -V)
   done
 } | tee "$RESULTS/table.md"
 echo "results: $RESULTS" >&2
+
+if [ "$SMOKE" = 1 ]; then
+  say "smoke check: every message delivered exactly once"
+  # shellcheck disable=SC2046
+  if [ "$FAILED" = 0 ] && "$BIN/push-bench" check $(ls "$RESULTS"/*/*.json | sort -V); then
+    echo "smoke: ok" >&2
+  else
+    echo "smoke: FAILED (a run failed, or lost / duplicated / gaps / errors above)" >&2
+    exit 1
+  fi
+fi

@@ -1,12 +1,14 @@
 //! push-bench: one load generator for push-rs and its peers.
 //!
-//! `push-bench run` drives N subscribers (SSE, WebSocket, socket.io or push-rs long-poll) on C
-//! channels of any server named by URL templates, publishes M messages over HTTP POST, and
-//! measures delivery latency (the publish time is in the payload; publisher and subscribers share
-//! this process's monotonic clock), deliveries per second, lost and duplicated messages, connect
-//! errors, and the server's memory from /proc. `push-bench table` prints the side-by-side table
-//! of several result files. See docs/benchmarks.md.
+//! `push-bench run` drives N subscribers (SSE, WebSocket, socket.io, push-rs long-poll, push-rs
+//! JSON batch or Nchan long-poll) on C channels of any server named by URL templates, publishes M
+//! messages over HTTP POST, and measures delivery latency (the publish time is in the payload;
+//! publisher and subscribers share this process's monotonic clock), deliveries per second, lost
+//! and duplicated messages, gaps, connect errors, and the server's memory and CPU time from /proc.
+//! `push-bench table` prints the side-by-side table of several result files; `push-bench check`
+//! fails when any of them lost, duplicated or missed something. See docs/benchmarks.md.
 
+mod cpu;
 mod mem;
 mod subscriber;
 
@@ -39,6 +41,11 @@ enum Cmd {
         /// The server the ratios are relative to.
         #[arg(long, default_value = "push-rs")]
         baseline: String,
+    },
+    /// Exit 1 unless every result file has every message delivered exactly once: no loss, no
+    /// duplicate, no gap, no connect or publish error, every subscriber ready (CI smoke test).
+    Check {
+        files: Vec<PathBuf>,
     },
 }
 
@@ -100,6 +107,18 @@ struct RunArgs {
     /// Pid of the server process (its direct children are included: nginx workers).
     #[arg(long)]
     server_pid: Option<u32>,
+    /// Before publishing, poll this URL (plain text: Prometheus metrics, `nchan_stub_status`)
+    /// until the gauge named by `--ready-gauge` reaches the number of ready subscribers: for
+    /// polling transports, proof that the server holds every poll.
+    #[arg(long, requires = "ready_gauge")]
+    ready_gauge_url: Option<String>,
+    /// Start of the gauge's line, the value follows: `push_connections{transport="long-poll"}`,
+    /// `subscribers:`.
+    #[arg(long)]
+    ready_gauge: Option<String>,
+    /// Longest wait for `--ready-gauge` (then the run goes on and records that it was not reached).
+    #[arg(long, default_value_t = 30)]
+    ready_gauge_timeout_secs: u64,
     /// Channel name prefix (default: b<unix time>, so runs never share channels).
     #[arg(long)]
     channel_prefix: Option<String>,
@@ -131,6 +150,14 @@ fn main() {
                 std::process::exit(1);
             }
         }
+        Cmd::Check { files } => match check(&files) {
+            Ok(true) => {}
+            Ok(false) => std::process::exit(1),
+            Err(e) => {
+                eprintln!("push-bench: {e}");
+                std::process::exit(2);
+            }
+        },
     }
 }
 
@@ -201,6 +228,7 @@ async fn run(a: RunArgs) -> Result<(), BoxError> {
     let peak = Arc::new(Mutex::new(mem::Peak::default()));
     let sampler = mem::sample(pids.clone(), peak.clone());
     let mem_before = mem::read(&pids);
+    let cpu_start = cpu::ticks(&pids);
 
     eprintln!(
         "[{}] {} / {}: {} subscribers over {:?} on {} channel(s), {} messages of {} B",
@@ -208,9 +236,11 @@ async fn run(a: RunArgs) -> Result<(), BoxError> {
     );
 
     // --- connect ---------------------------------------------------------------------------
+    // Streams hold one connection each. Polling subscribers reuse keep-alive connections from the
+    // pool, as browsers do (one new TCP connection per poll would measure connection setup).
     let sub_client = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(20))
-        .pool_max_idle_per_host(0)
+        .pool_max_idle_per_host(if a.transport.is_polling() { usize::MAX } else { 0 })
         .tcp_nodelay(true)
         .build()?;
     let shared = Arc::new(Shared::default());
@@ -264,6 +294,10 @@ async fn run(a: RunArgs) -> Result<(), BoxError> {
         "  connected {connected}/{} in {connect_secs:.2}s ({connect_errors} errors, {not_ready} not ready)",
         a.subscribers
     );
+    let ready_gauge = match (&a.ready_gauge_url, &a.ready_gauge) {
+        (Some(url), Some(line)) => Some(wait_gauge(url, line, connected, a.ready_gauge_timeout_secs).await),
+        _ => None,
+    };
     tokio::time::sleep(Duration::from_millis(a.settle_ms)).await;
     if a.hold_secs > 0 {
         eprintln!("  holding {} s idle", a.hold_secs);
@@ -280,6 +314,7 @@ async fn run(a: RunArgs) -> Result<(), BoxError> {
     let next = Arc::new(AtomicU64::new(0));
     let pub_errors = Arc::new(AtomicU64::new(0));
     let published = Arc::new(AtomicU64::new(0));
+    let cpu_before_publish = cpu::ticks(&pids);
     let pub_start_us = base.elapsed().as_micros() as u64;
     let pub_start = Instant::now();
     let pub_deadline = pub_start + Duration::from_secs(a.publish_timeout_secs);
@@ -369,6 +404,7 @@ async fn run(a: RunArgs) -> Result<(), BoxError> {
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    let cpu_after_delivery = cpu::ticks(&pids);
     // late duplicates have a moment to show up
     if connected > 0 {
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -403,6 +439,25 @@ async fn run(a: RunArgs) -> Result<(), BoxError> {
         }),
         _ => Value::Null,
     };
+    let tck = cpu::clk_tck() as f64;
+    let cpu_ticks = match (cpu_before_publish, cpu_after_delivery) {
+        (Some(b), Some(e)) => Some(e.saturating_sub(b)),
+        _ => None,
+    };
+    let cpu_secs = cpu_ticks.map(|t| t as f64 / tck);
+    // 0 ticks means below the resolution (1 tick per process), not free: no per-delivery figure.
+    let cpu_per = |n: u64| cpu_ticks.filter(|t| *t > 0 && n > 0).map(|t| t as f64 / tck * 1e6 / n as f64);
+    let server_cpu = json!({
+        "clk_tck": tck,
+        "connect_secs": match (cpu_start, cpu_before_publish) {
+            (Some(s), Some(b)) => Some(b.saturating_sub(s) as f64 / tck),
+            _ => None,
+        },
+        "ticks": cpu_ticks,
+        "secs": cpu_secs,
+        "us_per_delivery": cpu_per(received),
+        "us_per_publish": cpu_per(published_n),
+    });
     let result = json!({
         "server": a.server,
         "scenario": a.scenario,
@@ -428,11 +483,17 @@ async fn run(a: RunArgs) -> Result<(), BoxError> {
             "lost": lost,
             "duplicates": shared.duplicates.load(Ordering::Relaxed),
             "foreign": shared.foreign.load(Ordering::Relaxed),
+            "gaps": if a.transport.reports_gaps() { Some(shared.gaps.load(Ordering::Relaxed)) } else { None },
+            "polls": if a.transport.is_polling() { Some(shared.polls.load(Ordering::Relaxed)) } else { None },
+            "empty_polls": if a.transport.is_polling() { Some(shared.empty_polls.load(Ordering::Relaxed)) } else { None },
+            "batches_with_more": if a.transport == Transport::Batch { Some(shared.more.load(Ordering::Relaxed)) } else { None },
             "disconnects": shared.disconnects.load(Ordering::Relaxed),
             "secs_to_all": deliver_secs,
             "per_sec": if received > 0 { received as f64 / deliver_secs } else { 0.0 },
             "latency": latency_json(latencies),
         },
+        "ready_gauge": ready_gauge,
+        "server_cpu": server_cpu,
         "memory": {
             "pids": pids,
             "before": mem_before,
@@ -447,6 +508,76 @@ async fn run(a: RunArgs) -> Result<(), BoxError> {
         std::fs::write(path, serde_json::to_string_pretty(&result)? + "\n")?;
     }
     Ok(())
+}
+
+/// Polls `url` until the line starting with `line` carries a value of at least `want`.
+async fn wait_gauge(url: &str, line: &str, want: u64, timeout_secs: u64) -> Value {
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("HTTP client");
+    let t0 = Instant::now();
+    let mut value: Option<f64> = None;
+    loop {
+        if let Ok(resp) = client.get(url).send().await {
+            if let Ok(text) = resp.text().await {
+                value = gauge_value(&text, line);
+            }
+        }
+        let reached = value.is_some_and(|v| v >= want as f64);
+        if reached || t0.elapsed() > Duration::from_secs(timeout_secs) {
+            let secs = t0.elapsed().as_secs_f64();
+            if reached {
+                eprintln!("  server holds them: {line} {} (after {secs:.2}s)", value.unwrap_or(f64::NAN));
+            } else {
+                eprintln!("  WARNING: {line} is {value:?} after {secs:.1}s, wanted {want}; publishing anyway");
+            }
+            return json!({ "url": url, "line": line, "want": want, "value": value, "reached": reached, "secs": secs });
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn gauge_value(text: &str, line: &str) -> Option<f64> {
+    let l = text.lines().find(|l| l.starts_with(line))?;
+    l[line.len()..].trim().parse().ok()
+}
+
+fn check(files: &[PathBuf]) -> Result<bool, BoxError> {
+    let mut all_ok = true;
+    for f in files {
+        let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
+        let r: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", f.display()))?;
+        let n = |v: &Value| v.as_u64().unwrap_or(0);
+        let d = &r["delivery"];
+        let mut problems = Vec::new();
+        let counts = [
+            ("lost", n(&d["lost"])),
+            ("duplicated", n(&d["duplicates"])),
+            ("gaps", n(&d["gaps"])),
+            ("foreign", n(&d["foreign"])),
+            ("disconnects", n(&d["disconnects"])),
+            ("connect errors", n(&r["connect"]["errors"])),
+            ("not ready", n(&r["connect"]["not_ready"])),
+            ("publish errors", n(&r["publish"]["errors"])),
+        ];
+        for (name, v) in counts {
+            if v > 0 {
+                problems.push(format!("{name} {v}"));
+            }
+        }
+        if n(&d["received"]) != n(&d["expected"]) {
+            problems.push(format!("received {} of {}", n(&d["received"]), n(&d["expected"])));
+        }
+        if r["ready_gauge"]["reached"] == false {
+            problems.push("ready gauge not reached".into());
+        }
+        let label = format!("{} {} {}", r["server"].as_str().unwrap_or("?"), r["transport"].as_str().unwrap_or("?"), r["scenario"].as_str().unwrap_or("?"));
+        if problems.is_empty() {
+            println!("ok   {label}: {}/{} delivered", n(&d["received"]), n(&d["expected"]));
+        } else {
+            all_ok = false;
+            println!("FAIL {label}: {} ({})", problems.join(", "), f.display());
+        }
+    }
+    Ok(all_ok)
 }
 
 fn progress_connect(a: &RunArgs, shared: &Shared, started: usize, t0: Instant) {
@@ -468,7 +599,8 @@ fn summary(r: &Value) {
     let l = &d["latency"];
     eprintln!(
         "  => published {} ({:.0}/s, {} errors); delivered {}/{} in {:.3}s ({:.0}/s); lost {} dup {}; \
-         latency p50 {:.2} p90 {:.2} p99 {:.2} max {:.2} ms; peak server RSS {} kB, PSS {} kB; idle/sub {}",
+         latency p50 {:.2} p90 {:.2} p99 {:.2} max {:.2} ms; peak server RSS {} kB, PSS {} kB; idle/sub {}; \
+         gaps {}; server CPU {} s ({} µs/delivery)",
         r["publish"]["ok"],
         f(&r["publish"]["per_sec"]),
         r["publish"]["errors"],
@@ -488,6 +620,9 @@ fn summary(r: &Value) {
             Some(b) => format!("{b:.0} B"),
             None => "-".into(),
         },
+        d["gaps"],
+        fmt_num("", r["server_cpu"]["secs"].as_f64()),
+        fmt_num("", r["server_cpu"]["us_per_delivery"].as_f64()),
     );
 }
 
@@ -511,6 +646,7 @@ fn metrics_for(r: &Value) -> Vec<Metric> {
         m.push(Metric { name: "connect time s", get: |r| r["connect"]["secs"].as_f64(), lower_is_better: true, ratio: true });
         m.push(Metric { name: "memory per idle sub (PSS, B)", get: |r| r["memory"]["idle_per_subscriber"]["pss_bytes"].as_f64(), lower_is_better: true, ratio: true });
         m.push(Metric { name: "server PSS at idle (MB)", get: |r| r["memory"]["idle"]["pss_kb"].as_f64().map(|k| k / 1024.0), lower_is_better: true, ratio: true });
+        m.push(Metric { name: "server CPU s to connect all", get: |r| r["server_cpu"]["connect_secs"].as_f64(), lower_is_better: true, ratio: true });
         return m;
     }
     if subs > 0 {
@@ -521,6 +657,9 @@ fn metrics_for(r: &Value) -> Vec<Metric> {
         m.push(Metric { name: "latency p99 ms", get: |r| r["delivery"]["latency"]["p99_ms"].as_f64(), lower_is_better: true, ratio: true });
         m.push(Metric { name: "latency max ms", get: |r| r["delivery"]["latency"]["max_ms"].as_f64(), lower_is_better: true, ratio: true });
         m.push(Metric { name: "lost / duplicated", get: |r| Some(r["delivery"]["lost"].as_f64()? * 1e6 + r["delivery"]["duplicates"].as_f64()?), lower_is_better: true, ratio: false });
+        if r["delivery"]["gaps"].is_u64() {
+            m.push(Metric { name: "gaps announced", get: |r| r["delivery"]["gaps"].as_f64(), lower_is_better: true, ratio: false });
+        }
     }
     m.push(Metric { name: "publishes/s", get: |r| r["publish"]["per_sec"].as_f64(), lower_is_better: false, ratio: true });
     m.push(Metric { name: "publish p99 ms", get: |r| r["publish"]["latency"]["p99_ms"].as_f64(), lower_is_better: true, ratio: true });
@@ -528,6 +667,12 @@ fn metrics_for(r: &Value) -> Vec<Metric> {
         m.push(Metric { name: "connect errors", get: |r| r["connect"]["errors"].as_f64(), lower_is_better: true, ratio: false });
     }
     m.push(Metric { name: "peak server PSS MB", get: |r| r["memory"]["peak"]["pss_kb"].as_f64().map(|k| k / 1024.0), lower_is_better: true, ratio: true });
+    m.push(Metric { name: "server CPU s", get: |r| r["server_cpu"]["secs"].as_f64(), lower_is_better: true, ratio: true });
+    if subs > 0 {
+        m.push(Metric { name: "server CPU µs per delivery", get: |r| r["server_cpu"]["us_per_delivery"].as_f64(), lower_is_better: true, ratio: true });
+    } else {
+        m.push(Metric { name: "server CPU µs per publish", get: |r| r["server_cpu"]["us_per_publish"].as_f64(), lower_is_better: true, ratio: true });
+    }
     m
 }
 

@@ -1,8 +1,13 @@
 //! Subscribers: one task per connection, over SSE, WebSocket, socket.io (engine.io v4 over a raw
-//! WebSocket) or push-rs long-poll. Every transport hands the bytes it receives to a [`Scanner`],
-//! which finds the benchmark payloads (`PB|<seq>|<publish time µs>|xxx…`) wherever they sit in the
-//! stream (an SSE `data:` line, a push-rs JSON frame, a socket.io `42[...]` packet, a long-poll
-//! body), so no transport needs a full parser of its peer's framing.
+//! WebSocket), push-rs long-poll, push-rs JSON batch or Nchan long-poll. Every transport hands the
+//! bytes it receives to a [`Scanner`], which finds the benchmark payloads
+//! (`PB|<seq>|<publish time µs>|xxx…`) wherever they sit in the stream (an SSE `data:` line, a
+//! push-rs JSON frame, a socket.io `42[...]` packet, a long-poll body), so no transport needs a
+//! full parser of its peer's framing. The JSON batch is parsed (for its cursor, `more` and gaps).
+//!
+//! Polling transports count as ready when their first *waiting* request is issued (after the
+//! start-cursor request, for push-rs); the run then confirms on the server that the polls are
+//! held (`--ready-gauge-url`) before it publishes.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -21,8 +26,31 @@ pub enum Transport {
     Ws,
     /// socket.io: engine.io v4 over WebSocket, `join` event with the channel as the room.
     Socketio,
-    /// push-rs long-poll: `?timeout=0` for the start cursor, then `?after=<Push-Id>`.
+    /// push-rs long-poll: `?timeout=0` for the start cursor, then `?after=<Push-Id>`; one
+    /// message per answer; `Push-Gap` headers are counted as gaps.
     Longpoll,
+    /// push-rs JSON batch (`Accept: application/json`): `?timeout=0` for the start cursor
+    /// (`last_id`), then `?after=<last_id>`; every message after the cursor per answer; `gaps`
+    /// are counted; `more: true` is followed at once.
+    Batch,
+    /// Nchan long-poll: GET, then the answer's `Last-Modified` / `Etag` sent back as
+    /// `If-Modified-Since` / `If-None-Match`; `304` / `408` (timeout) ask again. The first request
+    /// has no cursor (`nchan_subscriber_first_message newest`: from now). Works for one message per
+    /// answer and for `nchan_longpoll_multipart_response raw` (all buffered messages per answer).
+    #[serde(rename = "nchan-longpoll")]
+    NchanLongpoll,
+}
+
+impl Transport {
+    /// Each subscriber makes one request after another (a keep-alive connection is reused).
+    pub fn is_polling(self) -> bool {
+        matches!(self, Transport::Longpoll | Transport::Batch | Transport::NchanLongpoll)
+    }
+
+    /// The transport reports gaps (the others cannot tell a gap from a loss).
+    pub fn reports_gaps(self) -> bool {
+        matches!(self, Transport::Longpoll | Transport::Batch)
+    }
 }
 
 /// Counters shared by every subscriber task (read by the progress printer).
@@ -34,6 +62,14 @@ pub struct Shared {
     pub received: AtomicU64,
     pub duplicates: AtomicU64,
     pub foreign: AtomicU64,
+    /// Explicit gaps announced by the server (push-rs `Push-Gap` header, JSON batch `gaps`).
+    pub gaps: AtomicU64,
+    /// Polling transports: requests answered, and of those the ones without a message
+    /// (timeouts: push-rs `204` or an empty batch, Nchan `304` / `408`).
+    pub polls: AtomicU64,
+    pub empty_polls: AtomicU64,
+    /// JSON batch answers with `more: true` (cut by the batch limit).
+    pub more: AtomicU64,
     /// Largest receive time seen, µs since the run's clock base.
     pub last_receive_us: AtomicU64,
 }
@@ -259,12 +295,17 @@ async fn session(
                 return Err(format!("status {status}").into());
             }
             let mut cursor = push_id(&resp).ok_or("no Push-Id header (long-poll speaks push-rs only)")?;
+            count_push_gap(&resp, shared);
+            let body = resp.bytes().await?;
             if status == reqwest::StatusCode::OK {
-                scanner.feed_frame(&resp.bytes().await?);
+                scanner.feed_frame(&body);
             }
-            mark_ready(shared, ready);
             loop {
-                let resp = client.get(format!("{}{sep}after={cursor}", spec.url)).send().await?;
+                let req = client.get(format!("{}{sep}after={cursor}", spec.url)).send();
+                // Ready once the first waiting request is issued (the run confirms on the
+                // server's gauge that it is held before publishing).
+                mark_ready(shared, ready);
+                let resp = req.await?;
                 let status = resp.status();
                 if !status.is_success() {
                     return Err(format!("status {status}").into());
@@ -272,8 +313,70 @@ async fn session(
                 if let Some(id) = push_id(&resp) {
                     cursor = id;
                 }
+                count_push_gap(&resp, shared);
+                let body = resp.bytes().await?;
+                shared.polls.fetch_add(1, Ordering::Relaxed);
                 if status == reqwest::StatusCode::OK {
-                    scanner.feed_frame(&resp.bytes().await?);
+                    scanner.feed_frame(&body);
+                } else {
+                    shared.empty_polls.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        Transport::Batch => {
+            let sep = if spec.url.contains('?') { '&' } else { '?' };
+            let get = |url: String| client.get(url).header("Accept", "application/json").send();
+            let resp = get(format!("{}{sep}timeout=0", spec.url)).await?;
+            let mut cursor = read_batch(resp, scanner, shared).await?.0;
+            loop {
+                let req = get(format!("{}{sep}after={cursor}", spec.url));
+                mark_ready(shared, ready);
+                let (last_id, messages) = read_batch(req.await?, scanner, shared).await?;
+                cursor = last_id;
+                shared.polls.fetch_add(1, Ordering::Relaxed);
+                if messages == 0 {
+                    shared.empty_polls.fetch_add(1, Ordering::Relaxed);
+                }
+                // `more: true` needs nothing special: the next request goes out at once anyway.
+            }
+        }
+        Transport::NchanLongpoll => {
+            let (mut last_modified, mut etag): (Option<String>, Option<String>) = (None, None);
+            loop {
+                let mut req = client.get(&spec.url);
+                if let Some(lm) = &last_modified {
+                    req = req.header("If-Modified-Since", lm);
+                }
+                if let Some(tag) = &etag {
+                    req = req.header("If-None-Match", tag);
+                }
+                let fut = req.send();
+                // The first request has no cursor: it waits for the next message (from now).
+                mark_ready(shared, ready);
+                let resp = fut.await?;
+                let status = resp.status().as_u16();
+                let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+                let (lm, tag) = (header("last-modified"), header("etag"));
+                let body = resp.bytes().await?;
+                shared.polls.fetch_add(1, Ordering::Relaxed);
+                match status {
+                    200 => {
+                        scanner.feed_frame(&body);
+                        if lm.is_none() && tag.is_none() {
+                            return Err("200 without Last-Modified / Etag (not Nchan long-poll?)".into());
+                        }
+                    }
+                    304 | 408 => {
+                        shared.empty_polls.fetch_add(1, Ordering::Relaxed);
+                    }
+                    _ => return Err(format!("status {status}").into()),
+                }
+                // A timeout answer may carry the cursor too; otherwise keep the one we have.
+                if lm.is_some() {
+                    last_modified = lm;
+                }
+                if tag.is_some() {
+                    etag = tag;
                 }
             }
         }
@@ -339,6 +442,49 @@ async fn session(
             Err("stream ended".into())
         }
     }
+}
+
+fn count_push_gap(resp: &reqwest::Response, shared: &Shared) {
+    if resp.headers().contains_key("push-gap") {
+        shared.gaps.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Batch {
+    messages: Vec<BatchMessage>,
+    #[serde(default)]
+    gaps: Vec<serde_json::Value>,
+    last_id: String,
+    #[serde(default)]
+    more: bool,
+}
+
+#[derive(serde::Deserialize)]
+struct BatchMessage {
+    #[serde(default)]
+    data: String,
+}
+
+/// Reads one JSON batch answer: feeds every message's data to the scanner, counts gaps; returns
+/// the next cursor and how many messages the answer held.
+async fn read_batch(resp: reqwest::Response, scanner: &mut Scanner, shared: &Shared) -> Result<(String, usize), BoxError> {
+    let status = resp.status();
+    if !status.is_success() {
+        return Err(format!("status {status}").into());
+    }
+    let body = resp.bytes().await?;
+    let batch: Batch = serde_json::from_slice(&body).map_err(|e| format!("JSON batch: {e}"))?;
+    for m in &batch.messages {
+        scanner.feed_frame(m.data.as_bytes());
+    }
+    if !batch.gaps.is_empty() {
+        shared.gaps.fetch_add(batch.gaps.len() as u64, Ordering::Relaxed);
+    }
+    if batch.more {
+        shared.more.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok((batch.last_id, batch.messages.len()))
 }
 
 fn push_id(resp: &reqwest::Response) -> Option<String> {
