@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import faulthandler
+import gc
 import json
 import socket
 import threading
@@ -250,3 +251,14 @@ def test_repr() -> None:
     with server:
         assert repr(server) == f"<push.Server {server.url} running>"
     assert repr(server) == f"<push.Server {server.url} stopped>"
+
+
+def test_a_server_dropped_while_running_stops() -> None:
+    server = push.Server().start()
+    port = server.port
+    del server
+    gc.collect()
+    deadline = time.monotonic() + 10
+    while not refused(port):
+        assert time.monotonic() < deadline, "still listening after the server object was dropped"
+        time.sleep(0.02)
