@@ -24,6 +24,21 @@ export declare class NativeProducer {
   close(): void
 }
 
+/** A running server; `index.js` wraps it as `Server`. */
+export declare class NativeServer {
+  /** `http://127.0.0.1:PORT`. */
+  get url(): string
+  /** The port it listens on (the real one when started on port 0). */
+  get port(): number
+  /** False once `stop()` was called (or the server's thread ended). */
+  get running(): boolean
+  /**
+   * Stops gracefully (off the JavaScript thread); resolves once the server's threads are gone.
+   * Idempotent: a later call resolves when the first stop is done.
+   */
+  stop(): Promise<void>
+}
+
 /** Options of `new Producer(...)`; each falls back to sdk-core's default. */
 export interface ProducerConfig {
   /** `http://host:port` of a push server. Default: `PUSH_URL`, else `http://127.0.0.1:4000`. */
@@ -35,10 +50,32 @@ export interface ProducerConfig {
 }
 
 /**
+ * The `push-server` command line (`argv[0]` is the program name); returns the exit code. Blocks
+ * the calling thread for the server's whole life: only for `bin/push-server.js`, a process that
+ * is the command.
+ */
+export declare function runServerCli(argv: Array<string>): number
+
+/** One server option as `index.js` converted it: exactly one of `flag`, `text`, `list` is set. */
+export interface ServerOption {
+  /** The flag's name in camelCase, snake_case or kebab-case (`publishKey` is `--publish-key`). */
+  name: string
+  flag?: boolean
+  text?: string
+  list?: Array<string>
+}
+
+/**
  * Signs a subscriber token with sdk-core. Throws an `Error` whose `code` is the sdk-core code
  * (`INVALID_CONFIG` for a missing secret, `INVALID_CHANNEL` for a bad channel, ...).
  */
 export declare function signToken(request: TokenRequest): string
+
+/**
+ * Checks the options and starts a server (off the JavaScript thread). Rejects with an `Error`
+ * whose `code` is `INVALID_CONFIG` (bad option, address in use) or `CONNECTION_FAILED` (broker).
+ */
+export declare function startServer(options: Array<ServerOption>): Promise<NativeServer>
 
 /** What `Token.sign(...)` passes down; `index.js` has checked the JavaScript types. */
 export interface TokenRequest {

@@ -836,4 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeProducer = nativeBinding.NativeProducer
+module.exports.NativeServer = nativeBinding.NativeServer
+module.exports.runServerCli = nativeBinding.runServerCli
 module.exports.signToken = nativeBinding.signToken
+module.exports.startServer = nativeBinding.startServer

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # CI for the Node package push-rs: installs what is missing, builds the addon, type-checks
-# index.d.ts with `tsc --strict`, and runs `node --test` against a real push-server.
-# Idempotent. The server is not built here: PUSH_SERVER_BIN (default <repo>/target/release/push-server).
+# index.d.ts with `tsc --strict`, and runs `node --test`. The tests' servers are the addon's own
+# (Server.start, in-process; bin/push-server.js), so no separate push-server binary is needed;
+# the packaging test reuses the addon built here. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(git rev-parse --show-toplevel 2>/dev/null || (cd .. && pwd))
-export PUSH_SERVER_BIN=${PUSH_SERVER_BIN:-$ROOT/target/release/push-server}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 
 say() { printf '==> %s\n' "$*"; }
@@ -42,11 +42,7 @@ say "type-checking index.d.ts against the examples (tsc --strict)"
 npx --no-install tsc -p tsconfig.json
 
 # --- tests ------------------------------------------------------------------------------------
-if [ ! -x "$PUSH_SERVER_BIN" ]; then
-  echo "push-server not found at $PUSH_SERVER_BIN (build it: cargo build --release -p push-server)" >&2
-  exit 1
-fi
-say "node --test against $PUSH_SERVER_BIN"
+say "node --test"
 flags=(--test --test-reporter=spec)
 # One file at a time (each starts its own servers): the event-loop lag bound stays meaningful.
 if node --test-concurrency=1 -e '' 2>/dev/null; then flags+=(--test-concurrency=1); fi

@@ -90,6 +90,156 @@ export declare namespace Token {
   function sign(options: TokenOptions): string
 }
 
+/** A duration as the server's flags take it: `'30s'`, `'500ms'`, `'5m'`, `'1h 30m'`. */
+export type Duration = string
+
+/**
+ * Options of `Server.start`: the `push-server` flags by name, in camelCase (`publishKey` is
+ * `--publish-key`; snake_case and kebab-case names work too). A switch is a boolean, a list an
+ * array, a count a number, a duration a string like `'30s'`; `undefined` or `null` leaves the
+ * flag's default (or its `PUSH_*` environment variable). Checked by the same parser as the flags:
+ * an unknown option or a bad value rejects with `InvalidConfigError`. `push-server --help` lists
+ * every flag with its default.
+ */
+export interface ServerOptions {
+  /** Address to listen on. Default: `'127.0.0.1:0'` (a free port; read it from `server.port`). A non-loopback address needs `publishKey` or `allowOpenPublish`. */
+  bind?: string | null
+  /** `'memory'` (embedded, the default) or a RabbitMQ URL `amqp://user:pass@host:5672/%2f`. */
+  broker?: string | null
+  /** RabbitMQ: the stream queue every node reads and every producer writes. Default: `'push.messages'`. */
+  streamName?: string | null
+  /** RabbitMQ: retention by age when this node creates the stream. Default: `'24h'`. */
+  streamMaxAge?: Duration | null
+  /** RabbitMQ: retention by size when this node creates the stream; 0 for none. Default: 1 GiB. */
+  streamMaxBytes?: number | null
+  /** RabbitMQ: most messages of one catch-up read. Default: 10000. */
+  catchUpLimit?: number | null
+  /** RabbitMQ: catch-up reads running at once. Default: 8. */
+  catchUpConcurrency?: number | null
+  /** RabbitMQ: catch-up reads that may wait for a slot. Default: 256. */
+  catchUpQueue?: number | null
+  /** RabbitMQ: how long a publish may take. Default: `'10s'`. */
+  publishTimeout?: Duration | null
+  /** How long an `Idempotency-Key` is remembered; `'0s'` turns de-duplication off. Default: `'5m'`. */
+  idempotencyWindow?: Duration | null
+  /** Most idempotency keys remembered. Default: 100000. */
+  idempotencyKeys?: number | null
+  /** Key publishers must send as `Authorization: Bearer <key>`. Default: `PUSH_PUBLISH_KEY`, else none. */
+  publishKey?: string | null
+  /** Allow publishing without a key on a non-loopback address. */
+  allowOpenPublish?: boolean | null
+  /** How long a long-poll waits before answering 204. Default: `'30s'`. */
+  longPollTimeout?: Duration | null
+  /** Interval of SSE comments and WebSocket pings. Default: `'15s'`. */
+  heartbeat?: Duration | null
+  /** Messages kept per channel for subscribers that resume. Default: 100. */
+  historySize?: number | null
+  /** How long a message stays in history. Default: `'5m'`. */
+  historyAge?: Duration | null
+  /** Largest payload accepted, in bytes. Default: 1048576. */
+  maxPayloadBytes?: number | null
+  /** Most subscriber connections at once. Default: 10000. */
+  maxConnections?: number | null
+  /** Most open TCP connections of any kind. Default: 16384. */
+  maxTcpConnections?: number | null
+  /** Most open TCP connections from one client IP. Default: 1024. */
+  maxTcpConnectionsPerIp?: number | null
+  /** Networks the per-IP limit does not apply to. Default: `['127.0.0.0/8', '::1']`. */
+  ipLimitExempt?: string | string[] | null
+  /** Largest request head in bytes, at least 8192. Default: 16384. */
+  maxHeaderBytes?: number | null
+  /** Time a client has to send a request's head. Default: `'10s'`. */
+  headerTimeout?: Duration | null
+  /** Most channels the hub tracks. Default: 100000. */
+  maxChannels?: number | null
+  /** Largest client WebSocket message in bytes. Default: 4096. */
+  wsMaxMessageBytes?: number | null
+  /** Most channels one multiplexed connection may subscribe to. Default: 100. */
+  maxChannelsPerConnection?: number | null
+  /** Most messages in one JSON batch answer. Default: 1000. */
+  maxBatch?: number | null
+  /** Most payload bytes in one JSON batch answer. Default: 1048576. */
+  maxBatchBytes?: number | null
+  /** Messages queued per subscriber before it is re-synced from history. Default: 1024. */
+  subscriberQueue?: number | null
+  /** Request header that names the consumer. Default: `'Consumer-Id'`. */
+  consumerHeader?: string | null
+  /** Query parameter that names the consumer. Default: `'consumer'`. */
+  consumerParam?: string | null
+  /** Origins allowed from browsers; `'*'` (the default) allows any, without credentials. */
+  corsOrigins?: string | string[] | null
+  /** How long `stop()` waits for open requests before closing them. Default: `'10s'`. */
+  shutdownTimeout?: Duration | null
+  /** Accepted as the flag is; the in-process server sets up no logging of its own (your app owns it). */
+  log?: string | null
+  /** Accepted as the flag is; see `log`. */
+  logFormat?: 'text' | 'json' | null
+  /** Subscriber authorization: `'none'` (default) or `'token'` (needs `secret`). */
+  auth?: 'none' | 'token' | null
+  /** Secret that signs subscriber tokens (`Token.sign`). Default: `PUSH_SECRET`. */
+  secret?: string | null
+  /** Ask the web app at this URL whether each new subscription is allowed. */
+  authUrl?: string | null
+  /** How long the auth URL has to answer. Default: `'2s'`. */
+  authTimeout?: Duration | null
+  /** How long an auth URL decision is reused. Default: `'5s'`. */
+  authCacheTtl?: Duration | null
+  /** Memory of the auth URL decision cache, in bytes. Default: 8388608. */
+  authCacheBytes?: number | null
+  /** Auth URL requests in flight at once. Default: 64. */
+  authConcurrency?: number | null
+  /** Subscriptions that may wait for an auth URL request slot. Default: 1024. */
+  authQueue?: number | null
+}
+
+declare global {
+  // Node >= 18.18 / 20.4 defines it; declared here too so that `await using` type-checks without
+  // TypeScript's `esnext.disposable` lib (the same declaration as @types/node's).
+  interface SymbolConstructor {
+    readonly asyncDispose: unique symbol
+  }
+}
+
+/**
+ * The push server, running in this process on its own threads (the same server as the
+ * `push-server` command): for tests and development.
+ *
+ * ```js
+ * const server = await Server.start({ historySize: 1000 })   // 127.0.0.1, a free port
+ * const producer = new Producer({ url: server.url })
+ * await server.stop()
+ * ```
+ *
+ * Starting and stopping never block the event loop. Like an `http.Server`, a running server
+ * keeps the process alive until `stop()` (or `unref()`).
+ */
+export declare class Server {
+  private constructor()
+  /**
+   * Starts a server; resolves once it accepts connections. Rejects with `InvalidConfigError` (an
+   * unknown option, a bad value, an address in use), `ConnectionFailedError` (RabbitMQ
+   * unreachable), or `TypeError` for an option that is not a boolean, number, string or array.
+   */
+  static start(options?: ServerOptions): Promise<Server>
+  /** `http://127.0.0.1:PORT`: pass it to `new Producer({ url })` and to subscribers. */
+  readonly url: string
+  /** The port it listens on (the one the OS picked, with the default `bind`). */
+  readonly port: number
+  /** True until `stop()` is called. */
+  readonly running: boolean
+  /**
+   * Stops gracefully: ends open streams and long-polls, waits for requests in flight (up to
+   * `shutdownTimeout`) and resolves once the server is gone. Idempotent.
+   */
+  stop(): Promise<void>
+  /** Lets the process exit while the server runs. */
+  unref(): this
+  /** Keeps the process alive while the server runs (the default). */
+  ref(): this
+  /** Stops it: `await using server = await Server.start()`. */
+  [Symbol.asyncDispose](): Promise<void>
+}
+
 /** Every code a `PushError` may carry; new codes may be added in later versions. */
 export type PushErrorCode =
   | 'INVALID_CHANNEL'
@@ -167,7 +317,7 @@ export declare class TooManyConnectionsError extends PushError {
   static readonly code: 'TOO_MANY_CONNECTIONS'
   readonly code: 'TOO_MANY_CONNECTIONS'
 }
-/** The options (URL, key, timeout; a token's secret, consumer id or expiry) are not usable. */
+/** The options (URL, key, timeout; a token's secret, consumer id or expiry; a server option or address) are not usable. */
 export declare class InvalidConfigError extends PushError {
   static readonly code: 'INVALID_CONFIG'
   readonly code: 'INVALID_CONFIG'

@@ -4,7 +4,7 @@
 // The addon rejects with plain Errors whose `code` is sdk-core's stable code; this file turns
 // them into the PushError subclasses below, in one table.
 
-const { NativeProducer, signToken } = require('./binding.js')
+const { NativeProducer, signToken, startServer } = require('./binding.js')
 
 /** Base class of every push-rs error; `code` is stable across languages and versions. */
 class PushError extends Error {
@@ -192,8 +192,113 @@ async function publish(data, options) {
   return defaultProducer.publish(data, { contentType, idempotencyKey }).to(options.to)
 }
 
+/** A server option as the flag parser takes it; see `ServerOptions` in index.d.ts. */
+function serverOption(name, value) {
+  if (typeof value === 'boolean') return { name, flag: value }
+  if (typeof value === 'string') return { name, text: value }
+  if (typeof value === 'number' || typeof value === 'bigint') return { name, text: String(value) }
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string' || typeof v === 'number')) {
+    return { name, list: value.map(String) }
+  }
+  throw argError(`options.${name}`, 'a boolean, number, string or array of strings', value)
+}
+
+function serverOptions(options) {
+  if (options === undefined || options === null) return []
+  if (typeof options !== 'object' || Array.isArray(options)) throw argError('Server options', 'an object', options)
+  const entries = []
+  for (const [name, value] of Object.entries(options)) {
+    // Unset, as with the other options objects: the flag's default (or its PUSH_* variable) applies.
+    if (value === undefined || value === null) continue
+    entries.push(serverOption(name, value))
+  }
+  return entries
+}
+
+// Running servers stay reachable from here, so garbage collection never stops one that the
+// program merely stopped referencing (as an http.Server's handle keeps it alive).
+const runningServers = new Set()
+const constructing = Symbol('Server.start')
+const asyncDispose = Symbol.asyncDispose ?? Symbol.for('nodejs.asyncDispose')
+
+/**
+ * The push server, in this process: `const server = await Server.start({ ... })`, then
+ * `await server.stop()`. It serves on its own threads; starting and stopping run off the event
+ * loop. Like an http.Server it keeps the process alive until stopped (or `unref()`).
+ */
+class Server {
+  #native
+  #keepAlive
+  #stopped = null
+
+  constructor(token, native) {
+    if (token !== constructing) throw new TypeError('use `await Server.start(options)` to start a server')
+    this.#native = native
+    // A timer is the handle that keeps the event loop (and so the process) alive while serving.
+    this.#keepAlive = setInterval(() => {}, 0x3fffffff)
+    runningServers.add(this)
+  }
+
+  /** Starts a server with `options` (the `push-server` flags by name); resolves once it listens. */
+  static async start(options) {
+    const entries = serverOptions(options)
+    let native
+    try {
+      native = await startServer(entries)
+    } catch (err) {
+      throw fromNative(err)
+    }
+    return new Server(constructing, native)
+  }
+
+  /** `http://127.0.0.1:PORT`, for producers (`new Producer({ url })`) and subscribers. */
+  get url() {
+    return this.#native.url
+  }
+
+  /** The port it listens on (the one the OS picked, by default). */
+  get port() {
+    return this.#native.port
+  }
+
+  /** True until `stop()` is called. */
+  get running() {
+    return this.#stopped === null && this.#native.running
+  }
+
+  /**
+   * Stops taking connections, ends open streams and waits for requests in flight; resolves once
+   * the server is gone. Idempotent: every call resolves when that one stop is done.
+   */
+  stop() {
+    this.#stopped ??= this.#native.stop().finally(() => {
+      clearInterval(this.#keepAlive)
+      runningServers.delete(this)
+    })
+    return this.#stopped
+  }
+
+  /** Lets the process exit while the server runs (as `http.Server#unref`). */
+  unref() {
+    this.#keepAlive.unref()
+    return this
+  }
+
+  /** Keeps the process alive while the server runs again (the default). */
+  ref() {
+    this.#keepAlive.ref()
+    return this
+  }
+
+  /** `await using server = await Server.start()` stops it at the end of the scope. */
+  [asyncDispose]() {
+    return this.stop()
+  }
+}
+
 module.exports = {
   Producer,
+  Server,
   Publication,
   publish,
   Token,

@@ -3,6 +3,7 @@ import push from './index.js'
 
 export const {
   Producer,
+  Server,
   Publication,
   publish,
   Token,

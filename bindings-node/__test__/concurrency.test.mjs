@@ -11,7 +11,7 @@ const MAX_LAG_MS = 200
 describe('concurrency', () => {
   let server
   // History must hold every message so the batch read can count them all.
-  before(async () => { server = await startServer(['--history-size', String(COUNT * 2)]) })
+  before(async () => { server = await startServer({ historySize: COUNT * 2 }) })
   after(async () => { await server?.stop() })
 
   test(`${COUNT} concurrent publishes all arrive, in id order, while the event loop ticks`, async (t) => {

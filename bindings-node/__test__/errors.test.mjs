@@ -77,7 +77,7 @@ describe('errors', () => {
 
   describe('with a publish key', () => {
     let keyed
-    before(async () => { keyed = await startServer(['--publish-key', 'right-key']) })
+    before(async () => { keyed = await startServer({ publishKey: 'right-key' }) })
     after(async () => { await keyed?.stop() })
 
     test('UNAUTHORIZED: a wrong key, or none', async () => {
@@ -94,7 +94,7 @@ describe('errors', () => {
 
   describe('with a small payload limit', () => {
     let small
-    before(async () => { small = await startServer(['--max-payload-bytes', '1024']) })
+    before(async () => { small = await startServer({ maxPayloadBytes: 1024 }) })
     after(async () => { await small?.stop() })
 
     test('PAYLOAD_TOO_LARGE: a payload over --max-payload-bytes', async () => {

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test'
 import { promisify } from 'node:util'
 import { execFile } from 'node:child_process'
 
-import { cleanEnv, freePort, longPoll, packageDir, runNode, sleep, startServer } from './helpers.mjs'
+import { cleanEnv, freePort, heldLongPolls, longPoll, packageDir, runNode, startServer } from './helpers.mjs'
 
 describe('examples', () => {
   let server
@@ -17,7 +17,7 @@ describe('examples', () => {
 
   test('quickstart.mjs publishes to /greetings', async () => {
     const waiting = longPoll(server.url, '/greetings')
-    await sleep(300)
+    await heldLongPolls(server.url, 1)
     const run = await runNode([path.join(packageDir, 'examples', 'quickstart.mjs')], { env: cleanEnv({ PUSH_URL: server.url }) })
     assert.equal(run.code, 0, run.stderr)
     const got = await waiting
@@ -48,7 +48,7 @@ describe('examples', () => {
     const base = `http://127.0.0.1:${port}`
 
     const waiting = longPoll(server.url, '/rooms/lobby')
-    await sleep(300)
+    await heldLongPolls(server.url, 1)
     const res = await fetch(`${base}/rooms/lobby/messages`, { method: 'POST', body: 'hello lobby' })
     assert.equal(res.status, 201)
     const { id } = await res.json()

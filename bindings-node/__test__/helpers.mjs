@@ -1,12 +1,15 @@
-// Test helpers: a real push-server on a free port, and plain-HTTP reads of what it delivered.
+// Test helpers: a real push server on a free port (in-process), and plain-HTTP reads of what it
+// delivered.
 import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
+import { Server } from '../index.mjs'
+
 export const packageDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-export const serverBin = process.env.PUSH_SERVER_BIN || path.resolve(packageDir, '..', 'target', 'release', 'push-server')
+/** The package's `push-server` command (bin/push-server.js): run it with `node`. */
+export const serverCli = path.join(packageDir, 'bin', 'push-server.js')
 
 /** The environment without PUSH_* variables, so neither server nor producer picks them up by accident. */
 export function cleanEnv(extra = {}) {
@@ -24,47 +27,29 @@ export async function freePort() {
   return port
 }
 
-/** Starts push-server with `args` on a free port; resolves when /_push/health answers 200. */
-export async function startServer(args = []) {
-  if (!existsSync(serverBin)) throw new Error(`push-server not found at ${serverBin}; set PUSH_SERVER_BIN`)
-  for (let attempt = 0; ; attempt++) {
-    const port = await freePort()
-    const child = spawn(serverBin, ['--bind', `127.0.0.1:${port}`, '--log', 'warn', ...args], {
-      env: cleanEnv(),
-      stdio: ['ignore', 'ignore', 'pipe'],
-    })
-    let stderr = ''
-    child.stderr.on('data', (d) => { stderr += d })
-    const exited = new Promise((resolve) => child.once('exit', resolve))
-    // Should the test process die first, its servers must not outlive it.
-    const reap = () => child.kill('SIGKILL')
-    process.once('exit', reap)
-    exited.then(() => process.off('exit', reap))
-    const url = `http://127.0.0.1:${port}`
-    const deadline = Date.now() + 15000
-    let ready = false
-    while (Date.now() < deadline && child.exitCode === null) {
-      try {
-        const res = await fetch(`${url}/_push/health`)
-        await res.arrayBuffer()
-        if (res.status === 200) { ready = true; break }
-      } catch {}
-      await sleep(50)
-    }
-    if (ready) {
-      return {
-        url,
-        port,
-        async stop() {
-          if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
-          await exited
-        },
-      }
-    }
-    child.kill('SIGKILL')
-    await exited
-    // Another process may have taken the port between freePort() and the bind: try again.
-    if (attempt >= 2) throw new Error(`push-server did not start on ${url}: ${stderr}`)
+/**
+ * Starts a push server in this process (`Server.start`, the package's own API) on a free port,
+ * with `options` (the flags by name, e.g. `{ historySize: 1000 }`); it has `url`, `port`, `stop()`.
+ */
+export async function startServer(options = {}) {
+  return Server.start(options)
+}
+
+/** The server's `push_connections{transport="..."}` gauge (open subscriber connections). */
+export async function connections(url, transport = 'long-poll') {
+  const text = await (await fetch(`${url}/_push/metrics`)).text()
+  const line = text.split('\n').find((l) => l.startsWith(`push_connections{transport="${transport}"}`))
+  return line ? Number(line.split(' ').pop()) : 0
+}
+
+/** Resolves once the server holds `count` long-polls (its gauge says so), so a publish reaches them. */
+export async function heldLongPolls(url, count = 1, timeoutMs = 10000) {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const held = await connections(url)
+    if (held >= count) return held
+    if (Date.now() > deadline) throw new Error(`the server holds ${held} long-polls, not ${count}, after ${timeoutMs} ms`)
+    await sleep(10)
   }
 }
 

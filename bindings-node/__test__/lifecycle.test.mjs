@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test'
 import { Worker } from 'node:worker_threads'
 
 import { Producer } from '../index.mjs'
-import { cleanEnv, freePort, longPoll, packageDir, readAll, runNode, sleep, startServer } from './helpers.mjs'
+import { cleanEnv, freePort, heldLongPolls, longPoll, packageDir, readAll, runNode, sleep, startServer } from './helpers.mjs'
 
 const EXIT_WITHIN_MS = 3000
 const entry = JSON.stringify(path.join(packageDir, 'index.js'))
@@ -52,7 +52,7 @@ describe('process lifetime', () => {
 
   test('a pending publish keeps the process alive until it settles', async () => {
     const waiting = longPoll(server.url, '/life/pending')
-    await sleep(300)
+    await heldLongPolls(server.url, 1)
     // Nothing awaits the promise: the publish alone must hold the process open until it is done.
     const run = await runNode(['-e', `require(${entry}).publish('pending', { to: '/life/pending' })`], {
       env: cleanEnv({ PUSH_URL: server.url }),
@@ -83,7 +83,7 @@ describe('process lifetime', () => {
 
 describe('worker_threads', () => {
   let server
-  before(async () => { server = await startServer(['--history-size', '1000']) })
+  before(async () => { server = await startServer({ historySize: 1000 }) })
   after(async () => { await server?.stop() })
 
   const workerCode = `

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test'
 import { createRequire } from 'node:module'
 
 import { Producer, publish } from '../index.mjs'
-import { cleanEnv, longPoll, readAll, runNode, sleep, startServer } from './helpers.mjs'
+import { cleanEnv, heldLongPolls, longPoll, readAll, runNode, startServer } from './helpers.mjs'
 
 const require = createRequire(import.meta.url)
 
@@ -15,7 +15,7 @@ describe('seed flow', () => {
 
   test('a waiting long-poll gets the message the Node line publishes (PUSH_URL set)', async () => {
     const waiting = longPoll(server.url, '/greetings')
-    await sleep(300) // let the GET arrive first: it waits for messages published after it
+    await heldLongPolls(server.url, 1) // the GET is held: it waits for messages published after it
     const line = "import { Producer } from 'push-rs'; await new Producer().publish('hi there!').to('/greetings')"
     const run = await runNode(['--input-type=module', '-e', line], { env: cleanEnv({ PUSH_URL: server.url }) })
     assert.equal(run.code, 0, run.stderr)
@@ -68,7 +68,7 @@ describe('seed flow', () => {
   test('publish(data, { to }) uses a default producer from PUSH_URL', async () => {
     const line = `const { publish } = require('push-rs'); publish('default', { to: '/seed/default' }).then((id) => console.log(id))`
     const waiting = longPoll(server.url, '/seed/default')
-    await sleep(300)
+    await heldLongPolls(server.url, 1)
     const run = await runNode(['-e', line], { env: cleanEnv({ PUSH_URL: server.url }) })
     assert.equal(run.code, 0, run.stderr)
     const got = await waiting

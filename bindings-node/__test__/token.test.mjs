@@ -7,7 +7,7 @@ import { promisify } from 'node:util'
 import { after, before, describe, test } from 'node:test'
 
 import * as push from '../index.mjs'
-import { cleanEnv, serverBin, startServer } from './helpers.mjs'
+import { cleanEnv, serverCli, startServer } from './helpers.mjs'
 
 const { Token, PushError, InvalidChannelError, InvalidConfigError } = push
 const run = promisify(execFile)
@@ -70,7 +70,7 @@ describe('Token.sign', () => {
   })
 
   test('is the same token as `push-server token`', async () => {
-    const cli = (args, env = cleanEnv()) => run(serverBin, args, { env }).then(({ stdout }) => stdout.trim())
+    const cli = (args, env = cleanEnv()) => run(process.execPath, [serverCli, ...args], { env }).then(({ stdout }) => stdout.trim())
     const { secret, channel, consumer, expiresAt, token } = VECTOR
     const flags = ['token', '--channel', channel, '--consumer', consumer, '--expires-at', String(expiresAt)]
     // --secret is an option of push-server itself, so it goes before the subcommand.
@@ -142,7 +142,7 @@ describe('Token.sign', () => {
 describe('Token.sign against push-server --auth token', () => {
   let server
   before(async () => {
-    server = await startServer(['--auth', 'token', '--secret', 's3cret'])
+    server = await startServer({ auth: 'token', secret: 's3cret' })
   })
   after(async () => {
     await server?.stop()

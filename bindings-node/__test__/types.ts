@@ -1,7 +1,7 @@
 // Type tests for index.d.ts (checked by `npm run typecheck`, never run). Each @ts-expect-error
 // line must fail to type-check, so the declarations are neither too loose nor too strict.
 import push = require('push-rs')
-import { Producer, PushError, TimeoutError, Token, publish, type PushErrorCode, type Publication, type TokenOptions } from 'push-rs'
+import { InvalidConfigError, Producer, PushError, Server, TimeoutError, Token, publish, type PushErrorCode, type Publication, type ServerOptions, type TokenOptions } from 'push-rs'
 
 async function typeTests(): Promise<void> {
   const p = new Producer()
@@ -71,6 +71,38 @@ async function typeTests(): Promise<void> {
   // @ts-expect-error code is read-only
   made.code = 'Y'
 
-  void [url, id, viaDefault, made, token]
+  const server: Server = await Server.start()
+  await Server.start({ bind: '127.0.0.1:0', historySize: 1000, longPollTimeout: '5s', corsOrigins: ['https://a.example'] })
+  await Server.start({ allowOpenPublish: true, publishKey: undefined, auth: 'token', secret: 's3cret', ipLimitExempt: '10.0.0.0/8' })
+  const serverOptions: ServerOptions = { maxPayloadBytes: 1024, shutdownTimeout: '1s', logFormat: null }
+  const started: Server = await push.Server.start(serverOptions)
+  const serverUrl: string = server.url
+  const port: number = server.port
+  const running: boolean = server.running
+  const stopped: Promise<void> = server.stop()
+  await server.unref().ref().stop()
+  await server[Symbol.asyncDispose]()
+  try {
+    await Server.start({ historySize: 1 })
+  } catch (err) {
+    if (err instanceof InvalidConfigError) {
+      const code: 'INVALID_CONFIG' = err.code
+    }
+  }
+
+  // @ts-expect-error unknown server option
+  await Server.start({ historySise: 10 })
+  // @ts-expect-error a count is a number
+  await Server.start({ historySize: true })
+  // @ts-expect-error a switch is a boolean
+  await Server.start({ allowOpenPublish: 'yes' })
+  // @ts-expect-error auth is 'none' or 'token'
+  await Server.start({ auth: 'basic' })
+  // @ts-expect-error Server.start() is the way to make one
+  new Server()
+  // @ts-expect-error port is read-only
+  server.port = 1
+
+  void [url, id, viaDefault, made, token, started, serverUrl, port, running, stopped]
 }
 void typeTests

@@ -4,15 +4,19 @@
 //!   call per method; publishes run on napi's tokio runtime and settle a Promise, so the event
 //!   loop never waits on the network.
 //! - [`token`]: `signToken`, subscriber tokens minted by sdk-core, synchronously.
+//! - [`server`]: `startServer` / `NativeServer`, the push server (linked in whole) running
+//!   in-process on its own threads, and `runServerCli`, the `push-server` command of `bin/`.
 //! - [`errors`]: sdk-core errors become JavaScript errors whose `code` is the stable error code;
 //!   `index.js` turns them into the `PushError` subclasses users catch.
 //!
-//! The public API (`Producer`, `publish`, `Token`, the error classes) is written in `index.js`;
+//! The public API (`Producer`, `publish`, `Token`, `Server`, the error classes) is written in `index.js`;
 //! this crate exports only what that file needs.
 
 mod errors;
 mod producer;
+mod server;
 mod token;
 
 pub use producer::{NativeProducer, ProducerConfig};
+pub use server::{run_server_cli, start_server, NativeServer, ServerOption};
 pub use token::{sign_token, TokenRequest};
