@@ -5,7 +5,7 @@
 # then for every scenario and server: start the server fresh, run push-bench, stop the server.
 # Prints one table per transport with push-rs/peer ratios; JSON results stay in $RESULTS.
 #
-#   bench/run.sh                     # defaults below, a quarter of an hour on 2 cores
+#   bench/run.sh                     # defaults below, about 20 minutes on 2 cores (estimate)
 #   SCENARIOS="fanout idle" bench/run.sh
 #   FANOUT_SIZES="1 1000" IDLE_SUBS=2000 SERVERS="push-rs nchan" bench/run.sh
 #   SMOKE=1 bench/run.sh             # push-rs only, every transport, 1 and 100 subscribers,
@@ -33,6 +33,9 @@
 #   CONNECT_CONCURRENCY 100           (connection attempts in flight; push-server listens
 #                                     with a backlog of 4096, capped by net.core.somaxconn)
 #   SETTLE_MS          1000           (wait after all subscribers are ready, before publishing)
+#   DELIVER_TIMEOUT_SECS 120          (longest wait for deliveries after the last publish; a run
+#                                     also ends after 5 s without any delivery. Long-poll at 10k
+#                                     subscribers needs over a minute for 1M deliveries here)
 #   PUSH_PORT 4710  NCHAN_PORT 4711  SOCKETIO_PORT 4712
 #   RESULTS            target/bench-results/<date>
 set -euo pipefail
@@ -69,6 +72,7 @@ IDLE_SUBS=${IDLE_SUBS:-10000}
 IDLE_HOLD_SECS=${IDLE_HOLD_SECS:-5}
 CONNECT_CONCURRENCY=${CONNECT_CONCURRENCY:-100}
 SETTLE_MS=${SETTLE_MS:-1000}
+DELIVER_TIMEOUT_SECS=${DELIVER_TIMEOUT_SECS:-120}
 PUSH_PORT=${PUSH_PORT:-4710}
 NCHAN_PORT=${NCHAN_PORT:-4711}
 SOCKETIO_PORT=${SOCKETIO_PORT:-4712}
@@ -187,6 +191,7 @@ bench() {
   if ! "$BIN/push-bench" run --server "$name" --scenario "$scenario" --transport "$transport" \
     --sub-url "$sub" --pub-url "$pub" --server-pid "$SERVER_PID" --payload-bytes "$PAYLOAD_BYTES" \
     --connect-concurrency "$CONNECT_CONCURRENCY" --settle-ms "$SETTLE_MS" \
+    --deliver-timeout-secs "$DELIVER_TIMEOUT_SECS" \
     --out "$out/$scenario.$name.json" "${extra[@]}" "$@"; then
     echo "bench/run.sh: push-bench failed for $name / $scenario" >&2
     FAILED=1
