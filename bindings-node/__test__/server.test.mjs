@@ -5,10 +5,11 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import net from 'node:net'
 import path from 'node:path'
-import { after, before, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
+import { Worker } from 'node:worker_threads'
 
 import { InvalidConfigError, ConnectionFailedError, Producer, PushError, Server } from '../index.mjs'
-import { cleanEnv, freePort, heldLongPolls, longPoll, packageDir, readAll, runNode } from './helpers.mjs'
+import { cleanEnv, freePort, heldLongPolls, longPoll, packageDir, readAll, runNode, sleep } from './helpers.mjs'
 
 const entry = JSON.stringify(path.join(packageDir, 'index.js'))
 
@@ -83,7 +84,7 @@ describe('Server', () => {
       const producer = new Producer({ url: server.url })
       const ids = []
       for (const data of ['1', '2', '3']) ids.push(await producer.publish(data).to('/opts'))
-      // History keeps 2 messages: reading from before the first shows a gap, then '2' and '3'.
+      // History keeps 2 messages (historySize came through as a number): '2' and '3'.
       const res = await fetch(`${server.url}/opts?after=0&timeout=0`, { headers: { accept: 'application/json' } })
       const body = await res.json()
       assert.deepEqual(body.messages.map((m) => m.data), ['2', '3'])
@@ -193,6 +194,22 @@ describe('Server', () => {
     assert.ok(ms < 5000, `stop() took ${ms} ms`)
     assert.ok(ticks >= Math.min(20, ms / 20), `only ${ticks} timer ticks in ${ms} ms of stop()`)
     assert.ok(longest < 200, `the event loop stalled for ${longest} ms during stop()`)
+  })
+
+  test('a worker can run one; terminating the worker stops it', async () => {
+    const worker = new Worker(`
+      const { parentPort, workerData } = require('node:worker_threads')
+      require(workerData).Server.start().then((server) => parentPort.postMessage(server.url))`,
+    { eval: true, workerData: path.join(packageDir, 'index.js') })
+    const [url] = await once(worker, 'message')
+    assert.equal((await fetch(`${url}/_push/health`)).status, 200)
+    await worker.terminate()
+    // The addon stops a server whose worker is gone (on a thread of its own): the port closes.
+    const deadline = Date.now() + 10000
+    while (await fetch(`${url}/_push/health`).then(() => true, () => false)) {
+      assert.ok(Date.now() < deadline, 'the server outlived its worker by 10 s')
+      await sleep(20)
+    }
   })
 
   describe('process lifetime', () => {
