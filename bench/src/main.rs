@@ -759,3 +759,17 @@ fn transports(results: &[Value]) -> String {
     }
     seen.join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::gauge_value;
+
+    #[test]
+    fn reads_prometheus_and_nchan_status_gauges() {
+        let prom = "# TYPE push_connections gauge\npush_connections{transport=\"json\"} 0\npush_connections{transport=\"long-poll\"} 1000\n";
+        assert_eq!(gauge_value(prom, "push_connections{transport=\"long-poll\"}"), Some(1000.0));
+        assert_eq!(gauge_value(prom, "push_connections{transport=\"sse\"}"), None);
+        let nchan = "channels: 1\nsubscribers: 42\nredis pending commands: 0\n";
+        assert_eq!(gauge_value(nchan, "subscribers:"), Some(42.0));
+    }
+}
