@@ -2,9 +2,10 @@
 
 require_relative "push/version"
 require_relative "push/errors"
-require "push/push_ext" # the native extension: Push::Producer's and Push::Token's native methods
+require "push/push_ext" # the native extension: Push::Producer's, Push::Token's and Push::Server's native methods
 require_relative "push/producer"
 require_relative "push/token"
+require_relative "push/server"
 
 # Publish messages to push-rs channels:
 #
@@ -15,6 +16,10 @@ require_relative "push/token"
 # and sign subscriber tokens (push-server --auth token):
 #
 #   Push::Token.sign(channel: "/rooms/42", expires_in: 3600) # secret: ENV["PUSH_SECRET"]
+#
+# and run push-server in-process (tests, development), or as the gem's `push-server` command:
+#
+#   Push::Server.start(publish_key: "k") { |server| server.url } # => "http://127.0.0.1:43121"
 module Push
   @producer = nil
   @producer_lock = Mutex.new

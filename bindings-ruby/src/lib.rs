@@ -3,15 +3,19 @@
 //!
 //! - `producer.rs`: `Push::Producer`; converts arguments and makes one sdk-core call.
 //! - `token.rs`: `Push::Token`; signs subscriber tokens with sdk-core.
+//! - `server.rs`: `Push::Server`; push-server in-process, and its command line (the gem's
+//!   `push-server` executable).
 //! - `errors.rs`: sdk-core error kinds to the `Push::Error` subclasses defined in
 //!   `lib/push/errors.rb` (looked up when an error is raised, never cached).
-//! - `nogvl.rs`: runs a publish with the GVL released, so other Ruby threads run meanwhile.
+//! - `nogvl.rs`: runs a publish (or a server start/stop) with the GVL released, so other Ruby
+//!   threads run meanwhile.
 //!
 //! `lib/push.rb` loads this library as `push/push_ext` after the Ruby files it relies on.
 
 mod errors;
 mod nogvl;
 mod producer;
+mod server;
 mod token;
 
 use magnus::{Error, Ruby};
@@ -20,5 +24,6 @@ use magnus::{Error, Ruby};
 fn init(ruby: &Ruby) -> Result<(), Error> {
     let push = ruby.define_module("Push")?;
     producer::init(ruby, push)?;
-    token::init(ruby, push)
+    token::init(ruby, push)?;
+    server::init(ruby, push)
 }

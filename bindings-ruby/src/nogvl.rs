@@ -1,4 +1,4 @@
-//! Waiting for sdk-core with the GVL released.
+//! Waiting for sdk-core (and the in-process server: [`blocking`]) with the GVL released.
 //!
 //! The publish runs as a task on the producer's tokio runtime; the calling Ruby thread waits for
 //! it inside `rb_thread_call_without_gvl`, so other Ruby threads run meanwhile. Ruby may need the
@@ -142,5 +142,53 @@ where
             // returned): the publish goes on; wait for it again.
             Some(Outcome::Woken) | None => continue,
         }
+    }
+}
+
+struct Call<F, T> {
+    f: Option<F>,
+    out: Option<std::thread::Result<T>>,
+}
+
+/// Runs without the GVL: calls the closure once, catching a panic.
+unsafe extern "C" fn call_once<F: FnOnce() -> T, T>(data: *mut c_void) -> *mut c_void {
+    // SAFETY: `data` is the `Call` that `blocking` passes in and keeps alive during this call.
+    let call = unsafe { &mut *(data as *mut Call<F, T>) };
+    if let Some(f) = call.f.take() {
+        call.out = Some(catch_unwind(AssertUnwindSafe(f)));
+    }
+    null_mut()
+}
+
+/// Runs a blocking call that is not a future (starting or stopping the in-process server, the
+/// command line) with the GVL released, so other Ruby threads run meanwhile. `f` must not touch
+/// Ruby.
+///
+/// There is no unblocking function: these calls end on their own (start and stop take
+/// milliseconds), so an interrupt (`Thread#raise`, Ctrl-C) is handled once `f` returns. If Ruby
+/// raises then, `f`'s result is dropped (a started server is stopped by its `Drop`) and the
+/// exception propagates. A panic in `f` becomes an internal `Push::Error`.
+pub fn blocking<T, F: FnOnce() -> T>(ruby: &Ruby, what: &str, f: F) -> Result<T, Error> {
+    let mut call = Call { f: Some(f), out: None };
+    let data = &mut call as *mut Call<F, T> as *mut c_void;
+    // Ruby may raise (longjmp) before or after the call when an interrupt is pending:
+    // `protect` turns that into an `Err` here, so no Rust frame is skipped.
+    let interrupted = magnus::rb_sys::protect(|| unsafe {
+        rb_sys::rb_thread_call_without_gvl(Some(call_once::<F, T>), data, None, null_mut());
+        rb_sys::Qnil as rb_sys::VALUE
+    })
+    .err();
+    let out = call.out.take();
+    if let Some(exception) = interrupted {
+        drop(out);
+        return Err(exception);
+    }
+    match out {
+        Some(Ok(value)) => Ok(value),
+        Some(Err(panic)) => Err(crate::errors::internal(
+            ruby,
+            format!("{what} panicked: {}", panic_message(&*panic)),
+        )),
+        None => Err(crate::errors::internal(ruby, format!("{what} did not run"))),
     }
 }

@@ -24,7 +24,7 @@ class TestErrors < Minitest::Test
   end
 
   def test_wrong_or_missing_publish_key_is_unauthorized
-    server = PushServer.shared("--publish-key", "s3cret")
+    server = PushServer.shared(publish_key: "s3cret")
     [Push::Producer.new(server.url, publish_key: "wrong"), Push::Producer.new(server.url)].each do |producer|
       error = assert_raises(Push::Unauthorized) { producer.publish("x").to("/private") }
       assert_equal "UNAUTHORIZED", error.code
@@ -35,7 +35,7 @@ class TestErrors < Minitest::Test
   end
 
   def test_publish_key_from_the_environment
-    server = PushServer.shared("--publish-key", "s3cret")
+    server = PushServer.shared(publish_key: "s3cret")
     old = ENV["PUSH_PUBLISH_KEY"]
     ENV["PUSH_PUBLISH_KEY"] = "s3cret"
     assert_match(/\A\d+\z/, Push::Producer.new(server.url).publish("x").to("/private"))
@@ -44,7 +44,7 @@ class TestErrors < Minitest::Test
   end
 
   def test_oversized_payload
-    server = PushServer.shared("--max-payload-bytes", "1024")
+    server = PushServer.shared(max_payload_bytes: 1024)
     producer = Push::Producer.new(server.url)
     assert_match(/\A\d+\z/, producer.publish("x" * 1024).to("/big"))
     error = assert_raises(Push::PayloadTooLarge) { producer.publish("x" * 1025).to("/big") }

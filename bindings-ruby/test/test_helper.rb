@@ -12,60 +12,19 @@ require "json"
 require "net/http"
 require "socket"
 require "timeout"
+require "rbconfig"
 
-# A real push-server process on a free loopback port, stopped when the tests end.
-class PushServer
-  ROOT = File.expand_path("../..", __dir__)
-
-  def self.bin
-    ENV.fetch("PUSH_SERVER_BIN") { File.join(ROOT, "target", "release", "push-server") }
-  end
-
-  # One server per distinct set of flags, shared by the tests that want the same flags.
-  def self.shared(*flags)
-    @shared ||= {}
-    @shared[flags] ||= new(*flags)
-  end
-
-  def self.free_port
-    server = TCPServer.new("127.0.0.1", 0)
-    server.addr[1]
-  ensure
-    server&.close
-  end
-
+# HTTP helpers for a push server listening on 127.0.0.1:@port (one in this process or another).
+module ServerClient
   attr_reader :port, :url
 
-  def initialize(*flags)
-    raise "push-server not found at #{self.class.bin} (set PUSH_SERVER_BIN)" unless File.executable?(self.class.bin)
-
-    @port = self.class.free_port
-    @url = "http://127.0.0.1:#{@port}"
-    @log = File.join(Dir.tmpdir, "push-server-ruby-test-#{@port}.log")
-    @pid = Process.spawn(self.class.bin, "--bind", "127.0.0.1:#{@port}", "--log", "warn", *flags,
-                         out: File::NULL, err: @log)
-    owner = Process.pid
-    at_exit { stop if Process.pid == owner }
-    wait_until_ready
-  end
-
-  def stop
-    return unless @pid
-
-    Process.kill("TERM", @pid)
-    Process.wait(@pid)
-  rescue Errno::ESRCH, Errno::ECHILD
-    nil
-  ensure
-    @pid = nil
-  end
-
-  def wait_until_ready
-    deadline = Time.now + 15
+  # Polls /_push/health until it answers 200 (the block gives the failure message).
+  def wait_until_ready(timeout: 15)
+    deadline = Time.now + timeout
     loop do
       return if get("/_push/health").code == "200"
     rescue SystemCallError, IOError
-      raise "push-server did not start on port #{@port}: #{File.read(@log) rescue ''}" if Time.now > deadline
+      raise(block_given? ? yield : "no push server answered on port #{@port}") if Time.now > deadline
 
       sleep 0.05
     end
@@ -102,18 +61,82 @@ class PushServer
   def long_poll(channel)
     before = long_poll_connections
     thread = Thread.new { get(channel, read_timeout: 40) }
-    deadline = Time.now + 5
-    if before
-      sleep 0.01 until (long_poll_connections || 0) > before || Time.now > deadline || !thread.alive?
-    else
-      sleep 0.5 # the server exposes no such gauge: give the request time to arrive
-    end
+    wait_for_long_polls(before + 1) { !thread.alive? }
     thread
   end
 
+  # Waits until the server holds at least +count+ long-polls (or the block says to stop).
+  def wait_for_long_polls(count, timeout: 10)
+    deadline = Time.now + timeout
+    until long_poll_connections >= count
+      return if block_given? && yield
+      raise "the server holds #{long_poll_connections} long-polls, not #{count}" if Time.now > deadline
+
+      sleep 0.01
+    end
+  end
+
+  # The push_connections{transport="long-poll"} gauge of /_push/metrics.
   def long_poll_connections
     line = get("/_push/metrics").body.lines.find { |l| l.start_with?('push_connections{transport="long-poll"}') }
-    line && line.split.last.to_i
+    raise "/_push/metrics has no long-poll connections gauge" unless line
+
+    line.split.last.to_i
+  end
+end
+
+# The test server: push-server in this process (Push::Server) on a free loopback port, stopped
+# when the tests end.
+class PushServer
+  include ServerClient
+
+  # One server per distinct set of options, shared by the tests that want the same options.
+  def self.shared(**options)
+    @shared ||= {}
+    @shared[options] ||= new(**options)
+  end
+
+  # Helpers for a server run by another process, on +port+.
+  def self.remote(port)
+    RemoteServer.new(port)
+  end
+
+  # The gem's push-server executable, as a command (argv prefix) for a child process: the
+  # source tree's exe/push-server, or the installed one when PUSH_TEST_INSTALLED=1.
+  def self.command
+    return ["push-server"] if ENV["PUSH_TEST_INSTALLED"] == "1"
+
+    [RbConfig.ruby, "-I", File.expand_path("../lib", __dir__), File.expand_path("../exe/push-server", __dir__)]
+  end
+
+  def self.free_port
+    server = TCPServer.new("127.0.0.1", 0)
+    server.addr[1]
+  ensure
+    server&.close
+  end
+
+  attr_reader :server
+
+  def initialize(**options)
+    @server = Push::Server.start(**options)
+    @port = @server.port
+    @url = @server.url
+    owner = Process.pid
+    at_exit { stop if Process.pid == owner }
+  end
+
+  def stop
+    @server.stop
+  end
+end
+
+class RemoteServer
+  include ServerClient
+
+  def initialize(port)
+    @port = port
+    @url = "http://127.0.0.1:#{port}"
   end
 end
 

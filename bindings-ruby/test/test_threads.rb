@@ -8,7 +8,7 @@ class TestThreads < Minitest::Test
   PER_THREAD = 25
 
   def test_eight_threads_share_one_producer_and_every_message_arrives
-    server = PushServer.shared("--history-size", "1000") # the default keeps 100 per channel
+    server = PushServer.shared(history_size: 1000) # the default keeps 100 per channel
     producer = Push::Producer.new(server.url)
     cursor = server.last_id
     ids = Array.new(THREADS) do |t|

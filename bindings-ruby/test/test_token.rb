@@ -29,7 +29,7 @@ class TestToken < Minitest::Test
   end
 
   def cli_token(*args, env: {})
-    out, err, status = Open3.capture3(env, PushServer.bin, *args)
+    out, err, status = Open3.capture3(env, *PushServer.command, *args)
     assert status.success?, "push-server #{args.join(' ')} failed: #{err}"
     out.chomp
   end
@@ -144,7 +144,7 @@ class TestToken < Minitest::Test
   # A real server checking the tokens: GET /<channel>?token=...&timeout=0 answers 204 (no
   # message yet) when the token is accepted.
   def test_push_server_accepts_ruby_tokens
-    server = PushServer.shared("--auth", "token", "--secret", SECRET)
+    server = PushServer.shared(auth: "token", secret: SECRET)
     status = lambda do |channel, token = nil, **query|
       params = query.merge(timeout: 0)
       params[:token] = token if token
@@ -172,7 +172,7 @@ class TestToken < Minitest::Test
   end
 
   def test_token_streams_messages
-    server = PushServer.shared("--auth", "token", "--secret", SECRET)
+    server = PushServer.shared(auth: "token", secret: SECRET)
     token = Push::Token.sign(secret: SECRET, channel: "/rooms/*", consumer: "carol", expires_in: 60)
     cursor = server.last_id
     id = Push::Producer.new(server.url).publish("hello carol").to("/rooms/9")
