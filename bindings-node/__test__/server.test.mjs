@@ -46,6 +46,7 @@ describe('Server', () => {
   test('starts on a free port of 127.0.0.1, serves, and stops (idempotently)', async () => {
     const server = await Server.start()
     assert.ok(server instanceof Server)
+    assert.throws(() => new Server(), TypeError, 'Server.start() is the way to make one')
     assert.ok(server.port > 0 && server.port < 65536, `${server.port}`)
     assert.equal(server.url, `http://127.0.0.1:${server.port}`)
     assert.equal(server.running, true)
