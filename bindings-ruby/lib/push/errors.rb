@@ -95,9 +95,10 @@ module Push
     end
   end
 
-  # The producer's options are not usable (bad URL, unsupported scheme, timeout <= 0), or
+  # The producer's options are not usable (bad URL, unsupported scheme, timeout <= 0),
   # {Push::Token.sign} has no secret (nor PUSH_SECRET), an empty or multi-line consumer id, or a
-  # negative expiry.
+  # negative expiry, or {Push::Server.start} got an unknown option, a bad value or an address
+  # it cannot listen on.
   class InvalidConfig < Error
     CODE = "INVALID_CONFIG"
   end
