@@ -71,8 +71,8 @@ class TestGem < Minitest::Test
     bin = File.join(gem_home, "bin", "push-server")
     assert File.executable?(bin), "gem install did not create #{bin}"
 
-    assert_includes run_ok(env, "push-server", "--help"), "Usage: push-server"
-    out, status = Open3.capture2e(env, "push-server", "--no-such-flag", chdir: @tmp)
+    assert_includes run_ok(env, bin, "--help"), "Usage: push-server"
+    out, status = Open3.capture2e(env, bin, "--no-such-flag", chdir: @tmp)
     assert_equal 2, status.exitstatus, out
     assert_includes out, "--no-such-flag"
 
@@ -89,7 +89,7 @@ class TestGem < Minitest::Test
     port = PushServer.free_port
     url = "http://127.0.0.1:#{port}"
     log = File.join(@tmp, "push-server.log")
-    pid = Process.spawn(env, "push-server", "--bind", "127.0.0.1:#{port}", chdir: @tmp, out: log, err: log)
+    pid = Process.spawn(env, bin, "--bind", "127.0.0.1:#{port}", chdir: @tmp, out: log, err: log)
     server = PushServer.remote(port)
     server.wait_until_ready { "push-server did not start: #{File.read(log)}" }
 
