@@ -95,8 +95,8 @@ pub struct Server {
 
 impl Server {
     /// Binds, connects the broker, and serves; returns once the server accepts connections.
-    /// Fails with `INVALID_CONFIG` for bad options or an address that cannot be bound, and
-    /// `CONNECTION_FAILED` when the broker cannot be reached.
+    /// Fails with `INVALID_CONFIG` for bad options, an unknown broker or an address that cannot
+    /// be bound, and `CONNECTION_FAILED` when the broker cannot be reached.
     pub fn start(config: Config) -> Result<Server, Error> {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<SocketAddr, Error>>();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -181,7 +181,9 @@ fn serve_on_own_runtime(config: Config, ready: std::sync::mpsc::Sender<Result<So
         let broker = match crate::broker::from_config(&config).await {
             Ok(b) => b,
             Err(e) => {
-                let _ = ready.send(Err(Error::new(ErrorKind::ConnectionFailed, e.to_string())));
+                // Its own kind: INVALID_CONFIG for an unknown engine, CONNECTION_FAILED for a
+                // broker that cannot be reached.
+                let _ = ready.send(Err(e));
                 return;
             }
         };
@@ -256,5 +258,14 @@ mod tests {
         let e = Server::start(config_from_options([("bind".into(), text(&taken))]).unwrap()).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidConfig);
         assert!(e.to_string().contains("cannot listen"), "{e}");
+    }
+
+    #[test]
+    fn broker_errors_keep_their_kind() {
+        let unknown = config_from_options([("broker".into(), text("gopher://x"))]).unwrap();
+        assert_eq!(Server::start(unknown).unwrap_err().kind(), ErrorKind::InvalidConfig);
+        // Nothing listens on port 1: the broker cannot be reached.
+        let unreachable = config_from_options([("broker".into(), text("amqp://guest:guest@127.0.0.1:1/%2f"))]).unwrap();
+        assert_eq!(Server::start(unreachable).unwrap_err().kind(), ErrorKind::ConnectionFailed);
     }
 }
