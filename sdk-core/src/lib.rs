@@ -7,10 +7,13 @@
 //! - [`broker`]: the contract every broker engine (memory, RabbitMQ) keeps.
 //! - [`producer`]: `Producer::new(url)?.publish(data).to(channel)`, async and blocking.
 //! - [`idempotency`]: keys that make a retried publish store once.
+//! - [`binding`]: what the Ruby, Python and Node bindings do alike (options, tokens, the
+//!   default producer), decided once.
 //! - [`error`]: one error type whose [`ErrorKind`] has a stable code in every language.
 
 #[cfg(feature = "amqp")]
 pub mod amqp;
+pub mod binding;
 pub mod broker;
 pub mod channel;
 pub mod error;
@@ -21,7 +24,7 @@ pub mod token;
 
 pub use broker::{Broker, EventStream, Position, Publication, Published, Subscription};
 pub use channel::{Channel, ChannelError};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, KindInfo, Result, KINDS};
 pub use message::{Event, Gap, Message, MessageId};
 pub use producer::{Producer, ProducerOptions};
 

@@ -222,7 +222,7 @@ pub enum Command {
         #[arg(long)]
         consumer: Option<String>,
         /// Seconds until the token expires.
-        #[arg(long, default_value_t = 3600)]
+        #[arg(long, default_value_t = push_core::binding::DEFAULT_TOKEN_EXPIRY_SECS)]
         expires_in: u64,
         /// Absolute expiry (Unix seconds) instead of --expires-in.
         #[arg(long)]

@@ -19,16 +19,9 @@ impl ApiError {
     }
 }
 
+/// The status of a kind, from sdk-core's one error table (docs/ERRORS.md).
 pub fn status_of(kind: ErrorKind) -> StatusCode {
-    match kind {
-        ErrorKind::InvalidChannel | ErrorKind::InvalidCursor | ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
-        ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
-        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
-        ErrorKind::TooManyConnections | ErrorKind::ConnectionFailed | ErrorKind::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
-        ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    }
+    StatusCode::from_u16(kind.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 impl IntoResponse for ApiError {

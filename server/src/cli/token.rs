@@ -8,12 +8,12 @@ pub fn print(config: &Config, channel: &str, consumer: Option<&str>, expires_in:
         eprintln!("push-server token: set --secret or PUSH_SECRET");
         return EXIT_USAGE;
     };
-    let claims = push_core::token::Claims {
-        channel: channel.to_owned(),
-        consumer: consumer.map(str::to_owned),
-        expires_at: expires_at.unwrap_or(push_core::message::now_millis() / 1000 + expires_in),
-    };
-    match push_core::token::sign(secret.as_bytes(), &claims) {
+    let mut request = push_core::binding::TokenRequest::new(channel);
+    request.consumer = consumer.map(str::to_owned);
+    request.secret = Some(secret.as_bytes().to_vec());
+    request.expires_at = expires_at.map(|at| i64::try_from(at).unwrap_or(i64::MAX));
+    request.expires_in = Some(i64::try_from(expires_in).unwrap_or(i64::MAX));
+    match request.sign() {
         Ok(token) => {
             println!("{token}");
             0
