@@ -39,6 +39,19 @@ export declare class NativeServer {
   stop(): Promise<void>
 }
 
+/** One row of sdk-core's error table (`push_core::KINDS`, the table of docs/ERRORS.md). */
+export interface ErrorRow {
+  code: string
+  /** The class name, the same in Ruby, Python and Node (`InvalidChannelError`). */
+  className: string
+  httpStatus: number
+  retryable: boolean
+  maybeStored: boolean
+}
+
+/** sdk-core's error table, one row per kind, in the order of docs/ERRORS.md. */
+export declare function errorTable(): Array<ErrorRow>
+
 /** Options of `new Producer(...)`; each falls back to sdk-core's default. */
 export interface ProducerConfig {
   /** `http://host:port` of a push server. Default: `PUSH_URL`, else `http://127.0.0.1:4000`. */
@@ -48,6 +61,12 @@ export interface ProducerConfig {
   /** Time limit for one publish, connecting included. Default: 10000. */
   timeoutMs?: number
 }
+
+/**
+ * `publish(data, { to })`: publishes with sdk-core's default producer (built from PUSH_URL and
+ * PUSH_PUBLISH_KEY on first use and again whenever either has changed). Rejects like `send`.
+ */
+export declare function publishDefault(channel: string, data: string | Uint8Array, contentType?: string | undefined | null, idempotencyKey?: string | undefined | null): Promise<string>
 
 /**
  * The `push-server` command line (`argv[0]` is the program name); returns the exit code. Blocks
@@ -77,15 +96,24 @@ export declare function signToken(request: TokenRequest): string
  */
 export declare function startServer(options: Array<ServerOption>): Promise<NativeServer>
 
+/**
+ * Panics inside the addon: the tests check that it throws `InternalError`. Not part of the
+ * package's API.
+ */
+export declare function testPanic(): void
+
+/** Panics in a Promise's future: the tests check that it rejects with `InternalError`. */
+export declare function testPanicAsync(): Promise<void>
+
 /** What `Token.sign(...)` passes down; `index.js` has checked the JavaScript types. */
 export interface TokenRequest {
-  /** The HMAC secret shared with the server (`--secret`); `index.js` falls back to `PUSH_SECRET`. */
+  /** The HMAC secret shared with the server (`--secret`). Default: `PUSH_SECRET` (sdk-core). */
   secret?: string | Uint8Array
   /** A channel (`/rooms/42`) or a prefix pattern (`/rooms/*`). */
   channel: string
   /** When set, only a subscriber with this consumer id may use the token. */
   consumer?: string
-  /** Seconds from now until the token expires. Default: 3600. */
+  /** Seconds from now until the token expires. Default: sdk-core's (3600). */
   expiresIn?: number
   /** Absolute expiry in Unix seconds; used instead of `expiresIn` when set. */
   expiresAt?: number

@@ -74,7 +74,7 @@ export interface TokenOptions {
   expiresAt?: number | Date | null
   /**
    * The secret the server checks tokens with (`push-server --secret`). Default:
-   * `process.env.PUSH_SECRET`, read at each call; missing or empty throws `InvalidConfigError`.
+   * the `PUSH_SECRET` environment variable, read at each call; missing or empty throws `InvalidConfigError`.
    */
   secret?: string | ArrayBufferView | ArrayBuffer | null
 }
@@ -253,23 +253,34 @@ export type PushErrorCode =
   | 'TOO_MANY_CONNECTIONS'
   | 'INVALID_CONFIG'
   | 'BAD_REQUEST'
+  | 'OVERLOADED'
+  | 'INTERNAL'
 
 export interface PushErrorOptions {
   code?: string
   status?: number
   retryable?: boolean
+  maybeStored?: boolean
   cause?: unknown
 }
 
-/** Base class of every push-rs error. Match on the class or on `code`, never on the message. */
+/**
+ * Base class of every push-rs error; every class below derives directly from it (docs/ERRORS.md).
+ * Match on the class or on `code`, never on the message.
+ */
 export declare class PushError extends Error {
   constructor(message?: string, options?: PushErrorOptions)
   /** The stable code, the same in every push-rs SDK and in the server's `Push-Error` header. */
   readonly code: PushErrorCode | (string & {})
   /** The HTTP status the server answered with, when the error came from one. */
   readonly status: number | undefined
-  /** Whether the same publish may succeed if tried again later. */
+  /** Whether the same call may succeed if tried again later (sdk-core's table). */
   readonly retryable: boolean
+  /**
+   * Whether a failed publish may still have stored its message (sdk-core's table): retry it with
+   * the same `idempotencyKey` and it is stored once.
+   */
+  readonly maybeStored: boolean
 }
 
 /** The channel name is not valid (it must look like `/a/b`). */
@@ -302,7 +313,7 @@ export declare class ConnectionFailedError extends PushError {
   static readonly code: 'CONNECTION_FAILED'
   readonly code: 'CONNECTION_FAILED'
 }
-/** No answer within `timeoutMs`. */
+/** No answer within `timeoutMs`. Not a `ConnectionFailedError`: the message may have been stored. */
 export declare class TimeoutError extends PushError {
   static readonly code: 'TIMEOUT'
   readonly code: 'TIMEOUT'
@@ -326,4 +337,14 @@ export declare class InvalidConfigError extends PushError {
 export declare class BadRequestError extends PushError {
   static readonly code: 'BAD_REQUEST'
   readonly code: 'BAD_REQUEST'
+}
+/** The server is at another of its limits (channels, auth checks, catch-up reads, sockets); retry after `Retry-After`. */
+export declare class OverloadedError extends PushError {
+  static readonly code: 'OVERLOADED'
+  readonly code: 'OVERLOADED'
+}
+/** A bug inside push-rs (a panic caught at the boundary); please report it. */
+export declare class InternalError extends PushError {
+  static readonly code: 'INTERNAL'
+  readonly code: 'INTERNAL'
 }

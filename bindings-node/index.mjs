@@ -1,22 +1,3 @@
-// ESM entry of push-rs: the same objects as the CommonJS entry (index.js), as named exports.
-import push from './index.js'
-
-export const {
-  Producer,
-  Server,
-  Publication,
-  publish,
-  Token,
-  PushError,
-  InvalidChannelError,
-  InvalidCursorError,
-  PayloadTooLargeError,
-  UnauthorizedError,
-  ForbiddenError,
-  ConnectionFailedError,
-  TimeoutError,
-  ServerError,
-  TooManyConnectionsError,
-  InvalidConfigError,
-  BadRequestError,
-} = push
+// ESM entry of push-rs: the CommonJS entry (index.js) re-exported, as named exports.
+// (Node reads index.js's export names from its `module.exports = { ... }`.)
+export * from './index.js'

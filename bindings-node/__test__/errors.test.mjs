@@ -1,14 +1,38 @@
 // One case per error code, each from its real cause; always a rejected promise, never a throw
 // out of `.to()` and never an uncaught exception.
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import http from 'node:http'
 import net from 'node:net'
+import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
 
 import * as push from '../index.mjs'
-import { freePort, startServer } from './helpers.mjs'
+import { freePort, packageDir, readAll, startServer } from './helpers.mjs'
 
 const { Producer, PushError } = push
+const require = createRequire(import.meta.url)
+/** The addon's own exports (binding.js), for its error table and its panic hooks. */
+const native = require('../binding.js')
+const { _fromNative: fromNative } = require('../index.js')
+
+/** The rows of a Markdown table in docs/ERRORS.md: the one between the table markers, or the
+ * first table after a line containing `heading`. Cells without their backticks. */
+function docTable(heading) {
+  const doc = readFileSync(path.join(packageDir, '..', 'docs', 'ERRORS.md'), 'utf8')
+  const from = heading === undefined ? doc.indexOf('<!-- table:begin -->') : doc.indexOf(heading)
+  assert.ok(from >= 0, `docs/ERRORS.md has ${heading ?? 'the table markers'}`)
+  const lines = doc.slice(from).split('\n')
+  const start = lines.findIndex((l) => l.startsWith('|'))
+  const rows = []
+  for (const line of lines.slice(start + 2)) {
+    if (!line.startsWith('|')) break
+    rows.push(line.split('|').slice(1, -1).map((c) => c.trim().replace(/^`(.*)`$/, '$1')))
+  }
+  assert.ok(rows.length > 0)
+  return rows
+}
 
 /** Starts `publish()` (which must return a promise at once), and returns what it rejects with. */
 async function rejection(publish) {
@@ -23,6 +47,9 @@ async function rejection(publish) {
 function assertPushError(err, Cls, code) {
   assert.ok(err instanceof Cls, `${err?.name}: ${err?.message} is not a ${Cls.name}`)
   assert.ok(err instanceof PushError)
+  assert.equal(Object.getPrototypeOf(Cls), PushError, `${Cls.name} derives directly from PushError`)
+  assert.equal(err.retryable, Cls.retryable)
+  assert.equal(err.maybeStored, Cls.maybeStored)
   assert.ok(err instanceof Error)
   assert.equal(err.code, code)
   assert.equal(Cls.code, code)
@@ -154,8 +181,7 @@ describe('errors', () => {
     const saved = process.env.PUSH_URL
     process.env.PUSH_URL = 'gopher://nowhere'
     try {
-      // No publish(data, { to }) ran before in this file: the default producer is made now, from
-      // this PUSH_URL, and since making it fails, the next call tries again.
+      // The default producer is made again for a changed PUSH_URL; this one is refused.
       const err = await rejection(() => push.publish('x', { to: '/a' }))
       assertPushError(err, push.InvalidConfigError, 'INVALID_CONFIG')
     } finally {
@@ -180,5 +206,127 @@ describe('errors', () => {
     assert.equal(err.code, 'TIMEOUT')
     assert.equal(new PushError('x', { code: 'SOMETHING_NEW' }).code, 'SOMETHING_NEW')
     assert.equal(err.name, 'TimeoutError')
+  })
+  test('PushError: default code PUSH_ERROR; an unknown addon code becomes the base class with it', () => {
+    const base = new PushError('x')
+    assert.equal(base.code, 'PUSH_ERROR')
+    assert.equal(base.retryable, false)
+    assert.equal(base.maybeStored, false)
+    const err = fromNative(Object.assign(new Error('from a newer core'), { code: 'SOMETHING_NEW', retryable: true }))
+    assert.equal(err.constructor, PushError)
+    assert.equal(err.code, 'SOMETHING_NEW')
+    assert.equal(err.retryable, true)
+    const notOurs = Object.assign(new Error('napi'), { code: 'InvalidArg' })
+    assert.equal(fromNative(notOurs), notOurs)
+  })
+
+  test('INTERNAL: a panic in the addon, thrown or in a publish future, is an InternalError', async () => {
+    assert.throws(() => native.testPanic(), (err) => {
+      assert.equal(err.code, 'INTERNAL')
+      assertPushError(fromNative(err), push.InternalError, 'INTERNAL')
+      assert.match(err.message, /test panic/)
+      return true
+    })
+    const err = await native.testPanicAsync().then(() => assert.fail('resolved'), (e) => e)
+    assert.equal(err.code, 'INTERNAL')
+    assert.equal(err.maybeStored, true)
+    assertPushError(fromNative(err), push.InternalError, 'INTERNAL')
+  })
+})
+
+describe('the error table', () => {
+  const table = native.errorTable()
+
+  test('every native row is a class of this package, directly below PushError, with its flags', () => {
+    assert.equal(table.length, 13)
+    for (const row of table) {
+      const Cls = push[row.className]
+      assert.equal(typeof Cls, 'function', `${row.className} is exported (CommonJS and ESM)`)
+      assert.equal(require('../index.js')[row.className], Cls)
+      assert.equal(Object.getPrototypeOf(Cls), PushError, `${row.className} derives directly from PushError`)
+      assert.equal(Cls.name, row.className)
+      assert.equal(Cls.code, row.code)
+      const err = new Cls('x')
+      assert.ok(err instanceof PushError)
+      assert.equal(err.code, row.code)
+      assert.equal(err.name, row.className)
+      assert.equal(err.retryable, row.retryable, `${row.code} retryable`)
+      assert.equal(err.maybeStored, row.maybeStored, `${row.code} maybeStored`)
+      // And as the addon's errors arrive (a sync throw carries only the code).
+      const arrived = fromNative(Object.assign(new Error('m'), { code: row.code }))
+      assert.ok(arrived instanceof Cls)
+      assert.equal(arrived.retryable, row.retryable)
+      assert.equal(arrived.maybeStored, row.maybeStored)
+    }
+    // The ESM names (index.js's list for Node's CommonJS export reader) are exactly these.
+    const esmClasses = Object.keys(push).filter((name) => name.endsWith('Error') && name !== 'PushError')
+    assert.deepEqual(esmClasses.sort(), table.map((r) => r.className).sort())
+  })
+
+  test('docs/ERRORS.md shows the native table', () => {
+    const yes = (b) => (b ? 'yes' : 'no')
+    const doc = docTable().map(([code, className, , retryable, maybeStored]) => ({ code, className, retryable, maybeStored }))
+    const own = table.map((r) => ({ code: r.code, className: r.className, retryable: yes(r.retryable), maybeStored: yes(r.maybeStored) }))
+    assert.deepEqual(doc, own)
+    for (const [code, , status] of docTable()) {
+      assert.equal(Number(status), table.find((r) => r.code === code).httpStatus, `${code} HTTP status`)
+    }
+  })
+
+  describe('the same failures raise the classes docs/ERRORS.md names', () => {
+    // failure (as the doc's failure table words it) -> how to cause it here
+    const servers = []
+    const start = async (options) => { const s = await startServer(options); servers.push(s); return s }
+    after(async () => { for (const s of servers) await s.stop() })
+    const causes = {
+      'server down': async () => new Producer({ url: `http://127.0.0.1:${await freePort()}` }).publish('x').to('/down'),
+      'bad publish key': async () => new Producer({ url: (await start({ publishKey: 'right' })).url, publishKey: 'wrong' }).publish('x').to('/a'),
+      'bad channel name': async () => new Producer({ url: (await start()).url }).publish('x').to('no-slash'),
+      'payload too large': async () => new Producer({ url: (await start({ maxPayloadBytes: 16 })).url }).publish('x'.repeat(64)).to('/a'),
+      'no answer in time': async (t) => {
+        const sockets = new Set()
+        const silent = net.createServer((socket) => { sockets.add(socket); socket.on('error', () => {}) })
+        await new Promise((resolve) => silent.listen(0, '127.0.0.1', resolve))
+        t.after(() => { for (const s of sockets) s.destroy(); silent.close() })
+        return new Producer({ url: `http://127.0.0.1:${silent.address().port}`, timeoutMs: 300 }).publish('x').to('/a')
+      },
+    }
+    const failures = docTable('The same failure raises the same class')
+    test('the doc lists the five failures', () => {
+      assert.deepEqual(failures.map(([failure]) => failure).sort(), Object.keys(causes).sort())
+    })
+    for (const [failure, , , nodeClass] of failures) {
+      test(`${failure}: ${nodeClass}`, async (t) => {
+        const row = table.find((r) => r.className === nodeClass)
+        assert.ok(row, `${nodeClass} is in the native table`)
+        const err = await rejection(() => causes[failure](t))
+        assertPushError(err, push[nodeClass], row.code)
+        assert.equal(err.retryable, row.retryable)
+      })
+    }
+  })
+})
+
+describe('publish(data, { to }): the default producer follows PUSH_URL', () => {
+  test('set PUSH_URL to server A, publish, to server B, publish: each got its message', async () => {
+    const a = await startServer()
+    const b = await startServer()
+    const saved = process.env.PUSH_URL
+    try {
+      process.env.PUSH_URL = a.url
+      const idA = await push.publish('to A', { to: '/default/env' })
+      process.env.PUSH_URL = b.url
+      const idB = await push.publish('to B', { to: '/default/env' })
+      // Everything from just before each id: each server holds its one message and nothing else.
+      const since = (id) => (BigInt(id) - 1n).toString()
+      assert.deepEqual((await readAll(a.url, '/default/env', since(idA))).map((m) => [m.id, m.data]), [[idA, 'to A']])
+      assert.deepEqual((await readAll(b.url, '/default/env', since(idB))).map((m) => [m.id, m.data]), [[idB, 'to B']])
+      assert.notEqual(idA, idB)
+    } finally {
+      if (saved === undefined) delete process.env.PUSH_URL
+      else process.env.PUSH_URL = saved
+      await a.stop()
+      await b.stop()
+    }
   })
 })

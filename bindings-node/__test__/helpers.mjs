@@ -42,18 +42,27 @@ export async function connections(url, transport = 'long-poll') {
   return line ? Number(line.split(' ').pop()) : 0
 }
 
-/** Resolves once the server holds `count` long-polls (its gauge says so), so a publish reaches them. */
-export async function heldLongPolls(url, count = 1, timeoutMs = 10000) {
+/**
+ * Resolves with the first truthy result of `check()` (sync or async), polled every 10 ms: a wait
+ * on observable state (a gauge, a port, a process), never a guess at how long something takes.
+ */
+export async function waitFor(check, what, timeoutMs = 10000) {
   const deadline = Date.now() + timeoutMs
   for (;;) {
-    const held = await connections(url)
-    if (held >= count) return held
-    if (Date.now() > deadline) throw new Error(`the server holds ${held} long-polls, not ${count}, after ${timeoutMs} ms`)
-    await sleep(10)
+    const result = await check()
+    if (result) return result
+    if (Date.now() > deadline) throw new Error(`still waiting after ${timeoutMs} ms for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10)) // the poll interval
   }
 }
 
-export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+/** Resolves once the server holds `count` long-polls (its gauge says so), so a publish reaches them. */
+export async function heldLongPolls(url, count = 1, timeoutMs = 10000) {
+  return waitFor(async () => {
+    const held = await connections(url)
+    return held >= count && held
+  }, `${count} long-polls held by ${url}`, timeoutMs)
+}
 
 /**
  * Every message after `after` on `channel`, through the JSON batch read, page by page

@@ -2,10 +2,11 @@
 import assert from 'node:assert/strict'
 import path from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import { once } from 'node:events'
 import { Worker } from 'node:worker_threads'
 
 import { Producer } from '../index.mjs'
-import { cleanEnv, freePort, heldLongPolls, longPoll, packageDir, readAll, runNode, sleep, startServer } from './helpers.mjs'
+import { cleanEnv, freePort, heldLongPolls, longPoll, packageDir, readAll, runNode, startServer } from './helpers.mjs'
 
 const EXIT_WITHIN_MS = 3000
 const entry = JSON.stringify(path.join(packageDir, 'index.js'))
@@ -160,13 +161,14 @@ describe('worker_threads', () => {
 
   test('terminating a worker with a publish in flight leaves the process healthy', async () => {
     const worker = new Worker(
-      `const { workerData } = require('node:worker_threads')
+      `const { parentPort, workerData } = require('node:worker_threads')
        const { Producer } = require(workerData.entry)
        const p = new Producer({ url: workerData.url })
-       for (let i = 0; i < 200; i++) p.publish('t' + i).to('/workers/terminated').catch(() => {})`,
+       for (let i = 0; i < 200; i++) p.publish('t' + i).to('/workers/terminated').catch(() => {})
+       parentPort.postMessage('publishing')`,
       { eval: true, workerData: { entry: path.join(packageDir, 'index.js'), url: server.url } },
     )
-    await sleep(20)
+    await once(worker, 'message') // 200 publishes are in flight now
     await worker.terminate()
     const id = await new Producer({ url: server.url }).publish('still fine').to('/workers/terminated')
     assert.match(id, /^\d+$/)

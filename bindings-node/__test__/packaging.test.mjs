@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import { after, before, describe, test } from 'node:test'
 
-import { cleanEnv, freePort, heldLongPolls, packageDir, readAll, runNode, sleep, startServer } from './helpers.mjs'
+import { cleanEnv, freePort, heldLongPolls, packageDir, readAll, runNode, startServer, waitFor } from './helpers.mjs'
 
 const run = promisify(execFile)
 const { version } = JSON.parse(await readFile(path.join(packageDir, 'package.json'), 'utf8'))
@@ -135,11 +135,10 @@ describe('packaging', () => {
     const exited = new Promise((resolve) => pushServer.once('exit', (code, signal) => resolve({ code, signal })))
     try {
       // Ready when /_push/health answers 200.
-      for (let ready = false; !ready;) {
+      await waitFor(() => {
         assert.equal(pushServer.exitCode, null, `push-server exited: ${stderr}`)
-        ready = await fetch(`${url}/_push/health`).then((r) => r.status === 200, () => false)
-        if (!ready) await sleep(50)
-      }
+        return fetch(`${url}/_push/health`).then((r) => r.status === 200, () => false)
+      }, 'push-server to answer /_push/health', 20000)
       const curl = spawn('curl', ['-s', `${url}/greetings`], { env, stdio: ['ignore', 'pipe', 'inherit'] })
       let received = ''
       curl.stdout.on('data', (d) => { received += d })

@@ -29,6 +29,10 @@ async function typeTests(): Promise<void> {
     if (err instanceof TimeoutError) {
       const code: 'TIMEOUT' = err.code
       const retry: boolean = err.retryable
+      const stored: boolean = err.maybeStored
+    }
+    if (err instanceof push.OverloadedError || err instanceof push.InternalError) {
+      const code: 'OVERLOADED' | 'INTERNAL' = err.code
     }
     if (err instanceof PushError) {
       const code: string = err.code

@@ -1,13 +1,14 @@
 //! The native half of the npm package `push-rs` (loaded through the generated `binding.js`).
 //!
-//! - [`producer`]: `NativeProducer`, which converts JavaScript arguments and makes one sdk-core
+//! - [`producer`]: `NativeProducer` and `publishDefault` (sdk-core's `DefaultProducer`), which converts JavaScript arguments and makes one sdk-core
 //!   call per method; publishes run on napi's tokio runtime and settle a Promise, so the event
 //!   loop never waits on the network.
 //! - [`token`]: `signToken`, subscriber tokens minted by sdk-core, synchronously.
 //! - [`server`]: `startServer` / `NativeServer`, the push server (linked in whole) running
 //!   in-process on its own threads, and `runServerCli`, the `push-server` command of `bin/`.
 //! - [`errors`]: sdk-core errors become JavaScript errors whose `code` is the stable error code;
-//!   `index.js` turns them into the `PushError` subclasses users catch.
+//!   `errorTable` hands sdk-core's table to `index.js`, which builds the `PushError` subclasses
+//!   from it; panics become `INTERNAL` errors.
 //!
 //! The public API (`Producer`, `publish`, `Token`, `Server`, the error classes) is written in `index.js`;
 //! this crate exports only what that file needs.
@@ -17,6 +18,7 @@ mod producer;
 mod server;
 mod token;
 
-pub use producer::{NativeProducer, ProducerConfig};
+pub use errors::{error_table, test_panic, test_panic_async, ErrorRow};
+pub use producer::{publish_default, NativeProducer, ProducerConfig};
 pub use server::{run_server_cli, start_server, NativeServer, ServerOption};
 pub use token::{sign_token, TokenRequest};

@@ -1,20 +1,24 @@
-//! `NativeProducer`: options in, one sdk-core call per method, Promises out.
+//! `NativeProducer` and `publishDefault`: options in, one sdk-core call per method, Promises out.
 //!
 //! Publishing uses the async `push_core::Producer` on napi's tokio runtime (one runtime per
 //! process, shared by worker threads). Its connections live on that runtime, not on libuv, so an
 //! idle or closed producer never keeps Node's event loop alive; a pending publish does, through
 //! the Promise napi holds until it settles.
+//!
+//! (sdk-core's `BlockingProducer` is the lazily connecting producer of the Ruby and Python
+//! bindings, but it brings its own runtime and threads per producer, made for blocking callers
+//! and `fork`; here the futures already run on napi's runtime, so a plain `Producer` is kept.)
 
 use std::sync::Mutex;
-use std::time::Duration;
 
 use bytes::Bytes;
 use napi::bindgen_prelude::{Either, PromiseRaw, Uint8Array};
 use napi::Env;
 use napi_derive::napi;
-use push_core::{ErrorKind, Producer, ProducerOptions};
+use push_core::binding::{producer_options, DefaultProducer};
+use push_core::{Producer, ProducerOptions};
 
-use crate::errors::{to_napi, to_rejection};
+use crate::errors::{guarded, to_napi, to_rejection, CatchUnwind};
 
 /// Options of `new Producer(...)`; each falls back to sdk-core's default.
 #[napi(object)]
@@ -32,47 +36,26 @@ pub struct NativeProducer {
     options: ProducerOptions,
     url: String,
     /// The connected producer; `None` after `close()` until the next publish makes a new one.
-    /// A std mutex: it is held only to clone or take an `Arc`, never across an await.
+    /// A std mutex: it is held only to clone or take it, never across an await.
     live: Mutex<Option<Producer>>,
 }
 
-fn options_from(config: Option<ProducerConfig>) -> push_core::Result<ProducerOptions> {
-    let mut options = ProducerOptions::new();
-    let Some(config) = config else {
-        return Ok(options);
-    };
-    if let Some(url) = config.url {
-        options = options.url(url);
-    }
-    if let Some(key) = config.publish_key {
-        options = options.publish_key(key);
-    }
-    if let Some(ms) = config.timeout_ms {
-        // sdk-core rejects zero; a negative, NaN or infinite number cannot become a Duration.
-        let timeout = Duration::try_from_secs_f64(ms / 1000.0).map_err(|_| {
-            push_core::Error::new(
-                ErrorKind::InvalidConfig,
-                format!("timeoutMs must be a positive number of milliseconds, got {ms}"),
-            )
-        })?;
-        options = options.timeout(timeout);
-    }
-    Ok(options)
-}
+/// The producer behind `publish(data, { to })`: rebuilt when PUSH_URL or PUSH_PUBLISH_KEY change.
+static DEFAULT: DefaultProducer<Producer> = DefaultProducer::new();
 
 #[napi]
 impl NativeProducer {
     /// Checks the options; connects on the first publish.
     #[napi(constructor)]
     pub fn new(config: Option<ProducerConfig>) -> Result<Self, napi::Error<&'static str>> {
-        let options = options_from(config).map_err(|e| to_napi(&e))?;
-        let producer = Producer::with_options(options.clone()).map_err(|e| to_napi(&e))?;
-        let url = producer.url().to_owned();
-        Ok(NativeProducer {
-            options,
-            url,
-            live: Mutex::new(Some(producer)),
+        guarded(|| {
+            let config = config.unwrap_or(ProducerConfig { url: None, publish_key: None, timeout_ms: None });
+            let options = producer_options(config.url, config.publish_key, config.timeout_ms.map(|ms| ms / 1000.0))?;
+            let producer = Producer::with_options(options.clone())?;
+            let url = producer.url().to_owned();
+            Ok(NativeProducer { options, url, live: Mutex::new(Some(producer)) })
         })
+        .map_err(|e| to_napi(&e))
     }
 
     /// The server URL this producer publishes to (after `PUSH_URL` and the default applied).
@@ -93,28 +76,7 @@ impl NativeProducer {
         content_type: Option<String>,
         idempotency_key: Option<String>,
     ) -> napi::Result<PromiseRaw<'env, String>> {
-        // Copy the bytes now: the JavaScript buffer may change once this call returns.
-        let payload = match data {
-            Either::A(text) => Bytes::from(text),
-            Either::B(bytes) => Bytes::copy_from_slice(&bytes),
-        };
-        let producer = self.producer();
-        env.spawn_future_with_callback(
-            async move {
-                let result = match producer {
-                    Ok(p) => {
-                        p.send_keyed(&channel, payload, content_type.as_deref(), idempotency_key)
-                            .await
-                    }
-                    Err(e) => Err(e),
-                };
-                Ok(result)
-            },
-            |env, result| match result {
-                Ok(id) => Ok(id.to_string()),
-                Err(e) => Err(to_rejection(env, &e)),
-            },
-        )
+        spawn_send(env, guarded(|| self.producer()), channel, data, content_type, idempotency_key)
     }
 
     /// Drops the connections. The producer stays usable: the next publish reconnects.
@@ -137,3 +99,42 @@ impl NativeProducer {
         Ok(p)
     }
 }
+
+/// `publish(data, { to })`: publishes with sdk-core's default producer (built from PUSH_URL and
+/// PUSH_PUBLISH_KEY on first use and again whenever either has changed). Rejects like `send`.
+#[napi(ts_return_type = "Promise<string>")]
+pub fn publish_default<'env>(
+    env: &'env Env,
+    channel: String,
+    data: Either<String, Uint8Array>,
+    content_type: Option<String>,
+    idempotency_key: Option<String>,
+) -> napi::Result<PromiseRaw<'env, String>> {
+    let producer = guarded(|| DEFAULT.get(Producer::with_options).map(|p| Producer::clone(&p)));
+    spawn_send(env, producer, channel, data, content_type, idempotency_key)
+}
+
+/// One publish on napi's runtime, settling a Promise with the id or the error.
+fn spawn_send<'env>(
+    env: &'env Env,
+    producer: push_core::Result<Producer>,
+    channel: String,
+    data: Either<String, Uint8Array>,
+    content_type: Option<String>,
+    idempotency_key: Option<String>,
+) -> napi::Result<PromiseRaw<'env, String>> {
+    // Copy the bytes now: the JavaScript buffer may change once this call returns.
+    let payload = match data {
+        Either::A(text) => Bytes::from(text),
+        Either::B(bytes) => Bytes::copy_from_slice(&bytes),
+    };
+    let publish = async move {
+        let producer = producer?;
+        producer.send_keyed(&channel, payload, content_type.as_deref(), idempotency_key).await
+    };
+    env.spawn_future_with_callback(async move { Ok(CatchUnwind(Box::pin(publish)).await) }, |env, result| match result {
+        Ok(id) => Ok(id.to_string()),
+        Err(e) => Err(to_rejection(env, &e)),
+    })
+}
+
