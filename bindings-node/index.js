@@ -281,8 +281,9 @@ class Server {
 }
 
 module.exports = { Producer, Server, Publication, publish, Token, PushError, ...errorClasses }
-// For the tests (not API): how an addon error becomes a PushError.
-Object.defineProperty(module.exports, '_fromNative', { value: fromNative })
+// For the tests (not API, and under a symbol so that no ESM name shows it): how an addon error
+// becomes a PushError.
+module.exports[Symbol.for('push-rs.fromNative')] = fromNative
 
 // The names above for ESM (`import { TimeoutError } from 'push-rs'`): Node finds a CommonJS
 // module's named exports by reading this file, not by running it, so the classes made from the

@@ -15,7 +15,7 @@ const { Producer, PushError } = push
 const require = createRequire(import.meta.url)
 /** The addon's own exports (binding.js), for its error table and its panic hooks. */
 const native = require('../binding.js')
-const { _fromNative: fromNative } = require('../index.js')
+const fromNative = require('../index.js')[Symbol.for('push-rs.fromNative')]
 
 /** The rows of a Markdown table in docs/ERRORS.md: the one between the table markers, or the
  * first table after a line containing `heading`. Cells without their backticks. */
@@ -261,6 +261,15 @@ describe('the error table', () => {
     // The ESM names (index.js's list for Node's CommonJS export reader) are exactly these.
     const esmClasses = Object.keys(push).filter((name) => name.endsWith('Error') && name !== 'PushError')
     assert.deepEqual(esmClasses.sort(), table.map((r) => r.className).sort())
+    assert.deepEqual(Object.keys(push).sort(), Object.keys(require('../index.js')).sort(), 'ESM and CommonJS export the same names')
+  })
+
+  test('index.d.ts declares every class of the table, with its code', () => {
+    const dts = readFileSync(path.join(packageDir, 'index.d.ts'), 'utf8')
+    for (const row of table) {
+      assert.match(dts, new RegExp(`export declare class ${row.className} extends PushError \\{\\n  static readonly code: '${row.code}'\\n  readonly code: '${row.code}'\\n\\}`), row.className)
+      assert.match(dts, new RegExp(`\\| '${row.code}'\\n`), `PushErrorCode has ${row.code}`)
+    }
   })
 
   test('docs/ERRORS.md shows the native table', () => {

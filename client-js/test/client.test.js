@@ -39,6 +39,19 @@ async function publishMany(srv, channel, n, prefix, during) {
   return ids;
 }
 
+/**
+ * Everything the page got on `channel` once it is quiet: publishes a marker after the messages and
+ * waits for it (a channel delivers in order, so nothing published before can still be on its way);
+ * returns the messages before the marker. Instead of sleeping for "long enough".
+ */
+async function settled(srv, page, channel, count) {
+  await srv.publish(channel, 'end-marker');
+  await h.waitForMessages(page, count + 1);
+  const got = await page.evaluate(() => window.log.messages);
+  assert.equal(got.at(-1).data, 'end-marker', 'the marker came last');
+  return got.slice(0, -1);
+}
+
 /** Every message exactly once, in order: the same ids and payloads as published. */
 function assertExactly(got, ids, prefix) {
   const data = got.map((m) => m.data);
@@ -57,15 +70,13 @@ describe('delivery', () => {
       await page.evaluate(([url, ch, tr]) => window.start(ch, { url, transport: tr }), [server.url, channel, transport]);
       await h.waitForState(page, 'open');
       const ids = await publishMany(server, channel, N, 'm');
-      await h.waitForMessages(page, N);
-      await h.sleep(300); // anything extra (a duplicate) would show up now
-      const got = await page.evaluate(() => window.log.messages);
+      const got = await settled(server, page, channel, N); // a duplicate would come before the marker
       assertExactly(got, ids, 'm');
       assert.equal(got[0].channel, channel);
       assert.equal(got[0].contentType, 'text/plain; charset=utf-8');
       assert.equal(typeof got[0].time, 'number');
       assert.equal(await page.evaluate(() => window.sub.transport), transport);
-      assert.equal(await page.evaluate(() => window.sub.lastId), ids[N - 1]);
+      assert.ok(BigInt(await page.evaluate(() => window.sub.lastId)) > BigInt(ids[N - 1]), 'lastId is the marker\'s');
       t.diagnostic(`${transport}: received ${got.length}/${N}, in order, no duplicates`);
       await context.close();
     });
@@ -102,9 +113,7 @@ describe('connections cut mid-stream', () => {
           if (proxy.cutAll(150) > 0) cuts++;
         }
       });
-      await h.waitForMessages(page, N);
-      await h.sleep(300);
-      const got = await page.evaluate(() => window.log.messages);
+      const got = await settled(server, page, channel, N);
       const log = await page.evaluate(() => window.log);
       assertExactly(got, ids, 'c');
       assert.deepEqual(log.gaps, []);
@@ -131,15 +140,13 @@ describe('gaps', () => {
       const { context, page } = await h.openHarness(browser, site);
       await page.evaluate(([url, ch, tr, after]) => window.start(ch, { url, transport: tr, after }), [small.url, channel, transport, ids[0]]);
       await h.waitForMessages(page, 5);
-      await h.sleep(200);
-      const log = await page.evaluate(() => window.log);
-      assert.deepEqual(log.gaps, [{ channel, from: (BigInt(ids[0]) + 1n).toString(), to: ids[44] }]);
-      assert.deepEqual(log.messages.map((m) => m.data), ['g45', 'g46', 'g47', 'g48', 'g49']);
-      assert.deepEqual(log.messages.map((m) => m.id), ids.slice(45));
-      // Live messages follow the gap.
+      // Live messages follow the gap; once the live one is in, nothing older can still come.
       const live = await small.publish(channel, 'live');
       await h.waitForMessages(page, 6);
-      assert.equal((await page.evaluate(() => window.log.messages))[5].id, live);
+      const log = await page.evaluate(() => window.log);
+      assert.deepEqual(log.gaps, [{ channel, from: (BigInt(ids[0]) + 1n).toString(), to: ids[44] }]);
+      assert.deepEqual(log.messages.map((m) => m.data), ['g45', 'g46', 'g47', 'g48', 'g49', 'live']);
+      assert.deepEqual(log.messages.map((m) => m.id), [...ids.slice(45), live]);
       await context.close();
     });
   }
@@ -158,11 +165,12 @@ describe('multiplexing', () => {
       for (let r = 0; r < rounds; r++) {
         for (const c of channels) await srv.publish(c, `${c}#${r}`);
       }
-      await page.waitForFunction((n) => Object.values(window.log.byChannel).reduce((s, l) => s + l.length, 0) >= n, rounds * channels.length, { timeout: 20000 });
-      await h.sleep(200);
+      // A marker per channel, after the rounds: once each channel's marker is in, it is quiet.
+      for (const c of channels) await srv.publish(c, 'end-marker');
+      await page.waitForFunction(() => Object.values(window.log.byChannel).every((l) => l.includes('end-marker')), null, { timeout: 20000 });
       const byChannel = await page.evaluate(() => window.log.byChannel);
       for (const c of channels) {
-        assert.deepEqual(byChannel[c], Array.from({ length: rounds }, (_, r) => `${c}#${r}`), c);
+        assert.deepEqual(byChannel[c], [...Array.from({ length: rounds }, (_, r) => `${c}#${r}`), 'end-marker'], c);
       }
       const metrics = await srv.metrics();
       assert.match(metrics, /^push_connections\{transport="sse"\} 1$/m);
@@ -170,7 +178,8 @@ describe('multiplexing', () => {
       assert.match(metrics, /^push_connections\{transport="json"\} 0$/m);
       t.diagnostic(`20 channels x ${rounds} messages over push_connections{transport="sse"} 1`);
       await page.evaluate(() => window.sub.close());
-      await h.sleep(300);
+      await h.waitForState(page, 'closed');
+      await h.waitForConnections(srv, 'sse', 0); // the server saw the stream end
       assert.equal((await page.evaluate(() => window.log.states)).at(-1).state, 'closed');
       await context.close();
     } finally {
@@ -236,6 +245,7 @@ describe('offline', () => {
     assert.equal(await page.evaluate(() => navigator.onLine), false);
     const before = requests;
     const ids = [first, ...await publishMany(server, '/offline', 10, 'x')];
+    // The wait is the point: a second in which a polling client would have sent requests.
     await h.sleep(1000);
     assert.equal(requests, before, 'no request while offline');
     assert.equal(await page.evaluate(() => window.log.messages.length), 1);

@@ -50,7 +50,7 @@ async function startServer(args = []) {
       if (res.ok) break;
     } catch { /* not listening yet */ }
     if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error('push-server did not become healthy in 10 s'); }
-    await sleep(50);
+    await sleep(50); // the poll interval of the health check
   }
   return {
     url,
@@ -217,11 +217,21 @@ async function waitForState(page, state, count = 1, timeout = 10000) {
   await page.waitForFunction(([st, n]) => window.log.states.filter((s) => s.state === st).length >= n, [state, count], { timeout, polling: 20 });
 }
 
+/** Resolves once the server's `push_connections{transport="<t>"}` gauge is `n`. */
+async function waitForConnections(srv, transport, n, timeout = 10000) {
+  const deadline = Date.now() + timeout;
+  let now;
+  while ((now = await srv.connections(transport)) !== n) {
+    if (Date.now() > deadline) throw new Error(`push_connections{transport="${transport}"} is ${now}, not ${n}, after ${timeout} ms`);
+    await sleep(20); // the poll interval
+  }
+}
+
 async function waitForMessages(page, n, timeout = 30000) {
   await page.waitForFunction((k) => window.log.messages.length >= k, n, { timeout, polling: 50 });
 }
 
 module.exports = {
   REPO, CLIENT_DIR, SERVER_BIN, sleep, freePort, startServer, startProxy, startSite,
-  serverServesClient, launchBrowser, openHarness, waitForState, waitForMessages,
+  serverServesClient, launchBrowser, openHarness, waitForState, waitForConnections, waitForMessages,
 };
