@@ -54,6 +54,8 @@ export declare class Producer {
   publish(data: PublishData, options?: PublishOptions): Publication
   /** Drops idle connections. The producer stays usable: the next publish reconnects. */
   close(): void
+  /** Closes it: `using producer = new Producer()`. */
+  [Symbol.dispose](): void
 }
 
 /** `await publish(data, { to: '/greetings' })` with a producer made from the environment. */
@@ -193,10 +195,11 @@ export interface ServerOptions {
 }
 
 declare global {
-  // Node >= 18.18 / 20.4 defines it; declared here too so that `await using` type-checks without
-  // TypeScript's `esnext.disposable` lib (the same declaration as @types/node's).
+  // Node >= 18.18 / 20.4 defines them; declared here too so that `using` / `await using`
+  // type-check without TypeScript's `esnext.disposable` lib (the same declarations as @types/node's).
   interface SymbolConstructor {
     readonly asyncDispose: unique symbol
+    readonly dispose: unique symbol
   }
 }
 

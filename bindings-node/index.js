@@ -139,6 +139,11 @@ class Producer {
   close() {
     this.#native.close()
   }
+
+  /** `using producer = new Producer()` closes it at the end of the scope. */
+  [Symbol.dispose ?? Symbol.for('nodejs.dispose')]() {
+    this.close()
+  }
 }
 
 /**

@@ -71,14 +71,16 @@ describe('process lifetime', () => {
     assert.equal(run.signal, null)
   })
 
-  test('close() then publish again reconnects', async () => {
+  test('close() (or [Symbol.dispose], as `using` calls it) then publish again reconnects', async () => {
     const producer = new Producer({ url: server.url })
     const first = await producer.publish('1').to('/life/reopen')
     producer.close()
     producer.close()
     await producer.publish('2').to('/life/reopen')
+    producer[Symbol.dispose]()
+    await producer.publish('3').to('/life/reopen')
     const messages = await readAll(server.url, '/life/reopen', first)
-    assert.deepEqual(messages.map((m) => m.data), ['2'])
+    assert.deepEqual(messages.map((m) => m.data), ['2', '3'])
   })
 })
 

@@ -22,6 +22,7 @@ async function typeTests(): Promise<void> {
   await p.publish('x', { contentType: 'text/plain', idempotencyKey: null }).to('/orders')
   await publish('x', { to: '/orders', idempotencyKey: 'order-9' })
   p.close()
+  p[Symbol.dispose]()
 
   try {
     await p.publish('x').to('/a')
