@@ -45,7 +45,7 @@ async def post_message(room: str, message: Message) -> Published:
     channel = f"/rooms/{room}"
     try:
         message_id = await producer.publish(message.model_dump_json(), content_type="application/json").to(channel)
-    except push.InvalidChannel as e:
+    except push.InvalidChannelError as e:
         raise HTTPException(status_code=400, detail=str(e)) from e
     except push.PushError as e:
         raise HTTPException(status_code=503 if e.retryable else 502, detail=str(e)) from e

@@ -28,7 +28,7 @@ def post_message(room: str) -> ResponseReturnValue:
     try:
         # Blocks this request's thread only: the GIL is released while the server answers.
         message_id = producer.publish(text).to(f"/rooms/{room}")
-    except push.InvalidChannel as e:
+    except push.InvalidChannelError as e:
         return jsonify(error=str(e), code=e.code), 400
     except push.PushError as e:
         return jsonify(error=str(e), code=e.code), 503 if e.retryable else 502

@@ -1,45 +1,58 @@
 //! sdk-core errors become Python exceptions here, and only here.
 //!
 //! The classes are written in Python (`python/push/_errors.py`), where multiple inheritance
-//! (`InvalidChannel(PushError, ValueError)`, `Timeout(PushError, TimeoutError)`) is plain;
-//! this file looks the module up once and picks the class by [`ErrorKind`].
+//! (`InvalidChannelError(PushError, ValueError)`) is plain. The class is picked by the name in
+//! sdk-core's table (`e.kind().info().class_name`), and the exception gets its `code`, `status`,
+//! `retryable` and `maybe_stored` from the same row: no table of kinds in this binding. A class
+//! the Python layer lacks (a kind newer than it) raises `push.PushError` with the native code.
+//!
+//! Panics in sdk-core are caught here too ([`guard`], [`CatchUnwind`]) and raised as
+//! `push.InternalError` (code `INTERNAL`).
+
+use std::any::Any;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyModule;
+use pyo3::types::{PyDict, PyList, PyModule};
 
-use push_core::{Error, ErrorKind};
+use push_core::{Error, ErrorKind, KINDS};
 
 static ERRORS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 
-/// The Python class for a kind; kinds added to sdk-core later fall back to the base class.
-fn class_name(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::InvalidChannel => "InvalidChannel",
-        ErrorKind::InvalidCursor => "InvalidCursor",
-        ErrorKind::InvalidConfig => "InvalidConfig",
-        ErrorKind::PayloadTooLarge => "PayloadTooLarge",
-        ErrorKind::BadRequest => "BadRequest",
-        ErrorKind::Unauthorized => "Unauthorized",
-        ErrorKind::Forbidden => "Forbidden",
-        ErrorKind::ConnectionFailed => "ConnectionError",
-        ErrorKind::Timeout => "Timeout",
-        ErrorKind::ServerError => "ServerError",
-        ErrorKind::TooManyConnections => "TooManyConnections",
-        _ => "PushError",
-    }
-}
-
-/// The exception for `error`: `push.<Class>(message, code, status)`.
+/// The exception for `error`: `push.<class_name>(message, code, status, retryable, maybe_stored)`.
 pub fn to_py(py: Python<'_>, error: &Error) -> PyErr {
+    let info = error.kind().info();
     let build = || -> PyResult<PyErr> {
-        let module = ERRORS.get_or_try_init(py, || py.import("push._errors").map(Bound::unbind))?;
-        let class = module.bind(py).getattr(class_name(error.kind()))?;
-        let exception = class.call1((error.message(), error.code(), error.status()))?;
+        let module = ERRORS.get_or_try_init(py, || py.import("push._errors").map(Bound::unbind))?.bind(py);
+        let class = match module.getattr(info.class_name) {
+            Ok(class) => class,
+            Err(_) => module.getattr("PushError")?,
+        };
+        let exception = class.call1((error.message(), info.code, error.status(), info.retryable, info.maybe_stored))?;
         Ok(PyErr::from_value(exception))
     };
     // If even the lookup fails (a broken install), raise that failure: it says what is wrong.
     build().unwrap_or_else(|lookup_failed| lookup_failed)
+}
+
+/// sdk-core's error table, one dict per kind: `code`, `class_name`, `http_status`, `retryable`,
+/// `maybe_stored` (`push._push.error_table()`; `push._errors` names its classes from it).
+#[pyfunction]
+pub fn error_table(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
+    let rows = KINDS.iter().map(|info| {
+        let row = PyDict::new(py);
+        row.set_item("code", info.code)?;
+        row.set_item("class_name", info.class_name)?;
+        row.set_item("http_status", info.http_status)?;
+        row.set_item("retryable", info.retryable)?;
+        row.set_item("maybe_stored", info.maybe_stored)?;
+        Ok(row)
+    });
+    PyList::new(py, rows.collect::<PyResult<Vec<_>>>()?)
 }
 
 /// `result.py(py)?` turns an sdk-core result into a Python one.
@@ -51,4 +64,39 @@ impl<T> IntoPyResult<T> for Result<T, Error> {
     fn py(self, py: Python<'_>) -> PyResult<T> {
         self.map_err(|e| to_py(py, &e))
     }
+}
+
+/// A panic as an `INTERNAL` error.
+fn internal(panic: Box<dyn Any + Send>) -> Error {
+    let text = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned());
+    Error::new(ErrorKind::Internal, format!("internal error in push-rs (please report it): {text}"))
+}
+
+/// Runs a call into sdk-core; a panic becomes an `INTERNAL` error instead of unwinding.
+pub fn guard<T>(call: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    catch_unwind(AssertUnwindSafe(call)).unwrap_or_else(|panic| Err(internal(panic)))
+}
+
+/// A future whose panic becomes an `INTERNAL` error (the async form of [`guard`]).
+pub struct CatchUnwind<F>(pub Pin<Box<F>>);
+
+impl<T, F: Future<Output = Result<T, Error>>> Future for CatchUnwind<F> {
+    type Output = Result<T, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let future = self.0.as_mut();
+        catch_unwind(AssertUnwindSafe(|| future.poll(cx))).unwrap_or_else(|panic| Poll::Ready(Err(internal(panic))))
+    }
+}
+
+/// `push._push._raise_internal(message)`: panics inside [`guard`], so tests can see a caught
+/// panic arrive as `push.InternalError`. Not part of the API.
+#[pyfunction]
+#[pyo3(name = "_raise_internal")]
+pub fn raise_internal(py: Python<'_>, message: String) -> PyResult<()> {
+    guard(|| -> Result<(), Error> { panic!("{message}") }).py(py)
 }

@@ -41,6 +41,7 @@ where
     let mut completion = Completion {
         parts: Some(Parts { event_loop: event_loop.unbind(), future: future.clone().unbind(), keepalive }),
     };
+    let work = errors::CatchUnwind(Box::pin(work));
     let task = handle.spawn(async move {
         let result = work.await;
         completion.finish(result);

@@ -1,10 +1,12 @@
 //! push-rs for Python: the private compiled module `push._push`.
 //!
-//! - [`producer`]: `Producer` and `Publish`, thin wrappers of sdk-core's blocking producer.
+//! - [`producer`]: `Producer` and `Publish`, thin wrappers of sdk-core's blocking producer, and
+//!   `default_producer()` (sdk-core's `DefaultProducer`).
 //! - [`future`]: the bridge from a tokio task to an asyncio future (`to_async`).
 //! - [`token`]: `Token.sign`, subscriber tokens signed by sdk-core.
 //! - [`server`]: `Server` (the server in this process) and `server_main` (the `push-server` command).
-//! - [`errors`]: sdk-core error kinds to the exception classes of `push._errors`.
+//! - [`errors`]: sdk-core errors (and caught panics) to the exception classes of `push._errors`,
+//!   and `error_table()`, sdk-core's table of kinds.
 //!
 //! The public package `push` (python/push/__init__.py) re-exports all of it.
 
@@ -23,6 +25,9 @@ fn _push(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<token::Token>()?;
     m.add_class::<server::Server>()?;
     m.add_function(wrap_pyfunction!(server::server_main, m)?)?;
+    m.add_function(wrap_pyfunction!(producer::default_producer, m)?)?;
+    m.add_function(wrap_pyfunction!(errors::error_table, m)?)?;
+    m.add_function(wrap_pyfunction!(errors::raise_internal, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     // Keep the runtime threads out of Python while it shuts down (see future.rs).
     let before_exit = wrap_pyfunction!(future::before_exit, m)?;

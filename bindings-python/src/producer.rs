@@ -4,17 +4,16 @@
 //! makes a new runtime when the process id changed). Blocking calls run detached from the
 //! interpreter, so other Python threads run while a publish waits on the network.
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyMemoryView, PyString, PyTuple};
 
-use push_core::producer::{BlockingProducer, ProducerOptions};
+use push_core::binding::{self, DefaultProducer};
+use push_core::producer::BlockingProducer;
 use push_core::{Error, ErrorKind};
 
-use crate::errors::IntoPyResult;
+use crate::errors::{guard, IntoPyResult};
 use crate::future;
 
 /// Publishes messages to push-rs channels: `Producer().publish("hi").to("/greetings")`.
@@ -28,22 +27,8 @@ impl Producer {
     #[new]
     #[pyo3(signature = (url=None, *, publish_key=None, timeout=None))]
     fn new(py: Python<'_>, url: Option<String>, publish_key: Option<String>, timeout: Option<f64>) -> PyResult<Self> {
-        let mut options = ProducerOptions::new();
-        if let Some(url) = url {
-            options = options.url(url);
-        }
-        if let Some(key) = publish_key {
-            options = options.publish_key(key);
-        }
-        if let Some(seconds) = timeout {
-            let duration = Duration::try_from_secs_f64(seconds)
-                .map_err(|_| {
-                    Error::new(ErrorKind::InvalidConfig, format!("timeout must be a positive number of seconds, not {seconds}"))
-                })
-                .py(py)?;
-            options = options.timeout(duration);
-        }
-        Ok(Producer { inner: BlockingProducer::new(options).py(py)? })
+        let inner = guard(|| BlockingProducer::new(binding::producer_options(url, publish_key, timeout)?)).py(py)?;
+        Ok(Producer { inner })
     }
 
     /// The server URL this producer publishes to.
@@ -101,13 +86,13 @@ impl Publish {
         let producer = &self.producer.get().inner;
         let (data, content_type) = (self.data.clone(), self.content_type.as_deref());
         let key = self.idempotency_key.clone();
-        py.detach(|| producer.send_keyed(channel, data, content_type, key)).map(|id| id.to_string()).py(py)
+        py.detach(|| guard(|| producer.send_keyed(channel, data, content_type, key))).map(|id| id.to_string()).py(py)
     }
 
     /// Publishes to `channel` without blocking the running asyncio loop; returns an
     /// `asyncio.Future` of the message id.
     fn to_async<'py>(&self, py: Python<'py>, channel: String) -> PyResult<Bound<'py, PyAny>> {
-        let (handle, producer) = self.producer.get().inner.async_parts().py(py)?;
+        let (handle, producer) = guard(|| self.producer.get().inner.async_parts()).py(py)?;
         let (data, content_type, key) = (self.data.clone(), self.content_type.clone(), self.idempotency_key.clone());
         let keepalive = self.producer.clone_ref(py).into_any();
         future::spawn(py, &handle, keepalive, async move {
@@ -118,6 +103,28 @@ impl Publish {
     fn __repr__(&self) -> String {
         format!("<push.Publish {} bytes>", self.data.len())
     }
+}
+
+/// The producer behind `push.publish` and `push.aio.publish`.
+static DEFAULT: DefaultProducer<Py<Producer>> = DefaultProducer::new();
+
+/// `push.default_producer()`: sdk-core's rule, as in every SDK: made on first use from `PUSH_URL`
+/// and `PUSH_PUBLISH_KEY`, made again when either changed, else the same object.
+#[pyfunction]
+pub fn default_producer(py: Python<'_>) -> PyResult<Py<Producer>> {
+    // Detached while waiting for the slot's lock (another thread may be building the producer);
+    // attached again only to make the Python object.
+    let shared = py
+        .detach(|| {
+            guard(|| {
+                DEFAULT.get(|options| {
+                    let inner = BlockingProducer::new(options)?;
+                    Python::attach(|py| Py::new(py, Producer { inner })).map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))
+                })
+            })
+        })
+        .py(py)?;
+    Ok(shared.clone_ref(py))
 }
 
 /// `str` is sent as UTF-8, `bytes`, `bytearray` and `memoryview` as they are. The payload is

@@ -12,7 +12,7 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use push_server::config::Config;
 use push_server::embedded::{self, OptionValue};
 
-use crate::errors::IntoPyResult;
+use crate::errors::{guard, IntoPyResult};
 
 /// A push-server running inside this process: `with push.Server(history_size=100) as server:`.
 #[pyclass(module = "push", frozen)]
@@ -89,7 +89,7 @@ impl Server {
                 }
             }
         }
-        let config = embedded::config_from_options(pairs).py(py)?;
+        let config = guard(|| embedded::config_from_options(pairs)).py(py)?;
         Ok(Server { config, running: Mutex::new(None), addr: Mutex::new(None) })
     }
 
@@ -97,7 +97,7 @@ impl Server {
     fn start(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
         let py = slf.py();
         let this = slf.get();
-        py.detach(|| {
+        py.detach(|| guard(|| {
             let mut running = this.running.lock().unwrap_or_else(|e| e.into_inner());
             if running.as_ref().is_some_and(|r| r.pid == std::process::id() && r.server.is_running()) {
                 return Ok(());
@@ -109,7 +109,7 @@ impl Server {
             *this.addr.lock().unwrap_or_else(|e| e.into_inner()) = Some(server.local_addr());
             *running = Some(Running { server, pid: std::process::id() });
             Ok(())
-        })
+        }))
         .py(py)?;
         Ok(slf)
     }

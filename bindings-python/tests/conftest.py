@@ -1,5 +1,6 @@
-"""Fixtures: a real push-server per test, in this process (`push.Server`, on a free port, over
-real sockets), and helpers to read what it holds.
+"""The suite's one helper module. Fixtures: a real push-server per test, in this process
+(`push.Server`, on a free port, over real sockets), a silent listener, and helpers to read what a
+server holds and to wait for observable state (never for a fixed time).
 
 `PUSH_SERVER` is the installed package's `push-server` console script, for the tests that run the
 command itself.
@@ -11,6 +12,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -22,8 +24,33 @@ import push
 
 REPO = Path(__file__).resolve().parents[2]
 PUSH_SERVER = str(Path(sys.executable).parent / "push-server")
+# docs/AUTH.md's token test vector: /rooms/*, consumer alice, expires at 2000000000, secret s3cret.
+VECTOR = "push1.L3Jvb21zLyoKYWxpY2UKMjAwMDAwMDAwMA.uuwyPB4kr8XuuAm2aPVU1Hi7BBPL1FqUiPz0ibfoEMY"
 # Variables that steer these tests, not the server or the producer.
 TEST_SETTINGS = {"PUSH_SERVER_BIN", "PUSH_SKIP_PACKAGING", "PUSH_WHEEL", "PUSH_PY_VENV"}
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 10) -> None:
+    """Polls `condition` (observable state: a gauge, a socket, a process) until it holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)  # the poll interval, not a synchronisation
+
+
+def metric(url: str, line_prefix: str) -> float:
+    """A value of the server's /_push/metrics, e.g. `push_connections{transport="long-poll"}`."""
+    with urllib.request.urlopen(url + "/_push/metrics", timeout=5) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(line_prefix + " "):
+                return float(line.split()[-1])
+    return 0.0
+
+
+def wait_for_long_polls(url: str, count: int = 1, timeout: float = 10) -> None:
+    """Until the server at `url` holds `count` open long-polls (its gauge says so)."""
+    gauge = 'push_connections{transport="long-poll"}'
+    wait_until(lambda: metric(url, gauge) >= count, f"{count} long-poll(s) to reach the server", timeout)
 
 
 def free_port() -> int:
@@ -43,18 +70,8 @@ class Server:
     def stop(self) -> None:
         self.server.stop()
 
-    def metric(self, line_prefix: str) -> float:
-        with urllib.request.urlopen(self.url + "/_push/metrics", timeout=5) as r:
-            for line in r.read().decode().splitlines():
-                if line.startswith(line_prefix + " "):
-                    return float(line.split()[-1])
-        return 0.0
-
     def wait_for_long_polls(self, count: int = 1, timeout: float = 10) -> None:
-        deadline = time.monotonic() + timeout
-        while self.metric('push_connections{transport="long-poll"}') < count:
-            assert time.monotonic() < deadline, "the long-poll never reached the server"
-            time.sleep(0.02)
+        wait_for_long_polls(self.url, count, timeout)
 
     def messages(self, channel: str, after: str = "0") -> List[Dict[str, Any]]:
         """Every message of `channel` after `after`, now. A JSON batch is bounded (--max-batch),
@@ -100,14 +117,50 @@ def server(start_server: Callable[..., Server]) -> Server:
     return start_server(history_size=10000)
 
 
+class Silent:
+    """A TCP listener that accepts connections and never answers: requests time out.
+    `connected` is set once a client has connected (a request is in flight)."""
+
+    def __init__(self) -> None:
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.listen(1024)
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+        self.connected = threading.Event()
+        self.accepted: List[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.socket.accept()
+            except OSError:
+                return  # closed
+            self.accepted.append(connection)  # held open, never read or answered
+            self.connected.set()
+
+    def close(self) -> None:
+        try:
+            self.socket.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        except OSError:
+            pass
+        self.socket.close()
+        self.thread.join(5)
+        for connection in self.accepted:
+            connection.close()
+
+
 @pytest.fixture
-def silent_url() -> Iterator[str]:
-    """A socket that listens but never answers: connects succeed, responses never come."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    s.listen(1024)
-    yield f"http://127.0.0.1:{s.getsockname()[1]}"
-    s.close()
+def silent() -> Iterator[Silent]:
+    listener = Silent()
+    yield listener
+    listener.close()
+
+
+@pytest.fixture
+def silent_url(silent: Silent) -> str:
+    return silent.url
 
 
 @pytest.fixture

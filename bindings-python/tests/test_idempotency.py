@@ -59,14 +59,14 @@ def test_the_same_key_on_another_channel_is_another_message(server: Server) -> N
 def test_a_bad_key_raises_bad_request_and_stores_nothing(server: Server, key: str) -> None:
     cursor = first_id(server, "/bad")
     producer = push.Producer(server.url)
-    with pytest.raises(push.BadRequest, match="idempotency key") as error:
+    with pytest.raises(push.BadRequestError, match="idempotency key") as error:
         producer.publish("x", idempotency_key=key).to("/bad")
     assert error.value.code == "BAD_REQUEST" and error.value.status is None  # refused before any request
 
     async def main() -> str:
         return await push.AsyncProducer(producer=producer).publish("x", idempotency_key=key).to("/bad")
 
-    with pytest.raises(push.BadRequest):
+    with pytest.raises(push.BadRequestError):
         asyncio.run(main())
     assert server.messages("/bad", after=cursor) == []
 

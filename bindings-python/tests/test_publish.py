@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import urllib.request
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import pytest
 
@@ -79,6 +79,27 @@ def test_module_level_publish_uses_the_default_producer(server: Server, monkeypa
     messages = server.messages("/module")
     assert [(m["id"], m["data"]) for m in messages] == [(first, "one"), (second, "two")]
     assert messages[1]["content_type"] == "text/x-two"
+
+
+def test_the_default_producer_is_remade_when_push_url_or_push_publish_key_change(
+    start_server: Callable[..., Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = start_server(), start_server(publish_key="k")
+    monkeypatch.setenv("PUSH_URL", a.url)
+    to_a = push.publish("to A", to="/default")
+    first = push.default_producer()
+    monkeypatch.setenv("PUSH_URL", b.url)
+    with pytest.raises(push.UnauthorizedError):  # B wants a key: the new URL is used, without one
+        push.publish("to B, no key", to="/default")
+    monkeypatch.setenv("PUSH_PUBLISH_KEY", "k")
+    to_b = push.publish("to B", to="/default")
+    assert push.default_producer() is not first and push.default_producer().url == b.url
+    assert [(m["id"], m["data"]) for m in a.messages("/default")] == [(to_a, "to A")]
+    assert [(m["id"], m["data"]) for m in b.messages("/default")] == [(to_b, "to B")]
+    # Back to A (the key does not matter there): remade again.
+    monkeypatch.setenv("PUSH_URL", a.url)
+    again = push.publish("to A again", to="/default")
+    assert [m["id"] for m in a.messages("/default")] == [to_a, again]
 
 
 def test_context_manager_closes_and_the_producer_reconnects(server: Server) -> None:

@@ -16,9 +16,8 @@ from typing import Callable, Dict, List, Optional, Tuple, Union
 import pytest
 
 import push
-from conftest import PUSH_SERVER, Server
+from conftest import PUSH_SERVER, VECTOR, Server
 
-VECTOR = "push1.L3Jvb21zLyoKYWxpY2UKMjAwMDAwMDAwMA.uuwyPB4kr8XuuAm2aPVU1Hi7BBPL1FqUiPz0ibfoEMY"
 
 
 def b64url(raw: bytes) -> str:
@@ -81,11 +80,13 @@ def test_a_binary_secret_is_used_as_is() -> None:
 
 def test_expires_in_counts_from_now() -> None:
     before = int(time.time())
-    default = push.Token.sign("/a", secret="k")
+    default = push.Token.sign("/a", secret="k")  # sdk-core's default expiry: an hour
+    explicit_none = push.Token.sign("/a", expires_in=None, secret="k")
     short = push.Token.sign("/a", expires_in=60, secret="k")
     zero = push.Token.sign("/a", expires_in=0, secret="k")
     after = int(time.time())
     assert before + 3600 <= claims_of(default)[2] <= after + 3600
+    assert before + 3600 <= claims_of(explicit_none)[2] <= after + 3600
     assert before + 60 <= claims_of(short)[2] <= after + 60
     assert before <= claims_of(zero)[2] <= after
     # expires_at wins over expires_in; the result is the same as with expires_at alone.
@@ -103,22 +104,22 @@ def test_the_secret_comes_from_push_secret_unless_given(monkeypatch: pytest.Monk
 
 
 def test_missing_or_empty_secret_is_invalid_config(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(push.InvalidConfig, match="PUSH_SECRET") as caught:
+    with pytest.raises(push.InvalidConfigError, match="PUSH_SECRET") as caught:
         push.Token.sign("/a")  # PUSH_SECRET is unset (conftest)
     assert caught.value.code == "INVALID_CONFIG" and caught.value.status is None
     assert isinstance(caught.value, ValueError) and not caught.value.retryable
     empties: List[Union[str, bytes]] = ["", b""]
     for empty in empties:
-        with pytest.raises(push.InvalidConfig, match="empty"):
+        with pytest.raises(push.InvalidConfigError, match="empty"):
             push.Token.sign("/a", secret=empty)
     monkeypatch.setenv("PUSH_SECRET", "")
-    with pytest.raises(push.InvalidConfig, match="empty"):
+    with pytest.raises(push.InvalidConfigError, match="empty"):
         push.Token.sign("/a")
 
 
 def test_bad_channels_are_invalid_channel() -> None:
     for bad in ["rooms", "", "/a//b", "/a/../b", "/rooms/*/x", "rooms/*", "/sp ace", "/*/*"]:
-        with pytest.raises(push.InvalidChannel) as caught:
+        with pytest.raises(push.InvalidChannelError) as caught:
             push.Token.sign(bad, secret="k")
         assert caught.value.code == "INVALID_CHANNEL", bad
         assert isinstance(caught.value, ValueError)
@@ -132,7 +133,7 @@ def test_bad_consumers_and_expiries_are_invalid_config() -> None:
         "negative expires_at": lambda: push.Token.sign("/a", expires_at=-1, secret="k"),
     }
     for name, sign in bad.items():
-        with pytest.raises(push.InvalidConfig):
+        with pytest.raises(push.InvalidConfigError):
             sign()
             pytest.fail(name)
 

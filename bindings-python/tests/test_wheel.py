@@ -11,7 +11,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -20,10 +19,9 @@ from typing import Dict, Optional
 
 import pytest
 
-from conftest import free_port
+from conftest import VECTOR, free_port, wait_for_long_polls, wait_until
 
 PACKAGE = Path(__file__).resolve().parents[1]
-VECTOR = "push1.L3Jvb21zLyoKYWxpY2UKMjAwMDAwMDAwMA.uuwyPB4kr8XuuAm2aPVU1Hi7BBPL1FqUiPz0ibfoEMY"
 
 pytestmark = pytest.mark.skipif(os.environ.get("PUSH_SKIP_PACKAGING") == "1", reason="PUSH_SKIP_PACKAGING=1")
 
@@ -48,12 +46,13 @@ def without_rust(venv: Path) -> Dict[str, str]:
     return env
 
 
-def long_polls(url: str) -> float:
-    with urllib.request.urlopen(url + "/_push/metrics", timeout=5) as r:
-        for line in r.read().decode().splitlines():
-            if line.startswith('push_connections{transport="long-poll"} '):
-                return float(line.split()[-1])
-    return 0.0
+def healthy(url: str, server: "subprocess.Popen[bytes]") -> bool:
+    assert server.poll() is None, f"push-server exited with {server.returncode}"
+    try:
+        with urllib.request.urlopen(url + "/_push/health", timeout=1) as r:
+            return bool(r.status == 200)
+    except (OSError, urllib.error.URLError):
+        return False
 
 
 def test_the_wheel_installs_without_rust_and_its_push_server_serves_the_seed_flow(tmp_path: Path) -> None:
@@ -85,23 +84,9 @@ def test_the_wheel_installs_without_rust_and_its_push_server_serves_the_seed_flo
     server = subprocess.Popen([push_server, "--bind", f"127.0.0.1:{port}"], env=env, cwd=outside, stderr=subprocess.PIPE)
     curl: Optional["subprocess.Popen[bytes]"] = None
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/_push/health", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except (OSError, urllib.error.URLError):
-                pass
-            assert server.poll() is None, f"push-server exited with {server.returncode}"
-            assert time.monotonic() < deadline, "push-server never answered /_push/health"
-            time.sleep(0.05)
-
+        wait_until(lambda: healthy(url, server), "push-server to answer /_push/health", timeout=30)
         curl = subprocess.Popen(["curl", "-s", f"{url}/greetings"], stdout=subprocess.PIPE)
-        deadline = time.monotonic() + 15
-        while long_polls(url) < 1:
-            assert time.monotonic() < deadline, "curl's long-poll never reached the server"
-            time.sleep(0.02)
+        wait_for_long_polls(url, 1, timeout=15)
 
         publish = (
             "import push\n"

@@ -19,24 +19,25 @@ The work is done by the Rust core (sdk-core) in the compiled module ``push._push
 from __future__ import annotations
 
 import os
-import threading
-from typing import Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Union
 
 from push._errors import (
-    BadRequest,
-    ConnectionError,
-    Forbidden,
-    InvalidChannel,
-    InvalidConfig,
-    InvalidCursor,
-    PayloadTooLarge,
+    BadRequestError,
+    ConnectionFailedError,
+    ForbiddenError,
+    InternalError,
+    InvalidChannelError,
+    InvalidConfigError,
+    InvalidCursorError,
+    OverloadedError,
+    PayloadTooLargeError,
     PushError,
     ServerError,
-    Timeout,
-    TooManyConnections,
-    Unauthorized,
+    TimeoutError,
+    TooManyConnectionsError,
+    UnauthorizedError,
 )
-from push._push import Producer, Publish, Server, Token, __version__, server_main
+from push._push import Producer, Publish, Server, Token, __version__, default_producer, server_main
 from push.aio import AsyncProducer, AsyncPublish
 
 __all__ = [
@@ -52,18 +53,21 @@ __all__ = [
     "publish",
     "default_producer",
     "Data",
+    # The exceptions (push._errors): the classes of docs/ERRORS.md's table.
     "PushError",
-    "InvalidChannel",
-    "InvalidCursor",
-    "InvalidConfig",
-    "PayloadTooLarge",
-    "BadRequest",
-    "Unauthorized",
-    "Forbidden",
-    "ConnectionError",
-    "Timeout",
+    "InvalidChannelError",
+    "InvalidCursorError",
+    "PayloadTooLargeError",
+    "BadRequestError",
+    "InvalidConfigError",
+    "UnauthorizedError",
+    "ForbiddenError",
+    "ConnectionFailedError",
+    "TimeoutError",
     "ServerError",
-    "TooManyConnections",
+    "TooManyConnectionsError",
+    "OverloadedError",
+    "InternalError",
 ]
 
 #: What a message can be made of: text is sent as UTF-8, binary data as is.
@@ -73,23 +77,6 @@ Data = Union[str, bytes, bytearray, memoryview]
 #: (numbers, durations like ``"30s"``, paths); ``None`` leaves the option out.
 ServerOption = Union[bool, int, float, str, "os.PathLike[str]", Sequence[Union[int, float, str]], None]
 
-_default_lock = threading.Lock()
-_default: Optional[Tuple[Tuple[Optional[str], Optional[str]], Producer]] = None
-
-
-def default_producer() -> Producer:
-    """The shared producer behind :func:`publish`, configured by ``PUSH_URL`` and
-    ``PUSH_PUBLISH_KEY``. A new one is made when those variables change."""
-    global _default
-    env = (os.environ.get("PUSH_URL"), os.environ.get("PUSH_PUBLISH_KEY"))
-    current = _default
-    if current is not None and current[0] == env:
-        return current[1]
-    with _default_lock:
-        if _default is None or _default[0] != env:
-            _default = (env, Producer())
-        return _default[1]
-
 
 def publish(
     data: Data, *, to: str, content_type: Optional[str] = None, idempotency_key: Optional[str] = None
@@ -97,6 +84,8 @@ def publish(
     """Publishes ``data`` to the channel ``to`` with the default producer; returns the id.
 
     ``push.publish("hi", to="/greetings")`` is ``push.Producer().publish("hi").to("/greetings")``
-    without making a producer (and its connections) per call.
+    without making a producer (and its connections) per call. The default producer
+    (:func:`default_producer`) is made from ``PUSH_URL`` and ``PUSH_PUBLISH_KEY`` on first use
+    and made again when either has changed, the same rule in every push-rs SDK (sdk-core's).
     """
     return default_producer().publish(data, content_type, idempotency_key=idempotency_key).to(to)

@@ -3,11 +3,11 @@
 import asyncio
 import os
 from types import TracebackType
-from typing import Any, Coroutine, List, Optional, Sequence, Type, Union, final
+from typing import Any, Coroutine, List, Optional, Sequence, Type, TypedDict, Union, final
 
 from typing_extensions import Self, disjoint_base
 
-__all__ = ["Producer", "Publish", "Server", "Token", "__version__", "server_main"]
+__all__ = ["Producer", "Publish", "Server", "Token", "__version__", "default_producer", "error_table", "server_main", "_raise_internal"]
 
 __version__: str
 
@@ -41,7 +41,7 @@ class Producer:
         ``idempotency_key`` (1 to 255 visible ASCII characters, e.g. ``"order-9"``): a publish with
         a key already used for the same channel, within the server's ``--idempotency-window``,
         stores nothing and returns the first id. ``None``: a fresh key per send. An invalid key
-        raises ``push.BadRequest`` when sent.
+        raises ``push.BadRequestError`` when sent.
         """
     def close(self) -> None: ...
     def __enter__(self) -> Self: ...
@@ -73,17 +73,17 @@ class Token:
         channel: str,
         *,
         consumer: Optional[str] = None,
-        expires_in: int = 3600,
+        expires_in: Optional[int] = None,
         expires_at: Optional[int] = None,
         secret: Union[str, bytes, None] = None,
     ) -> str:
         """Signs a token for ``channel`` (or a pattern like ``/rooms/*``); returns it as a URL-safe str.
 
         ``consumer``: only a subscriber with this consumer id may use it. ``expires_in``: seconds
-        from now (default 3600); ``expires_at``: absolute Unix seconds, used instead when given.
-        ``secret``: the server's ``--secret`` (a str is signed as UTF-8), default ``PUSH_SECRET``.
-        Raises ``InvalidConfig`` (missing or empty secret, bad consumer id, negative expiry) or
-        ``InvalidChannel``.
+        from now (default: an hour, sdk-core's); ``expires_at``: absolute Unix seconds, used instead
+        when given. ``secret``: the server's ``--secret`` (a str is signed as UTF-8), default
+        ``PUSH_SECRET``. Raises ``InvalidConfigError`` (missing or empty secret, bad consumer id,
+        negative expiry) or ``InvalidChannelError``.
         """
 
 @final
@@ -96,7 +96,7 @@ class Server:
     The options are ``push-server``'s flags by name (``publish_key="k"`` is ``--publish-key k``;
     ``allow_open_publish=True`` a switch; lists are joined with commas; numbers and durations as
     ``30`` or ``"30s"``); ``PUSH_*`` environment variables apply as to the binary. The default
-    bind is ``127.0.0.1:0``, a free port. Bad options raise ``push.InvalidConfig`` here.
+    bind is ``127.0.0.1:0``, a free port. Bad options raise ``push.InvalidConfigError`` here.
     """
 
     def __new__(
@@ -104,7 +104,7 @@ class Server:
     ) -> Self: ...
     def start(self) -> Self:
         """Binds and serves; returns once it accepts connections (the GIL is released meanwhile).
-        Raises ``InvalidConfig`` when the address cannot be bound, ``ConnectionError`` when the
+        Raises ``InvalidConfigError`` when the address cannot be bound, ``ConnectionFailedError`` when the
         broker cannot be reached. Does nothing if it is already running."""
     def stop(self) -> None:
         """Stops gracefully (open streams are ended first) and returns once it is gone. Idempotent."""
@@ -134,3 +134,21 @@ class Server:
 def server_main(argv: List[str]) -> int:
     """Runs the ``push-server`` command line (``argv[0]`` is the program name) and returns its exit
     code: ``--help`` 0, bad flags 2. Serves until SIGINT/SIGTERM; the GIL is released meanwhile."""
+
+def default_producer() -> Producer:
+    """The shared producer behind ``push.publish`` and ``push.aio.publish`` (sdk-core's rule, as in
+    every push-rs SDK): made on first use from ``PUSH_URL`` and ``PUSH_PUBLISH_KEY``, made again
+    when either has changed since, else the same object."""
+
+class _ErrorRow(TypedDict):
+    code: str
+    class_name: str
+    http_status: int
+    retryable: bool
+    maybe_stored: bool
+
+def error_table() -> List[_ErrorRow]:
+    """sdk-core's table of error kinds (docs/ERRORS.md), one row per kind, in the docs' order."""
+
+def _raise_internal(message: str) -> None:
+    """Panics inside the native panic guard: raises ``push.InternalError`` (for tests)."""

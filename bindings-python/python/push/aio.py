@@ -10,7 +10,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING, Optional, Type, Union
 
-from push._push import Producer, Publish
+from push._push import Producer, Publish, default_producer
 
 if TYPE_CHECKING:
     from push import Data
@@ -72,7 +72,7 @@ class AsyncProducer:
         return AsyncPublish(self._producer.publish(data, content_type, idempotency_key=idempotency_key))
 
     async def aclose(self) -> None:
-        """Closes the connections; publishes still running fail with ``push.ConnectionError``."""
+        """Closes the connections; publishes still running fail with ``push.ConnectionFailedError``."""
         self._producer.close()
 
     async def __aenter__(self) -> AsyncProducer:
@@ -94,6 +94,4 @@ async def publish(
     data: Data, *, to: str, content_type: Optional[str] = None, idempotency_key: Optional[str] = None
 ) -> str:
     """``await push.aio.publish("hi", to="/greetings")`` with the default producer."""
-    from push import default_producer
-
     return await default_producer().publish(data, content_type, idempotency_key=idempotency_key).to_async(to)
