@@ -41,8 +41,9 @@ module PushExample
       id = @producer.publish(text).to(CHANNEL)
       json(200, id: id, channel: CHANNEL)
     rescue Push::Error => e
-      # Each class names what went wrong; e.code is stable across SDKs.
-      status = e.is_a?(Push::ConnectionError) ? 503 : 502
+      # Each class names what went wrong; e.code is stable across SDKs. A retryable failure
+      # (server down, timeout) is worth trying again later.
+      status = e.retryable? ? 503 : 502
       json(status, error: e.message, code: e.code)
     end
 

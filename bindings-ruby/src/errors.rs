@@ -1,29 +1,13 @@
 //! sdk-core errors to Ruby exceptions, in one place.
 //!
-//! The classes live in Ruby (`lib/push/errors.rb`) where they are documented; this file only
-//! names them. A kind this table does not know (sdk-core may add kinds) raises `Push::Error`,
-//! which still carries the kind's code.
+//! Every kind's class name, code, `retryable?` and `maybe_stored?` come from sdk-core's one
+//! table (`push_core::KINDS`, also docs/ERRORS.md); `Push.error_table` hands that table to Ruby,
+//! where `lib/push/errors.rb` defines one `Push::Error` subclass per row. This file names no kind:
+//! it looks the class up by the row's `class_name` when an error is raised (never cached), and a
+//! class the Ruby side lacks (a newer native library) raises `Push::Error` with the native code.
 
-use magnus::{prelude::*, Error, ExceptionClass, RModule, Ruby, Value};
-use push_core::ErrorKind;
-
-/// The `Push::` class name for an error kind.
-fn class_name(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::InvalidChannel => "InvalidChannel",
-        ErrorKind::InvalidCursor => "InvalidCursor",
-        ErrorKind::PayloadTooLarge => "PayloadTooLarge",
-        ErrorKind::Unauthorized => "Unauthorized",
-        ErrorKind::Forbidden => "Forbidden",
-        ErrorKind::ConnectionFailed => "ConnectionError",
-        ErrorKind::Timeout => "TimeoutError",
-        ErrorKind::ServerError => "ServerError",
-        ErrorKind::TooManyConnections => "TooManyConnections",
-        ErrorKind::InvalidConfig => "InvalidConfig",
-        ErrorKind::BadRequest => "BadRequest",
-        _ => "Error",
-    }
-}
+use magnus::{function, prelude::*, Error, ExceptionClass, IntoValue, RArray, RModule, Ruby, Value};
+use push_core::{ErrorKind, KINDS};
 
 /// `Push::<name>`, falling back to `Push::Error`, then to `RuntimeError` if `lib/push/errors.rb`
 /// was not loaded (the extension required on its own).
@@ -37,31 +21,36 @@ fn class(ruby: &Ruby, name: &str) -> ExceptionClass {
     .unwrap_or_else(|| ruby.exception_runtime_error())
 }
 
-/// A Ruby exception for an sdk-core error: the mapped class, with `#code` and `#status` set.
+/// A Ruby exception for an sdk-core error: the class of its kind's row, with `#code`, `#status`,
+/// `#retryable?` and `#maybe_stored?` set from the error and the row.
 pub fn to_ruby(ruby: &Ruby, e: &push_core::Error) -> Error {
-    build(
-        ruby,
-        class_name(e.kind()),
-        e.to_string(),
-        e.code(),
-        e.status(),
-    )
+    raise(ruby, e.kind(), e.to_string(), e.status())
 }
 
-/// A `Push::Error` (or subclass) with an explicit code, for failures of this layer itself.
-pub fn build(
-    ruby: &Ruby,
-    class_name: &str,
-    message: String,
-    code: &str,
-    status: Option<u16>,
-) -> Error {
-    let class = class(ruby, class_name);
+/// A Ruby exception of `kind` for a failure of this layer itself (an argument that is not
+/// UTF-8, a producer used before `initialize`, ...).
+pub fn new(ruby: &Ruby, kind: ErrorKind, message: String) -> Error {
+    raise(ruby, kind, message, None)
+}
+
+/// An error for a failure inside the extension (a caught panic); it should never be seen.
+pub fn internal(ruby: &Ruby, what: String) -> Error {
+    new(ruby, ErrorKind::Internal, format!("push-rs internal error: {what}"))
+}
+
+fn raise(ruby: &Ruby, kind: ErrorKind, message: String, status: Option<u16>) -> Error {
+    let info = kind.info();
+    let class = class(ruby, info.class_name);
     match class.new_instance((message.as_str(),)) {
         Ok(exception) => {
-            let _: Result<Value, _> = exception.funcall("instance_variable_set", ("@code", code));
-            let _: Result<Value, _> =
-                exception.funcall("instance_variable_set", ("@status", status));
+            for (name, value) in [
+                ("@code", info.code.into_value_with(ruby)),
+                ("@status", status.into_value_with(ruby)),
+                ("@retryable", info.retryable.into_value_with(ruby)),
+                ("@maybe_stored", info.maybe_stored.into_value_with(ruby)),
+            ] {
+                let _: Result<Value, _> = exception.funcall("instance_variable_set", (name, value));
+            }
             Error::from(exception)
         }
         // The class's initialize raised: raise what it raised.
@@ -69,13 +58,26 @@ pub fn build(
     }
 }
 
-/// An error for a failure inside the extension (a panic); it should never be seen.
-pub fn internal(ruby: &Ruby, what: String) -> Error {
-    build(
-        ruby,
-        "Error",
-        format!("push-rs internal error: {what}"),
-        "INTERNAL",
-        None,
-    )
+/// `Push.error_table`: sdk-core's table of error kinds, one frozen Hash per kind (in the order of
+/// docs/ERRORS.md) with the keys `:code`, `:class_name`, `:http_status`, `:retryable`,
+/// `:maybe_stored`.
+fn error_table(ruby: &Ruby) -> Result<RArray, Error> {
+    let rows = ruby.ary_new_capa(KINDS.len());
+    for info in KINDS.iter() {
+        let row = ruby.hash_new();
+        row.aset(ruby.to_symbol("code"), info.code)?;
+        row.aset(ruby.to_symbol("class_name"), info.class_name)?;
+        row.aset(ruby.to_symbol("http_status"), info.http_status)?;
+        row.aset(ruby.to_symbol("retryable"), info.retryable)?;
+        row.aset(ruby.to_symbol("maybe_stored"), info.maybe_stored)?;
+        row.freeze();
+        rows.push(row)?;
+    }
+    rows.freeze();
+    Ok(rows)
+}
+
+pub fn init(_ruby: &Ruby, push: RModule) -> Result<(), Error> {
+    push.define_singleton_method("error_table", function!(error_table, 0))?;
+    Ok(())
 }

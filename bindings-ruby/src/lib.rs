@@ -1,16 +1,17 @@
-//! The native half of the `push-rs` gem: `Push::Producer`'s and `Push::Token`'s native methods,
-//! over sdk-core.
+//! The native half of the `push-rs` gem: the native methods of `Push::Producer`, `Push::Token`
+//! and `Push::Server`, and `Push.error_table`, over sdk-core.
 //!
 //! - `producer.rs`: `Push::Producer`; converts arguments and makes one sdk-core call.
 //! - `token.rs`: `Push::Token`; signs subscriber tokens with sdk-core.
 //! - `server.rs`: `Push::Server`; push-server in-process, and its command line (the gem's
 //!   `push-server` executable).
-//! - `errors.rs`: sdk-core error kinds to the `Push::Error` subclasses defined in
-//!   `lib/push/errors.rb` (looked up when an error is raised, never cached).
+//! - `errors.rs`: sdk-core errors to the `Push::Error` subclasses that `lib/push/errors.rb`
+//!   defines from sdk-core's error table (`Push.error_table`); looked up when an error is
+//!   raised, never cached.
 //! - `nogvl.rs`: runs a publish (or a server start/stop) with the GVL released, so other Ruby
 //!   threads run meanwhile.
 //!
-//! `lib/push.rb` loads this library as `push/push_ext` after the Ruby files it relies on.
+//! `lib/push.rb` loads this library as `push/push_ext` before the Ruby files.
 
 mod errors;
 mod nogvl;
@@ -23,6 +24,7 @@ use magnus::{Error, Ruby};
 #[magnus::init(name = "push_ext")]
 fn init(ruby: &Ruby) -> Result<(), Error> {
     let push = ruby.define_module("Push")?;
+    errors::init(ruby, push)?;
     producer::init(ruby, push)?;
     token::init(ruby, push)?;
     server::init(ruby, push)

@@ -78,8 +78,8 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 
 /// Runs `future` on `handle`'s runtime and waits for its output with the GVL released.
 ///
-/// Returns the Ruby exception of an interrupt (after aborting the task), or an internal
-/// `Push::Error` if the task panicked or its runtime was shut down under it.
+/// Returns the Ruby exception of an interrupt (after aborting the task), or a
+/// `Push::InternalError` if the task panicked or its runtime was shut down under it.
 pub fn run<T, F>(ruby: &Ruby, handle: &Handle, future: F) -> Result<T, Error>
 where
     F: Future<Output = T> + Send + 'static,
@@ -123,12 +123,10 @@ where
                 ))
             }
             Some(Outcome::Done(Err(_))) => {
-                return Err(crate::errors::build(
+                return Err(crate::errors::new(
                     ruby,
-                    "ConnectionError",
+                    push_core::ErrorKind::ConnectionFailed,
                     "the producer was closed while this publish was in flight".to_owned(),
-                    push_core::ErrorKind::ConnectionFailed.code(),
-                    None,
                 ))
             }
             Some(Outcome::Panicked(message)) => {
@@ -167,7 +165,7 @@ unsafe extern "C" fn call_once<F: FnOnce() -> T, T>(data: *mut c_void) -> *mut c
 /// There is no unblocking function: these calls end on their own (start and stop take
 /// milliseconds), so an interrupt (`Thread#raise`, Ctrl-C) is handled once `f` returns. If Ruby
 /// raises then, `f`'s result is dropped (a started server is stopped by its `Drop`) and the
-/// exception propagates. A panic in `f` becomes an internal `Push::Error`.
+/// exception propagates. A panic in `f` becomes a `Push::InternalError`.
 pub fn blocking<T, F: FnOnce() -> T>(ruby: &Ruby, what: &str, f: F) -> Result<T, Error> {
     let mut call = Call { f: Some(f), out: None };
     let data = &mut call as *mut Call<F, T> as *mut c_void;

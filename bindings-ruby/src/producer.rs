@@ -8,19 +8,22 @@
 //! sdk-core makes a new runtime after `fork`.
 
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use bytes::Bytes;
 use magnus::{
     encoding::{EncodingCapable, RbEncoding},
-    method,
+    function, method,
     prelude::*,
     Error, RModule, RString, Ruby,
 };
-use push_core::producer::{BlockingProducer, ProducerOptions};
+use push_core::binding::{self, DefaultProducer};
+use push_core::producer::BlockingProducer;
 use push_core::ErrorKind;
 
 use crate::errors;
+
+/// The producer behind `Push.publish` (unless the app set `Push.producer=`).
+static DEFAULT: DefaultProducer<BlockingProducer> = DefaultProducer::new();
 
 #[derive(Default)]
 #[magnus::wrap(class = "Push::Producer", free_immediately, size)]
@@ -29,7 +32,8 @@ pub struct Producer {
 }
 
 impl Producer {
-    /// `_configure(url, publish_key, timeout)`, called by `initialize`; each may be nil.
+    /// `_configure(url, publish_key, timeout)`, called by `initialize`; each may be nil (then
+    /// `PUSH_URL`, `PUSH_PUBLISH_KEY` and 10 s apply). sdk-core checks the timeout.
     fn configure(
         ruby: &Ruby,
         rb_self: &Self,
@@ -37,42 +41,40 @@ impl Producer {
         publish_key: Option<String>,
         timeout: Option<f64>,
     ) -> Result<(), Error> {
-        let mut options = ProducerOptions::new();
-        if let Some(url) = url {
-            options = options.url(url);
-        }
-        if let Some(key) = publish_key {
-            options = options.publish_key(key);
-        }
-        if let Some(seconds) = timeout {
-            let timeout = Duration::try_from_secs_f64(seconds)
-                .ok()
-                .filter(|t| !t.is_zero())
-                .ok_or_else(|| {
-                    errors::build(
-                        ruby,
-                        "InvalidConfig",
-                        format!("timeout must be a positive number of seconds, got {seconds}"),
-                        ErrorKind::InvalidConfig.code(),
-                        None,
-                    )
-                })?;
-            options = options.timeout(timeout);
-        }
-        let producer = BlockingProducer::new(options).map_err(|e| errors::to_ruby(ruby, &e))?;
+        let producer = binding::producer_options(url, publish_key, timeout)
+            .and_then(BlockingProducer::new)
+            .map_err(|e| errors::to_ruby(ruby, &e))?;
         rb_self.set(ruby, Arc::new(producer))
     }
 
     fn set(&self, ruby: &Ruby, producer: Arc<BlockingProducer>) -> Result<(), Error> {
         self.inner.set(producer).map_err(|_| {
-            errors::build(
+            errors::new(
                 ruby,
-                "Error",
+                ErrorKind::InvalidConfig,
                 "Push::Producer is already initialized".to_owned(),
-                ErrorKind::InvalidConfig.code(),
-                None,
             )
         })
+    }
+
+    /// `Push::Producer._default`: the producer behind `Push.publish` (sdk-core's
+    /// `DefaultProducer`: built from `PUSH_URL` and `PUSH_PUBLISH_KEY` on first use, and again
+    /// whenever either has changed since), wrapped in a new `Push::Producer`.
+    fn default(ruby: &Ruby) -> Result<Producer, Error> {
+        let producer = DEFAULT
+            .get(BlockingProducer::new)
+            .map_err(|e| errors::to_ruby(ruby, &e))?;
+        Ok(Producer {
+            inner: OnceLock::from(producer),
+        })
+    }
+
+    /// `Push::Producer._reset_default`: forgets the default producer and closes it; the next
+    /// `Push.publish` builds a new one.
+    fn reset_default() {
+        if let Some(producer) = DEFAULT.reset() {
+            producer.close();
+        }
     }
 
     /// `dup` and `clone`: the copy shares the original's connections.
@@ -83,13 +85,11 @@ impl Producer {
 
     fn get(&self, ruby: &Ruby) -> Result<Arc<BlockingProducer>, Error> {
         self.inner.get().cloned().ok_or_else(|| {
-            errors::build(
+            errors::new(
                 ruby,
-                "Error",
+                ErrorKind::InvalidConfig,
                 "Push::Producer is not initialized (allocated without calling initialize)"
                     .to_owned(),
-                ErrorKind::InvalidConfig.code(),
-                None,
             )
         })
     }
@@ -110,12 +110,10 @@ impl Producer {
         let channel = match std::str::from_utf8(unsafe { channel.as_slice() }) {
             Ok(c) => c.to_owned(),
             Err(_) => {
-                return Err(errors::build(
+                return Err(errors::new(
                     ruby,
-                    "InvalidChannel",
+                    ErrorKind::InvalidChannel,
                     format!("channel {} is not valid UTF-8", channel.inspect()),
-                    ErrorKind::InvalidChannel.code(),
-                    None,
                 ))
             }
         };
@@ -173,6 +171,13 @@ pub fn init(ruby: &Ruby, push: RModule) -> Result<(), Error> {
     let class = push.define_class("Producer", ruby.class_object())?;
     class.define_alloc_func::<Producer>();
     class.define_private_method("_configure", method!(Producer::configure, 3))?;
+    class.define_singleton_method("_default", function!(Producer::default, 0))?;
+    class.define_singleton_method("_reset_default", function!(Producer::reset_default, 0))?;
+    // Only Push.producer and Push.close_default (lib/push.rb) call them.
+    let _: magnus::Value = class.funcall(
+        "private_class_method",
+        (ruby.to_symbol("_default"), ruby.to_symbol("_reset_default")),
+    )?;
     class.define_private_method("_publish", method!(Producer::publish, 4))?;
     class.define_method("initialize_copy", method!(Producer::initialize_copy, 1))?;
     class.define_method("url", method!(Producer::url, 0))?;

@@ -1,55 +1,38 @@
-//! `Push::Token`: subscriber tokens, signed by sdk-core (`push_core::token`).
+//! `Push::Token`: subscriber tokens, signed by sdk-core (`push_core::binding::TokenRequest`).
 //!
 //! `lib/push/token.rb` holds the Ruby-facing part (`Push::Token.sign` with keyword arguments,
-//! the `PUSH_SECRET` fallback, docs); this file converts its arguments and makes one sdk-core
-//! call. The format, the HMAC and the checks of the secret, channel and consumer id are all
-//! sdk-core's, so a Ruby-minted token is the same string as one from any other SDK or from
-//! `push-server token`.
+//! docs); this file converts its arguments and makes one sdk-core call, which also applies the
+//! `PUSH_SECRET` fallback and the default expiry. The format, the HMAC and the checks of the
+//! secret, channel, consumer id and expiry are all sdk-core's, so a Ruby-minted token is the
+//! same string as one from any other SDK or from `push-server token`.
 
 use magnus::{function, prelude::*, Error, Integer, RModule, RString, Ruby};
-use push_core::message::now_millis;
-use push_core::token::{self, Claims};
+use push_core::binding::TokenRequest;
 use push_core::ErrorKind;
 
 use crate::errors;
 
 /// `Push::Token._sign(secret, channel, consumer, expires_at, expires_in)`, called by
-/// `Push::Token.sign`: `secret` and `consumer` may be nil, `expires_at` (Unix seconds) is used
-/// instead of `expires_in` (seconds from now) when it is not nil.
+/// `Push::Token.sign`: each but `channel` may be nil.
 fn sign(
     ruby: &Ruby,
     secret: Option<RString>,
     channel: RString,
     consumer: Option<RString>,
     expires_at: Option<Integer>,
-    expires_in: Integer,
+    expires_in: Option<Integer>,
 ) -> Result<RString, Error> {
-    // Copy everything out of the Ruby strings before anything else can run.
-    // SAFETY: each slice is copied at once, while no Ruby code runs.
-    let secret: Vec<u8> = secret.map_or_else(Vec::new, |s| unsafe { s.as_slice() }.to_vec());
-    let channel = utf8(ruby, channel, "channel", ErrorKind::InvalidChannel)?;
-    let consumer = match consumer {
-        Some(c) => Some(utf8(ruby, c, "consumer id", ErrorKind::InvalidConfig)?),
-        None => None,
+    let request = TokenRequest {
+        // SAFETY: the slice is copied at once, while no Ruby code runs.
+        secret: secret.map(|s| unsafe { s.as_slice() }.to_vec()),
+        channel: utf8(ruby, channel, "channel", ErrorKind::InvalidChannel)?,
+        consumer: consumer
+            .map(|c| utf8(ruby, c, "consumer id", ErrorKind::InvalidConfig))
+            .transpose()?,
+        expires_at: expires_at.map(|at| seconds(ruby, at, "expires_at")).transpose()?,
+        expires_in: expires_in.map(|s| seconds(ruby, s, "expires_in")).transpose()?,
     };
-    let expires_at = match expires_at {
-        Some(at) => seconds(ruby, at, "expires_at")?,
-        None => {
-            let from_now = seconds(ruby, expires_in, "expires_in")?;
-            (now_millis() / 1000).checked_add(from_now).ok_or_else(|| {
-                invalid_config(
-                    ruby,
-                    format!("expires_in {from_now} is too far in the future"),
-                )
-            })?
-        }
-    };
-    let claims = Claims {
-        channel,
-        consumer,
-        expires_at,
-    };
-    let token = token::sign(&secret, &claims).map_err(|e| errors::to_ruby(ruby, &e))?;
+    let token = request.sign().map_err(|e| errors::to_ruby(ruby, &e))?;
     Ok(ruby.str_new(&token))
 }
 
@@ -58,40 +41,24 @@ fn utf8(ruby: &Ruby, s: RString, what: &str, kind: ErrorKind) -> Result<String, 
     // SAFETY: the slice is copied before any Ruby code can run.
     match std::str::from_utf8(unsafe { s.as_slice() }) {
         Ok(text) => Ok(text.to_owned()),
-        Err(_) => {
-            let class = match kind {
-                ErrorKind::InvalidChannel => "InvalidChannel",
-                _ => "InvalidConfig",
-            };
-            Err(errors::build(
-                ruby,
-                class,
-                format!("the token's {what} {} is not valid UTF-8", s.inspect()),
-                kind.code(),
-                None,
-            ))
-        }
+        Err(_) => Err(errors::new(
+            ruby,
+            kind,
+            format!("the token's {what} {} is not valid UTF-8", s.inspect()),
+        )),
     }
 }
 
-/// Whole seconds as sdk-core takes them: 0 or more, within u64.
-fn seconds(ruby: &Ruby, value: Integer, name: &str) -> Result<u64, Error> {
-    value.to_u64().map_err(|_| {
-        invalid_config(
+/// Whole seconds as sdk-core takes them (it refuses negative ones); an Integer beyond 64 bits
+/// is refused here, with the same kind.
+fn seconds(ruby: &Ruby, value: Integer, name: &str) -> Result<i64, Error> {
+    value.to_i64().map_err(|_| {
+        errors::new(
             ruby,
-            format!("{name} must be a whole number of seconds, 0 or more, got {value}"),
+            ErrorKind::InvalidConfig,
+            format!("{name} must be a number of seconds, 0 or more, not {value}"),
         )
     })
-}
-
-fn invalid_config(ruby: &Ruby, message: String) -> Error {
-    errors::build(
-        ruby,
-        "InvalidConfig",
-        message,
-        ErrorKind::InvalidConfig.code(),
-        None,
-    )
 }
 
 pub fn init(ruby: &Ruby, push: RModule) -> Result<(), Error> {

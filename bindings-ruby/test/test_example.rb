@@ -9,18 +9,13 @@ class TestExample < Minitest::Test
   def test_webrick_example_publishes_posted_text
     server = PushServer.shared
     port = PushServer.free_port
-    lib = ENV["PUSH_TEST_INSTALLED"] == "1" ? [] : ["-I", File.join(HERE, "lib")]
-    pid = Process.spawn({ "PUSH_URL" => server.url, "PORT" => port.to_s }, RbConfig.ruby, *lib,
-                        File.join(HERE, "examples", "webrick.rb"), out: File::NULL, err: File::NULL)
+    pid = Process.spawn({ "PUSH_URL" => server.url, "PORT" => port.to_s },
+                        *ruby_command(File.join(HERE, "examples", "webrick.rb")), out: File::NULL, err: File::NULL)
     http = Net::HTTP.new("127.0.0.1", port)
-    deadline = Time.now + 10
-    begin
-      http.get("/")
+    Waiting.until("the example listening on port #{port}") do
+      TCPSocket.new("127.0.0.1", port).close || true
     rescue SystemCallError
-      raise if Time.now > deadline
-
-      sleep 0.05
-      retry
+      false
     end
 
     page = http.get("/")
@@ -34,9 +29,6 @@ class TestExample < Minitest::Test
     assert_equal [[id, "hello from rack"]], server.messages("/chat", after: cursor).map { |m| [m["id"], m["data"]] }
     assert_equal "400", http.post("/say", "", "Content-Type" => "text/plain").code
   ensure
-    if pid
-      Process.kill("TERM", pid)
-      Process.wait(pid)
-    end
+    kill_child(pid, "TERM") if pid
   end
 end

@@ -45,18 +45,19 @@ class TestFork < Minitest::Test
     skip "fork is not available" unless Process.respond_to?(:fork)
 
     server = PushServer.shared
-    Push.producer = Push::Producer.new(server.url)
-    cursor = Push.publish("p", to: "/fork-default")
-    pid = fork do
-      Push.publish("c", to: "/fork-default")
-      exit!(0)
-    rescue Exception # rubocop:disable Lint/RescueException
-      exit!(1)
-    end
-    _, status = Process.wait2(pid)
-    assert status.success?
-    assert_equal ["c"], server.messages("/fork-default", after: cursor).map { |m| m["data"] }
-  ensure
     Push.producer = nil
+    with_env("PUSH_URL" => server.url) do
+      cursor = Push.publish("p", to: "/fork-default") # made and used before fork
+      pid = fork do
+        Push.publish("c", to: "/fork-default")
+        exit!(0)
+      rescue Exception # rubocop:disable Lint/RescueException
+        exit!(1)
+      end
+      _, status = Process.wait2(pid)
+      assert status.success?
+      Push.publish("p again", to: "/fork-default")
+      assert_equal ["c", "p again"], server.messages("/fork-default", after: cursor).map { |m| m["data"] }
+    end
   end
 end

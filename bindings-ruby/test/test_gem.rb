@@ -104,16 +104,12 @@ class TestGem < Minitest::Test
     assert $?.success?, "curl failed: #{$?}"
     assert_equal "hi there!", curl_out.read
 
-    Process.kill("TERM", pid)
-    Process.wait(pid)
-    assert_equal 0, $?.exitstatus, "push-server after SIGTERM: #{$?}\n#{File.read(log)}"
+    status = kill_child(pid, "TERM")
     pid = nil
+    assert_equal 0, status.exitstatus, "push-server after SIGTERM: #{status}\n#{File.read(log)}"
   ensure
     curl_out&.close
-    if pid
-      Process.kill("KILL", pid)
-      Process.wait(pid)
-    end
+    kill_child(pid) if pid
   end
 
   def test_source_gem_compiles_offline_and_publishes_from_outside_the_source_tree
@@ -136,7 +132,7 @@ class TestGem < Minitest::Test
       puts Push.publish("from the gem", to: "/gem")
       begin
         Push::Producer.new.publish("x").to("no-slash")
-      rescue Push::InvalidChannel => e
+      rescue Push::InvalidChannelError => e
         puts e.code
       end
       puts Push::Token.sign(channel: "/rooms/*", consumer: "alice", expires_at: 2_000_000_000)

@@ -14,19 +14,64 @@ require "socket"
 require "timeout"
 require "rbconfig"
 
+# Waiting on observable state (a server's health or metrics, a listening port), never for a
+# fixed time.
+module Waiting
+  # Calls the block until it returns true, and raises after +timeout+ seconds (with the
+  # +message+ block's text, if given). Between two checks it sleeps 10 ms: that only spaces
+  # the polls, it is not what the caller waits for.
+  def self.until(what, timeout: 10, message: nil)
+    deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + timeout
+    until yield
+      if Process.clock_gettime(Process::CLOCK_MONOTONIC) > deadline
+        raise(message ? message.call : "timed out after #{timeout} s waiting for #{what}")
+      end
+
+      sleep 0.01
+    end
+  end
+end
+
+# Helpers for the test classes (included in every Minitest::Test).
+module PushTestHelpers
+  # Sets environment variables (nil deletes one) for the block, then puts back the old values.
+  def with_env(vars)
+    old = vars.keys.to_h { |k| [k, ENV[k]] }
+    vars.each { |k, v| ENV[k] = v }
+    yield
+  ensure
+    old&.each { |k, v| ENV[k] = v }
+  end
+
+  # A command running Ruby with this library: from ../lib, or the installed gem when
+  # PUSH_TEST_INSTALLED=1.
+  def ruby_command(*args)
+    lib = ENV["PUSH_TEST_INSTALLED"] == "1" ? [] : ["-I", File.expand_path("../lib", __dir__)]
+    [RbConfig.ruby, *lib, *args]
+  end
+
+  # Sends +signal+ to a child process started by a test and reaps it; returns its
+  # Process::Status (nil if it was gone already).
+  def kill_child(pid, signal = "KILL")
+    Process.kill(signal, pid)
+    Process.wait2(pid).last
+  rescue Errno::ESRCH, Errno::ECHILD
+    nil
+  end
+end
+
+Minitest::Test.include(PushTestHelpers)
+
 # HTTP helpers for a push server listening on 127.0.0.1:@port (one in this process or another).
 module ServerClient
   attr_reader :port, :url
 
-  # Polls /_push/health until it answers 200 (the block gives the failure message).
-  def wait_until_ready(timeout: 15)
-    deadline = Time.now + timeout
-    loop do
-      return if get("/_push/health").code == "200"
+  # Waits until /_push/health answers 200 (the block gives the failure message).
+  def wait_until_ready(timeout: 15, &message)
+    Waiting.until("a push server answering on port #{@port}", timeout: timeout, message: message) do
+      get("/_push/health").code == "200"
     rescue SystemCallError, IOError
-      raise(block_given? ? yield : "no push server answered on port #{@port}") if Time.now > deadline
-
-      sleep 0.05
+      false
     end
   end
 
@@ -67,12 +112,9 @@ module ServerClient
 
   # Waits until the server holds at least +count+ long-polls (or the block says to stop).
   def wait_for_long_polls(count, timeout: 10)
-    deadline = Time.now + timeout
-    until long_poll_connections >= count
-      return if block_given? && yield
-      raise "the server holds #{long_poll_connections} long-polls, not #{count}" if Time.now > deadline
-
-      sleep 0.01
+    Waiting.until("#{count} long-polls held by the server", timeout: timeout,
+                  message: -> { "the server holds #{long_poll_connections} long-polls, not #{count}" }) do
+      long_poll_connections >= count || (block_given? && yield)
     end
   end
 
@@ -140,17 +182,51 @@ class RemoteServer
   end
 end
 
-# A TCP port that accepts connections (the kernel's backlog does, without accept) and never
-# answers: publishes to it time out.
+# A TCP listener that accepts connections and never answers: publishes to it time out. It
+# counts the connections it accepted, so a test can wait until a publish is under way.
 class SilentServer
   attr_reader :url
 
   def initialize
     @server = TCPServer.new("127.0.0.1", 0)
     @url = "http://127.0.0.1:#{@server.addr[1]}"
+    @lock = Mutex.new
+    @accepted = ConditionVariable.new
+    @connections = []
+    @acceptor = Thread.new do
+      loop do
+        connection = @server.accept
+        @lock.synchronize do
+          @connections << connection
+          @accepted.broadcast
+        end
+      end
+    rescue IOError, SystemCallError
+      nil # closed
+    end
+  end
+
+  # How many connections it has accepted so far.
+  def accepted
+    @lock.synchronize { @connections.size }
+  end
+
+  # Waits until it has accepted more than +count+ connections (a publish has connected).
+  def wait_for_connection(count = 0, timeout: 10)
+    deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + timeout
+    @lock.synchronize do
+      while @connections.size <= count
+        left = deadline - Process.clock_gettime(Process::CLOCK_MONOTONIC)
+        raise "no connection to the silent server within #{timeout} s" if left <= 0
+
+        @accepted.wait(@lock, left)
+      end
+    end
   end
 
   def close
     @server.close
+    @acceptor.join
+    @lock.synchronize { @connections.each(&:close) }
   end
 end

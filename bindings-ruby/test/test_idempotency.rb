@@ -46,7 +46,7 @@ class TestIdempotency < Minitest::Test
     producer = Push::Producer.new(server.url)
     cursor = server.last_id
     ["has space", "", "x" * 256, "clé", "tab\t"].each do |key|
-      error = assert_raises(Push::BadRequest, key.inspect) do
+      error = assert_raises(Push::BadRequestError, key.inspect) do
         producer.publish("x", idempotency_key: key).to("/idem/bad")
       end
       assert_equal "BAD_REQUEST", error.code

@@ -42,6 +42,49 @@ class TestPublish < Minitest::Test
     end
   end
 
+  # The rule of every push-rs SDK (sdk-core's DefaultProducer): the default producer is made
+  # again when PUSH_URL or PUSH_PUBLISH_KEY has changed since it was made.
+  def test_the_default_producer_follows_push_url_and_push_publish_key
+    a = server
+    b = PushServer.shared(publish_key: "k")
+    Push.producer = nil
+    cursors = { a => a.last_id, b => b.last_id }
+    with_env("PUSH_URL" => a.url, "PUSH_PUBLISH_KEY" => nil) do
+      assert_equal a.url, Push.producer.url
+      Push.publish("to a", to: "/env-rule")
+    end
+    with_env("PUSH_URL" => b.url, "PUSH_PUBLISH_KEY" => nil) do
+      assert_equal b.url, Push.producer.url
+      assert_raises(Push::UnauthorizedError) { Push.publish("to b", to: "/env-rule") }
+      ENV["PUSH_PUBLISH_KEY"] = "k"
+      Push.publish("to b", to: "/env-rule")
+    end
+    assert_equal ["to a"], a.messages("/env-rule", after: cursors[a]).map { |m| m["data"] }
+    assert_equal ["to b"], b.messages("/env-rule", after: cursors[b]).map { |m| m["data"] }
+  ensure
+    Push.producer = nil
+  end
+
+  def test_a_producer_set_with_producer_wins_over_the_environment
+    other = Push::Producer.new(server.url)
+    Push.producer = other
+    with_env("PUSH_URL" => "http://127.0.0.1:1") do
+      assert_same other, Push.producer
+      assert_match(/\A\d+\z/, Push.publish("set", to: "/set"))
+    end
+  ensure
+    Push.producer = nil
+  end
+
+  def test_close_default_forgets_the_default_producer
+    with_env("PUSH_URL" => server.url) do
+      Push.producer = nil
+      Push.publish("before", to: "/close-default")
+      assert_nil Push.close_default
+      assert_match(/\A\d+\z/, Push.publish("after", to: "/close-default"))
+    end
+  end
+
   def test_url_may_be_a_uri_and_inspect_shows_it
     require "uri"
     producer = Push::Producer.new(URI(server.url))
@@ -140,13 +183,4 @@ class TestPublish < Minitest::Test
     assert_equal "0.1.0", Push::VERSION
   end
 
-  private
-
-  def with_env(vars)
-    old = vars.keys.to_h { |k| [k, ENV[k]] }
-    vars.each { |k, v| ENV[k] = v }
-    yield
-  ensure
-    old.each { |k, v| ENV[k] = v }
-  end
 end

@@ -48,9 +48,9 @@ class TestServer < Minitest::Test
   def test_options_are_the_flags_by_name
     Push::Server.start(publishKey: "k", max_payload_bytes: 16, history_size: 2, allow_open_publish: false,
                        cors_origins: ["https://a.example", "https://b.example"], log: nil) do |server|
-      assert_raises(Push::Unauthorized) { Push::Producer.new(server.url).publish("x").to("/opts") }
+      assert_raises(Push::UnauthorizedError) { Push::Producer.new(server.url).publish("x").to("/opts") }
       producer = Push::Producer.new(server.url, publish_key: "k")
-      assert_raises(Push::PayloadTooLarge) { producer.publish("x" * 17).to("/opts") }
+      assert_raises(Push::PayloadTooLargeError) { producer.publish("x" * 17).to("/opts") }
       cursor = client(server).last_id
       %w[one two three].each { |m| producer.publish(m).to("/opts") }
       assert_equal %w[two three], client(server).messages("/opts", after: cursor).map { |m| m["data"] }, "history_size: 2"
@@ -60,25 +60,25 @@ class TestServer < Minitest::Test
   end
 
   def test_bad_options_raise_invalid_config_with_the_reason
-    error = assert_raises(Push::InvalidConfig) { Push::Server.start(no_such_option: 1) }
+    error = assert_raises(Push::InvalidConfigError) { Push::Server.start(no_such_option: 1) }
     assert_equal "INVALID_CONFIG", error.code
     assert_includes error.message, "--no-such-option"
 
-    error = assert_raises(Push::InvalidConfig) { Push::Server.start(history_size: "lots") }
+    error = assert_raises(Push::InvalidConfigError) { Push::Server.start(history_size: "lots") }
     assert_includes error.message, "lots"
 
     # Anyone could publish to a server on every interface without a key: refused.
-    error = assert_raises(Push::InvalidConfig) { Push::Server.start(bind: "0.0.0.0:0") }
+    error = assert_raises(Push::InvalidConfigError) { Push::Server.start(bind: "0.0.0.0:0") }
     assert_includes error.message, "publish key"
 
-    assert_raises(Push::InvalidConfig) { Push::Server.start(help: true) }
+    assert_raises(Push::InvalidConfigError) { Push::Server.start(help: true) }
     assert_raises(TypeError) { Push::Server.start(history_size: Object.new) }
     assert_raises(NoMethodError) { Push::Server.new }
   end
 
   def test_a_taken_port_raises_invalid_config
     Push::Server.start do |first|
-      error = assert_raises(Push::InvalidConfig) { Push::Server.start(bind: "127.0.0.1:#{first.port}") }
+      error = assert_raises(Push::InvalidConfigError) { Push::Server.start(bind: "127.0.0.1:#{first.port}") }
       assert_match(/cannot listen/, error.message)
       assert first.running?
     end
@@ -123,7 +123,7 @@ class TestServer < Minitest::Test
     assert_equal 1000, ticks
     assert starter.alive?, "start returned without a broker handshake"
     connection.close
-    error = assert_raises(Push::ConnectionError) { starter.value }
+    error = assert_raises(Push::ConnectionFailedError) { starter.value }
     assert_match(/RabbitMQ/, error.message)
   ensure
     broker&.close
@@ -169,15 +169,11 @@ class TestServer < Minitest::Test
     writer.close
     remote = PushServer.remote(port)
     remote.wait_until_ready { "push-server did not start: #{reader.read_nonblock(65_536, exception: false)}" }
-    Process.kill("INT", pid)
-    Process.wait(pid)
-    assert_equal 0, $?.exitstatus, "push-server after SIGINT: #{$?} #{reader.read}"
+    status = kill_child(pid, "INT")
     pid = nil
+    assert_equal 0, status.exitstatus, "push-server after SIGINT: #{status} #{reader.read}"
   ensure
     reader&.close
-    if pid
-      Process.kill("KILL", pid)
-      Process.wait(pid)
-    end
+    kill_child(pid) if pid
   end
 end

@@ -34,8 +34,8 @@ class TestThreads < Minitest::Test
     producer = Push::Producer.new(silent.url, timeout: 1)
     ticks = 0
     running = true
-    counter = Thread.new { (ticks += 1; sleep 0.001) while running }
-    sleep 0.05
+    counter = Thread.new { (ticks += 1; Thread.pass) while running }
+    Thread.pass until ticks.positive? # the counter runs
     before = ticks
     assert_raises(Push::TimeoutError) { producer.publish("x").to("/gvl") }
     during = ticks - before
@@ -43,6 +43,7 @@ class TestThreads < Minitest::Test
     counter.join
     # Had the publish held the GVL, the counter would be stuck for the whole second.
     assert_operator during, :>, 100, "counter ticked #{during} times during a 1 s publish"
+    assert_operator silent.accepted, :>=, 1, "the publish connected"
   ensure
     silent&.close
   end
@@ -53,8 +54,9 @@ class TestThreads < Minitest::Test
     started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
     assert_raises(Timeout::Error) { Timeout.timeout(0.3) { producer.publish("x").to("/stuck") } }
 
+    connected = silent.accepted
     thread = Thread.new { producer.publish("x").to("/stuck") }
-    sleep 0.2
+    silent.wait_for_connection(connected) # the publish is under way
     thread.kill
     thread.join
     assert_operator Process.clock_gettime(Process::CLOCK_MONOTONIC) - started, :<, 5
@@ -64,7 +66,6 @@ class TestThreads < Minitest::Test
 
   def test_ctrl_c_interrupts_a_waiting_publish_on_the_main_thread
     silent = SilentServer.new
-    lib = ENV["PUSH_TEST_INSTALLED"] == "1" ? [] : ["-I", File.expand_path("../lib", __dir__)]
     script = <<~RUBY
       require "push"
       producer = Push::Producer.new(#{silent.url.dump}, timeout: 30)
@@ -77,9 +78,9 @@ class TestThreads < Minitest::Test
         puts "interrupted after %.2f s" % (Process.clock_gettime(Process::CLOCK_MONOTONIC) - started)
       end
     RUBY
-    IO.popen([RbConfig.ruby, *lib, "-e", script], err: %i[child out]) do |child|
+    IO.popen(ruby_command("-e", script), err: %i[child out]) do |child|
       assert_equal "waiting\n", child.gets
-      sleep 0.3
+      silent.wait_for_connection # the child's publish is under way
       Process.kill("INT", child.pid)
       line = child.gets.to_s
       assert_match(/\Ainterrupted after (\d+\.\d+) s/, line)
@@ -95,9 +96,9 @@ class TestThreads < Minitest::Test
     producer = Push::Producer.new(silent.url, timeout: 30)
     waiting = Thread.new { producer.publish("x").to("/closed") }
     waiting.report_on_exception = false
-    sleep 0.2
+    silent.wait_for_connection # the publish is under way
     producer.close
-    error = assert_raises(Push::ConnectionError) { waiting.value }
+    error = assert_raises(Push::ConnectionFailedError) { waiting.value }
     assert_match(/closed/, error.message)
   ensure
     silent&.close
@@ -116,7 +117,6 @@ class TestThreads < Minitest::Test
 
   def test_no_ruby_threads_are_left_and_the_process_exits_promptly
     server = PushServer.shared
-    lib = ENV["PUSH_TEST_INSTALLED"] == "1" ? [] : ["-I", File.expand_path("../lib", __dir__)]
     script = <<~RUBY
       require "push"
       before = Thread.list.size
@@ -126,7 +126,7 @@ class TestThreads < Minitest::Test
       puts "\#{before} \#{Thread.list.size}"
     RUBY
     started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
-    out = IO.popen([RbConfig.ruby, "-w", *lib, "-e", script], err: %i[child out], &:read)
+    out = IO.popen(ruby_command("-w", "-e", script), err: %i[child out], &:read)
     assert $?.success?, out
     assert_equal "1 1", out.lines.last.chomp, out
     refute_match(/warning/, out)

@@ -100,18 +100,18 @@ class TestToken < Minitest::Test
 
   def test_missing_or_empty_secret
     [{}, { secret: nil }, { secret: "" }].each do |options|
-      error = assert_raises(Push::InvalidConfig, options.inspect) { Push::Token.sign(channel: "/a", **options) }
+      error = assert_raises(Push::InvalidConfigError, options.inspect) { Push::Token.sign(channel: "/a", **options) }
       assert_equal "INVALID_CONFIG", error.code
       assert_includes error.message, "PUSH_SECRET"
       assert_nil error.status
     end
     ENV["PUSH_SECRET"] = ""
-    assert_raises(Push::InvalidConfig) { Push::Token.sign(channel: "/a") }
+    assert_raises(Push::InvalidConfigError) { Push::Token.sign(channel: "/a") }
   end
 
   def test_bad_channel
     ["rooms", "", "/", "/a//b", "/a/../b", "/rooms*", "/rooms/**", "/*/a", "/sp ace", "/_push/x", "/\xFF".b].each do |channel|
-      error = assert_raises(Push::InvalidChannel, channel.inspect) { Push::Token.sign(secret: SECRET, channel: channel) }
+      error = assert_raises(Push::InvalidChannelError, channel.inspect) { Push::Token.sign(secret: SECRET, channel: channel) }
       assert_equal "INVALID_CHANNEL", error.code
       refute_empty error.message
     end
@@ -119,13 +119,13 @@ class TestToken < Minitest::Test
 
   def test_bad_consumer_or_expiry
     ["", "a\nb", "\xFF".b].each do |consumer|
-      error = assert_raises(Push::InvalidConfig, consumer.inspect) do
+      error = assert_raises(Push::InvalidConfigError, consumer.inspect) do
         Push::Token.sign(secret: SECRET, channel: "/a", consumer: consumer)
       end
       assert_equal "INVALID_CONFIG", error.code
     end
     [{ expires_in: -1 }, { expires_at: -5 }, { expires_at: 2**64 }, { expires_in: 2**64 - 1 }].each do |options|
-      assert_raises(Push::InvalidConfig, options.inspect) { Push::Token.sign(secret: SECRET, channel: "/a", **options) }
+      assert_raises(Push::InvalidConfigError, options.inspect) { Push::Token.sign(secret: SECRET, channel: "/a", **options) }
     end
   end
 

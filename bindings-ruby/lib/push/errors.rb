@@ -7,12 +7,22 @@ module Push
   #
   #   begin
   #     producer.publish(data).to(channel)
-  #   rescue Push::ConnectionError, Push::ServerError => e
-  #     retry if (attempts += 1) < 3 # e.retryable? is true for these
+  #   rescue Push::Error => e
+  #     retry if e.retryable? && (attempts += 1) < 3
+  #     raise
   #   end
+  #
+  # Its subclasses, one per code, each derived directly from it, are made below from the
+  # push-rs core's error table ({Push.error_table}); docs/ERRORS.md lists them: e.g.
+  # InvalidChannelError (INVALID_CHANNEL), UnauthorizedError, PayloadTooLargeError,
+  # ConnectionFailedError, TimeoutError, InternalError.
   class Error < StandardError
     # The code of errors raised as this class, when none more precise is known.
-    CODE = "ERROR"
+    CODE = "PUSH_ERROR"
+    # Whether errors of this class are worth retrying (see {#retryable?}).
+    RETRYABLE = false
+    # Whether a failed publish raising this class may still have stored its message.
+    MAYBE_STORED = false
 
     # HTTP status the server answered with (Integer), or nil when the error did not come from
     # a server answer (invalid channel, connection refused, ...).
@@ -30,81 +40,25 @@ module Push
       @code || self.class::CODE
     end
 
-    # Whether the same publish may succeed if tried again later.
+    # Whether the same call may succeed if tried again later (from the core's error table).
     def retryable?
-      false
+      @retryable.nil? ? self.class::RETRYABLE : @retryable
+    end
+
+    # Whether a failed publish may still have stored its message: the producer already retried
+    # it with the call's idempotency key until its timeout; publish again with the same
+    # `idempotency_key:` to have it stored once either way.
+    def maybe_stored?
+      @maybe_stored.nil? ? self.class::MAYBE_STORED : @maybe_stored
     end
   end
 
-  # The channel name is not valid: it must start with "/" and consist of segments of
-  # letters, digits and . _ ~ - : @ (no empty or ".." segments). Also raised by
-  # {Push::Token.sign} for a channel pattern that is not a channel followed by "/*".
-  class InvalidChannel < Error
-    CODE = "INVALID_CHANNEL"
-  end
-
-  # A cursor (message id) is malformed or ahead of the newest message.
-  class InvalidCursor < Error
-    CODE = "INVALID_CURSOR"
-  end
-
-  # The payload is larger than the server accepts (push-server --max-payload-bytes).
-  class PayloadTooLarge < Error
-    CODE = "PAYLOAD_TOO_LARGE"
-  end
-
-  # The publish key is missing or wrong (push-server --publish-key).
-  class Unauthorized < Error
-    CODE = "UNAUTHORIZED"
-  end
-
-  # The credentials are valid but do not cover this channel.
-  class Forbidden < Error
-    CODE = "FORBIDDEN"
-  end
-
-  # The server could not be reached, or the connection broke.
-  class ConnectionError < Error
-    CODE = "CONNECTION_FAILED"
-
-    def retryable?
-      true
-    end
-  end
-
-  # No answer within the producer's timeout. A kind of ConnectionError.
-  class TimeoutError < ConnectionError
-    CODE = "TIMEOUT"
-  end
-
-  # The server failed in a way that is not the caller's fault (5xx).
-  class ServerError < Error
-    CODE = "SERVER_ERROR"
-
-    def retryable?
-      true
-    end
-  end
-
-  # The server refuses more connections.
-  class TooManyConnections < Error
-    CODE = "TOO_MANY_CONNECTIONS"
-
-    def retryable?
-      true
-    end
-  end
-
-  # The producer's options are not usable (bad URL, unsupported scheme, timeout <= 0),
-  # {Push::Token.sign} has no secret (nor PUSH_SECRET), an empty or multi-line consumer id, or a
-  # negative expiry, or {Push::Server.start} got an unknown option, a bad value or an address
-  # it cannot listen on.
-  class InvalidConfig < Error
-    CODE = "INVALID_CONFIG"
-  end
-
-  # The server rejected the request as malformed in another way.
-  class BadRequest < Error
-    CODE = "BAD_REQUEST"
+  # One subclass of Push::Error per row of the core's table: Push::InvalidChannelError, ...
+  error_table.each do |row|
+    klass = Class.new(Error)
+    klass.const_set(:CODE, row.fetch(:code))
+    klass.const_set(:RETRYABLE, row.fetch(:retryable))
+    klass.const_set(:MAYBE_STORED, row.fetch(:maybe_stored))
+    const_set(row.fetch(:class_name), klass)
   end
 end

@@ -12,16 +12,18 @@ module Push
   # made before `fork` (Puma, Unicorn preloading the app) works in the child: the child opens
   # its own connections.
   #
-  # The native methods (`url`, `close`, and the private `_configure` and `_publish`) are defined
-  # by the extension (push/push_ext).
+  # The native methods (`url`, `close`, the private `_configure` and `_publish`, and the private
+  # class methods `_default` and `_reset_default` behind {Push.producer}) are defined by the
+  # extension (push/push_ext).
   class Producer
     # @param url [String, URI, nil] the push server, e.g. "http://127.0.0.1:4000".
     #   nil or empty: ENV["PUSH_URL"], else "http://127.0.0.1:4000".
     # @param publish_key [String, nil] sent as "Authorization: Bearer <key>";
     #   nil: ENV["PUSH_PUBLISH_KEY"], else none.
     # @param timeout [Numeric, nil] seconds one publish may take, connecting included (default 10).
-    # @raise [Push::InvalidConfig] if the URL or the timeout is not usable.
-    def initialize(url = ENV["PUSH_URL"], publish_key: nil, timeout: nil)
+    # @raise [Push::InvalidConfigError] if the URL or the timeout is not usable.
+    # @raise [ArgumentError] if the timeout is not a number.
+    def initialize(url = nil, publish_key: nil, timeout: nil)
       _configure(
         url&.to_s,
         publish_key&.to_s,
@@ -71,9 +73,9 @@ module Push
     # @param channel [String] e.g. "/greetings".
     # @return [String] the message's id, e.g. "42" (with an idempotency key already used for
     #   this channel: the first publish's id).
-    # @raise [Push::Error] a subclass naming what went wrong: InvalidChannel, BadRequest (an
-    #   invalid idempotency key), PayloadTooLarge, Unauthorized, ConnectionError, TimeoutError,
-    #   ServerError, ...
+    # @raise [Push::Error] a subclass naming what went wrong (docs/ERRORS.md):
+    #   InvalidChannelError, BadRequestError (an invalid idempotency key), PayloadTooLargeError,
+    #   UnauthorizedError, ConnectionFailedError, TimeoutError, ServerError, ...
     def to(channel)
       name = String.try_convert(channel) or
         raise TypeError, "channel must be a String like \"/greetings\", got #{channel.class}"

@@ -25,9 +25,9 @@ module Push
       #   command. The default `bind` is "127.0.0.1:0": a free port (see {#port}).
       # @yieldparam server [Push::Server] stopped when the block ends (also on an exception).
       # @return [Push::Server] without a block; with one, the block's value.
-      # @raise [Push::InvalidConfig] for an unknown option, a bad value, or an address that
+      # @raise [Push::InvalidConfigError] for an unknown option, a bad value, or an address that
       #   cannot be bound (e.g. a taken port).
-      # @raise [Push::ConnectionError] if the broker (`broker: "amqp://..."`) cannot be reached.
+      # @raise [Push::ConnectionFailedError] if the broker (`broker: "amqp://..."`) cannot be reached.
       # @raise [TypeError] for a value of another type.
       def start(**options)
         server = _start(options.filter_map { |name, value| option(name, value) })

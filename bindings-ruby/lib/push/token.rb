@@ -19,25 +19,25 @@ module Push
     #   every channel below /rooms/ ("/rooms/1", "/rooms/1/chat") but not "/rooms"; "/*" covers all.
     # @param consumer [String, nil] when set, only a subscription with this consumer id
     #   (`Consumer-Id` header or `?consumer=`) may use the token.
-    # @param expires_in [Integer, nil] seconds from now until the token expires (default 3600).
+    # @param expires_in [Integer, nil] seconds from now until the token expires; nil: the push-rs
+    #   core's default, 3600 (one hour).
     #   Any number of seconds is taken (fractions are dropped), e.g. ActiveSupport's `1.hour`.
     # @param expires_at [Integer, Time, nil] absolute expiry (Unix seconds, or a Time); used
     #   instead of +expires_in+ when given.
     # @param secret [String, nil] the secret shared with the server (`--secret`); its bytes are
-    #   used as they are. nil: ENV["PUSH_SECRET"].
+    #   used as they are. nil: ENV["PUSH_SECRET"], read by the push-rs core at each call.
     # @return [String] the token, URL-safe ("push1.<claims>.<signature>").
-    # @raise [Push::InvalidConfig] if the secret is missing or empty, the consumer id is empty
+    # @raise [Push::InvalidConfigError] if the secret is missing or empty, the consumer id is empty
     #   or has a newline, or an expiry is negative.
-    # @raise [Push::InvalidChannel] if the channel (or the part before "/*") is not a channel.
+    # @raise [Push::InvalidChannelError] if the channel (or the part before "/*") is not a channel.
     # @raise [TypeError] if channel, consumer or secret is not a String, or an expiry not a number.
-    def self.sign(channel:, consumer: nil, expires_in: 3600, expires_at: nil, secret: ENV["PUSH_SECRET"])
-      secret = ENV["PUSH_SECRET"] if secret.nil?
+    def self.sign(channel:, consumer: nil, expires_in: nil, expires_at: nil, secret: nil)
       _sign(
         string(secret, "secret", nil_ok: true),
         string(channel, "channel"),
         string(consumer, "consumer", nil_ok: true),
         expires_at.nil? ? nil : seconds(expires_at, "expires_at", time_ok: true),
-        expires_in.nil? ? 3600 : seconds(expires_in, "expires_in")
+        expires_in.nil? ? nil : seconds(expires_in, "expires_in")
       )
     end
 
@@ -50,7 +50,7 @@ module Push
         String.try_convert(value) or raise TypeError, "#{name} must be a String, got #{value.class}"
       end
 
-      # Whole seconds as an Integer; the native side refuses negative ones (InvalidConfig).
+      # Whole seconds as an Integer; the native side refuses negative ones (InvalidConfigError).
       def seconds(value, name, time_ok: false)
         return value.to_i if time_ok && value.is_a?(Time)
         raise TypeError, "#{name} must be a number of seconds, got a String" if value.is_a?(String)
