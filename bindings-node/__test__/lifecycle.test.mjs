@@ -66,7 +66,7 @@ describe('process lifetime', () => {
     const run = await runNode(['-e', `
       const p = new (require(${entry}).Producer)()
       for (let i = 0; i < 100; i++) p.publish('x' + i).to('/life/exit').catch(() => {})
-      setTimeout(() => process.exit(7), 2)`], { env: cleanEnv({ PUSH_URL: server.url }) })
+      setImmediate(() => process.exit(7)) // the 100 publishes are in flight`], { env: cleanEnv({ PUSH_URL: server.url }) })
     assert.equal(run.code, 7, run.stderr)
     assert.equal(run.signal, null)
   })

@@ -13,7 +13,7 @@ use napi::{Env, Task};
 use napi_derive::napi;
 use push_server::embedded::{config_from_options, OptionValue, Server};
 
-use crate::errors::to_rejection;
+use crate::errors::{guarded, to_rejection};
 
 /// One server option as `index.js` converted it: exactly one of `flag`, `text`, `list` is set.
 #[napi(object)]
@@ -46,7 +46,7 @@ impl Task for StartTask {
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let options = std::mem::take(&mut self.options);
-        Ok(config_from_options(options).and_then(Server::start))
+        Ok(guarded(|| config_from_options(options).and_then(Server::start)))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<NativeServer> {
@@ -151,7 +151,11 @@ impl Task for StopTask {
     fn compute(&mut self) -> napi::Result<()> {
         let mut server = self.server.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(mut running) = server.take() {
-            running.stop();
+            // A panic while stopping is a bug; the server is gone either way, so stop() resolves.
+            let _ = guarded(|| {
+                running.stop();
+                Ok(())
+            });
         }
         Ok(())
     }
