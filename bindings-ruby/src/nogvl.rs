@@ -24,6 +24,8 @@ use tokio::runtime::Handle;
 use tokio::sync::Notify;
 use tokio::task::{JoinError, JoinHandle};
 
+use crate::errors::panic_message;
+
 /// What one wait without the GVL came back with.
 enum Outcome<T> {
     /// The task ended (or failed or panicked: see [`JoinError`]).
@@ -66,14 +68,6 @@ unsafe extern "C" fn unblock(data: *mut c_void) {
     let wake = unsafe { &*(data as *const Notify) };
     // Stores a permit if the waiter has not started waiting yet, so no wake-up is lost.
     wake.notify_one();
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "panic".to_owned())
 }
 
 /// Runs `future` on `handle`'s runtime and waits for its output with the GVL released.

@@ -41,9 +41,9 @@ impl Producer {
         publish_key: Option<String>,
         timeout: Option<f64>,
     ) -> Result<(), Error> {
-        let producer = binding::producer_options(url, publish_key, timeout)
-            .and_then(BlockingProducer::new)
-            .map_err(|e| errors::to_ruby(ruby, &e))?;
+        let producer = errors::native(ruby, "Push::Producer.new", || {
+            binding::producer_options(url, publish_key, timeout).and_then(BlockingProducer::new)
+        })?;
         rb_self.set(ruby, Arc::new(producer))
     }
 
@@ -61,9 +61,9 @@ impl Producer {
     /// `DefaultProducer`: built from `PUSH_URL` and `PUSH_PUBLISH_KEY` on first use, and again
     /// whenever either has changed since), wrapped in a new `Push::Producer`.
     fn default(ruby: &Ruby) -> Result<Producer, Error> {
-        let producer = DEFAULT
-            .get(BlockingProducer::new)
-            .map_err(|e| errors::to_ruby(ruby, &e))?;
+        let producer = errors::native(ruby, "Push.producer", || {
+            DEFAULT.get(BlockingProducer::new)
+        })?;
         Ok(Producer {
             inner: OnceLock::from(producer),
         })
@@ -71,10 +71,11 @@ impl Producer {
 
     /// `Push::Producer._reset_default`: forgets the default producer and closes it; the next
     /// `Push.publish` builds a new one.
-    fn reset_default() {
-        if let Some(producer) = DEFAULT.reset() {
-            producer.close();
-        }
+    fn reset_default(ruby: &Ruby) -> Result<(), Error> {
+        errors::native(ruby, "Push.close_default", || {
+            DEFAULT.reset().inspect(|producer| producer.close());
+            Ok(())
+        })
     }
 
     /// `dup` and `clone`: the copy shares the original's connections.
@@ -126,9 +127,7 @@ impl Producer {
             idempotency_key.map(|k| String::from_utf8_lossy(unsafe { k.as_slice() }).into_owned());
         let payload = Bytes::copy_from_slice(unsafe { data.as_slice() });
 
-        let (handle, core) = producer
-            .async_parts()
-            .map_err(|e| errors::to_ruby(ruby, &e))?;
+        let (handle, core) = errors::native(ruby, "publish", || producer.async_parts())?;
         let sent = crate::nogvl::run(ruby, &handle, async move {
             core.send_keyed(&channel, payload, content_type.as_deref(), idempotency_key)
                 .await
@@ -142,10 +141,11 @@ impl Producer {
     }
 
     /// Closes connections; the next publish reconnects.
-    fn close(&self) {
-        if let Some(producer) = self.inner.get() {
-            producer.close();
-        }
+    fn close(ruby: &Ruby, rb_self: &Self) -> Result<(), Error> {
+        errors::native(ruby, "Push::Producer#close", || {
+            rb_self.inner.get().inspect(|producer| producer.close());
+            Ok(())
+        })
     }
 }
 

@@ -36,7 +36,7 @@ impl Server {
             let (name, value) = <(String, Value)>::try_convert(pair)?;
             pairs.push((name, option_value(value)?));
         }
-        let config = config_from_options(pairs).map_err(|e| errors::to_ruby(ruby, &e))?;
+        let config = errors::native(ruby, "Push::Server.start", || config_from_options(pairs))?;
         let started = nogvl::blocking(ruby, "starting the server", move || Embedded::start(config))?;
         let server = started.map_err(|e| errors::to_ruby(ruby, &e))?;
         Ok(Server {

@@ -63,6 +63,12 @@ class TestErrors < Minitest::Test
     assert_equal 418, Push::Error.new("m", status: 418).status
   end
 
+  def test_the_type_declarations_list_every_class
+    sig = File.read(File.expand_path("../sig/push.rbs", __dir__))
+    declared = sig.scan(/^\s*class (\w+) < Error$/).flatten
+    assert_equal Push.error_table.map { |row| row[:class_name] }.sort, declared.sort
+  end
+
   def test_the_docs_table_is_the_native_table
     assert_equal Push.error_table, self.class.doc_kinds
   end
