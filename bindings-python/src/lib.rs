@@ -1,7 +1,7 @@
 //! push-rs for Python: the private compiled module `push._push`.
 //!
 //! - [`producer`]: `Producer` and `Publish`, thin wrappers of sdk-core's blocking producer, and
-//!   `default_producer()` (sdk-core's `DefaultProducer`).
+//!   `default_producer()` / `close_default()` (sdk-core's `DefaultProducer`).
 //! - [`future`]: the bridge from a tokio task to an asyncio future (`to_async`).
 //! - [`token`]: `Token.sign`, subscriber tokens signed by sdk-core.
 //! - [`server`]: `Server` (the server in this process) and `server_main` (the `push-server` command).
@@ -26,6 +26,7 @@ fn _push(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<server::Server>()?;
     m.add_function(wrap_pyfunction!(server::server_main, m)?)?;
     m.add_function(wrap_pyfunction!(producer::default_producer, m)?)?;
+    m.add_function(wrap_pyfunction!(producer::close_default, m)?)?;
     m.add_function(wrap_pyfunction!(errors::error_table, m)?)?;
     m.add_function(wrap_pyfunction!(errors::raise_internal, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

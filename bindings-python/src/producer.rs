@@ -127,6 +127,20 @@ pub fn default_producer(py: Python<'_>) -> PyResult<Py<Producer>> {
     Ok(shared.clone_ref(py))
 }
 
+/// `push.close_default()`: closes the default producer's connections and forgets it; the next
+/// `push.publish` makes a new one. A producer obtained before stays usable (it reconnects).
+#[pyfunction]
+pub fn close_default(py: Python<'_>) {
+    let forgotten = py.detach(|| {
+        let producer = DEFAULT.reset();
+        if let Some(producer) = &producer {
+            producer.get().inner.close();
+        }
+        producer
+    });
+    drop(forgotten); // with the interpreter attached: it may be the last reference
+}
+
 /// `str` is sent as UTF-8, `bytes`, `bytearray` and `memoryview` as they are. The payload is
 /// copied into Rust memory once: no Python object travels to the runtime's threads, and the
 /// caller may change a `bytearray` while the publish runs.

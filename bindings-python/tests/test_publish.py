@@ -9,7 +9,7 @@ from typing import Callable, List, Optional, Tuple
 import pytest
 
 import push
-from conftest import Server, data_of, first_id
+from conftest import REPO, Server, data_of, first_id
 
 
 def test_seed_flow_hi_there_releases_a_waiting_long_poll(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -102,6 +102,19 @@ def test_the_default_producer_is_remade_when_push_url_or_push_publish_key_change
     assert [m["id"] for m in a.messages("/default")] == [to_a, again]
 
 
+def test_close_default_forgets_the_default_producer(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PUSH_URL", server.url)
+    before = push.default_producer()
+    first = push.publish("one", to="/closed")
+    push.close_default()
+    push.close_default()  # nothing to close: fine
+    assert push.default_producer() is not before
+    second = push.publish("two", to="/closed")
+    before.publish("three").to("/closed")  # the old one reconnects when used
+    assert [m["data"] for m in server.messages("/closed")] == ["one", "two", "three"]
+    assert int(second) > int(first)
+
+
 def test_context_manager_closes_and_the_producer_reconnects(server: Server) -> None:
     with push.Producer(server.url) as producer:
         assert isinstance(producer, push.Producer)
@@ -120,3 +133,9 @@ def test_producer_can_be_subclassed(server: Server) -> None:
 
     Mine(server.url).shout("hey", "/sub")
     assert [m["data"] for m in server.messages("/sub")] == ["HEY"]
+
+
+def test_the_version_is_the_workspace_version() -> None:
+    cargo = (REPO / "Cargo.toml").read_text()
+    workspace_package = cargo.split("[workspace.package]", 1)[1]
+    assert f'version = "{push.__version__}"' in workspace_package.split("\n[", 1)[0]

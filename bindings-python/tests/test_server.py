@@ -259,3 +259,10 @@ def test_a_server_dropped_while_running_stops() -> None:
     del server
     gc.collect()
     wait_until(lambda: refused(port), "the dropped server to stop listening")
+
+
+def test_server_main_is_the_command_line(capfd: pytest.CaptureFixture[str]) -> None:
+    assert push.server_main(["push-server", "--help"]) == 0
+    assert "Usage: push-server" in capfd.readouterr().out
+    assert push.server_main(["push-server", "--no-such-flag"]) == 2
+    assert "--no-such-flag" in capfd.readouterr().err

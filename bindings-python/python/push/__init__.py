@@ -37,7 +37,7 @@ from push._errors import (
     TooManyConnectionsError,
     UnauthorizedError,
 )
-from push._push import Producer, Publish, Server, Token, __version__, default_producer, server_main
+from push._push import Producer, Publish, Server, Token, __version__, close_default, default_producer, server_main
 from push.aio import AsyncProducer, AsyncPublish
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
     "server_main",
     "publish",
     "default_producer",
+    "close_default",
     "Data",
     # The exceptions (push._errors): the classes of docs/ERRORS.md's table.
     "PushError",

@@ -7,7 +7,7 @@ from typing import Any, Coroutine, List, Optional, Sequence, Type, TypedDict, Un
 
 from typing_extensions import Self, disjoint_base
 
-__all__ = ["Producer", "Publish", "Server", "Token", "__version__", "default_producer", "error_table", "server_main", "_raise_internal"]
+__all__ = ["Producer", "Publish", "Server", "Token", "__version__", "close_default", "default_producer", "error_table", "server_main", "_raise_internal"]
 
 __version__: str
 
@@ -139,6 +139,10 @@ def default_producer() -> Producer:
     """The shared producer behind ``push.publish`` and ``push.aio.publish`` (sdk-core's rule, as in
     every push-rs SDK): made on first use from ``PUSH_URL`` and ``PUSH_PUBLISH_KEY``, made again
     when either has changed since, else the same object."""
+
+def close_default() -> None:
+    """Closes the default producer's connections and forgets it: the next ``push.publish`` makes a
+    new one (from the environment of then). A producer obtained before stays usable."""
 
 class _ErrorRow(TypedDict):
     code: str
