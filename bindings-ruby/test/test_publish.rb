@@ -161,6 +161,30 @@ class TestPublish < Minitest::Test
     assert_match(/\A\d+\z/, producer.publish("after").to("/close"))
   end
 
+  def test_open_with_a_block_closes_the_producer_and_returns_the_value
+    recording = Class.new(Push::Producer) do
+      attr_reader :closed
+
+      def close
+        @closed = true
+        super
+      end
+    end
+    seen = nil
+    id = recording.open(server.url, timeout: 5) do |producer|
+      seen = producer
+      producer.publish("opened").to("/open")
+    end
+    assert_match(/\A\d+\z/, id)
+    assert seen.closed
+    assert_raises(RuntimeError) { recording.open(server.url) { |producer| seen = producer; raise "boom" } }
+    assert seen.closed, "closed on an exception too"
+    without_block = recording.open(server.url)
+    assert_kind_of Push::Producer, without_block
+    refute without_block.closed
+    assert_raises(Push::InvalidConfigError) { Push::Producer.open("ftp://x") { flunk "not yielded" } }
+  end
+
   def test_subclasses_keep_working
     klass = Class.new(Push::Producer) do
       def initialize(server_url)

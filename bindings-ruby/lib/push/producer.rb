@@ -31,6 +31,23 @@ module Push
       )
     end
 
+    # A producer for the block, closed when the block ends (also on an exception); returns the
+    # block's value. Without a block, the same as {Producer.new}.
+    #
+    #   Push::Producer.open(url, publish_key: key) { |producer| producer.publish("hi").to("/greetings") }
+    #
+    # @return [Object, Push::Producer]
+    def self.open(*args, **options)
+      producer = new(*args, **options)
+      return producer unless block_given?
+
+      begin
+        yield producer
+      ensure
+        producer.close
+      end
+    end
+
     # Starts a publish; {Publish#to} sends it.
     #
     # @param data [String] the payload, sent byte for byte whatever its encoding. Without a
