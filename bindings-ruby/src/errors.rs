@@ -11,16 +11,21 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use magnus::{function, prelude::*, Error, ExceptionClass, IntoValue, RArray, RModule, Ruby, Value};
 use push_core::{ErrorKind, KINDS};
 
-/// `Push::<name>`, falling back to `Push::Error`, then to `RuntimeError` if `lib/push/errors.rb`
-/// was not loaded (the extension required on its own).
+/// `Push::<name>` (Push's own constant, not one of `Object` of that name), falling back to
+/// `Push::Error`, then to `RuntimeError` if `lib/push/errors.rb` was not loaded (the extension
+/// required on its own).
 fn class(ruby: &Ruby, name: &str) -> ExceptionClass {
     let push: Option<RModule> = ruby.class_object().const_get("Push").ok();
-    push.and_then(|m| {
-        m.const_get::<_, ExceptionClass>(name)
-            .or_else(|_| m.const_get("Error"))
-            .ok()
-    })
-    .unwrap_or_else(|| ruby.exception_runtime_error())
+    let own = |m: RModule, name: &str| -> Option<ExceptionClass> {
+        let defined: bool = m.funcall("const_defined?", (name, false)).ok()?;
+        if defined {
+            m.const_get::<_, ExceptionClass>(name).ok()
+        } else {
+            None
+        }
+    };
+    push.and_then(|m| own(m, name).or_else(|| own(m, "Error")))
+        .unwrap_or_else(|| ruby.exception_runtime_error())
 }
 
 /// A Ruby exception for an sdk-core error: the class of its kind's row, with `#code`, `#status`,

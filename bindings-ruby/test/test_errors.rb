@@ -112,11 +112,14 @@ class TestErrors < Minitest::Test
 
   def test_a_code_without_a_ruby_class_raises_the_base_with_that_code
     klass = Push.send(:remove_const, :InvalidChannelError)
+    # A top-level class of that name (an app's own) is not Push's.
+    Object.const_set(:InvalidChannelError, Class.new(StandardError))
     error = assert_raises(Push::Error) { Push::Producer.new(PushServer.shared.url).publish("x").to("no-slash") }
     assert_equal Push::Error, error.class
     assert_equal "INVALID_CHANNEL", error.code
     refute error.retryable?
   ensure
+    Object.send(:remove_const, :InvalidChannelError) if Object.const_defined?(:InvalidChannelError, false)
     Push.const_set(:InvalidChannelError, klass) if klass && !Push.const_defined?(:InvalidChannelError, false)
   end
 
