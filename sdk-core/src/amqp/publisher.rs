@@ -262,10 +262,14 @@ impl AmqpPublisher {
 
     async fn connect(&self) -> Result<Arc<Link>> {
         let connection = amqp::connect(&self.options.url, &self.options.connection_name).await?;
-        match self.set_up(&connection).await {
+        // A half set-up connection must not linger on the broker: closed on failure, and also
+        // when this future is dropped mid-way (the publish's deadline passed during set-up).
+        let mut pending = CloseOnDrop(Some(connection));
+        let set_up = self.set_up(pending.0.as_ref().expect("just set")).await;
+        let connection = pending.0.take().expect("still held");
+        match set_up {
             Ok((channel, broken)) => Ok(Arc::new(Link { connection, channel, broken })),
             Err(e) => {
-                // Close it now: a half set-up connection must not linger on the broker.
                 let _ = connection.close(200, "set-up failed".into()).await;
                 Err(e)
             }
@@ -304,9 +308,7 @@ impl AmqpPublisher {
         self.closed.store(true, Ordering::Release);
         let link = self.link.lock().await.take();
         if let Some(link) = link {
-            if link.connection.status().connected() {
-                let _ = link.connection.close(200, "OK".into()).await;
-            }
+            let _ = link.connection.close(200, "OK".into()).await;
         }
     }
 }
@@ -314,12 +316,23 @@ impl AmqpPublisher {
 impl Drop for AmqpPublisher {
     fn drop(&mut self) {
         // Close the connection politely when a runtime is there to do it; otherwise dropping the
-        // handles closes the socket.
+        // handles closes the socket. Whatever its state: one that is reconnecting must not stay.
         if let (Some(link), Ok(handle)) = (self.link.get_mut().take(), tokio::runtime::Handle::try_current()) {
             handle.spawn(async move {
-                if link.connection.status().connected() {
-                    let _ = link.connection.close(200, "OK".into()).await;
-                }
+                let _ = link.connection.close(200, "OK".into()).await;
+            });
+        }
+    }
+}
+
+/// A connection being set up; closed (in the background) if dropped before it is taken.
+struct CloseOnDrop(Option<Connection>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        if let (Some(connection), Ok(handle)) = (self.0.take(), tokio::runtime::Handle::try_current()) {
+            handle.spawn(async move {
+                let _ = connection.close(200, "set-up abandoned".into()).await;
             });
         }
     }
