@@ -1,24 +1,27 @@
-//! Catch-up reads: a subscription whose cursor is older than the node's history (the hub answers
-//! with gaps first) is served by reading the stream from the cursor.
+//! Catch-up reads, for every engine that keeps a log longer than the hub's history (RabbitMQ's
+//! stream, the embedded broker's data dir): a subscription whose cursor is older than the hub's
+//! history (the hub answers with gaps first) is served by reading the log from the cursor.
+//! Written once here; an engine only says how to read a range of its log ([`LogRead`]).
 //!
 //! Reads are shared. After a node restart many clients come back at once with cursors a little
 //! behind each other; a read covers every channel of its range, stays in memory for a few seconds
 //! ([`SEGMENT_TTL`]), and every subscriber whose range it covers takes its own channels from it,
-//! waiting for it if it is still running. So a reconnect storm costs a few stream reads, not one
+//! waiting for it if it is still running. So a reconnect storm costs a few log reads, not one
 //! per subscriber, and a long-poll client walking through its backlog one request at a time hits
 //! the same read. Reads running or waiting for a slot are bounded (`--catch-up-concurrency`,
 //! `--catch-up-queue`): over that, `503 OVERLOADED`, never an unbounded queue.
 
 use std::collections::HashSet;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use push_core::amqp::{self, DecodedKind, StartAt, StreamReader};
+use futures_util::future::BoxFuture;
+use futures_util::{stream, FutureExt, StreamExt};
+use push_core::broker::{Position, Subscription};
 use push_core::{Channel, Error, ErrorKind, Event, Gap, Message, MessageId, Result};
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, Semaphore};
 
-use super::{digest_of, Shared, CATCH_UP_IDLE, PREFETCH};
 use crate::hub::Hub;
 use crate::metrics::Limit;
 
@@ -27,16 +30,47 @@ const SEGMENT_TTL: Duration = Duration::from_secs(10);
 /// Most reads kept (each holds at most `--catch-up-limit` messages).
 const SEGMENTS_KEPT: usize = 8;
 
-/// What one read of the stream found, for every channel.
-pub(super) struct Read {
+/// How an engine reads a range of its log.
+pub trait LogRead: Send + Sync + 'static {
+    /// Reads ids `after+1 ..= until` of every channel, at most `limit` of them, leaving out the
+    /// later copies of idempotency keys (as the hub did live).
+    fn read(&self, hub: Arc<Hub>, after: MessageId, until: MessageId, limit: usize) -> BoxFuture<'_, Result<Read>>;
+}
+
+/// What one read of the log found, for every channel.
+pub struct Read {
     /// The read covers ids `after+1 ..= until` (or less, see `last`).
-    after: MessageId,
+    pub after: MessageId,
     /// Messages of every channel, in order, later copies of idempotency keys left out.
-    messages: Vec<Arc<Message>>,
-    /// The first id the stream delivered after `after` (earlier ones are gone: retention).
-    first: Option<MessageId>,
+    pub messages: Vec<Arc<Message>>,
+    /// The first id the log delivered after `after` (earlier ones are gone: retention).
+    pub first: Option<MessageId>,
     /// The last id read: everything up to it is in `messages`.
-    last: Option<MessageId>,
+    pub last: Option<MessageId>,
+    /// Ranges inside the read that the log itself marks as lost, for every channel (e.g. what a
+    /// crash took before it was on disk).
+    pub lost: Vec<Gap>,
+}
+
+/// Settings, from `--catch-up-*`.
+#[derive(Debug, Clone, Copy)]
+pub struct CatchUpOptions {
+    /// Most messages one read returns; `0` disables catch-up reads.
+    pub limit: usize,
+    pub concurrency: usize,
+    pub queue: usize,
+}
+
+/// An engine's catch-up reads: shared segments, bounded slots, and the subscription wrapper.
+pub struct CatchUp {
+    options: CatchUpOptions,
+    reader: Arc<dyn LogRead>,
+    segments: Mutex<Vec<Arc<Segment>>>,
+    permits: Semaphore,
+    /// Reads running or waiting; bounded by concurrency + queue.
+    pending: AtomicUsize,
+    /// Reads made so far (shown in the health detail).
+    reads: AtomicU64,
 }
 
 /// A read of `after+1 ..= until`, running or done.
@@ -54,19 +88,33 @@ impl Segment {
     }
 }
 
-/// The reads a node shares between subscribers.
-#[derive(Default)]
-pub(super) struct Segments {
-    kept: Mutex<Vec<Arc<Segment>>>,
-}
+impl CatchUp {
+    pub fn new(options: CatchUpOptions, reader: Arc<dyn LogRead>) -> Arc<CatchUp> {
+        Arc::new(CatchUp {
+            permits: Semaphore::new(options.concurrency.max(1)),
+            options,
+            reader,
+            segments: Mutex::new(Vec::new()),
+            pending: AtomicUsize::new(0),
+            reads: AtomicU64::new(0),
+        })
+    }
 
-impl Segments {
+    pub fn reads(&self) -> u64 {
+        self.reads.load(Ordering::Acquire)
+    }
+
+    /// Ends waiting and future reads (shutdown).
+    pub fn close(&self) {
+        self.permits.close();
+    }
+
     fn kept(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Segment>>> {
-        self.kept.lock().unwrap_or_else(|p| p.into_inner())
+        self.segments.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Whether a read that serves `after ..= until` is running or fresh.
-    pub(super) fn covered(&self, after: MessageId, until: MessageId) -> bool {
+    fn covered(&self, after: MessageId, until: MessageId) -> bool {
         self.kept().iter().any(|s| s.covers(after, until) && !matches!(s.read.get(), Some(None)))
     }
 
@@ -84,32 +132,148 @@ impl Segments {
         kept.push(segment.clone());
         segment
     }
+
+    /// Subscribes through the hub, and serves the hub's gaps (a cursor older than its history)
+    /// from the log; only what the log no longer holds, or what the limit cut, stays a gap.
+    pub fn subscribe(self: &Arc<Self>, hub: &Arc<Hub>, channels: &[Channel], from: Position) -> Result<Subscription> {
+        let mut subscription = hub.subscribe(channels, from)?;
+        // The hub's backlog is ready at once: gaps (cursor older than this node's history) come
+        // first for each channel, then ring messages.
+        let mut backlog = Vec::new();
+        let mut ended = false;
+        while let Some(next) = subscription.events.next().now_or_never() {
+            match next {
+                Some(event) => backlog.push(event),
+                None => {
+                    ended = true;
+                    break;
+                }
+            }
+        }
+        let after = subscription.start;
+        let gap_end = range_end(&backlog);
+        // Items are `None` when the catch-up read failed: the subscription then ends where it
+        // stands (the client resumes with its cursor later) instead of reporting a false gap.
+        type Items = std::pin::Pin<Box<dyn futures_util::Stream<Item = Option<Event>> + Send>>;
+        let head: Items = if let Some(until) = gap_end.filter(|_| self.options.limit > 0) {
+            // Only a read of its own takes a place among the bounded reads; joining one that
+            // runs or has just run is free.
+            let ticket = if self.covered(after, until) { None } else { Some(Ticket::take(self)?) };
+            let (catch_up, hub) = (self.clone(), hub.clone());
+            let channels: HashSet<Channel> = channels.iter().cloned().collect();
+            Box::pin(
+                stream::once(async move {
+                    let events = catch_up.fill(&hub, &channels, after, until, backlog).await;
+                    drop(ticket);
+                    match events {
+                        Some(events) => events.into_iter().map(Some).collect(),
+                        None => vec![None],
+                    }
+                })
+                .flat_map(stream::iter),
+            )
+        } else {
+            Box::pin(stream::iter(backlog.into_iter().map(Some)))
+        };
+        let tail: Items = if ended { Box::pin(stream::empty()) } else { Box::pin(subscription.events.map(Some)) };
+        let events = head.chain(tail).take_while(|e| futures_util::future::ready(e.is_some())).filter_map(futures_util::future::ready);
+        let events = events.scan(after, |last, event| {
+            // De-duplicate by id: a message at or below the cursor was delivered already.
+            let keep = match &event {
+                Event::Message(m) => m.id > *last,
+                Event::Gap(_, g) => g.to >= *last,
+            };
+            if keep {
+                *last = event.cursor();
+            }
+            futures_util::future::ready(Some(keep.then_some(event)))
+        });
+        Ok(Subscription { start: after, events: Box::pin(events.filter_map(futures_util::future::ready)) })
+    }
+
+    /// Serves a backlog that starts with gaps from the log (`None` if the read fails): ids
+    /// `after+1 ..= until` (at most `--catch-up-limit` messages), the subscribed channels'
+    /// messages, and gaps only for what the log no longer holds or the limit cut. Returns the
+    /// backlog in order, with the hub's ring messages merged in.
+    async fn fill(&self, hub: &Arc<Hub>, channels: &HashSet<Channel>, after: MessageId, until: MessageId, backlog: Vec<Event>) -> Option<Vec<Event>> {
+        let segment = self.segment(after, until);
+        let read = segment
+            .read
+            .get_or_init(|| async {
+                let read = async {
+                    let _permit = self.permits.acquire().await.map_err(|_| Error::new(ErrorKind::ConnectionFailed, "closing"))?;
+                    self.reads.fetch_add(1, Ordering::AcqRel);
+                    self.reader.read(hub.clone(), segment.after, segment.until, self.options.limit).await
+                };
+                match read.await {
+                    Ok(read) => Some(Arc::new(read)),
+                    Err(e) => {
+                        tracing::warn!("catch-up read from {} failed; its subscriptions end for clients to resume later: {e}", segment.after);
+                        None
+                    }
+                }
+            })
+            .await
+            .clone()?;
+        debug_assert!(read.after <= after);
+        let mut events: Vec<Event> =
+            read.messages.iter().filter(|m| m.id > after && m.id <= until && channels.contains(&m.channel)).map(|m| Event::Message(m.clone())).collect();
+        // What this subscriber's part of the read saw: from its cursor on.
+        let first = read.first.map(|f| f.max(after.next()));
+        let last = read.last.filter(|l| *l > after);
+        for event in &backlog {
+            let Event::Gap(channel, gap) = event else { continue };
+            match (first, last) {
+                (Some(first), Some(last)) => {
+                    // Removed by retention: before the first id the log still had.
+                    if first > gap.from {
+                        events.push(Event::Gap(channel.clone(), Gap { from: gap.from, to: MessageId(first.0 - 1).min(gap.to) }));
+                    }
+                    // Marked lost inside the range by the log itself.
+                    for lost in &read.lost {
+                        let (from, to) = (lost.from.max(gap.from), lost.to.min(gap.to));
+                        if from <= to {
+                            events.push(Event::Gap(channel.clone(), Gap { from, to }));
+                        }
+                    }
+                    // Not read: the limit cut the read, or the log ended early.
+                    if last < gap.to {
+                        events.push(Event::Gap(channel.clone(), Gap { from: last.next().max(gap.from), to: gap.to }));
+                    }
+                }
+                _ => events.push(Event::Gap(channel.clone(), *gap)),
+            }
+        }
+        events.extend(backlog.into_iter().filter(|e| matches!(e, Event::Message(_))));
+        // Stable: a gap sorts before a message with the same cursor only if it came first.
+        events.sort_by_key(Event::cursor);
+        Some(events)
+    }
 }
 
 /// A place among the catch-up reads running or waiting on this node; over the bound a
 /// subscription is refused (503 `OVERLOADED`) instead of queueing without limit.
-pub(super) struct CatchUpTicket(Arc<Shared>);
+struct Ticket(Arc<CatchUp>);
 
-impl CatchUpTicket {
-    pub(super) fn take(shared: &Arc<Shared>) -> Result<CatchUpTicket> {
-        let bound = shared.options.catch_up_concurrency.max(1) + shared.options.catch_up_queue;
-        if shared.catch_ups_pending.fetch_add(1, Ordering::AcqRel) >= bound {
-            shared.catch_ups_pending.fetch_sub(1, Ordering::AcqRel);
-            return Err(Error::new(ErrorKind::Overloaded, "too many subscribers are catching up from the stream; retry later")
-                .with_source(Limit::CatchUpQueue));
+impl Ticket {
+    fn take(catch_up: &Arc<CatchUp>) -> Result<Ticket> {
+        let bound = catch_up.options.concurrency.max(1) + catch_up.options.queue;
+        if catch_up.pending.fetch_add(1, Ordering::AcqRel) >= bound {
+            catch_up.pending.fetch_sub(1, Ordering::AcqRel);
+            return Err(Error::new(ErrorKind::Overloaded, "too many subscribers are catching up from the log; retry later").with_source(Limit::CatchUpQueue));
         }
-        Ok(CatchUpTicket(shared.clone()))
+        Ok(Ticket(catch_up.clone()))
     }
 }
 
-impl Drop for CatchUpTicket {
+impl Drop for Ticket {
     fn drop(&mut self) {
-        self.0.catch_ups_pending.fetch_sub(1, Ordering::AcqRel);
+        self.0.pending.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
 /// The end of the range a backlog's gaps ask to read (`None`: no gap, nothing to read).
-pub(super) fn range_end(backlog: &[Event]) -> Option<MessageId> {
+fn range_end(backlog: &[Event]) -> Option<MessageId> {
     backlog
         .iter()
         .filter_map(|e| match e {
@@ -117,103 +281,4 @@ pub(super) fn range_end(backlog: &[Event]) -> Option<MessageId> {
             _ => None,
         })
         .max()
-}
-
-/// Serves a backlog that starts with gaps from the stream (`None` if the read fails): ids
-/// `after+1 ..= until` (at most `--catch-up-limit` messages), the subscribed channels'
-/// messages, and gaps only for what the stream no longer holds or the limit cut. Returns the
-/// backlog in order, with the hub's ring messages merged in.
-pub(super) async fn catch_up(shared: &Shared, hub: &Hub, channels: &HashSet<Channel>, after: MessageId, until: MessageId, backlog: Vec<Event>) -> Option<Vec<Event>> {
-    let segment = shared.segments.segment(after, until);
-    let read = segment
-        .read
-        .get_or_init(|| async {
-            match read_range(shared, hub, segment.after, segment.until).await {
-                Ok(read) => Some(Arc::new(read)),
-                Err(e) => {
-                    tracing::warn!("catch-up read from {} failed; its subscriptions end for clients to resume later: {e}", segment.after);
-                    None
-                }
-            }
-        })
-        .await
-        .clone()?;
-    debug_assert!(read.after <= after);
-    let mut events: Vec<Event> =
-        read.messages.iter().filter(|m| m.id > after && m.id <= until && channels.contains(&m.channel)).map(|m| Event::Message(m.clone())).collect();
-    // What this subscriber's part of the read saw: from its cursor on.
-    let first = read.first.map(|f| f.max(after.next()));
-    let last = read.last.filter(|l| *l > after);
-    for event in &backlog {
-        let Event::Gap(channel, gap) = event else { continue };
-        match (first, last) {
-            (Some(first), Some(last)) => {
-                // Removed by retention: before the first offset the stream still had.
-                if first > gap.from {
-                    events.push(Event::Gap(channel.clone(), Gap { from: gap.from, to: MessageId(first.0 - 1).min(gap.to) }));
-                }
-                // Not read: the limit cut the read, or the stream ended early.
-                if last < gap.to {
-                    events.push(Event::Gap(channel.clone(), Gap { from: last.next().max(gap.from), to: gap.to }));
-                }
-            }
-            _ => events.push(Event::Gap(channel.clone(), *gap)),
-        }
-    }
-    events.extend(backlog.into_iter().filter(|e| matches!(e, Event::Message(_))));
-    // Stable: a gap sorts before a message with the same cursor only if it came first.
-    events.sort_by_key(Event::cursor);
-    Some(events)
-}
-
-/// Reads ids `after+1 ..= until` of every channel, at most `--catch-up-limit` of them.
-async fn read_range(shared: &Shared, hub: &Hub, after: MessageId, until: MessageId) -> Result<Read> {
-    let _permit = shared.catch_ups.acquire().await.map_err(|_| Error::new(ErrorKind::ConnectionFailed, "closing"))?;
-    shared.catch_up_reads.fetch_add(1, Ordering::AcqRel);
-    let connection = shared.connection().ok_or_else(|| Error::new(ErrorKind::ConnectionFailed, "not connected to RabbitMQ"))?;
-    let stream = &shared.options.stream.name;
-    let limit = shared.options.catch_up_limit;
-    let prefetch = limit.clamp(1, PREFETCH as usize) as u16;
-    let mut reader = StreamReader::open(&connection, stream, StartAt::Offset(amqp::offset_after(after)), prefetch).await?;
-    let mut read = Read { after, messages: Vec::new(), first: None, last: None };
-    let mut read_digests = HashSet::new();
-    let mut count = 0usize;
-    loop {
-        let next = tokio::select! {
-            _ = shared.stop.cancelled() => break,
-            next = reader.next_within(CATCH_UP_IDLE) => next,
-        };
-        let delivery = match next {
-            Some(Ok(d)) => d,
-            Some(Err(e)) => {
-                reader.close().await;
-                return Err(amqp::error("catch-up read of", stream, e));
-            }
-            None => break,
-        };
-        let decoded = amqp::decode(&delivery.properties, &delivery.data)?;
-        if decoded.id <= after {
-            continue; // the head of the chunk holding the start offset
-        }
-        if decoded.id > until {
-            break;
-        }
-        read.first.get_or_insert(decoded.id);
-        read.last = Some(decoded.id);
-        if let DecodedKind::Message(m) = decoded.kind {
-            // A later copy of an idempotency key is skipped here as the feeder skipped it live:
-            // its first copy came earlier in this read, or before it (still in the window).
-            let digest = digest_of(&decoded.message_id);
-            let repeat = digest.is_some_and(|d| !read_digests.insert(d.to_owned()) || hub.first_copy(d).is_some_and(|first| first < m.id));
-            if !repeat {
-                read.messages.push(Arc::new(m));
-            }
-        }
-        count += 1;
-        if decoded.id >= until || count >= limit {
-            break;
-        }
-    }
-    reader.close().await;
-    Ok(read)
 }

@@ -1,6 +1,7 @@
 //! Broker engines. Each feeds a [`Hub`](crate::hub::Hub) in id order and implements
 //! [`push_core::Broker`].
 
+pub mod catch_up;
 pub mod memory;
 pub mod rabbitmq;
 

@@ -19,26 +19,21 @@
 //!   processed, so nothing is skipped or delivered twice.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use futures_util::{stream, FutureExt, StreamExt};
 use push_core::amqp::lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use push_core::amqp::lapin::types::{AMQPValue, FieldTable};
 use push_core::amqp::lapin::{self, BasicProperties, Connection};
 use push_core::amqp::{self, DecodedKind, StartAt, StreamConfig, StreamReader};
 use push_core::broker::{Health, Position, Publication, Published, Subscription};
 use push_core::amqp::publisher::{AmqpPublisher, Echo, PublisherOptions};
-use push_core::{idempotency, Broker, Channel, Error, ErrorKind, Event, MessageId, Result};
-use tokio::sync::Semaphore;
+use push_core::{idempotency, Broker, Channel, Error, ErrorKind, MessageId, Result};
 use tokio_util::sync::CancellationToken;
 
-mod catch_up;
-
-use catch_up::{CatchUpTicket, Segments};
-
+use super::catch_up::{CatchUp, CatchUpOptions, LogRead, Read};
 use crate::config::Config;
 use crate::hub::{Hub, HubLimits};
 
@@ -53,11 +48,10 @@ const BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::fro
 #[derive(Debug, Clone)]
 pub struct RabbitOptions {
     pub url: String,
+    /// CA certificates trusted for `amqps://` besides the system's roots (`--broker-ca-file`).
+    pub ca: Option<push_core::tls::CaFile>,
     pub stream: StreamConfig,
-    pub catch_up_limit: usize,
-    /// Catch-up reads running at once (`--catch-up-concurrency`) and waiting (`--catch-up-queue`).
-    pub catch_up_concurrency: usize,
-    pub catch_up_queue: usize,
+    pub catch_up: CatchUpOptions,
     pub publish_timeout: Duration,
     pub max_payload: usize,
     pub limits: HubLimits,
@@ -66,16 +60,17 @@ pub struct RabbitOptions {
 impl RabbitOptions {
     pub fn from_config(config: &Config, limits: HubLimits) -> Result<RabbitOptions> {
         let (url, _) = amqp::parse_url(&config.broker)?;
+        // Read at start-up, so a missing or broken file stops the node with a clear error.
+        let ca = config.broker_ca_file.as_deref().filter(|p| !p.as_os_str().is_empty()).map(push_core::tls::CaFile::load).transpose()?;
         Ok(RabbitOptions {
             url,
+            ca,
             stream: StreamConfig {
                 name: config.stream_name.clone(),
                 max_age: Some(config.stream_max_age).filter(|d| !d.is_zero()),
                 max_bytes: Some(config.stream_max_bytes).filter(|b| *b > 0),
             },
-            catch_up_limit: config.catch_up_limit,
-            catch_up_concurrency: config.catch_up_concurrency,
-            catch_up_queue: config.catch_up_queue,
+            catch_up: config.catch_up(),
             publish_timeout: config.publish_timeout,
             max_payload: config.max_payload_bytes,
             limits,
@@ -87,6 +82,7 @@ pub struct RabbitBroker {
     hub: Arc<Hub>,
     publisher: Arc<AmqpPublisher>,
     shared: Arc<Shared>,
+    catch_up: Arc<CatchUp>,
 }
 
 /// What the consumer task, catch-up reads and the broker handle share.
@@ -98,13 +94,6 @@ struct Shared {
     down: Mutex<Option<String>>,
     /// The offset after the last delivery processed: where a reconnected consumer resumes.
     next_offset: AtomicU64,
-    catch_ups: Semaphore,
-    /// Catch-up reads running or waiting; bounded by concurrency + queue.
-    catch_ups_pending: AtomicUsize,
-    /// Reads shared between subscribers with nearby cursors.
-    segments: Segments,
-    /// Catch-up reads made so far (shown in the health detail).
-    catch_up_reads: AtomicU64,
     stop: CancellationToken,
     /// Ends when the consumer task has closed its connection.
     stopped: tokio::sync::Notify,
@@ -130,7 +119,7 @@ impl RabbitBroker {
     /// and starts feeding the hub. Fails if RabbitMQ cannot be reached now.
     pub async fn start(options: RabbitOptions) -> Result<RabbitBroker> {
         let redacted = amqp::redact(&options.url);
-        let connection = Arc::new(amqp::connect(&options.url, &format!("push-server consumer ({})", options.stream.name)).await?);
+        let connection = Arc::new(amqp::connect(&options.url, &format!("push-server consumer ({})", options.stream.name), options.ca.as_ref()).await?);
         amqp::declare_stream(&connection, &options.stream).await?;
         let stream = options.stream.name.clone();
         let mut reader = StreamReader::open(&connection, &stream, StartAt::Next, PREFETCH).await?;
@@ -156,23 +145,20 @@ impl RabbitBroker {
             max_payload: options.max_payload,
             echo: Echo::External,
             connection_name: format!("push-server publisher ({})", options.stream.name),
+            ca: options.ca.clone(),
         })?);
-        let catch_ups = Semaphore::new(options.catch_up_concurrency.max(1));
         let shared = Arc::new(Shared {
             options,
             connection: Mutex::new(Some(connection)),
             down: Mutex::new(None),
             next_offset: AtomicU64::new(decoded.offset),
-            catch_ups,
-            catch_ups_pending: AtomicUsize::new(0),
-            segments: Segments::default(),
-            catch_up_reads: AtomicU64::new(0),
             stop: CancellationToken::new(),
             stopped: tokio::sync::Notify::new(),
         });
         let feeder = Feeder { hub: hub.clone(), publisher: publisher.clone(), shared: shared.clone() };
         tokio::spawn(feeder.run(reader, first));
-        Ok(RabbitBroker { hub, publisher, shared })
+        let catch_up = CatchUp::new(shared.options.catch_up, Arc::new(StreamRead(shared.clone())));
+        Ok(RabbitBroker { hub, publisher, shared, catch_up })
     }
 
     /// Closes the AMQP connections and waits (up to `limit`) until they are closed.
@@ -341,7 +327,7 @@ impl Feeder {
             }
             *backoff = (*backoff * 2).min(BACKOFF.1);
             let attempt = async {
-                let connection = Arc::new(amqp::connect(&options.url, &format!("push-server consumer ({})", options.stream.name)).await?);
+                let connection = Arc::new(amqp::connect(&options.url, &format!("push-server consumer ({})", options.stream.name), options.ca.as_ref()).await?);
                 let resume = self.shared.next_offset.load(Ordering::Acquire);
                 let set_up = async {
                     amqp::declare_stream(&connection, &options.stream).await?;
@@ -427,59 +413,7 @@ impl Broker for RabbitBroker {
     }
 
     fn subscribe(&self, channels: &[Channel], from: Position) -> Result<Subscription> {
-        let mut subscription = self.hub.subscribe(channels, from)?;
-        // The hub's backlog is ready at once: gaps (cursor older than this node's history) come
-        // first for each channel, then ring messages.
-        let mut backlog = Vec::new();
-        let mut ended = false;
-        while let Some(next) = subscription.events.next().now_or_never() {
-            match next {
-                Some(event) => backlog.push(event),
-                None => {
-                    ended = true;
-                    break;
-                }
-            }
-        }
-        let after = subscription.start;
-        let gap_end = catch_up::range_end(&backlog);
-        // Items are `None` when the catch-up read failed: the subscription then ends where it
-        // stands (the client resumes with its cursor later) instead of reporting a false gap.
-        type Items = std::pin::Pin<Box<dyn futures_util::Stream<Item = Option<Event>> + Send>>;
-        let head: Items = if let Some(until) = gap_end.filter(|_| self.shared.options.catch_up_limit > 0) {
-            // Only a read of its own takes a place among the bounded reads; joining one that
-            // runs or has just run is free.
-            let ticket = if self.shared.segments.covered(after, until) { None } else { Some(CatchUpTicket::take(&self.shared)?) };
-            let (shared, hub) = (self.shared.clone(), self.hub.clone());
-            let channels: HashSet<Channel> = channels.iter().cloned().collect();
-            Box::pin(
-                stream::once(async move {
-                    let events = catch_up::catch_up(&shared, &hub, &channels, after, until, backlog).await;
-                    drop(ticket);
-                    match events {
-                        Some(events) => events.into_iter().map(Some).collect(),
-                        None => vec![None],
-                    }
-                })
-                .flat_map(stream::iter),
-            )
-        } else {
-            Box::pin(stream::iter(backlog.into_iter().map(Some)))
-        };
-        let tail: Items = if ended { Box::pin(stream::empty()) } else { Box::pin(subscription.events.map(Some)) };
-        let events = head.chain(tail).take_while(|e| futures_util::future::ready(e.is_some())).filter_map(futures_util::future::ready);
-        let events = events.scan(after, |last, event| {
-            // De-duplicate by id: a message at or below the cursor was delivered already.
-            let keep = match &event {
-                Event::Message(m) => m.id > *last,
-                Event::Gap(_, g) => g.to >= *last,
-            };
-            if keep {
-                *last = event.cursor();
-            }
-            futures_util::future::ready(Some(keep.then_some(event)))
-        });
-        Ok(Subscription { start: after, events: Box::pin(events.filter_map(futures_util::future::ready)) })
+        self.catch_up.subscribe(&self.hub, channels, from)
     }
 
     fn last_id(&self) -> MessageId {
@@ -500,7 +434,7 @@ impl Broker for RabbitBroker {
                 detail: format!(
                     "stream {stream:?}, read up to offset {}, {} catch-up reads",
                     self.shared.next_offset.load(Ordering::Acquire).saturating_sub(1),
-                    self.shared.catch_up_reads.load(Ordering::Acquire)
+                    self.catch_up.reads()
                 ),
             },
             Some(why) => Health { ok: false, engine: "rabbitmq", detail: format!("stream {stream:?}: {why}") },
@@ -510,6 +444,7 @@ impl Broker for RabbitBroker {
     fn close(&self) {
         self.hub.close();
         self.shared.stop.cancel();
+        self.catch_up.close();
         let publisher = self.publisher.clone();
         tokio::spawn(async move { publisher.close().await });
     }
@@ -518,4 +453,60 @@ impl Broker for RabbitBroker {
 /// The idempotency digest an AMQP `message_id` carries, if it is one.
 fn digest_of(message_id: &Option<String>) -> Option<&str> {
     message_id.as_deref().filter(|m| m.starts_with(idempotency::DIGEST_PREFIX))
+}
+
+/// Catch-up reads from the stream, on the consumer's connection.
+struct StreamRead(Arc<Shared>);
+
+impl LogRead for StreamRead {
+    fn read(&self, hub: Arc<Hub>, after: MessageId, until: MessageId, limit: usize) -> BoxFuture<'_, Result<Read>> {
+        Box::pin(async move {
+            let shared = &self.0;
+            let connection = shared.connection().ok_or_else(|| Error::new(ErrorKind::ConnectionFailed, "not connected to RabbitMQ"))?;
+            let stream = &shared.options.stream.name;
+            let prefetch = limit.clamp(1, PREFETCH as usize) as u16;
+            let mut reader = StreamReader::open(&connection, stream, StartAt::Offset(amqp::offset_after(after)), prefetch).await?;
+            let mut read = Read { after, messages: Vec::new(), first: None, last: None, lost: Vec::new() };
+            let mut read_digests = HashSet::new();
+            let mut count = 0usize;
+            loop {
+                let next = tokio::select! {
+                    _ = shared.stop.cancelled() => break,
+                    next = reader.next_within(CATCH_UP_IDLE) => next,
+                };
+                let delivery = match next {
+                    Some(Ok(d)) => d,
+                    Some(Err(e)) => {
+                        reader.close().await;
+                        return Err(amqp::error("catch-up read of", stream, e));
+                    }
+                    None => break,
+                };
+                let decoded = amqp::decode(&delivery.properties, &delivery.data)?;
+                if decoded.id <= after {
+                    continue; // the head of the chunk holding the start offset
+                }
+                if decoded.id > until {
+                    break;
+                }
+                read.first.get_or_insert(decoded.id);
+                read.last = Some(decoded.id);
+                if let DecodedKind::Message(m) = decoded.kind {
+                    // A later copy of an idempotency key is skipped here as the feeder skipped it live:
+                    // its first copy came earlier in this read, or before it (still in the window).
+                    let digest = digest_of(&decoded.message_id);
+                    let repeat = digest.is_some_and(|d| !read_digests.insert(d.to_owned()) || hub.first_copy(d).is_some_and(|first| first < m.id));
+                    if !repeat {
+                        read.messages.push(Arc::new(m));
+                    }
+                }
+                count += 1;
+                if decoded.id >= until || count >= limit {
+                    break;
+                }
+            }
+            reader.close().await;
+            Ok(read)
+        })
+    }
 }
