@@ -207,6 +207,31 @@ pub struct Config {
     #[arg(long, env = "PUSH_AUTH_QUEUE", default_value_t = 1024)]
     pub auth_queue: usize,
 
+    /// Serve HTTPS with this certificate chain (PEM, the server's certificate first); needs
+    /// --tls-key. Reloaded on SIGHUP and when the file changes, without dropping connections.
+    #[arg(long, env = "PUSH_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<std::path::PathBuf>,
+
+    /// Private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "PUSH_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<std::path::PathBuf>,
+
+    /// How often --tls-cert and --tls-key are checked for changes; `0s` reloads on SIGHUP only.
+    #[arg(long, env = "PUSH_TLS_RELOAD_INTERVAL", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub tls_reload_interval: std::time::Duration,
+
+    /// HTTP/2: most streams (requests, SSE streams included) open at once on one connection.
+    #[arg(long, env = "PUSH_HTTP2_MAX_CONCURRENT_STREAMS", default_value_t = 100)]
+    pub http2_max_concurrent_streams: u32,
+
+    /// HTTP/2: interval of PING frames on a connection, to find dead peers; `0s` sends none.
+    #[arg(long, env = "PUSH_HTTP2_KEEP_ALIVE", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub http2_keep_alive: std::time::Duration,
+
+    /// HTTP/2: a connection whose PING is not answered within this time is closed.
+    #[arg(long, env = "PUSH_HTTP2_KEEP_ALIVE_TIMEOUT", default_value = "20s", value_parser = humantime::parse_duration)]
+    pub http2_keep_alive_timeout: std::time::Duration,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -377,6 +402,19 @@ impl Config {
         }
         if self.long_poll_timeout.is_zero() || self.heartbeat.is_zero() {
             return Err("--long-poll-timeout and --heartbeat must be greater than zero".into());
+        }
+        if self.http2_max_concurrent_streams == 0 {
+            return Err("--http2-max-concurrent-streams must be at least 1".into());
+        }
+        if self.http2_keep_alive_timeout.is_zero() {
+            return Err("--http2-keep-alive-timeout must be greater than zero".into());
+        }
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => return Err("--tls-cert needs --tls-key (PUSH_TLS_KEY): the certificate's private key".into()),
+            (None, Some(_)) => return Err("--tls-key needs --tls-cert (PUSH_TLS_CERT): the certificate chain".into()),
+            // Read now so a bad file is a settings error, before anything listens.
+            (Some(cert), Some(key)) => drop(crate::tls::load(cert, key)?),
+            (None, None) => {}
         }
         Ok(())
     }

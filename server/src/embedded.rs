@@ -89,6 +89,8 @@ fn clap_reason(e: &clap::Error) -> String {
 /// A running in-process server.
 pub struct Server {
     addr: SocketAddr,
+    /// Serving HTTPS (--tls-cert).
+    tls: bool,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -100,12 +102,13 @@ impl Server {
     pub fn start(config: Config) -> Result<Server, Error> {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<SocketAddr, Error>>();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let tls = config.tls_cert.is_some();
         let thread = std::thread::Builder::new()
             .name("push-server".into())
             .spawn(move || serve_on_own_runtime(config, ready_tx, stop_rx))
             .map_err(|e| Error::new(ErrorKind::ServerError, format!("cannot start the server thread: {e}")))?;
         match ready_rx.recv() {
-            Ok(Ok(addr)) => Ok(Server { addr, stop: Some(stop_tx), thread: Some(thread) }),
+            Ok(Ok(addr)) => Ok(Server { addr, tls, stop: Some(stop_tx), thread: Some(thread) }),
             Ok(Err(e)) => {
                 let _ = thread.join();
                 Err(e)
@@ -122,9 +125,9 @@ impl Server {
         self.addr
     }
 
-    /// `http://host:port`, for producers and subscribers.
+    /// `http://host:port` (`https://` with --tls-cert), for producers and subscribers.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
     }
 
     pub fn is_running(&self) -> bool {

@@ -7,7 +7,8 @@
 //! - [`broker`]: engines behind the [`push_core::Broker`] contract (memory, RabbitMQ).
 //! - [`routes`]: paths and methods; [`transport`]: long-poll, JSON batch, SSE, WebSocket.
 //! - [`extract`]: channels, cursor and consumer id from a request.
-//! - [`listener`]: the accept loop, TCP connection limits and HTTP/1 limits.
+//! - [`listener`]: the accept loop, TCP connection limits, HTTP/1 and HTTP/2 limits; [`tls`]:
+//!   HTTPS (rustls), certificates reloaded on SIGHUP or when their files change.
 //! - [`cli`]: the `push-server` command (every package's executable runs it); [`embedded`]: the
 //!   server inside another program (the in-process `Server` of each SDK).
 //! - [`error`]: error kinds as statuses; [`metrics`]: Prometheus counters; [`state`]: shared state.
@@ -25,6 +26,7 @@ pub mod listener;
 pub mod metrics;
 pub mod routes;
 pub mod state;
+pub mod tls;
 pub mod transport;
 
 use std::future::Future;
@@ -74,6 +76,17 @@ pub async fn serve(
     let grace = config.shutdown_timeout;
     let state = AppState::new(broker.clone(), config, token.clone());
     let (config, metrics) = (state.config.clone(), state.metrics.clone());
+    let tls = match tls::Tls::from_config(&config, metrics.clone()) {
+        Ok(tls) => tls,
+        Err(reason) => {
+            token.cancel();
+            broker.close();
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, reason));
+        }
+    };
+    if let Some(tls) = &tls {
+        tls.watch(config.tls_reload_interval, token.clone());
+    }
     let app = app(state);
     let signal = token.clone();
     tokio::spawn(async move {
@@ -81,7 +94,7 @@ pub async fn serve(
         tracing::info!("shutting down");
         signal.cancel();
     });
-    let server = listener::serve(listener, app, &config, metrics, token.clone());
+    let server = listener::serve(listener, app, &config, metrics, tls, token.clone());
     tokio::select! {
         () = server => {}
         _ = async { token.cancelled().await; tokio::time::sleep(grace).await } => {

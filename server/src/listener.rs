@@ -1,26 +1,36 @@
-//! The accept loop: bounds TCP connections (in all and per client IP), sets HTTP/1 limits (head
-//! size, head read time, idle keep-alive) and hands each connection to the router.
+//! The accept loop: bounds TCP connections (in all and per client IP), runs TLS when
+//! --tls-cert is set, picks the HTTP version, sets HTTP/1 and HTTP/2 limits and hands each
+//! connection to the router.
+//!
+//! HTTP versions: over TLS, ALPN decides (`h2` or `http/1.1`); on a plain port a client that opens
+//! with the HTTP/2 preface gets HTTP/2 (h2c with prior knowledge), any other gets HTTP/1.1. The
+//! first bytes are read under --header-timeout, as is the TLS handshake, so a silent client cannot
+//! hold a connection open by never speaking.
 //!
 //! A connection over a limit is answered `503` with `Retry-After` and closed, so a client sees
-//! why instead of a reset.
+//! why instead of a reset (with TLS it is closed without an answer: a handshake costs more than
+//! the refusal is meant to save).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper::server::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use ipnet::IpNet;
 use push_core::{ErrorKind, ERROR_HEADER};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tower::Service;
 
 use crate::config::Config;
 use crate::metrics::{Limit, Metrics};
+use crate::tls::Tls;
 
 /// Connections being answered `503` at once; past this a refused connection is just closed.
 const MAX_REFUSING: usize = 256;
@@ -124,9 +134,48 @@ impl Drop for Permit {
 #[derive(Clone)]
 pub struct ConnectionSlot(#[allow(dead_code)] Arc<Permit>);
 
+/// The HTTP/2 connection preface: a client speaking HTTP/2 first (h2c with prior knowledge)
+/// opens with it.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Bytes HTTP/2 may buffer per stream for a reader that does not keep up (hyper's default is
+/// 400 KiB); the subscriber queue (--subscriber-queue) holds the rest.
+const H2_MAX_SEND_BUF: usize = 128 * 1024;
+
+/// What every connection is served with.
+struct Protocols {
+    http1: http1::Builder,
+    http2: http2::Builder<TokioExecutor>,
+    /// --header-timeout: the TLS handshake, the first bytes, each HTTP/1 head, and an HTTP/2
+    /// connection without an open stream.
+    header_timeout: Duration,
+    tls: Option<Tls>,
+    metrics: Arc<Metrics>,
+}
+
+impl Protocols {
+    fn new(config: &Config, tls: Option<Tls>, metrics: Arc<Metrics>) -> Protocols {
+        // hyper's own connection types rather than hyper-util's auto builder: it reads the opening
+        // bytes to look for the HTTP/2 preface untimed, so a silent client would escape the head
+        // timeout. [`sniff`] does that read under the timeout.
+        let mut http1 = http1::Builder::new();
+        http1.timer(TokioTimer::new()).header_read_timeout(config.header_timeout).max_buf_size(config.max_header_bytes).keep_alive(true);
+        let mut http2 = http2::Builder::new(TokioExecutor::new());
+        http2
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(config.http2_max_concurrent_streams)
+            // HPACK-decoded names and values (+32 bytes each), the HTTP/2 form of a head's size.
+            .max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX))
+            .max_send_buf_size(H2_MAX_SEND_BUF)
+            .keep_alive_interval((!config.http2_keep_alive.is_zero()).then_some(config.http2_keep_alive))
+            .keep_alive_timeout(config.http2_keep_alive_timeout);
+        Protocols { http1, http2, header_timeout: config.header_timeout, tls, metrics }
+    }
+}
+
 /// Serves `router` on `listener` until `stop` is cancelled, then waits for open connections to
-/// finish (the caller bounds that wait).
-pub async fn serve(listener: TcpListener, router: axum::Router, config: &Config, metrics: Arc<Metrics>, stop: CancellationToken) {
+/// finish (the caller bounds that wait). With `tls`, every connection is HTTPS.
+pub async fn serve(listener: TcpListener, router: axum::Router, config: &Config, metrics: Arc<Metrics>, tls: Option<Tls>, stop: CancellationToken) {
     let limiter = Arc::new(Limiter {
         max: config.max_tcp_connections,
         per_ip: config.max_tcp_connections_per_ip,
@@ -135,14 +184,7 @@ pub async fn serve(listener: TcpListener, router: axum::Router, config: &Config,
         metrics: metrics.clone(),
         idle: tokio::sync::Notify::new(),
     });
-    // HTTP/1 only, on hyper's own connection type: hyper-util's auto builder first reads the
-    // opening bytes to look for an HTTP/2 preface, untimed, so a silent client would escape
-    // the head timeout.
-    let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(config.header_timeout)
-        .max_buf_size(config.max_header_bytes)
-        .keep_alive(true);
+    let protocols = Arc::new(Protocols::new(config, tls, metrics.clone()));
     // Tells open connections to finish their request in flight and close.
     let (closing, _) = tokio::sync::watch::channel(false);
 
@@ -164,7 +206,9 @@ pub async fn serve(listener: TcpListener, router: axum::Router, config: &Config,
             Ok(p) => p,
             Err(limit) => {
                 metrics.limit_hit(limit);
-                refuse(&limiter, stream, limit);
+                if protocols.tls.is_none() {
+                    refuse(&limiter, stream, limit);
+                }
                 continue;
             }
         };
@@ -177,16 +221,25 @@ pub async fn serve(listener: TcpListener, router: axum::Router, config: &Config,
             request.extensions_mut().insert(slot.clone());
             router.clone().call(request)
         });
-        let connection = http.serve_connection(TokioIo::new(stream), service).with_upgrades();
-        let mut closing = closing.subscribe();
+        let closing = closing.subscribe();
+        let protocols = protocols.clone();
         tokio::spawn(async move {
-            tokio::pin!(connection);
-            let ended = tokio::select! {
-                ended = connection.as_mut() => ended,
-                () = async { let _ = closing.wait_for(|c| *c).await; } => {
-                    connection.as_mut().graceful_shutdown();
-                    connection.await
-                }
+            let ended = match &protocols.tls {
+                None => serve_io(stream, false, &protocols, service, closing).await,
+                Some(tls) => match tokio::time::timeout(protocols.header_timeout, tls.acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => {
+                        let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+                        serve_io(stream, h2, &protocols, service, closing).await
+                    }
+                    Ok(Err(e)) => {
+                        protocols.metrics.tls_handshake_failures.inc();
+                        Err(format!("TLS handshake failed: {e}"))
+                    }
+                    Err(_) => {
+                        protocols.metrics.tls_handshake_failures.inc();
+                        Err("TLS handshake timed out (--header-timeout)".into())
+                    }
+                },
             };
             if let Err(e) = ended {
                 tracing::trace!(%peer, "connection ended: {e}");
@@ -204,6 +257,199 @@ pub async fn serve(listener: TcpListener, router: axum::Router, config: &Config,
             break;
         }
         idle.await;
+    }
+}
+
+/// Serves one connection (plain or TLS) with HTTP/2 when `h2` (negotiated by ALPN) or when it
+/// opens with the HTTP/2 preface, else HTTP/1.1.
+async fn serve_io<I, S>(mut io: I, h2: bool, protocols: &Protocols, service: S, mut closing: tokio::sync::watch::Receiver<bool>) -> Result<(), String>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::Service<hyper::Request<hyper::body::Incoming>, Response = axum::response::Response, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let (h2, opening) = if h2 {
+        (true, Vec::new())
+    } else {
+        match tokio::time::timeout(protocols.header_timeout, sniff(&mut io)).await {
+            Ok(Ok(found)) => found,
+            Ok(Err(e)) => return Err(e.to_string()),
+            Err(_) => return Err("nothing received within --header-timeout".into()),
+        }
+    };
+    let io = TokioIo::new(Rewind { opening, read: 0, inner: io });
+    let version = if h2 { "h2" } else { "http1" };
+    let gauge = protocols.metrics.http_connections.with_label_values(&[version]);
+    gauge.inc();
+    let _open = scopeguard(move || gauge.dec());
+    let closed = async move {
+        let _ = closing.wait_for(|c| *c).await;
+    };
+    if !h2 {
+        let connection = protocols.http1.serve_connection(io, service).with_upgrades();
+        tokio::pin!(connection);
+        return tokio::select! {
+            ended = connection.as_mut() => ended,
+            () = closed => {
+                connection.as_mut().graceful_shutdown();
+                connection.await
+            }
+        }
+        .map_err(|e| e.to_string());
+    }
+    // Streams open on this connection, to close it once idle for --header-timeout (hyper's
+    // HTTP/2 has no idle timeout; keep-alive pings only find dead peers).
+    let active = Arc::new(tokio::sync::watch::Sender::new(0usize));
+    let streams = active.clone();
+    let service = hyper::service::service_fn(move |request| {
+        let stream = StreamGuard::new(streams.clone());
+        let answer = service.clone().call(request);
+        async move {
+            let response = answer.await?;
+            Ok::<_, std::convert::Infallible>(response.map(|body| axum::body::Body::new(Tracked { body, _stream: stream })))
+        }
+    });
+    let connection = protocols.http2.serve_connection(io, service);
+    tokio::pin!(connection);
+    tokio::select! {
+        ended = connection.as_mut() => return ended.map_err(|e| e.to_string()),
+        () = closed => {}
+        () = idle(active.subscribe(), protocols.header_timeout) => {}
+    }
+    // GOAWAY: streams in flight finish, no new ones start.
+    connection.as_mut().graceful_shutdown();
+    connection.await.map_err(|e| e.to_string())
+}
+
+/// Reads the opening bytes until they either match the whole HTTP/2 preface or differ from it;
+/// returns whether they did, and the bytes read (to be replayed to the protocol).
+async fn sniff<I: AsyncRead + Unpin>(io: &mut I) -> std::io::Result<(bool, Vec<u8>)> {
+    let mut opening = vec![0u8; H2_PREFACE.len()];
+    let mut len = 0;
+    loop {
+        let n = io.read(&mut opening[len..]).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        len += n;
+        if opening[..len] != H2_PREFACE[..len] || len == H2_PREFACE.len() {
+            let h2 = opening[..len] == *H2_PREFACE;
+            opening.truncate(len);
+            return Ok((h2, opening));
+        }
+    }
+}
+
+/// Waits until the connection has had no open stream for `after`.
+async fn idle(mut active: tokio::sync::watch::Receiver<usize>, after: Duration) {
+    loop {
+        if active.wait_for(|n| *n == 0).await.is_err() {
+            return std::future::pending().await;
+        }
+        if tokio::time::timeout(after, active.wait_for(|n| *n > 0)).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// One open HTTP/2 stream, from its request until its response body ends or is dropped.
+struct StreamGuard(Arc<tokio::sync::watch::Sender<usize>>);
+
+impl StreamGuard {
+    fn new(active: Arc<tokio::sync::watch::Sender<usize>>) -> StreamGuard {
+        active.send_modify(|n| *n += 1);
+        StreamGuard(active)
+    }
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n -= 1);
+    }
+}
+
+/// A response body that keeps its stream counted while it is being sent.
+struct Tracked {
+    body: axum::body::Body,
+    _stream: StreamGuard,
+}
+
+impl hyper::body::Body for Tracked {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// Runs `f` when dropped.
+fn scopeguard(f: impl FnOnce()) -> impl Drop {
+    struct Guard<F: FnOnce()>(Option<F>);
+    impl<F: FnOnce()> Drop for Guard<F> {
+        fn drop(&mut self) {
+            if let Some(f) = self.0.take() {
+                f();
+            }
+        }
+    }
+    Guard(Some(f))
+}
+
+/// A connection whose opening bytes were read by [`sniff`]: they are read again first.
+struct Rewind<I> {
+    opening: Vec<u8>,
+    read: usize,
+    inner: I,
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for Rewind<I> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        if this.read < this.opening.len() {
+            let n = (this.opening.len() - this.read).min(buf.remaining());
+            buf.put_slice(&this.opening[this.read..this.read + n]);
+            this.read += n;
+            if this.read == this.opening.len() {
+                this.opening = Vec::new();
+                this.read = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for Rewind<I> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[std::io::IoSlice<'_>]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
     }
 }
 

@@ -105,6 +105,12 @@ pub struct Metrics {
     pub errors: IntCounterVec,
     /// Requests or connections refused (or cut short) by a limit.
     pub limits: IntCounterVec,
+    /// Open HTTP connections by protocol (`http1`, `h2`), TLS or not; WebSockets count as `http1`.
+    pub http_connections: IntGaugeVec,
+    /// Connections on the --tls-cert port whose TLS handshake failed or timed out.
+    pub tls_handshake_failures: IntCounter,
+    /// Certificate reloads by result (`ok`, `error`: the previous certificate stayed).
+    pub tls_reloads: IntCounterVec,
     by_transport: Vec<(&'static str, TransportMetrics)>,
 }
 
@@ -124,6 +130,20 @@ impl Metrics {
         let limits =
             IntCounterVec::new(Opts::new("push_limit_rejections_total", "Requests refused or cut short by a limit"), &["limit"])
                 .unwrap();
+        let http_connections =
+            IntGaugeVec::new(Opts::new("push_http_connections", "Open HTTP connections by protocol"), &["version"]).unwrap();
+        let tls_handshake_failures = IntCounter::new("push_tls_handshake_failures_total", "TLS handshakes that failed or timed out").unwrap();
+        let tls_reloads =
+            IntCounterVec::new(Opts::new("push_tls_reloads_total", "TLS certificate reloads by result"), &["result"]).unwrap();
+        for version in ["http1", "h2"] {
+            http_connections.with_label_values(&[version]).set(0);
+        }
+        for result in ["ok", "error"] {
+            tls_reloads.with_label_values(&[result]).inc_by(0);
+        }
+        registry.register(Box::new(http_connections.clone())).unwrap();
+        registry.register(Box::new(tls_handshake_failures.clone())).unwrap();
+        registry.register(Box::new(tls_reloads.clone())).unwrap();
         registry.register(Box::new(connections.clone())).unwrap();
         registry.register(Box::new(tcp_connections.clone())).unwrap();
         registry.register(Box::new(channels.clone())).unwrap();
@@ -139,7 +159,21 @@ impl Metrics {
         for limit in Limit::ALL {
             limits.with_label_values(&[limit.name()]).inc_by(0);
         }
-        Metrics { registry, connections, tcp_connections, channels, published, delivered, gaps, errors, limits, by_transport }
+        Metrics {
+            registry,
+            connections,
+            tcp_connections,
+            channels,
+            published,
+            delivered,
+            gaps,
+            errors,
+            limits,
+            http_connections,
+            tls_handshake_failures,
+            tls_reloads,
+            by_transport,
+        }
     }
 
     /// The series of `transport` (one of [`TRANSPORTS`]).

@@ -61,7 +61,8 @@ where
             }
         };
         let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-        tracing::info!(%addr, broker = %push_core::amqp::redact(&config.broker), "push-server listening");
+        let scheme = if config.tls_cert.is_some() { "https" } else { "http" };
+        tracing::info!(%addr, %scheme, broker = %push_core::amqp::redact(&config.broker), "push-server listening");
         match crate::run(listener, config, shutdown_signal()).await {
             Ok(()) => 0,
             Err(e) => {
