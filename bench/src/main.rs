@@ -132,6 +132,8 @@ struct RunArgs {
 
 fn main() {
     raise_nofile();
+    // reqwest is built without a rustls provider of its own (push-core picks ring).
+    push_core::tls::ensure_provider();
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Run(args) => {

@@ -16,13 +16,15 @@ pub const SECRET_ENV: &str = "PUSH_SECRET";
 /// The variables a producer reads for what it is not given.
 pub const URL_ENV: &str = "PUSH_URL";
 pub const PUBLISH_KEY_ENV: &str = "PUSH_PUBLISH_KEY";
+pub use crate::tls::CA_FILE_ENV;
 
-/// Producer options from a URL, a publish key and a timeout in seconds, each optional (then
-/// `PUSH_URL`, `PUSH_PUBLISH_KEY` and 10 s apply when the producer is built).
-pub fn producer_options(url: Option<String>, publish_key: Option<String>, timeout_secs: Option<f64>) -> Result<ProducerOptions> {
+/// Producer options from a URL, a publish key, a timeout in seconds and a CA file, each optional
+/// (then `PUSH_URL`, `PUSH_PUBLISH_KEY`, 10 s and `PUSH_CA_FILE` apply when the producer is built).
+pub fn producer_options(url: Option<String>, publish_key: Option<String>, timeout_secs: Option<f64>, ca_file: Option<String>) -> Result<ProducerOptions> {
     let mut options = ProducerOptions::new();
     options.url = url;
     options.publish_key = publish_key;
+    options.ca_file = ca_file.map(std::path::PathBuf::from);
     if let Some(seconds) = timeout_secs {
         options.timeout = Some(positive_seconds("timeout", seconds)?);
     }
@@ -83,14 +85,14 @@ fn whole_seconds(name: &str, value: i64) -> Result<u64> {
 }
 
 /// The producer behind a language's module-level `publish` (`Push.publish`, `push.publish`,
-/// `publish()`): built on first use from `PUSH_URL` and `PUSH_PUBLISH_KEY`, and built again when
-/// either has changed since (a test or a forked worker may set them), else reused. `T` is the
+/// `publish()`): built on first use from `PUSH_URL`, `PUSH_PUBLISH_KEY` and `PUSH_CA_FILE`, and
+/// built again when any has changed since (a test or a forked worker may set them), else reused. `T` is the
 /// binding's own producer type.
 pub struct DefaultProducer<T> {
     slot: Mutex<Option<(EnvKey, Arc<T>)>>,
 }
 
-type EnvKey = (Option<String>, Option<String>);
+type EnvKey = (Option<String>, Option<String>, Option<String>);
 
 impl<T> DefaultProducer<T> {
     pub const fn new() -> DefaultProducer<T> {
@@ -100,7 +102,7 @@ impl<T> DefaultProducer<T> {
     /// The current default producer, built with `build` (from options that leave everything to
     /// the environment) when there is none yet or the environment changed.
     pub fn get(&self, build: impl FnOnce(ProducerOptions) -> Result<T>) -> Result<Arc<T>> {
-        let key: EnvKey = (std::env::var(URL_ENV).ok(), std::env::var(PUBLISH_KEY_ENV).ok());
+        let key: EnvKey = (std::env::var(URL_ENV).ok(), std::env::var(PUBLISH_KEY_ENV).ok(), std::env::var(CA_FILE_ENV).ok());
         let mut slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((built_for, producer)) = slot.as_ref() {
             if *built_for == key {
@@ -130,13 +132,13 @@ mod tests {
 
     #[test]
     fn timeouts_must_be_positive_and_finite() {
-        assert_eq!(producer_options(None, None, Some(1.5)).unwrap().timeout, Some(Duration::from_millis(1500)));
+        assert_eq!(producer_options(None, None, Some(1.5), None).unwrap().timeout, Some(Duration::from_millis(1500)));
         for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e30] {
-            let e = producer_options(None, None, Some(bad)).unwrap_err();
+            let e = producer_options(None, None, Some(bad), None).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidConfig, "{bad}");
             assert!(e.to_string().contains("positive number of seconds"), "{e}");
         }
-        assert_eq!(producer_options(None, None, None).unwrap().timeout, None);
+        assert_eq!(producer_options(None, None, None, None).unwrap().timeout, None);
     }
 
     #[test]

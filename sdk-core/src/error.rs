@@ -26,6 +26,9 @@ pub enum ErrorKind {
     Forbidden,
     /// The server or broker could not be reached, or the connection broke.
     ConnectionFailed,
+    /// A TLS certificate problem (`https://`, `amqps://`): not signed by a trusted CA, issued
+    /// for another host name, expired, or the CA file cannot be read. Not fixed by retrying.
+    Tls,
     /// No answer in time.
     Timeout,
     /// The server answered with an error that is not the caller's fault.
@@ -68,7 +71,7 @@ const fn info(kind: ErrorKind, code: &'static str, class_name: &'static str, htt
 }
 
 /// Every kind, in the order the docs list them.
-pub const KINDS: [KindInfo; 13] = [
+pub const KINDS: [KindInfo; 14] = [
     info(ErrorKind::InvalidChannel, "INVALID_CHANNEL", "InvalidChannelError", 400, false, false, "the channel name is not valid (`/greetings`, `/rooms/42`)"),
     info(ErrorKind::InvalidCursor, "INVALID_CURSOR", "InvalidCursorError", 400, false, false, "a cursor is malformed, or ahead of the newest message"),
     info(ErrorKind::PayloadTooLarge, "PAYLOAD_TOO_LARGE", "PayloadTooLargeError", 413, false, false, "the payload is larger than the server accepts (`--max-payload-bytes`)"),
@@ -77,6 +80,7 @@ pub const KINDS: [KindInfo; 13] = [
     info(ErrorKind::Unauthorized, "UNAUTHORIZED", "UnauthorizedError", 401, false, false, "the publish key or token is missing or wrong"),
     info(ErrorKind::Forbidden, "FORBIDDEN", "ForbiddenError", 403, false, false, "valid credentials that do not cover the channel"),
     info(ErrorKind::ConnectionFailed, "CONNECTION_FAILED", "ConnectionFailedError", 503, true, true, "the server or broker could not be reached, or the connection broke"),
+    info(ErrorKind::Tls, "TLS_ERROR", "TlsError", 502, false, false, "a TLS certificate problem: not signed by a trusted CA (system roots, `ca_file`, `PUSH_CA_FILE`), issued for another host, expired, or the CA file cannot be read"),
     info(ErrorKind::Timeout, "TIMEOUT", "TimeoutError", 504, true, true, "no answer within the time limit"),
     info(ErrorKind::ServerError, "SERVER_ERROR", "ServerError", 500, true, true, "the server failed in a way that is not the caller's fault"),
     info(ErrorKind::TooManyConnections, "TOO_MANY_CONNECTIONS", "TooManyConnectionsError", 503, true, false, "the server holds its maximum of subscriber connections (`--max-connections`)"),
@@ -211,6 +215,7 @@ mod tests {
                 | ErrorKind::Unauthorized
                 | ErrorKind::Forbidden
                 | ErrorKind::ConnectionFailed
+                | ErrorKind::Tls
                 | ErrorKind::Timeout
                 | ErrorKind::ServerError
                 | ErrorKind::TooManyConnections
@@ -229,7 +234,7 @@ mod tests {
                 assert!(other.kind != row.kind && other.code != row.code && other.class_name != row.class_name, "{row:?} repeats");
             }
         }
-        assert_eq!(KINDS.len(), 13);
+        assert_eq!(KINDS.len(), 14);
     }
 
     /// docs/ERRORS.md shows [`KINDS`]; `PUSH_BLESS=1 cargo test -p push-core` rewrites it.

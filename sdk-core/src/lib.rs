@@ -9,6 +9,8 @@
 //! - [`idempotency`]: keys that make a retried publish store once.
 //! - [`binding`]: what the Ruby, Python and Node bindings do alike (options, tokens, the
 //!   default producer), decided once.
+//! - [`tls`]: trusted roots (the system's plus a CA file) and certificate errors for `https://`
+//!   and `amqps://`.
 //! - [`error`]: one error type whose [`ErrorKind`] has a stable code in every language.
 
 #[cfg(feature = "amqp")]
@@ -20,6 +22,7 @@ pub mod error;
 pub mod idempotency;
 pub mod message;
 pub mod producer;
+pub mod tls;
 pub mod token;
 
 pub use broker::{Broker, EventStream, Position, Publication, Published, Subscription};

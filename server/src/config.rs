@@ -18,9 +18,14 @@ pub struct Config {
     pub bind: SocketAddr,
 
     /// Broker engine: `memory` (embedded, one process), or RabbitMQ for many nodes:
-    /// `amqp://user:pass@host:5672/%2f` (see docs/RABBITMQ.md).
+    /// `amqp://user:pass@host:5672/%2f`, or `amqps://...:5671/...` over TLS (see docs/RABBITMQ.md).
     #[arg(long, env = "PUSH_BROKER", default_value = "memory")]
     pub broker: String,
+
+    /// RabbitMQ over `amqps://`: a PEM file of CA certificates trusted besides the system's roots
+    /// (e.g. the broker's private CA).
+    #[arg(long, env = "PUSH_BROKER_CA_FILE")]
+    pub broker_ca_file: Option<std::path::PathBuf>,
 
     /// RabbitMQ: the stream queue every node reads and every producer writes.
     #[arg(long, env = "PUSH_STREAM_NAME", default_value = push_core::amqp::DEFAULT_STREAM)]
@@ -328,6 +333,11 @@ impl Config {
     /// Whether --cors-origins allows any origin (`*`).
     pub fn any_origin(&self) -> bool {
         self.origins().any(|o| o == "*")
+    }
+
+    /// The catch-up read settings (RabbitMQ's stream, the data dir's log).
+    pub fn catch_up(&self) -> crate::broker::catch_up::CatchUpOptions {
+        crate::broker::catch_up::CatchUpOptions { limit: self.catch_up_limit, concurrency: self.catch_up_concurrency, queue: self.catch_up_queue }
     }
 
     /// Defaults for tests and embedding, as if no flag was given.

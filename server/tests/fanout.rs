@@ -10,6 +10,7 @@ const SUBSCRIBERS: usize = 1000;
 async fn a_thousand_long_polls_all_get_the_message() {
     raise_fd_limit();
     let server = TestServer::with(|c| c.long_poll_timeout = std::time::Duration::from_secs(60)).await;
+    push_core::tls::ensure_provider();
     let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
     let mut waiting = Vec::new();
     for _ in 0..SUBSCRIBERS {

@@ -57,6 +57,8 @@ pub struct PublisherOptions {
     pub echo: Echo,
     /// Shown as the connection's name in RabbitMQ.
     pub connection_name: String,
+    /// CA certificates trusted for `amqps://` besides the system's roots.
+    pub ca: Option<crate::tls::CaFile>,
 }
 
 /// Waiters for the ids of messages in flight, by `message_id` (several publishes may share a
@@ -261,7 +263,7 @@ impl AmqpPublisher {
     }
 
     async fn connect(&self) -> Result<Arc<Link>> {
-        let connection = amqp::connect(&self.options.url, &self.options.connection_name).await?;
+        let connection = amqp::connect(&self.options.url, &self.options.connection_name, self.options.ca.as_ref()).await?;
         // A half set-up connection must not linger on the broker: closed on failure, and also
         // when this future is dropped mid-way (the publish's deadline passed during set-up).
         let mut pending = CloseOnDrop(Some(connection));

@@ -5,9 +5,11 @@ use std::time::Duration;
 
 use lapin::options::QueueDeclareOptions;
 use lapin::types::{AMQPValue, FieldTable};
+use lapin::tcp::OwnedTLSConfig;
 use lapin::{Connection, ConnectionProperties};
 
 use super::{error, is_not_found, kind_of};
+use crate::tls::CaFile;
 use crate::{Error, ErrorKind, MessageId, Result};
 
 /// The stream's name when none is configured.
@@ -58,19 +60,13 @@ impl StreamConfig {
     }
 }
 
-/// An `amqp://` URL and the stream named in its query (`?stream=`), default [`DEFAULT_STREAM`].
+/// An `amqp://` or `amqps://` (TLS, port 5671 by default) URL and the stream named in its query (`?stream=`), default [`DEFAULT_STREAM`].
 /// Other query parameters (`heartbeat`, `connection_timeout`, ...) are lapin's.
 pub fn parse_url(url: &str) -> Result<(String, String)> {
     let parsed = url::Url::parse(url).map_err(|e| Error::new(ErrorKind::InvalidConfig, format!("invalid URL {url:?}: {e}")))?;
     match parsed.scheme() {
-        "amqp" => {}
-        "amqps" => {
-            return Err(Error::new(
-                ErrorKind::InvalidConfig,
-                format!("{}: amqps:// (TLS) is not supported by this build; use amqp:// on a trusted network or a TLS tunnel", redact(url)),
-            ))
-        }
-        other => return Err(Error::new(ErrorKind::InvalidConfig, format!("{other}:// is not an AMQP URL; expected amqp://user:pass@host:5672/%2f"))),
+        "amqp" | "amqps" => {}
+        other => return Err(Error::new(ErrorKind::InvalidConfig, format!("{other}:// is not an AMQP URL; expected amqp(s)://user:pass@host:5672/%2f"))),
     }
     if parsed.host_str().unwrap_or("").is_empty() {
         return Err(Error::new(ErrorKind::InvalidConfig, format!("{} has no host", redact(url))));
@@ -108,10 +104,14 @@ pub fn offset_after(id: MessageId) -> u64 {
     id.0
 }
 
-/// Connects with a name RabbitMQ shows in `rabbitmqctl list_connections`.
-pub async fn connect(url: &str, name: &str) -> Result<Connection> {
+/// Connects with a name RabbitMQ shows in `rabbitmqctl list_connections`. `amqps://` trusts the
+/// system's roots plus `ca`'s certificates (see [`crate::tls`]); a certificate problem is an
+/// [`ErrorKind::Tls`] error.
+pub async fn connect(url: &str, name: &str, ca: Option<&CaFile>) -> Result<Connection> {
     let properties = ConnectionProperties::default().with_connection_name(name.into());
-    Connection::connect(url, properties).await.map_err(|e| error("could not connect to RabbitMQ at", &redact(url), e))
+    let tls = OwnedTLSConfig { identity: None, cert_chain: ca.map(|ca| ca.pem.clone()) };
+    let runtime = lapin::runtime::default_runtime().map_err(|e| error("could not connect to RabbitMQ at", &redact(url), e))?;
+    Connection::connect_with_config(url, properties, tls, runtime).await.map_err(|e| error("could not connect to RabbitMQ at", &redact(url), e))
 }
 
 /// Makes sure the stream exists: a passive declare first (it accepts the stream whatever its

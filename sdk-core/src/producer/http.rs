@@ -21,14 +21,14 @@ impl HttpTransport {
     pub fn new(options: &Resolved) -> Result<HttpTransport> {
         let base = url::Url::parse(&options.url)
             .map_err(|e| Error::new(ErrorKind::InvalidConfig, format!("invalid URL {:?}: {e}", options.url)))?;
+        // Keep-alive connections are pooled by the client and reused across publishes. TLS is
+        // our own rustls config (ring, system roots + CA file), built only for https://.
+        crate::tls::ensure_provider();
+        let mut builder = reqwest::Client::builder();
         if base.scheme() == "https" {
-            return Err(Error::new(
-                ErrorKind::InvalidConfig,
-                format!("{}: https is not supported by this build yet; publish over http:// to the server's port or through amqp://", options.url),
-            ));
+            builder = builder.tls_backend_preconfigured(crate::tls::client_config(options.ca.as_ref())?);
         }
-        // Keep-alive connections are pooled by the client and reused across publishes.
-        let client = reqwest::Client::builder()
+        let client = builder
             .timeout(options.timeout)
             .connect_timeout(options.timeout)
             .user_agent(concat!("push-rs/", env!("CARGO_PKG_VERSION")))
@@ -81,6 +81,9 @@ impl HttpTransport {
     }
 
     fn transport_error(&self, e: reqwest::Error) -> Error {
+        if let Some(tls) = crate::tls::rustls_error(&e) {
+            return Error::new(ErrorKind::Tls, format!("TLS with push server at {} failed: {}", self.base, crate::tls::describe(tls))).with_source(e);
+        }
         let kind = if e.is_timeout() { ErrorKind::Timeout } else { ErrorKind::ConnectionFailed };
         let mut cause = String::new();
         let mut source = std::error::Error::source(&e);

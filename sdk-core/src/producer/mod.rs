@@ -1,12 +1,13 @@
 //! The producer: `Producer::new(None)?.publish("hi there!").to("/greetings").await`.
 //!
 //! The URL's scheme picks the transport (`http(s)://` publishes through a push server,
-//! `amqp://` straight to the RabbitMQ stream, see [`crate::amqp::publisher`]); callers never name a transport. Creating a producer only parses its options: it connects on first use,
+//! `amqp(s)://` straight to the RabbitMQ stream, see [`crate::amqp::publisher`]); callers never name a transport. Creating a producer only parses its options: it connects on first use,
 //! so a producer made before a `fork` works in the child (see [`blocking`]).
 
 pub mod blocking;
 mod http;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,13 +24,16 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct ProducerOptions {
-    /// `http://host:port` of a push server, or `amqp://user:pass@host:5672/%2f?stream=name` of
-    /// RabbitMQ. Default: `PUSH_URL`, else `http://127.0.0.1:4000`.
+    /// `http(s)://host:port` of a push server, or `amqp(s)://user:pass@host:5672/%2f?stream=name`
+    /// of RabbitMQ. Default: `PUSH_URL`, else `http://127.0.0.1:4000`.
     pub url: Option<String>,
     /// The server's publish key, sent as `Authorization: Bearer`. Default: `PUSH_PUBLISH_KEY`.
     pub publish_key: Option<String>,
     /// Time limit for one publish. Default: 10 s.
     pub timeout: Option<Duration>,
+    /// A PEM file of CA certificates trusted for `https://` and `amqps://` on top of the system's
+    /// roots (e.g. a private CA). Default: `PUSH_CA_FILE`, else the system's roots only.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl ProducerOptions {
@@ -48,6 +52,10 @@ impl ProducerOptions {
         self.timeout = Some(timeout);
         self
     }
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_file = Some(path.into());
+        self
+    }
 
     /// Fills what was left unset from the environment and the defaults.
     pub(crate) fn resolve(&self) -> Result<Resolved> {
@@ -64,7 +72,14 @@ impl ProducerOptions {
         if timeout.is_zero() {
             return Err(Error::new(ErrorKind::InvalidConfig, "timeout must be greater than zero"));
         }
-        Ok(Resolved { url, publish_key, timeout })
+        // Read now, so a missing or broken file fails here and not on the first publish.
+        let ca_file = self
+            .ca_file
+            .clone()
+            .filter(|p| !p.as_os_str().is_empty())
+            .or_else(|| std::env::var_os(crate::tls::CA_FILE_ENV).filter(|p| !p.is_empty()).map(PathBuf::from));
+        let ca = ca_file.as_deref().map(crate::tls::CaFile::load).transpose()?;
+        Ok(Resolved { url, publish_key, timeout, ca })
     }
 }
 
@@ -73,6 +88,7 @@ pub(crate) struct Resolved {
     pub url: String,
     pub publish_key: Option<String>,
     pub timeout: Duration,
+    pub ca: Option<crate::tls::CaFile>,
 }
 
 enum Transport {
@@ -119,6 +135,7 @@ impl Producer {
                     max_payload: DEFAULT_MAX_PAYLOAD,
                     echo: Echo::Own,
                     connection_name: format!("push-rs producer {} ({stream})", env!("CARGO_PKG_VERSION")),
+                    ca: resolved.ca.clone(),
                 })?)
             }
             #[cfg(not(feature = "amqp"))]
@@ -128,7 +145,7 @@ impl Producer {
             Some(other) => {
                 return Err(Error::new(
                     ErrorKind::InvalidConfig,
-                    format!("unsupported URL scheme {other:?} in {:?}; use http://, https:// or amqp://", resolved.url),
+                    format!("unsupported URL scheme {other:?} in {:?}; use http://, https://, amqp:// or amqps://", resolved.url),
                 ))
             }
             None => {
@@ -269,10 +286,17 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::InvalidConfig);
         let e = Producer::new(Some("localhost:4000")).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidConfig);
-        let e = Producer::new(Some("amqps://rabbit.example/%2f")).unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::InvalidConfig);
+        // TLS URLs are accepted; certificates are checked on connect.
+        Producer::new(Some("https://127.0.0.1:9")).unwrap();
         #[cfg(feature = "amqp")]
-        assert!(e.to_string().contains("TLS"), "{e}");
+        Producer::new(Some("amqps://rabbit.example/%2f")).unwrap();
+    }
+
+    #[test]
+    fn an_unreadable_ca_file_is_a_tls_error() {
+        let e = Producer::with_options(ProducerOptions::new().url("https://127.0.0.1:9").ca_file("/nonexistent/ca.pem")).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Tls);
+        assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
     }
 
     #[tokio::test]

@@ -45,6 +45,7 @@ const ENTRY_OVERHEAD: usize = 96;
 
 impl ProxyAuth {
     pub fn new(url: String, config: &Config) -> ProxyAuth {
+        push_core::tls::ensure_provider();
         let client = reqwest::Client::builder()
             .timeout(config.auth_timeout)
             .connect_timeout(config.auth_timeout)

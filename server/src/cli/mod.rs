@@ -29,6 +29,8 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    // ring as rustls' process default before any HTTP client is built (see push_core::tls).
+    push_core::tls::ensure_provider();
     let config = match Config::try_parse_from(args) {
         Ok(config) => config,
         Err(e) => {

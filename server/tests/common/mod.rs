@@ -69,6 +69,7 @@ impl TestServer {
 }
 
 pub fn client() -> reqwest::Client {
+    push_core::tls::ensure_provider();
     reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap()
 }
 

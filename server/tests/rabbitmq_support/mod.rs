@@ -137,6 +137,7 @@ impl Node {
 }
 
 pub fn client() -> reqwest::Client {
+    push_core::tls::ensure_provider();
     reqwest::Client::builder().pool_max_idle_per_host(16).build().unwrap()
 }
 
@@ -257,7 +258,7 @@ pub async fn no_leaks_then_delete(stream: &str) {
 }
 
 pub async fn delete_stream(stream: &str) {
-    let connection = push_core::amqp::connect(AMQP_URL, "push-rs tests").await.expect("connect to delete the stream");
+    let connection = push_core::amqp::connect(AMQP_URL, "push-rs tests", None).await.expect("connect to delete the stream");
     let channel = connection.create_channel().await.unwrap();
     channel.queue_delete(stream.into(), QueueDeleteOptions::default()).await.expect("delete the test stream");
     connection.close(200, "OK".into()).await.unwrap();
