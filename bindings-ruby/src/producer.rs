@@ -32,17 +32,18 @@ pub struct Producer {
 }
 
 impl Producer {
-    /// `_configure(url, publish_key, timeout)`, called by `initialize`; each may be nil (then
-    /// `PUSH_URL`, `PUSH_PUBLISH_KEY` and 10 s apply). sdk-core checks the timeout.
+    /// `_configure(url, publish_key, timeout, ca_file)`, called by `initialize`; each may be nil
+    /// (then `PUSH_URL`, `PUSH_PUBLISH_KEY`, 10 s and `PUSH_CA_FILE` apply). sdk-core checks them.
     fn configure(
         ruby: &Ruby,
         rb_self: &Self,
         url: Option<String>,
         publish_key: Option<String>,
         timeout: Option<f64>,
+        ca_file: Option<String>,
     ) -> Result<(), Error> {
         let producer = errors::native(ruby, "Push::Producer.new", || {
-            binding::producer_options(url, publish_key, timeout).and_then(BlockingProducer::new)
+            binding::producer_options(url, publish_key, timeout, ca_file).and_then(BlockingProducer::new)
         })?;
         rb_self.set(ruby, Arc::new(producer))
     }
@@ -170,7 +171,7 @@ fn implied_content_type(ruby: &Ruby, data: RString) -> Option<String> {
 pub fn init(ruby: &Ruby, push: RModule) -> Result<(), Error> {
     let class = push.define_class("Producer", ruby.class_object())?;
     class.define_alloc_func::<Producer>();
-    class.define_private_method("_configure", method!(Producer::configure, 3))?;
+    class.define_private_method("_configure", method!(Producer::configure, 4))?;
     class.define_singleton_method("_default", function!(Producer::default, 0))?;
     class.define_singleton_method("_reset_default", function!(Producer::reset_default, 0))?;
     // Only Push.producer and Push.close_default (lib/push.rb) call them.

@@ -35,7 +35,7 @@ class TestErrors < Minitest::Test
 
   def test_every_native_row_is_a_class_directly_below_push_error
     table = Push.error_table
-    assert_equal 13, table.size
+    assert_equal 14, table.size
     assert table.frozen?
     table.each do |row|
       assert_equal ROW_KEYS, row.keys
@@ -91,6 +91,9 @@ class TestErrors < Minitest::Test
       Push::Producer.new(silent.url, timeout: 0.3).publish("x").to("/slow")
     ensure
       silent&.close
+    end,
+    "unreadable CA file" => lambda do
+      Push::Producer.new("https://127.0.0.1:#{PushServer.free_port}", ca_file: "/nonexistent/ca.pem").publish("x").to("/tls")
     end
   }.freeze
   STATUSES = { "bad publish key" => 401, "payload too large" => 413 }.freeze

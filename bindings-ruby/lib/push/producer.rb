@@ -21,13 +21,17 @@ module Push
     # @param publish_key [String, nil] sent as "Authorization: Bearer <key>";
     #   nil: ENV["PUSH_PUBLISH_KEY"], else none.
     # @param timeout [Numeric, nil] seconds one publish may take, connecting included (default 10).
+    # @param ca_file [String, Pathname, nil] a PEM file of CA certificates trusted for https://
+    #   and amqps:// besides the system's roots; nil: ENV["PUSH_CA_FILE"], else system roots only.
     # @raise [Push::InvalidConfigError] if the URL or the timeout is not usable.
+    # @raise [Push::TlsError] if the CA file cannot be read or holds no certificate.
     # @raise [ArgumentError] if the timeout is not a number.
-    def initialize(url = nil, publish_key: nil, timeout: nil)
+    def initialize(url = nil, publish_key: nil, timeout: nil, ca_file: nil)
       _configure(
         url&.to_s,
         publish_key&.to_s,
-        timeout.nil? ? nil : Float(timeout)
+        timeout.nil? ? nil : Float(timeout),
+        ca_file.nil? ? nil : File.path(ca_file)
       )
     end
 
