@@ -314,14 +314,22 @@ where
     });
     let connection = protocols.http2.serve_connection(io, service);
     tokio::pin!(connection);
-    tokio::select! {
+    let idled = tokio::select! {
         ended = connection.as_mut() => return ended.map_err(|e| e.to_string()),
-        () = closed => {}
-        () = idle(active.subscribe(), protocols.header_timeout) => {}
-    }
+        () = closed => false,
+        () = idle(active.subscribe(), protocols.header_timeout) => true,
+    };
     // GOAWAY: streams in flight finish, no new ones start.
     connection.as_mut().graceful_shutdown();
-    connection.await.map_err(|e| e.to_string())
+    if !idled {
+        // Shutting down: the server's --shutdown-timeout bounds this.
+        return connection.await.map_err(|e| e.to_string());
+    }
+    // A graceful close waits for the peer to answer a PING; one that never does is dropped.
+    match tokio::time::timeout(protocols.header_timeout, connection).await {
+        Ok(ended) => ended.map_err(|e| e.to_string()),
+        Err(_) => Err("idle HTTP/2 connection did not acknowledge GOAWAY; closed".into()),
+    }
 }
 
 /// Reads the opening bytes until they either match the whole HTTP/2 preface or differ from it;
