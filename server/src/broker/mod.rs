@@ -2,6 +2,7 @@
 //! [`push_core::Broker`].
 
 pub mod catch_up;
+pub mod durable;
 pub mod memory;
 pub mod rabbitmq;
 
@@ -25,7 +26,21 @@ pub async fn from_config(config: &Config) -> Result<Arc<dyn Broker>> {
         ..HubLimits::default()
     };
     match config.broker.as_str() {
-        "memory" => Ok(Arc::new(memory::MemoryBroker::new(limits))),
+        "memory" => match &config.data_dir {
+            None => Ok(Arc::new(memory::MemoryBroker::new(limits))),
+            Some(dir) => Ok(Arc::new(
+                durable::DurableBroker::start(durable::DurableOptions {
+                    dir: dir.clone(),
+                    fsync: config.fsync,
+                    fsync_interval: config.fsync_interval,
+                    retention_age: Some(config.retention_age).filter(|a| !a.is_zero()),
+                    retention_bytes: Some(config.retention_bytes).filter(|b| *b > 0),
+                    catch_up: config.catch_up(),
+                    limits,
+                })
+                .await?,
+            )),
+        },
         other if other.starts_with("amqp://") || other.starts_with("amqps://") => {
             let options = rabbitmq::RabbitOptions::from_config(config, limits)?;
             Ok(Arc::new(rabbitmq::RabbitBroker::start(options).await?))

@@ -1,0 +1,4 @@
+//! On-disk storage for the embedded broker (`--data-dir`).
+
+pub mod log;
+pub mod record;

@@ -1,0 +1,116 @@
+//! How one log entry is laid out on disk. The key is the message id; the value is a version byte,
+//! a kind byte, then the kind's fields (little endian, lengths before strings). Decoding checks
+//! every length, so a foreign or damaged value is an error, never a panic or a wrong message.
+
+use bytes::Bytes;
+use push_core::{Channel, Message, MessageId};
+
+const VERSION: u8 = 1;
+const MESSAGE: u8 = 0;
+const LOST: u8 = 1;
+
+/// One entry of the log.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    /// A published message, with its idempotency digest if it had a key.
+    Message { message: Message, digest: Option<String> },
+    /// Ids `from ..= this entry's id` may have been given to publishes that a crash took before
+    /// they were on disk (`--fsync interval|never`): every channel reads them as a gap.
+    Lost { from: MessageId },
+}
+
+pub fn encode_message(message: &Message, digest: Option<&str>) -> Vec<u8> {
+    let (channel, content_type, digest) = (message.channel.as_str().as_bytes(), message.content_type.as_bytes(), digest.unwrap_or("").as_bytes());
+    let mut out = Vec::with_capacity(16 + channel.len() + content_type.len() + digest.len() + message.payload.len());
+    out.extend_from_slice(&[VERSION, MESSAGE]);
+    out.extend_from_slice(&message.published_at.to_le_bytes());
+    for field in [channel, content_type, digest] {
+        out.extend_from_slice(&(field.len() as u32).to_le_bytes());
+        out.extend_from_slice(field);
+    }
+    out.extend_from_slice(&message.payload);
+    out
+}
+
+pub fn encode_lost(from: MessageId) -> Vec<u8> {
+    let mut out = vec![VERSION, LOST];
+    out.extend_from_slice(&from.0.to_le_bytes());
+    out
+}
+
+/// The publish time of an encoded message (for retention by age) without decoding the rest.
+pub fn published_at(value: &[u8]) -> Option<u64> {
+    match value {
+        [VERSION, MESSAGE, rest @ ..] => rest.get(..8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes"))),
+        _ => None,
+    }
+}
+
+/// The idempotency digest of an encoded message, if it has one.
+pub fn digest(value: &[u8]) -> Option<String> {
+    match decode(MessageId(1), value) {
+        Ok(Record::Message { digest, .. }) => digest,
+        _ => None,
+    }
+}
+
+pub fn decode(id: MessageId, value: &[u8]) -> Result<Record, String> {
+    let mut r = Reader(value);
+    match (r.take(1)?, r.take(1)?) {
+        ([VERSION], [MESSAGE]) => {
+            let published_at = u64::from_le_bytes(r.take(8)?.try_into().expect("8 bytes"));
+            let channel = std::str::from_utf8(r.field()?).map_err(|_| "channel is not UTF-8".to_owned())?;
+            let channel = Channel::parse(channel).map_err(|e| format!("bad channel: {e}"))?;
+            let content_type = String::from_utf8(r.field()?.to_vec()).map_err(|_| "content type is not UTF-8".to_owned())?;
+            let digest = std::str::from_utf8(r.field()?).map_err(|_| "digest is not UTF-8".to_owned())?;
+            let digest = (!digest.is_empty()).then(|| digest.to_owned());
+            let message = Message { id, channel, payload: Bytes::copy_from_slice(r.0), content_type, published_at };
+            Ok(Record::Message { message, digest })
+        }
+        ([VERSION], [LOST]) => Ok(Record::Lost { from: MessageId(u64::from_le_bytes(r.take(8)?.try_into().expect("8 bytes"))) }),
+        (version, kind) => Err(format!("unknown entry (format {version:?}, kind {kind:?})")),
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        if self.0.len() < n {
+            return Err("entry is truncated".to_owned());
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+
+    fn field(&mut self) -> Result<&'a [u8], String> {
+        let len = u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")) as usize;
+        self.take(len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_and_lost_ranges_round_trip() {
+        let message = Message { id: MessageId(7), channel: Channel::parse("/a/b").unwrap(), payload: Bytes::from_static(b"\x00hi"), content_type: "text/plain".into(), published_at: 123 };
+        let value = encode_message(&message, Some("dg"));
+        assert_eq!(decode(MessageId(7), &value).unwrap(), Record::Message { message: message.clone(), digest: Some("dg".into()) });
+        assert_eq!(published_at(&value), Some(123));
+        assert_eq!(decode(MessageId(7), &encode_message(&message, None)).unwrap(), Record::Message { message, digest: None });
+        assert_eq!(decode(MessageId(9), &encode_lost(MessageId(3))).unwrap(), Record::Lost { from: MessageId(3) });
+    }
+
+    #[test]
+    fn damaged_entries_are_errors() {
+        let message = Message { id: MessageId(1), channel: Channel::parse("/a").unwrap(), payload: Bytes::new(), content_type: "t".into(), published_at: 1 };
+        let value = encode_message(&message, None);
+        for cut in 0..value.len() - 1 {
+            assert!(decode(MessageId(1), &value[..cut]).is_err(), "cut at {cut}");
+        }
+        assert!(decode(MessageId(1), b"\x09\x00").unwrap_err().contains("unknown entry"));
+    }
+}
