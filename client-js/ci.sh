@@ -6,8 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-echo "client-js/ci.sh: apt-get install chromium"
-../scripts/apt-install chromium
+echo "client-js/ci.sh: apt-get install chromium libnss3-tools openssl"
+# certutil (libnss3-tools) trusts the HTTPS tests' CA in the browser's NSS database; openssl
+# makes that CA (scripts/test-certs).
+../scripts/apt-install chromium libnss3-tools openssl
 
 if [ ! -d node_modules/playwright-core ] || ! npm ls --silent >/dev/null 2>&1; then
   npm ci --no-audit --no-fund --loglevel=error

@@ -234,4 +234,5 @@ async function waitForMessages(page, n, timeout = 30000) {
 module.exports = {
   REPO, CLIENT_DIR, SERVER_BIN, sleep, freePort, startServer, startProxy, startSite,
   serverServesClient, launchBrowser, openHarness, waitForState, waitForConnections, waitForMessages,
+  harnessHtml,
 };
