@@ -1,5 +1,5 @@
-//! The broker contract, one suite for every engine: the embedded broker and RabbitMQ run the
-//! same checks through [`push_core::Broker`], built the way the server builds them
+//! The broker contract, one suite for every engine: the embedded broker (in memory, and with a
+//! data dir) and RabbitMQ run the same checks through [`push_core::Broker`], built the way the server builds them
 //! (`broker::from_config`). A new engine adds one line to `engines!` below.
 //!
 //! The central check is [`assert_accounted`]: a subscription from a cursor yields every later
@@ -25,6 +25,8 @@ type Check = fn(Arc<dyn Broker>) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 #[derive(Clone, Copy)]
 enum Engine {
     Memory,
+    /// The embedded broker with a data dir (a fresh temporary one per check).
+    Disk,
     RabbitMq,
 }
 
@@ -34,8 +36,14 @@ async fn run(engine: Engine, name: &str, tweak: fn(&mut Config), check: Check) {
     let mut config = Config::defaults();
     config.publish_timeout = Duration::from_secs(5);
     tweak(&mut config);
+    let dir = std::env::temp_dir().join(format!("push-contract-{}-{name}", std::process::id()));
     let (_turn, stream) = match engine {
         Engine::Memory => (None, None),
+        Engine::Disk => {
+            let _ = std::fs::remove_dir_all(&dir);
+            config.data_dir = Some(dir.clone());
+            (None, None)
+        }
         Engine::RabbitMq => {
             let turn = rabbitmq_support::serial().await;
             let stream = rabbitmq_support::unique_stream(name);
@@ -51,6 +59,7 @@ async fn run(engine: Engine, name: &str, tweak: fn(&mut Config), check: Check) {
     if let Some(stream) = stream {
         rabbitmq_support::no_leaks_then_delete(&stream).await;
     }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn channel(name: &str) -> Channel {
@@ -302,8 +311,8 @@ fn expiry(broker: Arc<dyn Broker>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        // The embedded broker keeps nothing beyond its rings, so expiry must show as a gap there;
-        // RabbitMQ serves aged-out ring entries from its stream instead.
+        // The embedded broker without a data dir keeps nothing beyond its rings, so expiry must
+        // show as a gap there; RabbitMQ and a data dir serve aged-out ring entries from their log.
         if broker.health().engine == "memory" {
             assert!(saw_expiry, "history did not expire within 4 s");
         }
@@ -345,7 +354,7 @@ macro_rules! contract {
 }
 
 contract! {
-    engines: [memory => Engine::Memory, rabbitmq => Engine::RabbitMq],
+    engines: [memory => Engine::Memory, disk => Engine::Disk, rabbitmq => Engine::RabbitMq],
     checks: [
         live_in_order with defaults,
         resume_from_cursor with defaults,
