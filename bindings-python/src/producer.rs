@@ -25,9 +25,10 @@ pub struct Producer {
 #[pymethods]
 impl Producer {
     #[new]
-    #[pyo3(signature = (url=None, *, publish_key=None, timeout=None))]
-    fn new(py: Python<'_>, url: Option<String>, publish_key: Option<String>, timeout: Option<f64>) -> PyResult<Self> {
-        let inner = guard(|| BlockingProducer::new(binding::producer_options(url, publish_key, timeout)?)).py(py)?;
+    #[pyo3(signature = (url=None, *, publish_key=None, timeout=None, ca_file=None))]
+    fn new(py: Python<'_>, url: Option<String>, publish_key: Option<String>, timeout: Option<f64>, ca_file: Option<std::path::PathBuf>) -> PyResult<Self> {
+        let ca_file = ca_file.map(|p| p.to_string_lossy().into_owned());
+        let inner = guard(|| BlockingProducer::new(binding::producer_options(url, publish_key, timeout, ca_file)?)).py(py)?;
         Ok(Producer { inner })
     }
 

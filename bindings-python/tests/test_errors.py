@@ -97,6 +97,7 @@ def failures(start_server: Callable[..., Server], closed_url: str, silent_url: s
         "bad channel name": lambda: push.Producer(small.url).publish("x").to("no-slash"),
         "payload too large": lambda: push.Producer(small.url).publish("x" * 17).to("/c"),
         "no answer in time": lambda: push.Producer(silent_url, timeout=0.3).publish("x").to("/c"),
+        "unreadable CA file": lambda: push.Producer(closed_url.replace("http:", "https:"), ca_file="/nonexistent/ca.pem").publish("x").to("/c"),
     }
 
 

@@ -34,6 +34,7 @@ from push._errors import (
     PushError,
     ServerError,
     TimeoutError,
+    TlsError,
     TooManyConnectionsError,
     UnauthorizedError,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "UnauthorizedError",
     "ForbiddenError",
     "ConnectionFailedError",
+    "TlsError",
     "TimeoutError",
     "ServerError",
     "TooManyConnectionsError",

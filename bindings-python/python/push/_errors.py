@@ -105,6 +105,12 @@ class ConnectionFailedError(PushError, builtins.ConnectionError):
     :class:`builtins.ConnectionError`, so code that knows nothing of push-rs catches it too."""
 
 
+class TlsError(PushError):
+    """A TLS certificate problem (``https://``, ``amqps://``): the certificate is not signed by a
+    trusted CA (the system's roots, ``ca_file``, ``PUSH_CA_FILE``), names another host, has
+    expired, or the CA file cannot be read. Not retryable: fix the certificate or the CA file."""
+
+
 class TimeoutError(PushError, builtins.TimeoutError):  # noqa: A001 (the table's name, on purpose)
     """No answer within the producer's ``timeout``. Also a :class:`builtins.TimeoutError`, so
     ``except TimeoutError:`` catches both. Not a connection failure: the message may be stored."""

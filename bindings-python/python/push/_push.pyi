@@ -16,8 +16,9 @@ class Producer:
     """Publishes messages to push-rs channels: ``Producer().publish("hi").to("/greetings")``.
 
     ``url`` defaults to ``PUSH_URL``, then ``http://127.0.0.1:4000``; ``publish_key`` to
-    ``PUSH_PUBLISH_KEY``; ``timeout`` (seconds, per publish, connecting included) to 10.
-    Thread-safe, and usable after ``os.fork()`` in the child.
+    ``PUSH_PUBLISH_KEY``; ``timeout`` (seconds, per publish, connecting included) to 10;
+    ``ca_file`` (a PEM file of CA certificates trusted for ``https://`` and ``amqps://`` besides
+    the system's roots) to ``PUSH_CA_FILE``, else the system's roots only. Thread-safe, and usable after ``os.fork()`` in the child.
     """
 
     def __new__(
@@ -26,6 +27,7 @@ class Producer:
         *,
         publish_key: Optional[str] = None,
         timeout: Optional[float] = None,
+        ca_file: Optional[Union[str, "os.PathLike[str]"]] = None,
     ) -> Self: ...
     @property
     def url(self) -> str: ...

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Optional, Type, Union
 from push._push import Producer, Publish, default_producer
 
 if TYPE_CHECKING:
+    import os
+
     from push import Data
 
 __all__ = ["AsyncProducer", "AsyncPublish", "publish"]
@@ -49,9 +51,10 @@ class AsyncProducer:
         *,
         publish_key: Optional[str] = None,
         timeout: Optional[float] = None,
+        ca_file: Optional[Union[str, "os.PathLike[str]"]] = None,
         producer: Optional[Producer] = None,
     ) -> None:
-        self._producer = producer if producer is not None else Producer(url, publish_key=publish_key, timeout=timeout)
+        self._producer = producer if producer is not None else Producer(url, publish_key=publish_key, timeout=timeout, ca_file=ca_file)
 
     @property
     def url(self) -> str:
