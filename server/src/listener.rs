@@ -167,6 +167,10 @@ impl Protocols {
             // HPACK-decoded names and values (+32 bytes each), the HTTP/2 form of a head's size.
             .max_header_list_size(u32::try_from(config.max_header_bytes).unwrap_or(u32::MAX))
             .max_send_buf_size(H2_MAX_SEND_BUF)
+            // Rapid reset (CVE-2023-44487): streams the client resets before they are answered,
+            // and streams the server has to reset, are bounded; past them the connection closes.
+            .max_pending_accept_reset_streams(20)
+            .max_local_error_reset_streams(1024)
             .keep_alive_interval((!config.http2_keep_alive.is_zero()).then_some(config.http2_keep_alive))
             .keep_alive_timeout(config.http2_keep_alive_timeout);
         Protocols { http1, http2, header_timeout: config.header_timeout, tls, metrics }

@@ -254,7 +254,9 @@ async fn publish_h2(send: &mut H2, channel: &str, body: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Tests.
 
-#[tokio::test]
+// Two workers: dropping the in-process server blocks one while the other lets this test's client
+// connections answer the server's GOAWAY.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_long_poll_and_publish_over_http1() {
     let ca = Ca::new("push test CA");
     let certs = CertDir::new(&ca);
@@ -294,7 +296,7 @@ async fn https_long_poll_and_publish_over_http1() {
     assert!(!String::from_utf8_lossy(&sink).contains("200 OK"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_over_tls_by_alpn_serves_every_http_transport() {
     let ca = Ca::new("push test CA");
     let certs = CertDir::new(&ca);
@@ -335,7 +337,7 @@ async fn http2_over_tls_by_alpn_serves_every_http_transport() {
     wait_metric(addr, Some(&cas), "push_connections{transport=\"sse\"}", 0.0).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn h2c_prior_knowledge_and_http1_share_the_plain_port() {
     let server = Server::start(config_from_options(Vec::new()).unwrap()).unwrap();
     let addr = server.local_addr();
@@ -356,7 +358,7 @@ async fn h2c_prior_knowledge_and_http1_share_the_plain_port() {
     assert_eq!(sse.next_data().await.as_deref(), Some("from h2c"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_sse_streams_on_one_http2_connection_all_receive_every_message() {
     let ca = Ca::new("push test CA");
     let certs = CertDir::new(&ca);
@@ -403,7 +405,7 @@ async fn twenty_sse_streams_on_one_http2_connection_all_receive_every_message() 
     assert_eq!(metric(&text, "push_messages_delivered_total{transport=\"sse\"}"), 100.0);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_limits_streams_and_header_lists_and_closes_idle_connections() {
     let server = Server::start(
         config_from_options([
@@ -463,7 +465,7 @@ async fn http2_limits_streams_and_header_lists_and_closes_idle_connections() {
     assert_eq!(sse.next_data().await.as_deref(), Some("still here"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_over_tls_is_http1() {
     let ca = Ca::new("push test CA");
     let certs = CertDir::new(&ca);
@@ -488,7 +490,7 @@ async fn websocket_over_tls_is_http1() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_certificate_file_is_served_to_new_connections_while_old_streams_go_on() {
     let (first_ca, second_ca) = (Ca::new("first CA"), Ca::new("second CA"));
     let certs = CertDir::new(&first_ca);
@@ -552,7 +554,7 @@ impl Drop for Binary {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_the_certificate_without_dropping_streams() {
     let (first_ca, second_ca) = (Ca::new("first CA"), Ca::new("second CA"));
     let certs = CertDir::new(&first_ca);
