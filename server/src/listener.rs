@@ -82,6 +82,9 @@ struct Counts {
 struct Permit {
     limiter: Arc<Limiter>,
     ip: Option<IpAddr>,
+    /// `push_http_connections{version}` of the protocol the connection speaks, once known:
+    /// counted until the socket closes (an upgraded WebSocket holds its permit).
+    http: std::sync::OnceLock<prometheus::IntGauge>,
 }
 
 impl Limiter {
@@ -105,12 +108,15 @@ impl Limiter {
         }
         counts.total += 1;
         self.metrics.tcp_connections.set(counts.total as i64);
-        Ok(Permit { limiter: self.clone(), ip: counted.then_some(ip) })
+        Ok(Permit { limiter: self.clone(), ip: counted.then_some(ip), http: std::sync::OnceLock::new() })
     }
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
+        if let Some(gauge) = self.http.get() {
+            gauge.dec();
+        }
         let mut counts = self.limiter.counts();
         counts.total -= 1;
         if let Some(ip) = self.ip {
@@ -132,7 +138,7 @@ impl Drop for Permit {
 /// keeps it after the upgrade (when hyper lets go of the connection), so upgraded sockets count
 /// too.
 #[derive(Clone)]
-pub struct ConnectionSlot(#[allow(dead_code)] Arc<Permit>);
+pub struct ConnectionSlot(Arc<Permit>);
 
 /// The HTTP/2 connection preface: a client speaking HTTP/2 first (h2c with prior knowledge)
 /// opens with it.
@@ -229,11 +235,11 @@ pub async fn serve(listener: TcpListener, router: axum::Router, config: &Config,
         let protocols = protocols.clone();
         tokio::spawn(async move {
             let ended = match &protocols.tls {
-                None => serve_io(stream, false, &protocols, service, closing).await,
+                None => serve_io(stream, false, &protocols, &held, service, closing).await,
                 Some(tls) => match tokio::time::timeout(protocols.header_timeout, tls.acceptor.accept(stream)).await {
                     Ok(Ok(stream)) => {
                         let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
-                        serve_io(stream, h2, &protocols, service, closing).await
+                        serve_io(stream, h2, &protocols, &held, service, closing).await
                     }
                     Ok(Err(e)) => {
                         protocols.metrics.tls_handshake_failures.inc();
@@ -266,7 +272,14 @@ pub async fn serve(listener: TcpListener, router: axum::Router, config: &Config,
 
 /// Serves one connection (plain or TLS) with HTTP/2 when `h2` (negotiated by ALPN) or when it
 /// opens with the HTTP/2 preface, else HTTP/1.1.
-async fn serve_io<I, S>(mut io: I, h2: bool, protocols: &Protocols, service: S, mut closing: tokio::sync::watch::Receiver<bool>) -> Result<(), String>
+async fn serve_io<I, S>(
+    mut io: I,
+    h2: bool,
+    protocols: &Protocols,
+    slot: &ConnectionSlot,
+    service: S,
+    mut closing: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), String>
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: hyper::service::Service<hyper::Request<hyper::body::Incoming>, Response = axum::response::Response, Error = std::convert::Infallible>
@@ -288,7 +301,7 @@ where
     let version = if h2 { "h2" } else { "http1" };
     let gauge = protocols.metrics.http_connections.with_label_values(&[version]);
     gauge.inc();
-    let _open = scopeguard(move || gauge.dec());
+    let _ = slot.0.http.set(gauge);
     let closed = async move {
         let _ = closing.wait_for(|c| *c).await;
     };
@@ -404,19 +417,6 @@ impl hyper::body::Body for Tracked {
     fn size_hint(&self) -> hyper::body::SizeHint {
         self.body.size_hint()
     }
-}
-
-/// Runs `f` when dropped.
-fn scopeguard(f: impl FnOnce()) -> impl Drop {
-    struct Guard<F: FnOnce()>(Option<F>);
-    impl<F: FnOnce()> Drop for Guard<F> {
-        fn drop(&mut self) {
-            if let Some(f) = self.0.take() {
-                f();
-            }
-        }
-    }
-    Guard(Some(f))
 }
 
 /// A connection whose opening bytes were read by [`sniff`]: they are read again first.

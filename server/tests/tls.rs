@@ -476,6 +476,8 @@ async fn websocket_over_tls_is_http1() {
     let (mut ws, response) = tokio_tungstenite::client_async(format!("wss://127.0.0.1:{}/wss/x", addr.port()), tls).await.unwrap();
     assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
     wait_metric(addr, Some(&cas), "push_connections{transport=\"websocket\"}", 1.0).await;
+    // The upgraded socket still counts as an HTTP/1 connection (beside the one reading metrics).
+    wait_metric(addr, Some(&cas), "push_http_connections{version=\"http1\"}", 2.0).await;
     let mut h2 = h2_over(tls_connect(addr, &cas, &[b"h2"]).await.unwrap()).await;
     publish_h2(&mut h2, "/wss/x", "over wss").await;
     use futures_util::StreamExt;
@@ -488,6 +490,9 @@ async fn websocket_over_tls_is_http1() {
             }
         }
     }
+    ws.close(None).await.unwrap();
+    wait_metric(addr, Some(&cas), "push_connections{transport=\"websocket\"}", 0.0).await;
+    wait_metric(addr, Some(&cas), "push_http_connections{version=\"http1\"}", 1.0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
