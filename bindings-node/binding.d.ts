@@ -60,6 +60,11 @@ export interface ProducerConfig {
   publishKey?: string
   /** Time limit for one publish, connecting included. Default: 10000. */
   timeoutMs?: number
+  /**
+   * A PEM file of CA certificates trusted for https:// and amqps:// besides the system's
+   * roots. Default: `PUSH_CA_FILE`, else the system's roots only.
+   */
+  caFile?: string
 }
 
 /**

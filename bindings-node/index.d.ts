@@ -4,12 +4,18 @@
 export type PublishData = string | ArrayBufferView | ArrayBuffer
 
 export interface ProducerOptions {
-  /** `http://host:port` of a push server. Default: `process.env.PUSH_URL`, else `http://127.0.0.1:4000`. */
+  /** `http(s)://host:port` of a push server, or `amqp(s)://user:pass@host:port/%2f` of RabbitMQ. Default: `process.env.PUSH_URL`, else `http://127.0.0.1:4000`. */
   url?: string | null
   /** Sent as `Authorization: Bearer <key>`. Default: `process.env.PUSH_PUBLISH_KEY`. */
   publishKey?: string | null
   /** Time limit for one publish, connecting included, in milliseconds. Default: 10000. */
   timeoutMs?: number | null
+  /**
+   * A PEM file of CA certificates trusted for `https://` and `amqps://` besides the system's
+   * roots (e.g. a private CA). Default: `process.env.PUSH_CA_FILE`, else the system's roots only.
+   * An unreadable file throws `TlsError`.
+   */
+  caFile?: string | null
 }
 
 export interface PublishOptions {
@@ -251,6 +257,7 @@ export type PushErrorCode =
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
   | 'CONNECTION_FAILED'
+  | 'TLS_ERROR'
   | 'TIMEOUT'
   | 'SERVER_ERROR'
   | 'TOO_MANY_CONNECTIONS'
@@ -315,6 +322,15 @@ export declare class ForbiddenError extends PushError {
 export declare class ConnectionFailedError extends PushError {
   static readonly code: 'CONNECTION_FAILED'
   readonly code: 'CONNECTION_FAILED'
+}
+/**
+ * A TLS certificate problem (`https://`, `amqps://`): not signed by a trusted CA (the system's
+ * roots, `caFile`, `PUSH_CA_FILE`), issued for another host, expired, or the CA file cannot be
+ * read. Not retryable.
+ */
+export declare class TlsError extends PushError {
+  static readonly code: 'TLS_ERROR'
+  readonly code: 'TLS_ERROR'
 }
 /** No answer within `timeoutMs`. Not a `ConnectionFailedError`: the message may have been stored. */
 export declare class TimeoutError extends PushError {

@@ -61,12 +61,12 @@ function argError(what, expected, value) {
 function nativeConfig(options) {
   if (options === undefined || options === null) return {}
   if (typeof options !== 'object') throw argError('Producer options', 'an object', options)
-  const { url, publishKey, timeoutMs } = options
-  for (const [name, value] of [['url', url], ['publishKey', publishKey]]) {
+  const { url, publishKey, timeoutMs, caFile } = options
+  for (const [name, value] of [['url', url], ['publishKey', publishKey], ['caFile', caFile]]) {
     if (value != null && typeof value !== 'string') throw argError(`options.${name}`, 'a string', value)
   }
   if (timeoutMs != null && typeof timeoutMs !== 'number') throw argError('options.timeoutMs', 'a number', timeoutMs)
-  return { url: url ?? undefined, publishKey: publishKey ?? undefined, timeoutMs: timeoutMs ?? undefined }
+  return { url: url ?? undefined, publishKey: publishKey ?? undefined, timeoutMs: timeoutMs ?? undefined, caFile: caFile ?? undefined }
 }
 
 /** A string as is, or the bytes of a Buffer, another view or an ArrayBuffer (no copy). */
@@ -295,6 +295,6 @@ module.exports[Symbol.for('push-rs.fromNative')] = fromNative
 // table are named here too; a test checks that this list is every class of the table.
 0 && (module.exports = {
   InvalidChannelError, InvalidCursorError, PayloadTooLargeError, BadRequestError, InvalidConfigError,
-  UnauthorizedError, ForbiddenError, ConnectionFailedError, TimeoutError, ServerError,
+  UnauthorizedError, ForbiddenError, ConnectionFailedError, TlsError, TimeoutError, ServerError,
   TooManyConnectionsError, OverloadedError, InternalError,
 })

@@ -238,7 +238,7 @@ describe('the error table', () => {
   const table = native.errorTable()
 
   test('every native row is a class of this package, directly below PushError, with its flags', () => {
-    assert.equal(table.length, 13)
+    assert.equal(table.length, 14)
     for (const row of table) {
       const Cls = push[row.className]
       assert.equal(typeof Cls, 'function', `${row.className} is exported (CommonJS and ESM)`)
@@ -299,9 +299,10 @@ describe('the error table', () => {
         t.after(() => { for (const s of sockets) s.destroy(); silent.close() })
         return new Producer({ url: `http://127.0.0.1:${silent.address().port}`, timeoutMs: 300 }).publish('x').to('/a')
       },
+      'unreadable CA file': async () => new Producer({ url: `https://127.0.0.1:${await freePort()}`, caFile: '/nonexistent/ca.pem' }).publish('x').to('/tls'),
     }
     const failures = docTable('The same failure raises the same class')
-    test('the doc lists the five failures', () => {
+    test('the doc lists the six failures', () => {
       assert.deepEqual(failures.map(([failure]) => failure).sort(), Object.keys(causes).sort())
     })
     for (const [failure, , , nodeClass] of failures) {

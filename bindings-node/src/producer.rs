@@ -29,6 +29,9 @@ pub struct ProducerConfig {
     pub publish_key: Option<String>,
     /// Time limit for one publish, connecting included. Default: 10000.
     pub timeout_ms: Option<f64>,
+    /// A PEM file of CA certificates trusted for https:// and amqps:// besides the system's
+    /// roots. Default: `PUSH_CA_FILE`, else the system's roots only.
+    pub ca_file: Option<String>,
 }
 
 #[napi]
@@ -49,8 +52,8 @@ impl NativeProducer {
     #[napi(constructor)]
     pub fn new(config: Option<ProducerConfig>) -> Result<Self, napi::Error<&'static str>> {
         guarded(|| {
-            let config = config.unwrap_or(ProducerConfig { url: None, publish_key: None, timeout_ms: None });
-            let options = producer_options(config.url, config.publish_key, config.timeout_ms.map(|ms| ms / 1000.0))?;
+            let config = config.unwrap_or(ProducerConfig { url: None, publish_key: None, timeout_ms: None, ca_file: None });
+            let options = producer_options(config.url, config.publish_key, config.timeout_ms.map(|ms| ms / 1000.0), config.ca_file)?;
             let producer = Producer::with_options(options.clone())?;
             let url = producer.url().to_owned();
             Ok(NativeProducer { options, url, live: Mutex::new(Some(producer)) })
