@@ -266,7 +266,7 @@ fn open_error(path: &Path, e: DatabaseError) -> Error {
             "{} is in use by another push-server process (it holds the file's lock); a data dir belongs to one process",
             path.display()
         ),
-        DatabaseError::Storage(redb::StorageError::Io(io)) => format!("{}: {io}", path.display()),
+        DatabaseError::Storage(redb::StorageError::Io(io)) if io.kind() != std::io::ErrorKind::InvalidData => format!("{}: {io}", path.display()),
         other => format!("{} is not a push-server log or is damaged ({other}). Move it away to start with an empty data dir", path.display()),
     };
     Error::new(ErrorKind::InvalidConfig, message)
