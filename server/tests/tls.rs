@@ -496,6 +496,29 @@ async fn websocket_over_tls_is_http1() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_tls_handshakes_are_closed_after_the_header_timeout() {
+    let ca = Ca::new("push test CA");
+    let certs = CertDir::new(&ca);
+    let server = start_tls(&certs, &[("header_timeout", "500ms")]);
+    let addr = server.local_addr();
+    let started = Instant::now();
+    // Silent, and stopped inside a TLS record header (a ClientHello's first bytes).
+    let mut silent = TcpStream::connect(addr).await.unwrap();
+    let mut partial = TcpStream::connect(addr).await.unwrap();
+    partial.write_all(&[0x16, 0x03, 0x01, 0x02]).await.unwrap();
+    for (name, conn) in [("silent", &mut silent), ("partial ClientHello", &mut partial)] {
+        let mut sink = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut sink)).await.unwrap_or_else(|_| panic!("{name} connection still open"));
+    }
+    assert!(started.elapsed() >= Duration::from_millis(400), "closed before --header-timeout: {:?}", started.elapsed());
+    wait_metric(addr, Some(&[ca.pem.as_str()]), "push_tls_handshake_failures_total", 2.0).await;
+    // A TLS connection that went idle after its handshake is closed like any keep-alive one.
+    let mut idle = tls_connect(addr, &[ca.pem.as_str()], &[b"http/1.1"]).await.unwrap();
+    let mut sink = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), idle.read_to_end(&mut sink)).await.expect("idle TLS connection still open");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_certificate_file_is_served_to_new_connections_while_old_streams_go_on() {
     let (first_ca, second_ca) = (Ca::new("first CA"), Ca::new("second CA"));
     let certs = CertDir::new(&first_ca);
