@@ -43,6 +43,11 @@ impl CaFile {
     }
 }
 
+/// The CA file named by `PUSH_CA_FILE`, read; `None` when the variable is unset or empty.
+pub fn ca_file_from_env() -> Result<Option<CaFile>> {
+    std::env::var_os(CA_FILE_ENV).filter(|p| !p.is_empty()).map(|p| CaFile::load(Path::new(&p))).transpose()
+}
+
 /// The ring provider, shared by every client this crate builds.
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())

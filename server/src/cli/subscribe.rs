@@ -19,7 +19,18 @@ pub async fn run(args: &SubscribeArgs) -> i32 {
         eprintln!("push-server subscribe: {e}");
         return EXIT_USAGE;
     }
-    let client = match reqwest::Client::builder().timeout(Duration::from_secs(WAIT_SECS + 10)).build() {
+    let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(WAIT_SECS + 10));
+    if args.url.starts_with("https://") {
+        // The producers' trust: the system's roots plus PUSH_CA_FILE.
+        match push_core::tls::ca_file_from_env().and_then(|ca| push_core::tls::client_config(ca.as_ref())) {
+            Ok(config) => builder = builder.tls_backend_preconfigured(config),
+            Err(e) => {
+                eprintln!("push-server subscribe: {e}");
+                return EXIT_USAGE;
+            }
+        }
+    }
+    let client = match builder.build() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("push-server subscribe: {e}");
@@ -45,6 +56,11 @@ pub async fn run(args: &SubscribeArgs) -> i32 {
         let answer = match client.get(&url).header("Accept", "application/json").send().await {
             Ok(a) => a,
             Err(e) => {
+                // A certificate problem does not go away on retry.
+                if let Some(tls) = push_core::tls::rustls_error(&e) {
+                    eprintln!("push-server subscribe: {base}: {}", push_core::tls::describe(tls));
+                    return EXIT_FAILURE;
+                }
                 failures += 1;
                 if failures > args.retries {
                     eprintln!("push-server subscribe: {base}: {e}");
