@@ -88,7 +88,7 @@ def publish(
 
     ``push.publish("hi", to="/greetings")`` is ``push.Producer().publish("hi").to("/greetings")``
     without making a producer (and its connections) per call. The default producer
-    (:func:`default_producer`) is made from ``PUSH_URL`` and ``PUSH_PUBLISH_KEY`` on first use
-    and made again when either has changed, the same rule in every push-rs SDK (sdk-core's).
+    (:func:`default_producer`) is made from ``PUSH_URL``, ``PUSH_PUBLISH_KEY`` and ``PUSH_CA_FILE``
+    on first use and made again when any has changed, the same rule in every push-rs SDK (sdk-core's).
     """
     return default_producer().publish(data, content_type, idempotency_key=idempotency_key).to(to)

@@ -139,8 +139,8 @@ def server_main(argv: List[str]) -> int:
 
 def default_producer() -> Producer:
     """The shared producer behind ``push.publish`` and ``push.aio.publish`` (sdk-core's rule, as in
-    every push-rs SDK): made on first use from ``PUSH_URL`` and ``PUSH_PUBLISH_KEY``, made again
-    when either has changed since, else the same object."""
+    every push-rs SDK): made on first use from ``PUSH_URL``, ``PUSH_PUBLISH_KEY`` and
+    ``PUSH_CA_FILE``, made again when any has changed since, else the same object."""
 
 def close_default() -> None:
     """Closes the default producer's connections and forgets it: the next ``push.publish`` makes a
