@@ -23,13 +23,20 @@
 #                        Nchan multipart long-poll (nchan_longpoll_multipart_response raw)
 #                      The first one also runs the throughput scenario; socket.io speaks
 #                      WebSocket only, so it is skipped for the others.
-#   SCENARIOS          fanout fanout-rate channels throughput idle
+#   SCENARIOS          fanout fanout-rate channels throughput idle durability restart
+#                      durability: publish rate and latency with 1 and DURABILITY_CONCURRENCY
+#                        publishing connections, push-rs in memory vs --data-dir with each
+#                        --fsync policy (push-rs only; ratios are to the in-memory server)
+#                      restart: fill a data dir with RESTART_MESSAGES, then time a restart to
+#                        ready (/_push/health 200) after SIGTERM and after SIGKILL (push-rs only)
 #   FANOUT_SIZES       1 1000 10000   FANOUT_MESSAGES 100   PAYLOAD_BYTES 100
 #   FANOUT_RATE_SUBS   10000          FANOUT_RATE 10  FANOUT_RATE_MESSAGES 100 (fanout-rate
 #                                     publishes at this pace: latency with less of a backlog)
 #   CHANNELS_SUBS      10000          CHANNELS_MESSAGES 10000   CHANNELS_PUB_CONCURRENCY 8
 #   THROUGHPUT_MESSAGES 20000         THROUGHPUT_CONCURRENCY 32
 #   IDLE_SUBS          10000          IDLE_HOLD_SECS 5
+#   DURABILITY_MESSAGES 5000 (1 connection; x4 with more)   DURABILITY_CONCURRENCY 32
+#   RESTART_MESSAGES   1000000
 #   CONNECT_CONCURRENCY 100           (connection attempts in flight; push-server listens
 #                                     with a backlog of 4096, capped by net.core.somaxconn)
 #   SETTLE_MS          1000           (wait after all subscribers are ready, before publishing)
@@ -56,7 +63,7 @@ if [ "$SMOKE" = 1 ]; then
 fi
 SERVERS=${SERVERS:-"push-rs nchan socket.io"}
 TRANSPORTS=${TRANSPORTS:-"ws sse longpoll batch"}
-SCENARIOS=${SCENARIOS:-"fanout fanout-rate channels throughput idle"}
+SCENARIOS=${SCENARIOS:-"fanout fanout-rate channels throughput idle durability restart"}
 FANOUT_SIZES=${FANOUT_SIZES:-"1 1000 10000"}
 FANOUT_MESSAGES=${FANOUT_MESSAGES:-100}
 PAYLOAD_BYTES=${PAYLOAD_BYTES:-100}
@@ -70,6 +77,9 @@ THROUGHPUT_MESSAGES=${THROUGHPUT_MESSAGES:-20000}
 THROUGHPUT_CONCURRENCY=${THROUGHPUT_CONCURRENCY:-32}
 IDLE_SUBS=${IDLE_SUBS:-10000}
 IDLE_HOLD_SECS=${IDLE_HOLD_SECS:-5}
+DURABILITY_MESSAGES=${DURABILITY_MESSAGES:-5000}
+DURABILITY_CONCURRENCY=${DURABILITY_CONCURRENCY:-32}
+RESTART_MESSAGES=${RESTART_MESSAGES:-1000000}
 CONNECT_CONCURRENCY=${CONNECT_CONCURRENCY:-100}
 SETTLE_MS=${SETTLE_MS:-1000}
 DELIVER_TIMEOUT_SECS=${DELIVER_TIMEOUT_SECS:-120}
@@ -104,7 +114,7 @@ fi
 # --- servers ------------------------------------------------------------------------------
 SERVER_PID=
 NGINX_DIR=
-port_of() { case $1 in push-rs) echo "$PUSH_PORT";; nchan) echo "$NCHAN_PORT";; socket.io) echo "$SOCKETIO_PORT";; esac; }
+port_of() { case $1 in push-rs|push-rs+*) echo "$PUSH_PORT";; nchan) echo "$NCHAN_PORT";; socket.io) echo "$SOCKETIO_PORT";; esac; }
 
 wait_port() { # bounded: 100 x 0.1 s
   local port=$1 i
@@ -123,9 +133,15 @@ start_server() {
     echo "bench/run.sh: port $port is already in use; set ${name^^}_PORT" >&2; exit 1
   fi
   case $name in
-    push-rs)
-      "$BIN/push-server" --bind "127.0.0.1:$port" --max-connections 30000 --log warn \
-        >"$RESULTS/push-server.log" 2>&1 &
+    push-rs|push-rs+disk-*)
+      # push-rs+disk-POLICY: the embedded broker on a fresh data dir with --fsync POLICY.
+      local durable=()
+      if [[ $name == push-rs+disk-* ]]; then
+        rm -rf "$RESULTS/data"
+        durable=(--data-dir "$RESULTS/data" --fsync "${name#push-rs+disk-}")
+      fi
+      "$BIN/push-server" --bind "127.0.0.1:$port" --max-connections 30000 --log warn "${durable[@]}" \
+        >>"$RESULTS/push-server.log" 2>&1 &
       SERVER_PID=$! ;;
     nchan)
       NGINX_DIR=$(mktemp -d /tmp/push-bench-nchan.XXXXXX)
@@ -165,7 +181,7 @@ bench() {
   port=$(port_of "$name")
   http="http://127.0.0.1:$port"
   case $name in
-    push-rs)
+    push-rs|push-rs+*)
       pub="$http/bench/{channel}"
       sub="$http/bench/{channel}"
       case $transport in
@@ -199,6 +215,43 @@ bench() {
   stop_server
 }
 
+# restart_to_ready: fill a data dir with RESTART_MESSAGES (fsync interval, 32 publishers), then
+# time push-server from spawn to /_push/health 200 after a SIGTERM and after a SIGKILL.
+READY_MS=
+ready_ms() { # spawn push-server on the data dir; READY_MS = ms until /_push/health answers 200
+  local t0 i
+  t0=$(date +%s%N)
+  "$BIN/push-server" --bind "127.0.0.1:$PUSH_PORT" --log warn --data-dir "$RESULTS/data" >>"$RESULTS/push-server.log" 2>&1 &
+  SERVER_PID=$!
+  for i in $(seq 1 6000); do
+    if curl -fs -o /dev/null "http://127.0.0.1:$PUSH_PORT/_push/health"; then break; fi
+    sleep 0.01
+  done
+  READY_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
+}
+restart_to_ready() {
+  rm -rf "$RESULTS/data"
+  say "restart: filling a data dir with $RESTART_MESSAGES messages"
+  "$BIN/push-server" --bind "127.0.0.1:$PUSH_PORT" --log warn --data-dir "$RESULTS/data" --fsync interval \
+    >>"$RESULTS/push-server.log" 2>&1 &
+  SERVER_PID=$!
+  wait_port "$PUSH_PORT"
+  "$BIN/push-bench" run --server push-rs+disk-interval --scenario "fill-$RESTART_MESSAGES" --transport sse \
+    --sub-url "http://127.0.0.1:$PUSH_PORT/bench/{channel}" --pub-url "http://127.0.0.1:$PUSH_PORT/bench/{channel}" \
+    --subscribers 0 --channels 100 --messages "$RESTART_MESSAGES" --pub-concurrency 32 \
+    --payload-bytes "$PAYLOAD_BYTES" --publish-timeout-secs 600 --out "$RESULTS/fill.json" >&2 || FAILED=1
+  stop_server
+  local size term kill
+  size=$(du -sm "$RESULTS/data" | cut -f1)
+  ready_ms; term=$READY_MS
+  kill -KILL "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
+  ready_ms; kill=$READY_MS
+  stop_server
+  echo "restart with $RESTART_MESSAGES messages in the data dir ($size MB): ready after SIGTERM in $term ms, after SIGKILL in $kill ms" \
+    | tee "$RESULTS/restart.txt" >&2
+  rm -rf "$RESULTS/data"
+}
+
 first=1
 for transport in $TRANSPORTS; do
   out="$RESULTS/$transport"; mkdir -p "$out"
@@ -229,6 +282,17 @@ for transport in $TRANSPORTS; do
         idle)
           bench "idle-$IDLE_SUBS" "$name" "$transport" "$out" --subscribers "$IDLE_SUBS" \
             --channels "$IDLE_SUBS" --messages 0 --hold-secs "$IDLE_HOLD_SECS" ;;
+        durability)
+          [ $first = 1 ] && [ "$name" = push-rs ] || continue
+          for variant in push-rs push-rs+disk-always push-rs+disk-interval push-rs+disk-never; do
+            bench "durable-publish-1-conn" "$variant" "$transport" "$out" --subscribers 1 --channels 1 \
+              --messages "$DURABILITY_MESSAGES" --pub-concurrency 1
+            bench "durable-publish-$DURABILITY_CONCURRENCY-conns" "$variant" "$transport" "$out" --subscribers 1 \
+              --channels 1 --messages $((DURABILITY_MESSAGES * 4)) --pub-concurrency "$DURABILITY_CONCURRENCY"
+          done ;;
+        restart)
+          [ $first = 1 ] && [ "$name" = push-rs ] || continue
+          restart_to_ready ;;
         *) echo "bench/run.sh: unknown scenario $scenario" >&2; exit 2 ;;
       esac
     done
@@ -252,6 +316,7 @@ done
     # shellcheck disable=SC2046
     "$BIN/push-bench" table $(ls "$RESULTS/$transport"/*.json 2>/dev/null | sort -V)
   done
+  if [ -f "$RESULTS/restart.txt" ]; then echo; cat "$RESULTS/restart.txt"; fi
 } | tee "$RESULTS/table.md"
 echo "results: $RESULTS" >&2
 

@@ -37,6 +37,8 @@ const QUEUE: usize = 4096;
 /// Most publishes, and payload bytes, in one commit.
 const BATCH: usize = 1024;
 const BATCH_BYTES: usize = 8 << 20;
+/// Longest wait for the rest of a group of publishers before a durable commit (see `run`).
+const COALESCE: Duration = Duration::from_micros(500);
 /// With `--fsync never`, the log is still made durable this often, so a crash loses at most
 /// this much and redb can reuse the space of removed entries.
 const NEVER_CHECKPOINT: Duration = Duration::from_secs(60);
@@ -155,19 +157,38 @@ enum Pending {
 
 impl Writer {
     fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
+        let mut last_batch = 0;
         while let Some(job) = jobs.blocking_recv() {
             let mut batch = Vec::new();
             let mut bytes = 0;
-            let mut job = Some(job);
-            while let Some(next) = job.take() {
-                if let Job::Publish(publication, reply) = next {
+            let mut take = |job: Job, batch: &mut Vec<_>| {
+                if let Job::Publish(publication, reply) = job {
                     bytes += publication.payload.len();
                     batch.push((publication, reply));
                 }
-                if batch.len() < BATCH && bytes < BATCH_BYTES {
-                    job = jobs.try_recv().ok();
+                batch.len() < BATCH && bytes < BATCH_BYTES
+            };
+            let mut room = take(job, &mut batch);
+            while room {
+                match jobs.try_recv() {
+                    Ok(job) => room = take(job, &mut batch),
+                    Err(_) => break,
                 }
             }
+            // Group commit: when the last commit answered many publishers, their next publishes
+            // are on their way. Committing the first one alone would cost a whole fsync and
+            // split them in two commits; wait a moment for the others instead.
+            if room && batch.len() < last_batch / 2 && self.policy_wants_sync() {
+                let deadline = Instant::now() + COALESCE;
+                while room && batch.len() < last_batch && Instant::now() < deadline {
+                    match jobs.try_recv() {
+                        Ok(job) => room = take(job, &mut batch),
+                        Err(mpsc::error::TryRecvError::Empty) => std::thread::sleep(Duration::from_micros(20)),
+                        Err(mpsc::error::TryRecvError::Disconnected) => break,
+                    }
+                }
+            }
+            last_batch = batch.len();
             if batch.is_empty() {
                 self.tick();
             } else {
@@ -229,7 +250,10 @@ impl Writer {
         } else if entries.is_empty() {
             Ok(())
         } else {
-            self.shared.log.append(&entries, durable)
+            let t = Instant::now();
+            let r = self.shared.log.append(&entries, durable);
+            tracing::trace!(entries = entries.len(), durable, "commit in {:?}", t.elapsed());
+            r
         };
         drop(closed);
         *self.shared.failing.lock().unwrap_or_else(|p| p.into_inner()) = written.as_ref().err().map(|e| e.message().to_owned());

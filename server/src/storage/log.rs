@@ -5,7 +5,7 @@
 
 use std::ops::RangeBounds;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Instant;
 
@@ -38,6 +38,9 @@ pub struct DiskLog {
     /// is needed.
     db: RwLock<Option<Database>>,
     path: PathBuf,
+    /// Bytes the entries take, for --retention-bytes: read from redb at open, then counted here
+    /// (a counter in the file would add a page write to every commit).
+    bytes: AtomicU64,
 }
 
 impl DiskLog {
@@ -55,8 +58,8 @@ impl DiskLog {
         if repaired.load(Ordering::Acquire) {
             tracing::warn!("{}: the last run did not close it (a crash or kill -9); checked and repaired in {:?}, dropping a commit the crash tore, if any", path.display(), started.elapsed());
         }
-        let log = DiskLog { db: RwLock::new(Some(db)), path };
-        let (format, clean, was_durable, empty) = {
+        let log = DiskLog { db: RwLock::new(Some(db)), path, bytes: AtomicU64::new(0) };
+        let (format, clean, was_durable, empty, bytes) = {
             let db = log.db()?;
             let tx = db.begin_write().map_err(|e| log.fatal(e))?;
             let meta = {
@@ -64,10 +67,14 @@ impl DiskLog {
                 let get = |k: &str| meta.get(k).map(|v| v.map(|v| v.value())).map_err(|e| log.fatal(e));
                 (get("format")?, get("clean")?.unwrap_or(1) == 1, get("durable")?.unwrap_or(1) == 1)
             };
-            let empty = tx.open_table(LOG).map_err(|e| log.fatal(e))?.is_empty().map_err(|e| log.fatal(e))?;
+            let table = tx.open_table(LOG).map_err(|e| log.fatal(e))?;
+            let empty = table.is_empty().map_err(|e| log.fatal(e))?;
+            let bytes = table.stats().map_err(|e| log.fatal(e))?.stored_bytes();
+            drop(table);
             tx.abort().map_err(|e| log.fatal(e))?;
-            (meta.0, meta.1, meta.2, empty)
+            (meta.0, meta.1, meta.2, empty, bytes)
         };
+        log.bytes.store(bytes, Ordering::Release);
         match format {
             Some(FORMAT) => {}
             None if empty => {}
@@ -104,18 +111,14 @@ impl DiskLog {
 
     /// Appends entries (ids increasing) in one commit, durable on return when `durable`.
     pub fn append(&self, entries: &[(MessageId, Vec<u8>)], durable: bool) -> Result<()> {
-        self.write(if durable { Durability::Immediate } else { Durability::None }, |log, meta| {
-            let mut bytes = 0u64;
+        self.write(if durable { Durability::Immediate } else { Durability::None }, |log, _| {
             for (id, value) in entries {
                 log.insert(id.0, value.as_slice())?;
-                bytes += entry_size(value);
-            }
-            let total = meta.get("bytes")?.map(|v| v.value()).unwrap_or(0);
-            meta.insert("bytes", total + bytes)?;
-            if let Some((last, _)) = entries.last() {
-                meta.insert("last", last.0)?;
             }
             Ok(())
+        })
+        .map(|()| {
+            self.bytes.fetch_add(entries.iter().map(|(_, v)| entry_size(v)).sum(), Ordering::AcqRel);
         })
         .map_err(|e| Error::new(ErrorKind::Overloaded, format!("could not write the message to {}: {}", self.path.display(), e.message())))
     }
@@ -138,16 +141,14 @@ impl DiskLog {
         self.scan(after.0.saturating_add(1)..=until.0, limit)
     }
 
-    /// The first id on disk, and the last id ever appended (retention may have removed it).
+    /// The first and last ids on disk (retention always keeps the last one).
     pub fn ends(&self) -> Result<(Option<MessageId>, Option<MessageId>)> {
         let db = self.db()?;
         let tx = db.begin_read().map_err(|e| self.fatal(e))?;
         let log = tx.open_table(LOG).map_err(|e| self.fatal(e))?;
-        let meta = tx.open_table(META).map_err(|e| self.fatal(e))?;
         let first = log.first().map_err(|e| self.fatal(e))?.map(|(k, _)| MessageId(k.value()));
-        let last = log.last().map_err(|e| self.fatal(e))?.map(|(k, _)| k.value());
-        let appended = meta.get("last").map_err(|e| self.fatal(e))?.map(|v| v.value());
-        Ok((first, last.max(appended).map(MessageId)))
+        let last = log.last().map_err(|e| self.fatal(e))?.map(|(k, _)| MessageId(k.value()));
+        Ok((first, last))
     }
 
     /// Idempotency digests of messages published at or after `since_ms`, oldest first.
@@ -170,24 +171,23 @@ impl DiskLog {
         Ok(found)
     }
 
-    /// Bytes the entries take (keys and values), as counted at each append and removal.
-    pub fn bytes(&self) -> Result<u64> {
-        let db = self.db()?;
-        let tx = db.begin_read().map_err(|e| self.fatal(e))?;
-        let meta = tx.open_table(META).map_err(|e| self.fatal(e))?;
-        Ok(meta.get("bytes").map_err(|e| self.fatal(e))?.map(|v| v.value()).unwrap_or(0))
+    /// Bytes the entries take (keys and values).
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Acquire)
     }
 
     /// Removes up to `most` of the oldest entries that are older than `cutoff_ms` or beyond
-    /// `max_bytes`; returns the id after which entries remain (`None`: nothing removed).
+    /// `max_bytes`, never the newest one (where ids continue from); returns the id after which
+    /// entries remain (`None`: nothing removed).
     pub fn trim(&self, cutoff_ms: Option<u64>, max_bytes: Option<u64>, most: usize) -> Result<Option<MessageId>> {
         let over = |bytes: u64| max_bytes.map_or(0, |m| bytes.saturating_sub(m));
-        let (mut excess, mut upto, mut freed) = (over(self.bytes()?), None, 0u64);
+        let (mut excess, mut upto, mut freed) = (over(self.bytes()), None, 0u64);
         {
             let db = self.db()?;
-        let tx = db.begin_read().map_err(|e| self.fatal(e))?;
+            let tx = db.begin_read().map_err(|e| self.fatal(e))?;
             let log = tx.open_table(LOG).map_err(|e| self.fatal(e))?;
-            for entry in log.range::<u64>(..).map_err(|e| self.fatal(e))?.take(most) {
+            let Some(newest) = log.last().map_err(|e| self.fatal(e))?.map(|(k, _)| k.value()) else { return Ok(None) };
+            for entry in log.range::<u64>(..newest).map_err(|e| self.fatal(e))?.take(most) {
                 let (id, value) = entry.map_err(|e| self.fatal(e))?;
                 let expired = matches!((cutoff_ms, record::published_at(value.value())), (Some(c), Some(at)) if at < c);
                 if !expired && excess == 0 {
@@ -200,12 +200,8 @@ impl DiskLog {
             }
         }
         let Some(upto) = upto else { return Ok(None) };
-        self.write(Durability::None, |log, meta| {
-            log.retain_in(..=upto, |_, _| false)?;
-            let total = meta.get("bytes")?.map(|v| v.value()).unwrap_or(0);
-            meta.insert("bytes", total.saturating_sub(freed))?;
-            Ok(())
-        })?;
+        self.write(Durability::None, |log, _| log.retain_in(..=upto, |_, _| false))?;
+        self.bytes.fetch_sub(freed.min(self.bytes()), Ordering::AcqRel);
         Ok(Some(MessageId(upto)))
     }
 
