@@ -233,10 +233,14 @@ pub async fn serve(listener: TcpListener, router: axum::Router, config: &Config,
         });
         let closing = closing.subscribe();
         let protocols = protocols.clone();
-        tokio::spawn(async move {
-            let ended = match &protocols.tls {
-                None => serve_io(stream, false, &protocols, &held, service, closing).await,
-                Some(tls) => match tokio::time::timeout(protocols.header_timeout, tls.acceptor.accept(stream)).await {
+        // Two task types, so a plain connection's task is not sized for a TLS session.
+        match protocols.tls.clone() {
+            None => tokio::spawn(async move {
+                let ended = serve_io(stream, false, &protocols, &held, service, closing).await;
+                ended_with(peer, ended);
+            }),
+            Some(tls) => tokio::spawn(async move {
+                let ended = match tokio::time::timeout(protocols.header_timeout, tls.acceptor.accept(stream)).await {
                     Ok(Ok(stream)) => {
                         let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
                         serve_io(stream, h2, &protocols, &held, service, closing).await
@@ -249,13 +253,10 @@ pub async fn serve(listener: TcpListener, router: axum::Router, config: &Config,
                         protocols.metrics.tls_handshake_failures.inc();
                         Err("TLS handshake timed out (--header-timeout)".into())
                     }
-                },
-            };
-            if let Err(e) = ended {
-                tracing::trace!(%peer, "connection ended: {e}");
-            }
-            drop(held);
-        });
+                };
+                ended_with(peer, ended);
+            }),
+        };
     }
     drop(listener);
     // Graceful end: every connection finishes what it is answering, then closes; the caller
@@ -267,6 +268,12 @@ pub async fn serve(listener: TcpListener, router: axum::Router, config: &Config,
             break;
         }
         idle.await;
+    }
+}
+
+fn ended_with(peer: std::net::SocketAddr, ended: Result<(), String>) {
+    if let Err(e) = ended {
+        tracing::trace!(%peer, "connection ended: {e}");
     }
 }
 
@@ -317,6 +324,20 @@ where
         }
         .map_err(|e| e.to_string());
     }
+    // Boxed: an HTTP/1 connection's task is not sized for HTTP/2's state.
+    Box::pin(serve_h2(io, protocols, service, closed)).await
+}
+
+/// Serves HTTP/2 on `io` until the peer closes, the connection idles, or `closed` completes.
+async fn serve_h2<I, S>(io: TokioIo<Rewind<I>>, protocols: &Protocols, service: S, closed: impl std::future::Future<Output = ()>) -> Result<(), String>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::Service<hyper::Request<hyper::body::Incoming>, Response = axum::response::Response, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
     // Streams open on this connection, to close it once idle for --header-timeout (hyper's
     // HTTP/2 has no idle timeout; keep-alive pings only find dead peers).
     let active = Arc::new(tokio::sync::watch::Sender::new(0usize));
@@ -436,6 +457,12 @@ impl<I: AsyncRead + Unpin> AsyncRead for Rewind<I> {
             if this.read == this.opening.len() {
                 this.opening = Vec::new();
                 this.read = 0;
+                // And what already arrived behind them: hyper grows its read buffer (to 16 KiB,
+                // kept while a stream holds the request's headers) after a short first read.
+                if buf.remaining() > 0 {
+                    // An error or the end shows again on the next read.
+                    let _ = Pin::new(&mut this.inner).poll_read(cx, buf);
+                }
             }
             return Poll::Ready(Ok(()));
         }
