@@ -331,3 +331,60 @@ async fn data_dir_needs_the_embedded_broker() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("--data-dir is for the embedded broker"), "{stderr}");
 }
+
+/// A 1 MiB tmpfs, unmounted when dropped (mounting needs root, as the test machines run).
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(name: &str) -> SmallDisk {
+        let dir = std::env::temp_dir().join(format!("push-durable-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let status = Command::new("mount").args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"]).arg(&dir).status().expect("mount runs");
+        assert!(status.success(), "this test mounts a 1 MiB tmpfs to fill a disk, which needs root ({status})");
+        SmallDisk(dir)
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A full disk: publishes answer 503 OVERLOADED (nothing stored, no id used), subscribers still
+/// read everything stored, and once there is room again publishing goes on where it stopped.
+#[tokio::test]
+async fn a_full_disk_refuses_publishes_and_keeps_subscribers_working() {
+    let disk = SmallDisk::mount("full");
+    let filler = disk.0.join("filler");
+    std::fs::write(&filler, vec![0u8; 400 * 1024]).unwrap();
+    let node = Node::start(&disk.0.join("data"), &[]).await;
+    let payload = "x".repeat(20_000);
+    let mut stored = Vec::new();
+    let refusal = loop {
+        assert!(stored.len() < 100, "the 1 MiB disk never filled up");
+        let response = client().post(format!("{}/durable/full", node.url())).body(payload.clone()).send().await.unwrap();
+        if response.status() != 200 {
+            break response;
+        }
+        let json: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        stored.push((json["id"].as_str().unwrap().parse::<u64>().unwrap(), payload.clone()));
+    };
+    assert_eq!(refusal.status(), 503);
+    assert_eq!(refusal.headers()["push-error"], "OVERLOADED");
+    let why = refusal.text().await.unwrap();
+    assert!(why.contains("No space left on device"), "{why}");
+    let health = client().get(format!("{}/_push/health", node.url())).send().await.unwrap();
+    assert_eq!(health.status(), 503, "health says the data dir cannot be written");
+    // Subscribers keep working: everything stored reads back.
+    let (first, last) = (stored[0].0, stored[stored.len() - 1].0);
+    assert_eq!(node.read_all("/durable/full", first - 1, last).await, (stored.clone(), vec![]));
+    // Room again: the next publish takes the next id (the refused ones took none).
+    std::fs::remove_file(&filler).unwrap();
+    let (next, _) = node.publish("/durable/full", "room again", None).await;
+    assert_eq!(next, last + 1);
+    let health = client().get(format!("{}/_push/health", node.url())).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    drop(node);
+}

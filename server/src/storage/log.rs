@@ -41,6 +41,8 @@ pub struct DiskLog {
     /// Bytes the entries take, for --retention-bytes: read from redb at open, then counted here
     /// (a counter in the file would add a page write to every commit).
     bytes: AtomicU64,
+    /// Closed by shutdown, for good (not after a write error: then the file is opened again).
+    closed: AtomicBool,
 }
 
 impl DiskLog {
@@ -58,7 +60,7 @@ impl DiskLog {
         if repaired.load(Ordering::Acquire) {
             tracing::warn!("{}: the last run did not close it (a crash or kill -9); checked and repaired in {:?}, dropping a commit the crash tore, if any", path.display(), started.elapsed());
         }
-        let log = DiskLog { db: RwLock::new(Some(db)), path, bytes: AtomicU64::new(0) };
+        let log = DiskLog { db: RwLock::new(Some(db)), path, bytes: AtomicU64::new(0), closed: AtomicBool::new(false) };
         let (format, clean, was_durable, empty, bytes) = {
             let db = log.db()?;
             let tx = db.begin_write().map_err(|e| log.fatal(e))?;
@@ -98,15 +100,39 @@ impl DiskLog {
 
     fn db(&self) -> Result<Handle<'_>> {
         let guard = self.db.read().unwrap_or_else(|p| p.into_inner());
-        if guard.is_none() {
+        if guard.is_some() {
+            return Ok(Handle(guard));
+        }
+        drop(guard);
+        if self.closed.load(Ordering::Acquire) {
             return Err(Error::new(ErrorKind::ConnectionFailed, "the log is closed (the server is shutting down)"));
         }
-        Ok(Handle(guard))
+        self.reopen()?;
+        self.db()
     }
 
     /// Closes the file (waiting for reads and writes in progress); later calls fail.
     pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
         self.db.write().unwrap_or_else(|p| p.into_inner()).take();
+    }
+
+    /// Opens the file again after a failed write: redb refuses every transaction after an I/O
+    /// error (a full disk) until it is reopened, which rolls back to the last commit.
+    fn reopen(&self) -> Result<()> {
+        let mut db = self.db.write().unwrap_or_else(|p| p.into_inner());
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::new(ErrorKind::ConnectionFailed, "the log is closed (the server is shutting down)"));
+        }
+        db.take();
+        match Database::create(&self.path) {
+            Ok(reopened) => {
+                tracing::info!("{}: reopened after a write error", self.path.display());
+                *db = Some(reopened);
+                Ok(())
+            }
+            Err(e) => Err(Error::new(ErrorKind::Overloaded, format!("{}: cannot reopen after a write error: {e}", self.path.display()))),
+        }
     }
 
     /// Appends entries (ids increasing) in one commit, durable on return when `durable`.
@@ -120,7 +146,11 @@ impl DiskLog {
         .map(|()| {
             self.bytes.fetch_add(entries.iter().map(|(_, v)| entry_size(v)).sum(), Ordering::AcqRel);
         })
-        .map_err(|e| Error::new(ErrorKind::Overloaded, format!("could not write the message to {}: {}", self.path.display(), e.message())))
+        .map_err(|e| {
+            // Start the next write on a fresh handle (this one refuses everything now).
+            self.db.write().unwrap_or_else(|p| p.into_inner()).take();
+            Error::new(ErrorKind::Overloaded, format!("could not store the message: {}", e.message()))
+        })
     }
 
     /// Makes every earlier commit durable (one fsync).
