@@ -167,6 +167,7 @@ fn serve_on_own_runtime(config: Config, ready: std::sync::mpsc::Sender<Result<So
         }
     };
     runtime.block_on(async move {
+        crate::tls::take_sighup(&config);
         let listener = match crate::listener::bind(config.bind) {
             Ok(l) => l,
             Err(e) => {
@@ -261,6 +262,23 @@ mod tests {
         let e = Server::start(config_from_options([("bind".into(), text(&taken))]).unwrap()).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidConfig);
         assert!(e.to_string().contains("cannot listen"), "{e}");
+    }
+
+    #[test]
+    fn a_data_dir_is_released_at_stop_and_refused_while_in_use() {
+        let dir = std::env::temp_dir().join(format!("push-embedded-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let options = || config_from_options([("data_dir".into(), text(dir.to_str().unwrap())), ("fsync".into(), text("interval"))]).unwrap();
+        assert_eq!(options().fsync, crate::config::FsyncPolicy::Interval);
+        let mut first = Server::start(options()).unwrap();
+        let e = Server::start(options()).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidConfig);
+        assert!(e.to_string().contains("in use by another push-server process"), "{e}");
+        first.stop();
+        // Stopped: the same process (a test suite, a reloading app) may open it again.
+        let mut again = Server::start(options()).unwrap();
+        again.stop();
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
