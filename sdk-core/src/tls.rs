@@ -1,7 +1,7 @@
 //! TLS for `https://` and `amqps://` connections: which certificates are trusted, and telling a
 //! certificate problem apart from a broken connection.
 //!
-//! Trusted: the system's roots (read once per client with `rustls-native-certs`: the
+//! Trusted: the system's roots (read once per process with `rustls-native-certs`: the
 //! distribution's bundle, `SSL_CERT_FILE` / `SSL_CERT_DIR` honoured), plus the certificates of an
 //! optional CA file (`ca_file`, else `PUSH_CA_FILE`). The system store, not a compiled-in list
 //! (webpki-roots), so that a CA the operator installed (`update-ca-certificates`) is trusted
@@ -63,12 +63,23 @@ pub fn ensure_provider() {
     }
 }
 
+/// The system's roots, read once per process (a few ms for a distribution's ~150 certificates,
+/// too much for every producer), and the first error met reading them.
+fn system_roots() -> &'static (rustls::RootCertStore, Option<String>) {
+    static ROOTS: std::sync::OnceLock<(rustls::RootCertStore, Option<String>)> = std::sync::OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let native = rustls_native_certs::load_native_certs();
+        let mut roots = rustls::RootCertStore::empty();
+        let (_added, _skipped) = roots.add_parsable_certificates(native.certs);
+        (roots, native.errors.first().map(|e| e.to_string()))
+    })
+}
+
 /// The system's roots plus `ca`'s certificates. Unparseable system certificates are skipped (as
 /// every TLS client does); no usable root at all is an error that names both sources.
 pub fn root_store(ca: Option<&CaFile>) -> Result<rustls::RootCertStore> {
-    let mut roots = rustls::RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    let (_added, _skipped) = roots.add_parsable_certificates(native.certs);
+    let (system, native_error) = system_roots();
+    let mut roots = system.clone();
     if let Some(ca) = ca {
         for cert in &ca.certs {
             roots.add(cert.clone()).map_err(|e| {
@@ -77,7 +88,7 @@ pub fn root_store(ca: Option<&CaFile>) -> Result<rustls::RootCertStore> {
         }
     }
     if roots.is_empty() {
-        let why = native.errors.first().map(|e| format!(" ({e})")).unwrap_or_default();
+        let why = native_error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default();
         return Err(Error::new(
             ErrorKind::Tls,
             format!("no trusted certificates: the system has no CA bundle{why} and no CA file was given (ca_file, {CA_FILE_ENV})"),
@@ -88,10 +99,15 @@ pub fn root_store(ca: Option<&CaFile>) -> Result<rustls::RootCertStore> {
 
 /// A client configuration (ring, TLS 1.2 and 1.3, no client certificate) trusting [`root_store`].
 pub fn client_config(ca: Option<&CaFile>) -> Result<rustls::ClientConfig> {
+    client_config_with_roots(root_store(ca)?)
+}
+
+/// A client configuration like [`client_config`]'s, trusting `roots` only.
+pub fn client_config_with_roots(roots: rustls::RootCertStore) -> Result<rustls::ClientConfig> {
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::new(ErrorKind::Tls, format!("TLS set-up failed: {e}")).with_source(e))?;
-    Ok(builder.with_root_certificates(root_store(ca)?).with_no_client_auth())
+    Ok(builder.with_root_certificates(roots).with_no_client_auth())
 }
 
 /// The rustls error somewhere in `e`'s source chain (also inside an `io::Error`, which hides its

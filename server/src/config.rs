@@ -27,6 +27,32 @@ pub struct Config {
     #[arg(long, env = "PUSH_BROKER_CA_FILE")]
     pub broker_ca_file: Option<std::path::PathBuf>,
 
+    /// Embedded broker: keep the log in this directory, so a restart (or a crash) loses no
+    /// answered publish and returning subscribers resume from disk. Without it the log is in
+    /// memory only. One process per directory (see docs/STORAGE.md).
+    #[arg(long, env = "PUSH_DATA_DIR")]
+    pub data_dir: Option<std::path::PathBuf>,
+
+    /// With --data-dir: `always` answers a publish once it is on disk (concurrent publishes
+    /// share one fsync); `interval` fsyncs every --fsync-interval (a crash loses at most that
+    /// much, as a gap); `never` leaves it to the OS (fsync at least every minute and at shutdown).
+    #[arg(long, env = "PUSH_FSYNC", value_enum, default_value_t = FsyncPolicy::Always)]
+    pub fsync: FsyncPolicy,
+
+    /// With --fsync interval: how often the log is made durable.
+    #[arg(long, env = "PUSH_FSYNC_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub fsync_interval: std::time::Duration,
+
+    /// With --data-dir: remove messages older than this from disk; `0s` keeps them until
+    /// --retention-bytes removes them. A cursor before what is left gets a gap.
+    #[arg(long, env = "PUSH_RETENTION_AGE", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub retention_age: std::time::Duration,
+
+    /// With --data-dir: most bytes of messages kept on disk (oldest removed first); `0` for no
+    /// size limit.
+    #[arg(long, env = "PUSH_RETENTION_BYTES", default_value_t = 1 << 30)]
+    pub retention_bytes: u64,
+
     /// RabbitMQ: the stream queue every node reads and every producer writes.
     #[arg(long, env = "PUSH_STREAM_NAME", default_value = push_core::amqp::DEFAULT_STREAM)]
     pub stream_name: String,
@@ -41,17 +67,18 @@ pub struct Config {
     #[arg(long, env = "PUSH_STREAM_MAX_BYTES", default_value_t = 1 << 30)]
     pub stream_max_bytes: u64,
 
-    /// RabbitMQ: most messages read from the stream for one subscriber whose cursor is older
-    /// than this node's history (a catch-up read); the rest of the range is a gap. `0` disables
-    /// catch-up reads.
+    /// RabbitMQ and --data-dir: most messages read from the log for one subscriber whose cursor
+    /// is older than the server's in-memory history (a catch-up read); the rest of the range is a
+    /// gap. `0` disables catch-up reads.
     #[arg(long, env = "PUSH_CATCH_UP_LIMIT", default_value_t = 10_000)]
     pub catch_up_limit: usize,
 
-    /// RabbitMQ: catch-up reads running at once on this node.
+    /// RabbitMQ and --data-dir: catch-up reads running at once on this node.
     #[arg(long, env = "PUSH_CATCH_UP_CONCURRENCY", default_value_t = 8)]
     pub catch_up_concurrency: usize,
 
-    /// RabbitMQ: catch-up reads that may wait for a slot; more get `503` + `Retry-After`.
+    /// RabbitMQ and --data-dir: catch-up reads that may wait for a slot; more get `503` +
+    /// `Retry-After`.
     #[arg(long, env = "PUSH_CATCH_UP_QUEUE", default_value_t = 256)]
     pub catch_up_queue: usize,
 
@@ -313,6 +340,13 @@ pub struct SubscribeArgs {
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    Always,
+    Interval,
+    Never,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthMode {
     None,
     Token,
@@ -406,6 +440,15 @@ impl Config {
         }
         if self.header_timeout.is_zero() {
             return Err("--header-timeout must be greater than zero".into());
+        }
+        if self.data_dir.is_some() && self.broker != "memory" {
+            return Err(format!("--data-dir is for the embedded broker; with --broker {} the log is RabbitMQ's stream", push_core::amqp::redact(&self.broker)));
+        }
+        if matches!(&self.data_dir, Some(d) if d.as_os_str().is_empty()) {
+            return Err("--data-dir must not be empty".into());
+        }
+        if self.fsync_interval.is_zero() {
+            return Err("--fsync-interval must be greater than zero".into());
         }
         if self.publish_timeout.is_zero() {
             return Err("--publish-timeout must be greater than zero".into());

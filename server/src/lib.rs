@@ -26,6 +26,7 @@ pub mod listener;
 pub mod metrics;
 pub mod routes;
 pub mod state;
+pub mod storage;
 pub mod tls;
 pub mod transport;
 

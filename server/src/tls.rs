@@ -155,6 +155,17 @@ impl Certificates {
     }
 }
 
+/// Puts the server's SIGHUP handler in place before the port is bound, so a reload signal sent
+/// as soon as the server listens (or answers) cannot end the process. Tokio keeps a signal's
+/// handler for the life of the process; [`Tls::watch`] receives from it. Needs a runtime.
+pub fn take_sighup(config: &Config) {
+    if config.tls_cert.is_some() {
+        if let Err(e) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            tracing::warn!("no SIGHUP handler, certificates reload on file changes only: {e}");
+        }
+    }
+}
+
 /// The server side of TLS: the acceptor for the listener, and the store it reads.
 #[derive(Clone)]
 pub struct Tls {

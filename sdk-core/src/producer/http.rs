@@ -22,13 +22,18 @@ impl HttpTransport {
         let base = url::Url::parse(&options.url)
             .map_err(|e| Error::new(ErrorKind::InvalidConfig, format!("invalid URL {:?}: {e}", options.url)))?;
         // Keep-alive connections are pooled by the client and reused across publishes. TLS is
-        // our own rustls config (ring, system roots + CA file), built only for https://.
+        // our own rustls config (ring, system roots + CA file), for http:// too: reqwest would
+        // otherwise set up its platform verifier for every client (ms each), and a redirect to
+        // https:// is then checked like an https:// URL.
         crate::tls::ensure_provider();
-        let mut builder = reqwest::Client::builder();
-        if base.scheme() == "https" {
-            builder = builder.tls_backend_preconfigured(crate::tls::client_config(options.ca.as_ref())?);
-        }
-        let client = builder
+        let tls = match crate::tls::client_config(options.ca.as_ref()) {
+            Ok(tls) => tls,
+            // No CA bundle on the machine: http:// still publishes (in the clear).
+            Err(_) if base.scheme() != "https" => crate::tls::client_config_with_roots(rustls::RootCertStore::empty())?,
+            Err(e) => return Err(e),
+        };
+        let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
             .timeout(options.timeout)
             .connect_timeout(options.timeout)
             .user_agent(concat!("push-rs/", env!("CARGO_PKG_VERSION")))

@@ -55,6 +55,7 @@ where
     default_signal_handlers();
     crate::raise_open_files_limit();
     with_runtime(|| async move {
+        crate::tls::take_sighup(&config);
         let listener = match crate::listener::bind(config.bind) {
             Ok(l) => l,
             Err(e) => {
