@@ -114,17 +114,29 @@ export interface ServerOptions {
   bind?: string | null
   /** `'memory'` (embedded, the default) or a RabbitMQ URL `amqp://user:pass@host:5672/%2f`. */
   broker?: string | null
+  /** `amqps://` brokers: a PEM file of CA certificates to trust besides the system's roots. */
+  brokerCaFile?: string | null
+  /** Embedded broker: keep the log in this directory, so a restart or crash loses no answered publish (docs/STORAGE.md). */
+  dataDir?: string | null
+  /** With `dataDir`: `'always'` answers a publish once it is on disk (the default), `'interval'` fsyncs every `fsyncInterval`, `'never'` leaves it to the OS. */
+  fsync?: 'always' | 'interval' | 'never' | null
+  /** With `fsync: 'interval'`: how often the log is made durable. Default: `'1s'`. */
+  fsyncInterval?: Duration | null
+  /** With `dataDir`: remove messages older than this from disk; `'0s'` for no age limit. Default: `'24h'`. */
+  retentionAge?: Duration | null
+  /** With `dataDir`: most bytes of messages kept on disk; 0 for no size limit. Default: 1 GiB. */
+  retentionBytes?: number | null
   /** RabbitMQ: the stream queue every node reads and every producer writes. Default: `'push.messages'`. */
   streamName?: string | null
   /** RabbitMQ: retention by age when this node creates the stream. Default: `'24h'`. */
   streamMaxAge?: Duration | null
   /** RabbitMQ: retention by size when this node creates the stream; 0 for none. Default: 1 GiB. */
   streamMaxBytes?: number | null
-  /** RabbitMQ: most messages of one catch-up read. Default: 10000. */
+  /** RabbitMQ and `dataDir`: most messages of one catch-up read. Default: 10000. */
   catchUpLimit?: number | null
-  /** RabbitMQ: catch-up reads running at once. Default: 8. */
+  /** RabbitMQ and `dataDir`: catch-up reads running at once. Default: 8. */
   catchUpConcurrency?: number | null
-  /** RabbitMQ: catch-up reads that may wait for a slot. Default: 256. */
+  /** RabbitMQ and `dataDir`: catch-up reads that may wait for a slot. Default: 256. */
   catchUpQueue?: number | null
   /** RabbitMQ: how long a publish may take. Default: `'10s'`. */
   publishTimeout?: Duration | null
@@ -198,6 +210,18 @@ export interface ServerOptions {
   authConcurrency?: number | null
   /** Subscriptions that may wait for an auth URL request slot. Default: 1024. */
   authQueue?: number | null
+  /** Serve HTTPS with this PEM certificate chain (with `tlsKey`); reloaded when the file changes. */
+  tlsCert?: string | null
+  /** The PEM private key for `tlsCert`. */
+  tlsKey?: string | null
+  /** How often the certificate files are checked for changes. */
+  tlsReloadInterval?: Duration | null
+  /** HTTP/2: most concurrent streams per connection. */
+  http2MaxConcurrentStreams?: number | null
+  /** HTTP/2: interval of keep-alive pings. */
+  http2KeepAlive?: Duration | null
+  /** HTTP/2: how long a keep-alive ping may go unanswered before the connection closes. */
+  http2KeepAliveTimeout?: Duration | null
 }
 
 declare global {

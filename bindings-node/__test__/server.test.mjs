@@ -3,13 +3,15 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import net from 'node:net'
+import os from 'node:os'
 import path from 'node:path'
 import { describe, test } from 'node:test'
 import { Worker } from 'node:worker_threads'
 
 import { InvalidConfigError, ConnectionFailedError, Producer, PushError, Server } from '../index.mjs'
-import { cleanEnv, freePort, heldLongPolls, longPoll, packageDir, readAll, runNode, waitFor } from './helpers.mjs'
+import { cleanEnv, freePort, heldLongPolls, longPoll, packageDir, readAll, runNode, serverCli, waitFor } from './helpers.mjs'
 
 const entry = JSON.stringify(path.join(packageDir, 'index.js'))
 
@@ -147,6 +149,39 @@ describe('Server', () => {
     } finally {
       await server.stop()
     }
+  })
+
+  test('with dataDir, what was published is read back after a stop and a new start', async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'push-node-data-'))
+    try {
+      let server = await Server.start({ dataDir, fsync: 'always' })
+      const ids = []
+      for (const n of [1, 2, 3]) ids.push(await new Producer({ url: server.url }).publish(`m${n}`).to('/kept'))
+      await server.stop()
+      server = await Server.start({ dataDir })
+      try {
+        const read = await readAll(server.url, '/kept', BigInt(ids[0]) - 1n)
+        assert.deepEqual(read.map((m) => [m.id, m.data]), [[ids[0], 'm1'], [ids[1], 'm2'], [ids[2], 'm3']])
+      } finally {
+        await server.stop()
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true })
+    }
+  })
+
+  test('ServerOptions in index.d.ts names every push-server flag', async () => {
+    const run = await runNode([serverCli, '--help'])
+    assert.equal(run.code, 0, run.stderr)
+    const camel = (flag) => flag.replace(/-([a-z0-9])/g, (_, c) => c.toUpperCase())
+    const flags = new Set([...run.stdout.matchAll(/^\s+(?:-\w, )?--([a-z0-9-]+)/gm)].map((m) => camel(m[1])))
+    flags.delete('help')
+    flags.delete('version')
+    const types = await readFile(path.join(packageDir, 'index.d.ts'), 'utf8')
+    const block = types.slice(types.indexOf('export interface ServerOptions'), types.indexOf('\n}\n', types.indexOf('export interface ServerOptions')))
+    const typed = new Set([...block.matchAll(/^\s+(\w+)\?:/gm)].map((m) => m[1]))
+    assert.deepEqual([...flags].filter((f) => !typed.has(f)), [], 'flags missing from ServerOptions')
+    assert.deepEqual([...typed].filter((f) => !flags.has(f)), [], 'ServerOptions keys that are not flags')
   })
 
   test('stop() with a long-poll open ends it and resolves promptly', async () => {
