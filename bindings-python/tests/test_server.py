@@ -13,6 +13,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Iterator, List, Optional
 
 import pytest
@@ -230,6 +231,18 @@ def test_publish_releases_a_long_poll(server: Server) -> None:
     push.Producer(server.url).publish("hi there!").to("/greetings")
     thread.join(10)
     assert got == [b"hi there!"]
+
+
+def test_data_dir_keeps_messages_across_a_stop_and_a_new_start(tmp_path: Path) -> None:
+    with push.Server(data_dir=tmp_path, fsync="always") as server:
+        producer = push.Producer(server.url)
+        ids = [producer.publish(body).to("/kept") for body in ("m1", "m2", "m3")]
+    again = Server(data_dir=str(tmp_path))
+    try:
+        read = [(m["id"], m["data"]) for m in again.messages("/kept", after=str(int(ids[0]) - 1))]
+        assert read == list(zip(ids, ["m1", "m2", "m3"]))
+    finally:
+        again.stop()
 
 
 def test_stop_while_a_long_poll_is_open_returns_promptly() -> None:

@@ -2,6 +2,8 @@
 
 require_relative "test_helper"
 require "open3"
+require "pathname"
+require "tmpdir"
 
 # Push::Server (push-server inside this process) and the gem's push-server executable.
 class TestServer < Minitest::Test
@@ -91,6 +93,19 @@ class TestServer < Minitest::Test
       response = poll.value
       assert_equal "200", response.code
       assert_equal "hi there!", response.body
+    end
+  end
+
+  def test_data_dir_keeps_messages_across_a_stop_and_a_new_start
+    Dir.mktmpdir("push-ruby-data") do |dir|
+      ids = Push::Server.start(data_dir: dir, fsync: :always) do |server|
+        producer = Push::Producer.new(server.url)
+        %w[m1 m2 m3].map { |body| producer.publish(body).to("/kept") }
+      end
+      Push::Server.start(data_dir: Pathname(dir)) do |server|
+        read = client(server).messages("/kept", after: (Integer(ids.first) - 1).to_s)
+        assert_equal ids.zip(%w[m1 m2 m3]), read.map { |m| [m["id"], m["data"]] }
+      end
     end
   end
 

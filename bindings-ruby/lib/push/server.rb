@@ -79,7 +79,10 @@ module Push
         when String then value
         when Symbol, Integer, Float then value.to_s
         else
-          raise TypeError, "server option #{name}: expected true, false, a String, Symbol, number or " \
+          # Paths (Pathname, File) for data_dir:, tls_cert: and the like.
+          return value.to_path if value.respond_to?(:to_path)
+
+          raise TypeError, "server option #{name}: expected true, false, a String, Symbol, number, path or " \
                            "Array of them, got #{value.inspect}"
         end
       end
