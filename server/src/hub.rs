@@ -238,6 +238,20 @@ impl Hub {
         state.window.expire(now);
     }
 
+    /// Sweeps this hub every second until it is dropped (every engine runs one).
+    pub fn spawn_sweeper(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            while let Some(hub) = {
+                tick.tick().await;
+                weak.upgrade()
+            } {
+                hub.sweep();
+            }
+        });
+    }
+
     /// Ends every subscription (server shutdown).
     pub fn close(&self) {
         let mut state = self.lock();

@@ -107,7 +107,7 @@ impl DurableBroker {
             .map_err(|e| Error::new(ErrorKind::ServerError, format!("could not start the log writer: {e}")))?;
         spawn_ticks(&jobs, &shared);
         spawn_retention(&shared);
-        spawn_sweeper(&hub);
+        hub.spawn_sweeper();
         let catch_up = CatchUp::new(shared.options.catch_up, Arc::new(DiskRead(shared.clone())));
         Ok(DurableBroker { hub, jobs, shared, catch_up })
     }
@@ -348,19 +348,6 @@ fn spawn_retention(shared: &Arc<Shared>) {
             if let Ok(Some(upto)) = removed {
                 tracing::debug!("retention removed entries up to {upto}");
             }
-        }
-    });
-}
-
-fn spawn_sweeper(hub: &Arc<Hub>) {
-    let weak = Arc::downgrade(hub);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        while let Some(hub) = {
-            tick.tick().await;
-            weak.upgrade()
-        } {
-            hub.sweep();
         }
     });
 }

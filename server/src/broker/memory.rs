@@ -5,7 +5,6 @@
 //! published more than a million messages a second) and an old cursor gets a gap, not an error.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use push_core::broker::{Health, Position, Publication, Published, Subscription};
@@ -23,13 +22,7 @@ impl MemoryBroker {
     pub fn new(limits: HubLimits) -> MemoryBroker {
         let start = now_millis() * 1000;
         let hub = Hub::new(MessageId(start), limits, true);
-        let weak = Arc::downgrade(&hub);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            while let Some(hub) = { tick.tick().await; weak.upgrade() } {
-                hub.sweep();
-            }
-        });
+        hub.spawn_sweeper();
         MemoryBroker { hub, next: Mutex::new(start) }
     }
 }

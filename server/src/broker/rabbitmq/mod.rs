@@ -135,7 +135,7 @@ impl RabbitBroker {
         let start = MessageId(decoded.id.0 - 1);
         let hub = Hub::new(start, options.limits.clone(), false);
         warm_window(&connection, &stream, &hub, options.limits.idempotency_window, start).await;
-        spawn_sweeper(&hub);
+        hub.spawn_sweeper();
         tracing::info!(stream = %stream, broker = %redacted, "RabbitMQ engine starts at id {start}");
 
         let publisher = Arc::new(AmqpPublisher::new(PublisherOptions {
@@ -252,19 +252,6 @@ async fn publish_marker(connection: &Connection, stream: &str) -> Result<()> {
     confirm.await.map_err(|e| amqp::error("no confirm from", stream, e))?;
     let _ = channel.close(200, "OK".into()).await;
     Ok(())
-}
-
-fn spawn_sweeper(hub: &Arc<Hub>) {
-    let weak = Arc::downgrade(hub);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        while let Some(hub) = {
-            tick.tick().await;
-            weak.upgrade()
-        } {
-            hub.sweep();
-        }
-    });
 }
 
 /// The node's consumer: reads the stream into the hub, reconnecting until the broker closes.
