@@ -200,6 +200,8 @@ export interface ServerOptions {
   secret?: string | null
   /** Ask the web app at this URL whether each new subscription is allowed. */
   authUrl?: string | null
+  /** A PEM file of CA certificates trusted for an `https://` `authUrl`, besides the system's roots. */
+  authCaFile?: string | null
   /** How long the auth URL has to answer. Default: `'2s'`. */
   authTimeout?: Duration | null
   /** How long an auth URL decision is reused. Default: `'5s'`. */

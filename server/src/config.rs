@@ -219,6 +219,10 @@ pub struct Config {
     #[arg(long, env = "PUSH_AUTH_URL")]
     pub auth_url: Option<String>,
 
+    /// A PEM file of CA certificates trusted for an https:// --auth-url, besides the system's roots.
+    #[arg(long, env = "PUSH_AUTH_CA_FILE")]
+    pub auth_ca_file: Option<std::path::PathBuf>,
+
     /// How long the auth URL has to answer before the subscription is refused (503).
     #[arg(long, env = "PUSH_AUTH_TIMEOUT", default_value = "2s", value_parser = humantime::parse_duration)]
     pub auth_timeout: std::time::Duration,
@@ -374,6 +378,12 @@ impl Config {
         crate::broker::catch_up::CatchUpOptions { limit: self.catch_up_limit, concurrency: self.catch_up_concurrency, queue: self.catch_up_queue }
     }
 
+    /// The TLS client settings for an https:// --auth-url: the system's roots plus --auth-ca-file.
+    pub fn auth_tls(&self) -> push_core::Result<rustls::ClientConfig> {
+        let ca = self.auth_ca_file.as_deref().map(push_core::tls::CaFile::load).transpose()?;
+        push_core::tls::client_config(ca.as_ref())
+    }
+
     /// Defaults for tests and embedding, as if no flag was given.
     pub fn defaults() -> Config {
         Config::parse_from(["push-server"])
@@ -414,14 +424,11 @@ impl Config {
             return Err("--auth token needs --secret (PUSH_SECRET) to check tokens with".into());
         }
         if let Some(url) = &self.auth_url {
-            if url.starts_with("https://") {
-                return Err(format!(
-                    "--auth-url {url:?}: https:// is not supported yet (this build has no TLS client); \
-                     reach the app over http:// on a private network or loopback"
-                ));
+            if !(url.starts_with("http://") || url.starts_with("https://")) || url.parse::<axum::http::Uri>().is_err() {
+                return Err(format!("--auth-url {url:?} must be an http:// or https:// URL"));
             }
-            if !url.starts_with("http://") || url.parse::<axum::http::Uri>().is_err() {
-                return Err(format!("--auth-url {url:?} must be an http:// URL"));
+            if url.starts_with("https://") {
+                self.auth_tls().map_err(|e| format!("--auth-url {url:?}: {}", e.message()))?;
             }
             if self.any_origin() {
                 return Err("--auth-url forwards cookies, so --cors-origins must list the origins of your pages \

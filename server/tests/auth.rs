@@ -1,6 +1,7 @@
 //! Subscriber authorization: signed tokens on every transport, and asking the web app.
 
 mod common;
+mod test_ca;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -245,6 +246,42 @@ fn unsafe_proxy_auth_settings_refuse_to_start() {
     assert!(reason.contains("--cors-origins"), "{reason}");
     config.cors_origins = vec!["https://app.example".into()];
     config.validate().unwrap();
+    config.auth_url = Some("ftp://app.example/auth".into());
+    assert!(config.validate().unwrap_err().contains("http:// or https://"));
     config.auth_url = Some("https://app.example/auth".into());
-    assert!(config.validate().unwrap_err().contains("https://"));
+    config.auth_ca_file = Some("/nonexistent/ca.pem".into());
+    let reason = config.validate().unwrap_err();
+    assert!(reason.contains("/nonexistent/ca.pem") && reason.contains("cannot be read"), "{reason}");
+}
+
+/// An https:// auth URL: trusted through --auth-ca-file it decides; with only the system's roots
+/// the TLS handshake fails and every subscription is refused (fail closed). The "app" is a
+/// push-server over TLS: a long-poll with `timeout=0` answers 204, which allows.
+#[tokio::test]
+async fn an_https_auth_url_is_trusted_through_its_ca_file_only() {
+    let ca = test_ca::Ca::new("auth app CA");
+    let dir = std::env::temp_dir().join(format!("push-auth-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = ca.server();
+    for (name, text) in [("cert.pem", &cert), ("key.pem", &key), ("ca.pem", &ca.pem)] {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let app = TestServer::with(|c| {
+        c.tls_cert = Some(dir.join("cert.pem"));
+        c.tls_key = Some(dir.join("key.pem"));
+    })
+    .await;
+    let auth_url = format!("https://127.0.0.1:{}/allowed?timeout=0", app.addr.port());
+    for (ca_file, expected) in [(Some(dir.join("ca.pem")), 204), (None, 503)] {
+        let server = TestServer::with(|c| {
+            c.auth_url = Some(auth_url.clone());
+            c.auth_ca_file = ca_file;
+            c.cors_origins = vec!["https://app.example".into()];
+        })
+        .await;
+        assert_eq!(status(&format!("{}/room?timeout=0", server.url), &[("Cookie", "session=1")]).await.0, expected);
+        server.shutdown().await;
+    }
+    app.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -3,6 +3,9 @@
 //! (h2c), 20 SSE streams on one HTTP/2 connection, certificate reload (SIGHUP and file change)
 //! while an old stream keeps receiving, HTTP/2 limits, and bad certificate files.
 
+mod test_ca;
+
+use test_ca::Ca;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -15,7 +18,6 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode, Version};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use push_server::embedded::{config_from_options, OptionValue, Server};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -27,34 +29,6 @@ const WAIT: Duration = Duration::from_secs(10);
 
 // ---------------------------------------------------------------------------------------------
 // Certificates.
-
-/// A certificate authority made for one test.
-struct Ca {
-    params: CertificateParams,
-    key: KeyPair,
-    pem: String,
-}
-
-impl Ca {
-    fn new(name: &str) -> Ca {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-        let key = KeyPair::generate().unwrap();
-        let pem = params.self_signed(&key).unwrap().pem();
-        Ca { params, key, pem }
-    }
-
-    /// A server certificate for localhost and 127.0.0.1: (chain PEM, key PEM).
-    fn server(&self) -> (String, String) {
-        let mut params = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
-        params.distinguished_name.push(DnType::CommonName, "localhost");
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &Issuer::from_params(&self.params, &self.key)).unwrap();
-        (cert.pem(), key.serialize_pem())
-    }
-}
 
 /// A temporary directory with the server's certificate files, removed on drop.
 struct CertDir {

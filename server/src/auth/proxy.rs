@@ -46,12 +46,17 @@ const ENTRY_OVERHEAD: usize = 96;
 impl ProxyAuth {
     pub fn new(url: String, config: &Config) -> ProxyAuth {
         push_core::tls::ensure_provider();
-        let client = reqwest::Client::builder()
-            .timeout(config.auth_timeout)
-            .connect_timeout(config.auth_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("a plain HTTP client builds");
+        let mut builder = reqwest::Client::builder().timeout(config.auth_timeout).connect_timeout(config.auth_timeout).redirect(reqwest::redirect::Policy::none());
+        if url.starts_with("https://") {
+            // Checked by Config::validate; should it fail now, no root is trusted and every
+            // check fails: closed, never open.
+            let tls = config.auth_tls().unwrap_or_else(|e| {
+                tracing::error!("--auth-url: {e}; every subscription will be refused");
+                push_core::tls::client_config_with_roots(rustls::RootCertStore::empty()).expect("a TLS client with no roots builds")
+            });
+            builder = builder.tls_backend_preconfigured(tls);
+        }
+        let client = builder.build().expect("an HTTP client builds");
         let weigh = |k: &Key, _: &Decision| {
             let bytes = k.0.len() + k.1.len() + k.2.len() + k.3.as_str().len() + ENTRY_OVERHEAD;
             u32::try_from(bytes).unwrap_or(u32::MAX)
