@@ -50,6 +50,8 @@ pub struct Read {
     /// Ranges inside the read that the log itself marks as lost, for every channel (e.g. what a
     /// crash took before it was on disk).
     pub lost: Vec<Gap>,
+    /// The read stopped at the limit before `until`: the range goes on after `last`.
+    pub cut: bool,
 }
 
 /// Settings, from `--catch-up-*`.
@@ -118,11 +120,12 @@ impl CatchUp {
         self.kept().iter().any(|s| s.covers(after, until) && !matches!(s.read.get(), Some(None)))
     }
 
-    /// The segment that serves the range, or a new one (started by the first who awaits it).
-    fn segment(&self, after: MessageId, until: MessageId) -> Arc<Segment> {
+    /// The segment that serves the range, or a new one (started by the first who awaits it);
+    /// `fresh` skips the ones kept.
+    fn segment(&self, after: MessageId, until: MessageId, fresh: bool) -> Arc<Segment> {
         let mut kept = self.kept();
         kept.retain(|s| s.born.elapsed() < SEGMENT_TTL && !matches!(s.read.get(), Some(None)));
-        if let Some(s) = kept.iter().find(|s| s.covers(after, until)) {
+        if let Some(s) = kept.iter().find(|s| s.covers(after, until)).filter(|_| !fresh) {
             return s.clone();
         }
         if kept.len() >= SEGMENTS_KEPT {
@@ -159,15 +162,37 @@ impl CatchUp {
             // Only a read of its own takes a place among the bounded reads; joining one that
             // runs or has just run is free.
             let ticket = if self.covered(after, until) { None } else { Some(Ticket::take(self)?) };
-            let (catch_up, hub) = (self.clone(), hub.clone());
-            let channels: HashSet<Channel> = channels.iter().cloned().collect();
+            let (gaps, ring): (Vec<Event>, Vec<Event>) = backlog.into_iter().partition(|e| matches!(e, Event::Gap(..)));
+            let gaps: Vec<(Channel, Gap)> = gaps.into_iter().filter_map(|e| if let Event::Gap(c, g) = e { Some((c, g)) } else { None }).collect();
+            let walk = Walk {
+                catch_up: self.clone(),
+                hub: hub.clone(),
+                channels: channels.iter().cloned().collect(),
+                gaps,
+                ring,
+                cursor: Some(after),
+                until,
+                ticket,
+            };
+            // One read of at most `--catch-up-limit` at a time, the next one once the subscriber
+            // has taken the previous one's events: memory stays bounded however long the range.
             Box::pin(
-                stream::once(async move {
-                    let events = catch_up.fill(&hub, &channels, after, until, backlog).await;
-                    drop(ticket);
-                    match events {
-                        Some(events) => events.into_iter().map(Some).collect(),
-                        None => vec![None],
+                stream::unfold(walk, |mut walk| async move {
+                    let cursor = walk.cursor?;
+                    match walk.catch_up.fill(&walk.hub, &walk.channels, cursor, walk.until, &walk.gaps).await {
+                        Some((mut events, next)) => {
+                            walk.cursor = next;
+                            if next.is_none() {
+                                events.append(&mut walk.ring);
+                                events.sort_by_key(Event::cursor);
+                                walk.ticket.take();
+                            }
+                            Some((events.into_iter().map(Some).collect::<Vec<_>>(), walk))
+                        }
+                        None => {
+                            walk.cursor = None;
+                            Some((vec![None], walk))
+                        }
                     }
                 })
                 .flat_map(stream::iter),
@@ -191,38 +216,52 @@ impl CatchUp {
         Ok(Subscription { start: after, events: Box::pin(events.filter_map(futures_util::future::ready)) })
     }
 
-    /// Serves a backlog that starts with gaps from the log (`None` if the read fails): ids
-    /// `after+1 ..= until` (at most `--catch-up-limit` messages), the subscribed channels'
-    /// messages, and gaps only for what the log no longer holds or the limit cut. Returns the
-    /// backlog in order, with the hub's ring messages merged in.
-    async fn fill(&self, hub: &Arc<Hub>, channels: &HashSet<Channel>, after: MessageId, until: MessageId, backlog: Vec<Event>) -> Option<Vec<Event>> {
-        let segment = self.segment(after, until);
-        let read = segment
-            .read
-            .get_or_init(|| async {
-                let read = async {
-                    let _permit = self.permits.acquire().await.map_err(|_| Error::new(ErrorKind::ConnectionFailed, "closing"))?;
-                    self.reads.fetch_add(1, Ordering::AcqRel);
-                    self.reader.read(hub.clone(), segment.after, segment.until, self.options.limit).await
-                };
-                match read.await {
-                    Ok(read) => Some(Arc::new(read)),
-                    Err(e) => {
-                        tracing::warn!("catch-up read from {} failed; its subscriptions end for clients to resume later: {e}", segment.after);
-                        None
+    /// One read of the log for a backlog that starts with `gaps` (`None` if the read fails): ids
+    /// `after+1 ..= until`, at most `--catch-up-limit` of them. Returns the subscribed channels'
+    /// messages and gaps for what the log no longer holds, in order, and where the next read
+    /// starts (`None`: the range is done).
+    async fn fill(&self, hub: &Arc<Hub>, channels: &HashSet<Channel>, after: MessageId, until: MessageId, gaps: &[(Channel, Gap)]) -> Option<(Vec<Event>, Option<MessageId>)> {
+        let mut fresh = false;
+        let read = loop {
+            let segment = self.segment(after, until, fresh);
+            let read = segment
+                .read
+                .get_or_init(|| async {
+                    let read = async {
+                        let _permit = self.permits.acquire().await.map_err(|_| Error::new(ErrorKind::ConnectionFailed, "closing"))?;
+                        self.reads.fetch_add(1, Ordering::AcqRel);
+                        self.reader.read(hub.clone(), segment.after, segment.until, self.options.limit).await
+                    };
+                    match read.await {
+                        Ok(read) => Some(Arc::new(read)),
+                        Err(e) => {
+                            tracing::warn!("catch-up read from {} failed; its subscriptions end for clients to resume later: {e}", segment.after);
+                            None
+                        }
                     }
-                }
-            })
-            .await
-            .clone()?;
+                })
+                .await
+                .clone()?;
+            // A shared read that the limit cut before this cursor says nothing past it: read anew.
+            if read.cut && read.last.map_or(true, |l| l <= after) && !fresh {
+                fresh = true;
+                continue;
+            }
+            break read;
+        };
         debug_assert!(read.after <= after);
         let mut events: Vec<Event> =
             read.messages.iter().filter(|m| m.id > after && m.id <= until && channels.contains(&m.channel)).map(|m| Event::Message(m.clone())).collect();
         // What this subscriber's part of the read saw: from its cursor on.
         let first = read.first.map(|f| f.max(after.next()));
         let last = read.last.filter(|l| *l > after);
-        for event in &backlog {
-            let Event::Gap(channel, gap) = event else { continue };
+        let next = last.filter(|l| read.cut && *l < until);
+        for (channel, gap) in gaps {
+            // The part of the channel's gap this read is about.
+            let gap = Gap { from: gap.from.max(after.next()), to: gap.to };
+            if gap.from > gap.to {
+                continue;
+            }
             match (first, last) {
                 (Some(first), Some(last)) => {
                     // Removed by retention: before the first id the log still had.
@@ -236,19 +275,33 @@ impl CatchUp {
                             events.push(Event::Gap(channel.clone(), Gap { from, to }));
                         }
                     }
-                    // Not read: the limit cut the read, or the log ended early.
-                    if last < gap.to {
+                    // Not in the log: it ended before the range did.
+                    if next.is_none() && last < gap.to {
                         events.push(Event::Gap(channel.clone(), Gap { from: last.next().max(gap.from), to: gap.to }));
                     }
                 }
-                _ => events.push(Event::Gap(channel.clone(), *gap)),
+                _ => events.push(Event::Gap(channel.clone(), gap)),
             }
         }
-        events.extend(backlog.into_iter().filter(|e| matches!(e, Event::Message(_))));
         // Stable: a gap sorts before a message with the same cursor only if it came first.
         events.sort_by_key(Event::cursor);
-        Some(events)
+        Some((events, next))
     }
+}
+
+/// A subscription's walk through the log, one bounded read at a time.
+struct Walk {
+    catch_up: Arc<CatchUp>,
+    hub: Arc<Hub>,
+    channels: HashSet<Channel>,
+    /// The hub's gaps, one per channel: what the walk fills from the log.
+    gaps: Vec<(Channel, Gap)>,
+    /// The hub's ring messages, merged in after the last read.
+    ring: Vec<Event>,
+    /// Where the next read starts; `None` once done.
+    cursor: Option<MessageId>,
+    until: MessageId,
+    ticket: Option<Ticket>,
 }
 
 /// A place among the catch-up reads running or waiting on this node; over the bound a

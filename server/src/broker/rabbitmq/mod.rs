@@ -453,7 +453,7 @@ impl LogRead for StreamRead {
             let stream = &shared.options.stream.name;
             let prefetch = limit.clamp(1, PREFETCH as usize) as u16;
             let mut reader = StreamReader::open(&connection, stream, StartAt::Offset(amqp::offset_after(after)), prefetch).await?;
-            let mut read = Read { after, messages: Vec::new(), first: None, last: None, lost: Vec::new() };
+            let mut read = Read { after, messages: Vec::new(), first: None, last: None, lost: Vec::new(), cut: false };
             let mut read_digests = HashSet::new();
             let mut count = 0usize;
             loop {
@@ -488,7 +488,11 @@ impl LogRead for StreamRead {
                     }
                 }
                 count += 1;
-                if decoded.id >= until || count >= limit {
+                if decoded.id >= until {
+                    break;
+                }
+                if count >= limit {
+                    read.cut = true;
                     break;
                 }
             }
