@@ -69,6 +69,10 @@ fn option_value(name: &str, value: &Bound<'_, PyAny>) -> PyResult<Option<OptionV
 }
 
 impl Server {
+    fn scheme(&self) -> &'static str {
+        if self.config.tls_cert.is_some() { "https" } else { "http" }
+    }
+
     fn address(&self) -> PyResult<SocketAddr> {
         self.addr.lock().unwrap_or_else(|e| e.into_inner()).ok_or_else(|| PyRuntimeError::new_err("the server has not been started"))
     }
@@ -124,10 +128,10 @@ impl Server {
         });
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` with `tls_cert`).
     #[getter]
     fn url(&self) -> PyResult<String> {
-        Ok(format!("http://{}", self.address()?))
+        Ok(format!("{}://{}", self.scheme(), self.address()?))
     }
 
     /// The port it listens on (the real one when started on port 0).
@@ -171,8 +175,8 @@ impl Server {
     fn __repr__(&self) -> String {
         let addr = self.addr.lock().unwrap_or_else(|e| e.into_inner());
         match (*addr, self.running()) {
-            (Some(a), true) => format!("<push.Server http://{a} running>"),
-            (Some(a), false) => format!("<push.Server http://{a} stopped>"),
+            (Some(a), true) => format!("<push.Server {}://{a} running>", self.scheme()),
+            (Some(a), false) => format!("<push.Server {}://{a} stopped>", self.scheme()),
             (None, _) => "<push.Server not started>".to_owned(),
         }
     }

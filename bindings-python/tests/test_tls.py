@@ -42,7 +42,8 @@ def tls_rabbit() -> Iterator[Dict[str, str]]:
 def https_url(tls_rabbit: Dict[str, str], start_server: Callable[..., Server]) -> str:
     certs = Path(tls_rabbit["CERTS"])
     server = start_server(tls_cert=certs / "server.pem", tls_key=certs / "server-key.pem")
-    return f"https://127.0.0.1:{server.port}"
+    assert server.url == f"https://127.0.0.1:{server.port}", "the in-process server says https://"
+    return server.url
 
 
 def stream_url(tls_rabbit: Dict[str, str], name: str) -> str:

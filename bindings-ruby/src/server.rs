@@ -22,6 +22,8 @@ pub struct Server {
     /// so a Ruby thread never waits for the lock while holding the GVL.
     inner: Mutex<Option<Embedded>>,
     addr: SocketAddr,
+    /// `http://` or, with `tls_cert`, `https://` and the address.
+    url: String,
     /// The process that started it: a forked child has a copy of this object but none of the
     /// server's threads, so it must neither stop nor join them.
     pid: u32,
@@ -41,6 +43,7 @@ impl Server {
         let server = started.map_err(|e| errors::to_ruby(ruby, &e))?;
         Ok(Server {
             addr: server.local_addr(),
+            url: server.url(),
             inner: Mutex::new(Some(server)),
             pid: std::process::id(),
         })
@@ -76,7 +79,7 @@ impl Server {
     }
 
     fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.url.clone()
     }
 
     fn port(&self) -> u16 {

@@ -36,7 +36,8 @@ end
 class TestTls < Minitest::Test
   def with_https_server(&block)
     Push::Server.start(tls_cert: File.join(TlsRabbit.certs, "server.pem"), tls_key: File.join(TlsRabbit.certs, "server-key.pem")) do |server|
-      block.call("https://127.0.0.1:#{server.port}")
+      assert_equal "https://127.0.0.1:#{server.port}", server.url, "the in-process server says https://"
+      block.call(server.url)
     end
   end
 
