@@ -115,7 +115,7 @@ impl DurableBroker {
 
 /// Opens the log and finds where ids continue, marking a crash's unknown range as lost.
 fn open(options: &DurableOptions) -> Result<(DiskLog, MessageId, Vec<(String, MessageId)>)> {
-    let opened = DiskLog::open(&options.dir, options.fsync == FsyncPolicy::Always)?;
+    let opened = DiskLog::open(&options.dir)?;
     let log = opened.log;
     let start = match opened.last {
         None => MessageId(now_millis() * 1000),
@@ -129,6 +129,7 @@ fn open(options: &DurableOptions) -> Result<(DiskLog, MessageId, Vec<(String, Me
             start
         }
     };
+    log.begin_run(options.fsync == FsyncPolicy::Always)?;
     if !opened.clean && !opened.repaired {
         tracing::info!("{}: the last run did not close the log; every commit it made is intact", log.path().display());
     }

@@ -46,8 +46,8 @@ pub struct DiskLog {
 }
 
 impl DiskLog {
-    /// Opens (or creates) the log in `dir` and marks it in use; `durable` is this run's policy.
-    pub fn open(dir: &Path, durable: bool) -> Result<Opened> {
+    /// Opens (or creates) the log in `dir` and reads what the last run left.
+    pub fn open(dir: &Path) -> Result<Opened> {
         std::fs::create_dir_all(dir).map_err(|e| Error::new(ErrorKind::InvalidConfig, format!("--data-dir {}: cannot create it: {e}", dir.display())))?;
         let path = dir.join(FILE_NAME);
         let repaired = Arc::new(AtomicBool::new(false));
@@ -83,15 +83,23 @@ impl DiskLog {
             Some(other) => return Err(log.foreign(format!("it is in format {other}; this push-server reads format {FORMAT}"))),
             None => return Err(log.foreign("it holds entries but no format mark".into())),
         }
-        // From now until a graceful close, the log counts as in use.
-        log.write(Durability::Immediate, |_, meta| {
+        if format.is_none() {
+            // A new file: create the tables (readers expect them).
+            log.write(Durability::Immediate, |_, _| Ok(()))?;
+        }
+        let (first, last) = log.ends()?;
+        Ok(Opened { log, first, last, clean, was_durable, repaired: repaired.load(Ordering::Acquire) })
+    }
+
+    /// Marks the log in use by this run until a graceful close, with this run's policy. Called
+    /// once the last run's unknown range (if any) is recorded, so a crash in between cannot hide it.
+    pub fn begin_run(&self, durable: bool) -> Result<()> {
+        self.write(Durability::Immediate, |_, meta| {
             meta.insert("format", FORMAT)?;
             meta.insert("clean", 0)?;
             meta.insert("durable", durable as u64)?;
             Ok(())
-        })?;
-        let (first, last) = log.ends()?;
-        Ok(Opened { log, first, last, clean, was_durable, repaired: repaired.load(Ordering::Acquire) })
+        })
     }
 
     pub fn path(&self) -> &Path {
