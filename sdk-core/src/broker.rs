@@ -71,6 +71,13 @@ pub trait Broker: Send + Sync + 'static {
     /// newest message.
     fn subscribe(&self, channels: &[Channel], from: Position) -> Result<Subscription>;
 
+    /// As [`subscribe`](Self::subscribe), for one request of a polling transport (long-poll,
+    /// JSON batch), which takes what is there or the next event and leaves: an engine may serve
+    /// it without a queue of its own, reading its history on each poll.
+    fn poll(&self, channels: &[Channel], from: Position) -> Result<Subscription> {
+        self.subscribe(channels, from)
+    }
+
     /// The newest id this broker has seen.
     fn last_id(&self) -> MessageId;
 

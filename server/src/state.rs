@@ -11,8 +11,11 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 
+/// Cloned for every request (axum's `State`): one reference count, not one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
     pub broker: Arc<dyn Broker>,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
@@ -22,16 +25,23 @@ pub struct AppState {
     connections: Arc<AtomicUsize>,
 }
 
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
 impl AppState {
     pub fn new(broker: Arc<dyn Broker>, config: Config, shutdown: CancellationToken) -> AppState {
-        AppState {
+        AppState(Arc::new(Shared {
             broker,
             auth: Arc::new(Authorizer::new(&config)),
             config: Arc::new(config),
             metrics: Arc::new(Metrics::new()),
             shutdown,
             connections: Arc::new(AtomicUsize::new(0)),
-        }
+        }))
     }
 
     /// Counts one subscriber connection for as long as the guard lives; 503 over the limit.

@@ -335,6 +335,48 @@ fn dropped_subscriptions_release_channels(broker: Arc<dyn Broker>) -> Pin<Box<dy
     })
 }
 
+/// A poll (the polling transports' queue-free subscription) reads what is after its cursor,
+/// then waits for the next message of its channels and gets it.
+fn poll_reads_then_waits(broker: Arc<dyn Broker>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let mut sent = Vec::new();
+        for i in 0..6 {
+            let body = format!("p{i}");
+            sent.push((publish(&*broker, "/c/poll", body.clone()).await, body));
+        }
+        let mut poll = broker.poll(&[channel("/c/poll")], Position::After(sent[1].0)).unwrap();
+        assert_eq!(poll.start, sent[1].0);
+        let backlog = take(&mut poll, 4).await;
+        assert_eq!(assert_accounted(&backlog, &sent[2..]), 4);
+        assert_nothing_ready(&mut poll);
+        let mut both = broker.poll(&[channel("/c/poll"), channel("/c/poll-b")], Position::Latest).unwrap();
+        assert_nothing_ready(&mut both);
+        let id = publish(&*broker, "/c/poll-b", "live".into()).await;
+        assert_eq!(assert_accounted(&take(&mut both, 1).await, &[(id, "live".into())]), 1);
+        let id = publish(&*broker, "/c/poll", "live".into()).await;
+        assert_eq!(assert_accounted(&take(&mut poll, 1).await, &[(id, "live".into())]), 1);
+        assert_nothing_ready(&mut poll);
+    })
+}
+
+/// A poll from a cursor older than the engine's history is served like a subscription: the
+/// rest as messages (a catch-up read) or an announced gap.
+fn poll_older_than_history(broker: Arc<dyn Broker>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let before = publish(&*broker, "/c/poll-evict-other", "before".into()).await;
+        let mut sent = Vec::new();
+        for i in 0..20 {
+            let body = format!("pe{i}");
+            sent.push((publish(&*broker, "/c/poll-evict", body.clone()).await, body));
+        }
+        let mut poll = broker.poll(&[channel("/c/poll-evict")], Position::After(before)).unwrap();
+        let events = take_through(&mut poll, sent.last().unwrap().0).await;
+        let delivered = assert_accounted(&events, &sent);
+        assert!(delivered >= 5, "at least the history ring is delivered: {:?}", describe(&events));
+        assert_nothing_ready(&mut poll);
+    })
+}
+
 /// One test per engine and check: `memory::live_in_order`, `rabbitmq::live_in_order`, ...
 macro_rules! contract {
     (engines: [$($engine:ident => $kind:expr),* $(,)?], checks: $checks:tt) => {
@@ -365,5 +407,7 @@ contract! {
         idempotent_publish with defaults,
         expiry with short_history_age,
         dropped_subscriptions_release_channels with defaults,
+        poll_reads_then_waits with defaults,
+        poll_older_than_history with small_history,
     ]
 }

@@ -139,7 +139,15 @@ impl CatchUp {
     /// Subscribes through the hub, and serves the hub's gaps (a cursor older than its history)
     /// from the log; only what the log no longer holds, or what the limit cut, stays a gap.
     pub fn subscribe(self: &Arc<Self>, hub: &Arc<Hub>, channels: &[Channel], from: Position) -> Result<Subscription> {
-        let mut subscription = hub.subscribe(channels, from)?;
+        self.wrap(hub, channels, hub.subscribe(channels, from)?)
+    }
+
+    /// As [`subscribe`](Self::subscribe), on the hub's queue-free subscription (polling transports).
+    pub fn poll(self: &Arc<Self>, hub: &Arc<Hub>, channels: &[Channel], from: Position) -> Result<Subscription> {
+        self.wrap(hub, channels, hub.poll(channels, from)?)
+    }
+
+    fn wrap(self: &Arc<Self>, hub: &Arc<Hub>, channels: &[Channel], mut subscription: Subscription) -> Result<Subscription> {
         // The hub's backlog is ready at once: gaps (cursor older than this node's history) come
         // first for each channel, then ring messages.
         let mut backlog = Vec::new();

@@ -392,6 +392,10 @@ impl Broker for DurableBroker {
         self.catch_up.subscribe(&self.hub, channels, from)
     }
 
+    fn poll(&self, channels: &[Channel], from: Position) -> Result<Subscription> {
+        self.catch_up.poll(&self.hub, channels, from)
+    }
+
     fn last_id(&self) -> MessageId {
         self.hub.last_id()
     }

@@ -54,6 +54,10 @@ impl Broker for MemoryBroker {
         self.hub.subscribe(channels, from)
     }
 
+    fn poll(&self, channels: &[Channel], from: Position) -> Result<Subscription> {
+        self.hub.poll(channels, from)
+    }
+
     fn last_id(&self) -> MessageId {
         self.hub.last_id()
     }

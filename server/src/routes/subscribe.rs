@@ -53,12 +53,18 @@ async fn dispatch(state: AppState, mut parts: Parts, params: Params, channels: V
             .await
             .map_err(|e| ApiError::new(ErrorKind::BadRequest, format!("bad WebSocket upgrade: {}", e.body_text())))?;
         let slot = parts.extensions.get::<crate::listener::ConnectionSlot>().cloned();
+        drop(parts);
         return websocket::respond(state, request, ws, slot).await;
     }
     let accept = parts.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if accept.contains("text/event-stream") {
+    let sse = accept.contains("text/event-stream");
+    let batch = accept.contains("application/json") || multiplexed;
+    // The request head shares hyper's read buffer: let it go before a poll waits, or an idle
+    // poller keeps that buffer as well as the one hyper reads the next request into.
+    drop(parts);
+    if sse {
         sse::respond(state, request).await
-    } else if accept.contains("application/json") || multiplexed {
+    } else if batch {
         batch::respond(state, request).await
     } else {
         long_poll::respond(state, request).await

@@ -44,7 +44,7 @@ pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Re
             .min(state.config.max_batch),
     };
     let guard = state.connect("json")?;
-    let mut subscription = state.broker.subscribe(&request.channels, request.position)?;
+    let mut subscription = state.broker.poll(&request.channels, request.position)?;
     let start = subscription.start;
 
     let first = tokio::select! {

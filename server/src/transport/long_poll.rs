@@ -14,7 +14,7 @@ use crate::state::AppState;
 pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Response> {
     let timeout = request.timeout(&state)?;
     let guard = state.connect("long-poll")?;
-    let mut subscription = state.broker.subscribe(&request.channels, request.position)?;
+    let mut subscription = state.broker.poll(&request.channels, request.position)?;
     let mut cursor = subscription.start;
     let mut gap: Option<Gap> = None;
     let deadline = tokio::time::sleep(timeout);

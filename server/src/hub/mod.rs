@@ -13,6 +13,8 @@
 //! hold the channel's messages (evicted from the ring, or published before the hub started). A
 //! cursor below the floor gets a gap `cursor+1 ..= floor`.
 
+mod poll;
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -21,7 +23,7 @@ use std::time::{Duration, Instant};
 use futures_util::stream;
 use push_core::broker::{Position, Published, Subscription};
 use push_core::{Channel, Error, ErrorKind, Event, Gap, Message, MessageId, Result};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 use crate::dedup::Window;
 
@@ -82,6 +84,9 @@ struct ChannelState {
     floor: MessageId,
     /// By subscriber id: a long-poll subscribes and leaves once per request, so both are O(1).
     subscribers: HashMap<u64, Arc<Subscriber>>,
+    /// Wakes the queue-free subscriptions waiting on this channel ([`poll`]); each holds a
+    /// clone, so the entry is not forgotten under them.
+    wake: Arc<Notify>,
     idle_since: Instant,
 }
 
@@ -169,6 +174,7 @@ impl Hub {
         entry.ring.push_back((now, message.clone()));
         entry.evict(&self.limits, now);
         entry.idle_since = now;
+        entry.wake_pollers();
         let mut lagged = Vec::new();
         entry.subscribers.retain(|_, s| match s.tx.try_send(message.clone()) {
             Ok(()) => true,
@@ -213,6 +219,7 @@ impl Hub {
             for (_, s) in entry.subscribers.drain() {
                 s.lagged.store(true, Ordering::Release);
             }
+            entry.wake_pollers();
         }
         if to > self.last_id() {
             self.last_id.store(to.0, Ordering::Release);
@@ -227,7 +234,7 @@ impl Hub {
         state.channels.retain(|_, ch| {
             ch.evict(&self.limits, now);
             ch.subscribers.retain(|_, s| !s.tx.is_closed());
-            let idle = ch.ring.is_empty() && ch.subscribers.is_empty();
+            let idle = ch.ring.is_empty() && ch.unwatched();
             if idle && now.duration_since(ch.idle_since) >= self.limits.forget_after {
                 forgotten = forgotten.max(ch.floor);
                 return false;
@@ -258,6 +265,7 @@ impl Hub {
         state.closed = true;
         for ch in state.channels.values_mut() {
             ch.subscribers.clear();
+            ch.wake_pollers();
         }
     }
 
@@ -269,25 +277,7 @@ impl Hub {
     pub fn subscribe(self: &Arc<Self>, channels: &[Channel], from: Position) -> Result<Subscription> {
         let (tx, rx) = mpsc::channel(self.limits.queue_size.max(1));
         let mut state = self.lock();
-        let last = self.last_id();
-        let after = match from {
-            Position::Latest => last,
-            Position::After(cursor) if cursor > last && self.strict_cursors => {
-                return Err(Error::new(
-                    ErrorKind::InvalidCursor,
-                    format!("cursor {cursor} is ahead of the newest message ({last})"),
-                ))
-            }
-            Position::After(cursor) => cursor,
-        };
-        let new_channels = channels.iter().filter(|c| !state.channels.contains_key(*c)).count();
-        if new_channels > 0 && state.channels.len() + new_channels > self.limits.max_channels {
-            return Err(Error::new(
-                ErrorKind::Overloaded,
-                format!("the server tracks its maximum of {} channels; retry later", self.limits.max_channels),
-            )
-            .with_source(crate::metrics::Limit::Channels));
-        }
+        let after = self.admit(&state, channels, from)?;
         let id = state.next_subscriber;
         state.next_subscriber += 1;
         let lagged = Arc::new(AtomicBool::new(false));
@@ -309,26 +299,83 @@ impl Hub {
         Ok(Subscription { start: after, events: Box::pin(events) })
     }
 
-    /// Removes a subscription from its channels, and drops the channels it alone kept: no
-    /// history, no other subscriber, and a floor a new entry would get anyway (so forgetting
-    /// them loses nothing). Anonymous subscribers cannot grow the hub this way.
+    /// Where a subscription from `from` starts, unless its cursor is ahead of the log (one
+    /// node) or it would track channels past the limit. Runs under the hub lock.
+    fn admit(&self, state: &State, channels: &[Channel], from: Position) -> Result<MessageId> {
+        let last = self.last_id();
+        let after = match from {
+            Position::Latest => last,
+            Position::After(cursor) if cursor > last && self.strict_cursors => {
+                return Err(Error::new(
+                    ErrorKind::InvalidCursor,
+                    format!("cursor {cursor} is ahead of the newest message ({last})"),
+                ))
+            }
+            Position::After(cursor) => cursor,
+        };
+        let new_channels = channels.iter().filter(|c| !state.channels.contains_key(*c)).count();
+        if new_channels > 0 && state.channels.len() + new_channels > self.limits.max_channels {
+            return Err(Error::new(
+                ErrorKind::Overloaded,
+                format!("the server tracks its maximum of {} channels; retry later", self.limits.max_channels),
+            )
+            .with_source(crate::metrics::Limit::Channels));
+        }
+        Ok(after)
+    }
+
+    /// Removes a subscription from its channels, then [`release`](Self::release)s them.
     fn unregister(&self, channels: &[Channel], subscriber: u64) {
         let mut state = self.lock();
-        let floor = state.forgotten_floor;
         for ch in channels {
             if let Some(entry) = state.channels.get_mut(ch) {
                 entry.subscribers.remove(&subscriber);
-                if entry.subscribers.is_empty() && entry.ring.is_empty() && entry.floor <= floor {
-                    state.channels.remove(ch);
-                }
             }
+        }
+        release(&mut state, channels);
+    }
+
+    /// Drops the channels a subscription that ended alone kept: no history, no other
+    /// subscriber or poll, and a floor a new entry would get anyway (so forgetting them loses
+    /// nothing). Anonymous subscribers cannot grow the hub this way.
+    fn release(&self, channels: &[Channel]) {
+        release(&mut self.lock(), channels);
+    }
+}
+
+fn release(state: &mut State, channels: &[Channel]) {
+    let floor = state.forgotten_floor;
+    for ch in channels {
+        if state.channels.get(ch).is_some_and(|e| e.unwatched() && e.ring.is_empty() && e.floor <= floor) {
+            state.channels.remove(ch);
         }
     }
 }
 
 impl ChannelState {
     fn new(floor: MessageId, now: Instant) -> ChannelState {
-        ChannelState { ring: VecDeque::new(), floor, subscribers: HashMap::new(), idle_since: now }
+        ChannelState { ring: VecDeque::new(), floor, subscribers: HashMap::new(), wake: Arc::new(Notify::new()), idle_since: now }
+    }
+
+    /// No queued subscriber and no poll waiting on the channel.
+    fn unwatched(&self) -> bool {
+        self.subscribers.is_empty() && Arc::strong_count(&self.wake) == 1
+    }
+
+    fn wake_pollers(&self) {
+        if Arc::strong_count(&self.wake) > 1 {
+            self.wake.notify_waiters();
+        }
+    }
+
+    /// Adds the channel's events after `after` to `out`: a gap up to the floor when the cursor
+    /// is below it, then the ring's newer messages.
+    fn read_after(&self, channel: &Channel, after: MessageId, out: &mut impl Extend<Event>) {
+        if self.floor > after {
+            out.extend(Some(Event::Gap(channel.clone(), Gap { from: after.next(), to: self.floor })));
+        }
+        let start = self.ring.partition_point(|(_, m)| m.id <= after);
+        out.extend(self.ring.range(start..).map(|(_, m)| Event::Message(m.clone())));
     }
 
     fn evict(&mut self, limits: &HubLimits, now: Instant) {
@@ -354,10 +401,7 @@ fn register(state: &mut State, subscriber: &Arc<Subscriber>, after: MessageId) -
     for channel in channels {
         let entry = state.channels.entry(channel.clone()).or_insert_with(|| ChannelState::new(floor, now));
         entry.subscribers.insert(subscriber.id, subscriber.clone());
-        if entry.floor > after {
-            backlog.push(Event::Gap(channel.clone(), Gap { from: after.next(), to: entry.floor }));
-        }
-        backlog.extend(entry.ring.iter().filter(|(_, m)| m.id > after).map(|(_, m)| Event::Message(m.clone())));
+        entry.read_after(channel, after, &mut backlog);
     }
     if channels.len() > 1 {
         backlog.sort_by_key(Event::cursor);
@@ -598,5 +642,70 @@ mod tests {
         // Published messages are always taken, whatever the limit.
         hub.ingest(msg(1, "/d"));
         assert_eq!(hub.channel_count(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_poll_reads_the_ring_then_waits_for_the_next_message() {
+        let hub = Hub::new(MessageId(0), HubLimits::default(), true);
+        for i in 1..=3 {
+            hub.ingest(msg(i, "/a"));
+        }
+        let mut poll = hub.poll(&[ch("/a")], Position::After(MessageId(1))).unwrap();
+        assert_eq!(ids(&ready(&mut poll).await), vec![2, 3]);
+        hub.ingest(msg(4, "/b"));
+        assert!(ready(&mut poll).await.is_empty(), "another channel's message does not wake it");
+        let waiting = tokio::spawn(async move { poll.events.next().await.map(|e| e.cursor()) });
+        tokio::task::yield_now().await;
+        hub.ingest(msg(5, "/a"));
+        assert_eq!(waiting.await.unwrap(), Some(MessageId(5)));
+    }
+
+    #[tokio::test]
+    async fn a_poll_on_several_channels_wakes_for_any_and_reads_in_id_order() {
+        let hub = Hub::new(MessageId(0), HubLimits::default(), true);
+        let mut poll = hub.poll(&[ch("/a"), ch("/b")], Position::Latest).unwrap();
+        assert!(ready(&mut poll).await.is_empty());
+        hub.ingest(msg(1, "/b"));
+        hub.ingest(msg(2, "/a"));
+        assert_eq!(ids(&ready(&mut poll).await), vec![1, 2]);
+    }
+
+    #[tokio::test]
+    async fn a_poll_behind_the_ring_gets_a_gap_and_a_lost_range_wakes_it() {
+        let limits = HubLimits { history_size: 3, ..HubLimits::default() };
+        let hub = Hub::new(MessageId(0), limits, false);
+        for i in 1..=10 {
+            hub.ingest(msg(i, "/a"));
+        }
+        let mut behind = hub.poll(&[ch("/a")], Position::After(MessageId(2))).unwrap();
+        let events = ready(&mut behind).await;
+        assert!(matches!(&events[0], Event::Gap(_, g) if *g == Gap { from: MessageId(3), to: MessageId(7) }), "{events:?}");
+        assert_eq!(ids(&events[1..]), vec![8, 9, 10]);
+        assert!(ready(&mut behind).await.is_empty());
+        hub.lost(MessageId(20));
+        let events = ready(&mut behind).await;
+        assert!(matches!(&events[..], [Event::Gap(_, g)] if *g == Gap { from: MessageId(11), to: MessageId(20) }), "{events:?}");
+    }
+
+    #[tokio::test]
+    async fn a_waiting_poll_keeps_its_channel_and_releases_it_when_done() {
+        let hub = Hub::new(MessageId(0), HubLimits::default(), true);
+        let mut poll = hub.poll(&[ch("/fleeting")], Position::Latest).unwrap();
+        assert!(ready(&mut poll).await.is_empty());
+        hub.sweep();
+        assert_eq!(hub.channel_count(), 1, "held while a poll waits on it");
+        drop(poll);
+        assert_eq!(hub.channel_count(), 0, "an empty channel no one watches is dropped");
+    }
+
+    #[tokio::test]
+    async fn closing_the_hub_ends_waiting_polls() {
+        let hub = Hub::new(MessageId(0), HubLimits::default(), true);
+        let mut poll = hub.poll(&[ch("/a")], Position::Latest).unwrap();
+        assert!(ready(&mut poll).await.is_empty());
+        hub.close();
+        assert!(poll.events.next().now_or_never().expect("woken").is_none());
+        let mut late = hub.poll(&[ch("/a")], Position::Latest).unwrap();
+        assert!(late.events.next().now_or_never().expect("ends at once").is_none());
     }
 }

@@ -1,0 +1,108 @@
+//! Queue-free subscriptions for the polling transports (long-poll, JSON batch).
+//!
+//! A poll request takes one answer and leaves, so a queue of its own, registered on each channel
+//! and removed again, is all overhead. A [`Pull`] holds only its cursor: it reads the channels'
+//! rings after it under the hub lock, and when there is nothing new it waits on the channels'
+//! wake-ups (armed under the same lock, so nothing published after the read is missed). What the
+//! ring no longer holds is a gap, as for a queued subscriber that lagged.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Instant;
+
+use futures_util::stream;
+use push_core::broker::{Position, Subscription};
+use push_core::{Channel, Event, MessageId, Result};
+use tokio::sync::futures::OwnedNotified;
+
+use super::{ChannelState, Hub, State};
+
+impl Hub {
+    /// Subscribes to `channels` from `from` without a queue (see the module docs); the same
+    /// guarantees and errors as [`Hub::subscribe`].
+    pub fn poll(self: &Arc<Self>, channels: &[Channel], from: Position) -> Result<Subscription> {
+        let mut state = self.lock();
+        let after = self.admit(&state, channels, from)?;
+        let closed = state.closed;
+        let mut pull = Pull { hub: self.clone(), channels: channels.into(), cursor: after, ready: VecDeque::new(), waits: Vec::new(), closed };
+        if !closed {
+            pull.read(&mut state);
+        }
+        drop(state);
+        let events = stream::unfold(pull, |mut p| async move { p.next().await.map(|e| (e, p)) });
+        Ok(Subscription { start: after, events: Box::pin(events) })
+    }
+}
+
+/// One queue-free subscription: its cursor, what the last read found, and the armed wake-ups.
+struct Pull {
+    hub: Arc<Hub>,
+    channels: Box<[Channel]>,
+    cursor: MessageId,
+    ready: VecDeque<Event>,
+    /// Boxed to be polled in place and dropped with the `Pull`, before it lets go of its
+    /// channels.
+    waits: Vec<Pin<Box<OwnedNotified>>>,
+    closed: bool,
+}
+
+impl Pull {
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            if let Some(event) = self.ready.pop_front() {
+                // A later channel's gap can end below what an earlier event moved the cursor to.
+                if event.cursor() <= self.cursor {
+                    continue;
+                }
+                self.cursor = event.cursor();
+                return Some(event);
+            }
+            if self.closed {
+                return None;
+            }
+            if !self.waits.is_empty() {
+                std::future::poll_fn(|cx| if self.waits.iter_mut().any(|w| w.as_mut().poll(cx).is_ready()) { Poll::Ready(()) } else { Poll::Pending }).await;
+                self.waits.clear();
+            }
+            let hub = self.hub.clone();
+            let mut state = hub.lock();
+            self.closed = state.closed;
+            if !self.closed {
+                self.read(&mut state);
+            }
+        }
+    }
+
+    /// Reads every channel's ring after the cursor into `ready`, in id order; when nothing is
+    /// there, arms the channels' wake-ups before the lock is let go. Runs under the hub lock.
+    fn read(&mut self, state: &mut State) {
+        let now = Instant::now();
+        let floor = state.forgotten_floor;
+        let after = self.cursor;
+        for channel in self.channels.iter() {
+            if !state.channels.contains_key(channel) {
+                // Dropped while no one waited on it (the entry had nothing to keep); a new one
+                // gets the floor the old one was forgotten with.
+                state.channels.insert(channel.clone(), ChannelState::new(floor, now));
+            }
+            let entry = state.channels.get_mut(channel).expect("inserted above");
+            entry.read_after(channel, after, &mut self.ready);
+        }
+        if self.channels.len() > 1 {
+            self.ready.make_contiguous().sort_by_key(Event::cursor);
+        }
+        if self.ready.is_empty() {
+            self.waits.extend(self.channels.iter().map(|c| Box::pin(state.channels[c].wake.clone().notified_owned())));
+        }
+    }
+}
+
+impl Drop for Pull {
+    fn drop(&mut self) {
+        self.waits.clear();
+        self.hub.release(&self.channels);
+    }
+}
