@@ -28,7 +28,7 @@ pub mod token;
 pub use broker::{Broker, EventStream, Position, Publication, Published, Subscription};
 pub use channel::{Channel, ChannelError};
 pub use error::{Error, ErrorKind, KindInfo, Result, KINDS};
-pub use message::{Event, Gap, Message, MessageId};
+pub use message::{Encoded, Event, Gap, Message, MessageId};
 pub use producer::{Producer, ProducerOptions};
 
 /// The URL a producer uses when none is given and `PUSH_URL` is unset.

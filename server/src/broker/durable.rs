@@ -237,7 +237,7 @@ impl Writer {
                 continue;
             }
             next = next.next();
-            let message = Message { id: next, channel: publication.channel, payload: publication.payload, content_type: publication.content_type, published_at: now };
+            let message = Message { id: next, channel: publication.channel, payload: publication.payload, content_type: publication.content_type, published_at: now, encoded: Default::default() };
             entries.push((next, record::encode_message(&message, digest.as_deref())));
             if let Some(d) = &digest {
                 keys.insert(d.clone(), next);

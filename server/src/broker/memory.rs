@@ -44,6 +44,7 @@ impl Broker for MemoryBroker {
             payload: publication.payload,
             content_type: publication.content_type,
             published_at: now_millis(),
+            encoded: Default::default(),
         };
         let published = self.hub.ingest_keyed(message, digest.as_deref());
         drop(next);

@@ -12,11 +12,11 @@ use crate::error::ApiError;
 pub const PARAM: &str = "after";
 
 pub fn position(params: &Params, headers: &HeaderMap) -> Result<Position, ApiError> {
-    let raw = headers
-        .get("last-event-id")
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .filter(|v| !v.trim().is_empty())
-        .or_else(|| params.get(PARAM).map(str::to_owned));
+    let header = headers.get("last-event-id").map(|v| String::from_utf8_lossy(v.as_bytes())).filter(|v| !v.trim().is_empty());
+    let raw = match &header {
+        Some(h) => Some(h.as_ref()),
+        None => params.get(PARAM),
+    };
     match raw {
         None => Ok(Position::Latest),
         Some(raw) if raw.trim().is_empty() => Ok(Position::Latest),

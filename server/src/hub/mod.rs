@@ -475,6 +475,7 @@ mod tests {
             payload: Bytes::from(format!("m{id}")),
             content_type: "text/plain".into(),
             published_at: 0,
+            encoded: Default::default(),
         }
     }
 

@@ -27,7 +27,7 @@ impl Hub {
         let mut state = self.lock();
         let after = self.admit(&state, channels, from)?;
         let closed = state.closed;
-        let mut pull = Pull { hub: self.clone(), channels: channels.into(), cursor: after, ready: VecDeque::new(), waits: Vec::new(), closed };
+        let mut pull = Pull { hub: self.clone(), channels: channels.into(), cursor: after, ready: VecDeque::new(), waits: Vec::new(), closed, empty_seen: false };
         if !closed {
             pull.read(&mut state);
         }
@@ -47,6 +47,9 @@ struct Pull {
     /// channels.
     waits: Vec<Pin<Box<OwnedNotified>>>,
     closed: bool,
+    /// The last read found a channel without history: the `Pull` may be all that keeps it, so
+    /// it is offered back when the `Pull` ends (the only lock taken then).
+    empty_seen: bool,
 }
 
 impl Pull {
@@ -82,6 +85,7 @@ impl Pull {
         let now = Instant::now();
         let floor = state.forgotten_floor;
         let after = self.cursor;
+        let mut empty_seen = false;
         for channel in self.channels.iter() {
             if !state.channels.contains_key(channel) {
                 // Dropped while no one waited on it (the entry had nothing to keep); a new one
@@ -90,7 +94,9 @@ impl Pull {
             }
             let entry = state.channels.get_mut(channel).expect("inserted above");
             entry.read_after(channel, after, &mut self.ready);
+            empty_seen |= entry.ring.is_empty();
         }
+        self.empty_seen = empty_seen;
         if self.channels.len() > 1 {
             self.ready.make_contiguous().sort_by_key(Event::cursor);
         }
@@ -103,6 +109,8 @@ impl Pull {
 impl Drop for Pull {
     fn drop(&mut self) {
         self.waits.clear();
-        self.hub.release(&self.channels);
+        if self.empty_seen {
+            self.hub.release(&self.channels);
+        }
     }
 }

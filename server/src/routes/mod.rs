@@ -8,7 +8,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::get;
 use axum::Router;
 use push_core::{ErrorKind, ERROR_HEADER};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -29,7 +29,9 @@ pub fn router(state: AppState) -> Router {
         .route("/_push/subscribe", get(subscribe::multiplexed))
         .route("/_push/client.js", get(admin::client_js))
         .route("/_push/demo", get(admin::demo))
-        .route("/{*channel}", any(channel))
+        // Every other path is a channel. A fallback, not a `/{*channel}` route: the handler reads
+        // the path itself, so no path parameters or matched path are built per request.
+        .fallback(channel)
         .layer(CatchPanicLayer::custom(panic_answer))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(cors(&state))

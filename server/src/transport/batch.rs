@@ -7,11 +7,11 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::{FutureExt, StreamExt};
-use push_core::{ErrorKind, Event, MessageId, ID_HEADER};
+use push_core::{ErrorKind, Event, MessageId};
 use serde::Serialize;
 
 use super::frame::Frame;
-use super::SubscribeRequest;
+use super::{SubscribeRequest, PUSH_ID};
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::Limit;
 use crate::state::AppState;
@@ -92,7 +92,7 @@ pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Re
     guard.delivered(batch.messages.len() as u64);
     let id = batch.last_id;
     let mut response = Json(batch).into_response();
-    response.headers_mut().insert(ID_HEADER, HeaderValue::from(id.0));
+    response.headers_mut().insert(&PUSH_ID, HeaderValue::from(id.0));
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }

@@ -42,6 +42,12 @@ impl<'a> Frame<'a> {
         Frame::Gap { channel, from: gap.from, to: gap.to }
     }
 
+    /// A message's frame as JSON text, made once per message and shared by every subscriber
+    /// (WebSocket, multiplexed SSE).
+    pub fn message_json(m: &Message) -> bytes::Bytes {
+        m.encoded.get_or_init(|| Frame::message(m).to_json().into())
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("frames always serialize")
     }

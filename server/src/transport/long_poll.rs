@@ -5,9 +5,9 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
-use push_core::{Event, Gap, MessageId, GAP_HEADER, ID_HEADER};
+use push_core::{Event, Gap, MessageId};
 
-use super::SubscribeRequest;
+use super::{SubscribeRequest, PUSH_GAP, PUSH_ID};
 use crate::error::ApiResult;
 use crate::state::AppState;
 
@@ -59,9 +59,9 @@ pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Re
 
 fn decorate(response: &mut Response, id: MessageId, gap: Option<Gap>) {
     let headers = response.headers_mut();
-    headers.insert(ID_HEADER, HeaderValue::from(id.0));
+    headers.insert(&PUSH_ID, HeaderValue::from(id.0));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Some(g) = gap {
-        headers.insert(GAP_HEADER, HeaderValue::from_str(&format!("{}-{}", g.from, g.to)).expect("digits and a dash"));
+        headers.insert(&PUSH_GAP, HeaderValue::from_str(&format!("{}-{}", g.from, g.to)).expect("digits and a dash"));
     }
 }

@@ -16,6 +16,11 @@ use crate::error::ApiError;
 use crate::extract::params::Params;
 use crate::state::AppState;
 
+/// `Push-Id` and `Push-Gap` as header names made once (a name given as text is parsed and
+/// copied on every insert).
+pub static PUSH_ID: axum::http::HeaderName = axum::http::HeaderName::from_static("push-id");
+pub static PUSH_GAP: axum::http::HeaderName = axum::http::HeaderName::from_static("push-gap");
+
 /// Largest `?timeout=` accepted, in seconds (larger is a client bug: 400).
 pub const MAX_TIMEOUT_PARAM: f64 = 3600.0;
 

@@ -36,7 +36,7 @@ pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Re
                 guard.delivered(1);
                 let base = SseEvent::default().id(m.id.to_string());
                 if multiplexed {
-                    base.data(Frame::message(m).to_json())
+                    base.data(String::from_utf8_lossy(&Frame::message_json(m)))
                 } else {
                     match std::str::from_utf8(&m.payload) {
                         Ok(text) => base.data(text.replace("\r\n", "\n").replace('\r', "\n")),

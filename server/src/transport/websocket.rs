@@ -70,15 +70,15 @@ fn close_for(error: axum::Error) -> CloseFrame {
 }
 
 /// A message or gap as its JSON frame, counted.
-fn frame_text(event: &Event, guard: &ConnectionGuard) -> String {
+fn frame_text(event: &Event, guard: &ConnectionGuard) -> Utf8Bytes {
     match event {
         Event::Message(m) => {
             guard.delivered(1);
-            Frame::message(m).to_json()
+            Utf8Bytes::try_from(Frame::message_json(m)).expect("JSON is UTF-8")
         }
         Event::Gap(channel, g) => {
             guard.gap();
-            Frame::gap(channel, g).to_json()
+            Frame::gap(channel, g).to_json().into()
         }
     }
 }
@@ -103,7 +103,7 @@ async fn serve(socket: WebSocket, state: AppState, request: SubscribeRequest, mu
                 // not one write per message.
                 let (mut pending, mut written, mut ended) = (Some(event), 0, false);
                 while let Some(event) = pending.take() {
-                    if tx.feed(WsMessage::Text(frame_text(&event, &guard).into())).await.is_err() {
+                    if tx.feed(WsMessage::Text(frame_text(&event, &guard))).await.is_err() {
                         return;
                     }
                     written += 1;
