@@ -180,7 +180,7 @@ export interface ServerOptions {
   maxBatch?: number | null
   /** Most payload bytes in one JSON batch answer. Default: 1048576. */
   maxBatchBytes?: number | null
-  /** Messages queued per subscriber before it is re-synced from history. Default: 1024. */
+  /** Messages queued per streaming subscriber (SSE, WebSocket) before it is re-synced from history. Default: 1024. */
   subscriberQueue?: number | null
   /** Request header that names the consumer. Default: `'Consumer-Id'`. */
   consumerHeader?: string | null

@@ -175,8 +175,9 @@ pub struct Config {
     #[arg(long, env = "PUSH_MAX_BATCH_BYTES", default_value_t = 1024 * 1024)]
     pub max_batch_bytes: usize,
 
-    /// Messages queued per subscriber; one that falls further behind is re-synced from history
-    /// (and gets a gap for what history no longer holds).
+    /// Messages queued per streaming subscriber (SSE, WebSocket); one that falls further behind
+    /// is re-synced from history (and gets a gap for what history no longer holds). Long-polls
+    /// read history directly and queue nothing.
     #[arg(long, env = "PUSH_SUBSCRIBER_QUEUE", default_value_t = 1024)]
     pub subscriber_queue: usize,
 
