@@ -218,19 +218,24 @@ fn small_history(config: &mut Config) {
 /// A cursor older than the engine's history gets the rest as messages (a catch-up read) or as
 /// an announced gap, never a silent jump.
 fn older_than_history(broker: Arc<dyn Broker>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-    Box::pin(async move {
-        let before = publish(&*broker, "/c/evict-other", "before".into()).await;
-        let mut sent = Vec::new();
-        for i in 0..20 {
-            let body = format!("e{i}");
-            sent.push((publish(&*broker, "/c/evict", body.clone()).await, body));
-        }
-        let mut sub = broker.subscribe(&[channel("/c/evict")], Position::After(before)).unwrap();
-        let events = take_through(&mut sub, sent.last().unwrap().0).await;
-        let delivered = assert_accounted(&events, &sent);
-        assert!(delivered >= 5, "at least the history ring is delivered: {:?}", describe(&events));
-        assert_nothing_ready(&mut sub);
-    })
+    Box::pin(behind_history(broker, "/c/evict", false))
+}
+
+/// Publishes 20 messages to `to`, then reads them from a cursor older than the engine's history
+/// with a subscription or a `poll`.
+async fn behind_history(broker: Arc<dyn Broker>, to: &str, poll: bool) {
+    let before = publish(&*broker, &format!("{to}-other"), "before".into()).await;
+    let mut sent = Vec::new();
+    for i in 0..20 {
+        let body = format!("e{i}");
+        sent.push((publish(&*broker, to, body.clone()).await, body));
+    }
+    let (channels, from) = ([channel(to)], Position::After(before));
+    let mut sub = if poll { broker.poll(&channels, from) } else { broker.subscribe(&channels, from) }.unwrap();
+    let events = take_through(&mut sub, sent.last().unwrap().0).await;
+    let delivered = assert_accounted(&events, &sent);
+    assert!(delivered >= 5, "at least the history ring is delivered: {:?}", describe(&events));
+    assert_nothing_ready(&mut sub);
 }
 
 /// A cursor of 0 (before everything) is a gap up to what the engine still has, or all of it.
@@ -362,19 +367,7 @@ fn poll_reads_then_waits(broker: Arc<dyn Broker>) -> Pin<Box<dyn Future<Output =
 /// A poll from a cursor older than the engine's history is served like a subscription: the
 /// rest as messages (a catch-up read) or an announced gap.
 fn poll_older_than_history(broker: Arc<dyn Broker>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-    Box::pin(async move {
-        let before = publish(&*broker, "/c/poll-evict-other", "before".into()).await;
-        let mut sent = Vec::new();
-        for i in 0..20 {
-            let body = format!("pe{i}");
-            sent.push((publish(&*broker, "/c/poll-evict", body.clone()).await, body));
-        }
-        let mut poll = broker.poll(&[channel("/c/poll-evict")], Position::After(before)).unwrap();
-        let events = take_through(&mut poll, sent.last().unwrap().0).await;
-        let delivered = assert_accounted(&events, &sent);
-        assert!(delivered >= 5, "at least the history ring is delivered: {:?}", describe(&events));
-        assert_nothing_ready(&mut poll);
-    })
+    Box::pin(behind_history(broker, "/c/poll-evict", true))
 }
 
 /// One test per engine and check: `memory::live_in_order`, `rabbitmq::live_in_order`, ...

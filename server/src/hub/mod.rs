@@ -479,6 +479,15 @@ mod tests {
         }
     }
 
+    /// Messages 1 to 10 on `/a` with a history of 3: 1 to 7 are evicted.
+    fn ten_in_a_ring_of_three(strict_cursors: bool) -> Arc<Hub> {
+        let hub = Hub::new(MessageId(0), HubLimits { history_size: 3, ..HubLimits::default() }, strict_cursors);
+        for i in 1..=10 {
+            hub.ingest(msg(i, "/a"));
+        }
+        hub
+    }
+
     fn ids(events: &[Event]) -> Vec<u64> {
         events.iter().map(|e| e.cursor().0).collect()
     }
@@ -519,11 +528,7 @@ mod tests {
 
     #[tokio::test]
     async fn evicted_history_is_a_gap() {
-        let limits = HubLimits { history_size: 3, ..HubLimits::default() };
-        let hub = Hub::new(MessageId(0), limits, true);
-        for i in 1..=10 {
-            hub.ingest(msg(i, "/a"));
-        }
+        let hub = ten_in_a_ring_of_three(true);
         let mut sub = hub.subscribe(&[ch("/a")], Position::After(MessageId(2))).unwrap();
         let events = ready(&mut sub).await;
         assert!(matches!(&events[0], Event::Gap(_, g) if *g == Gap { from: MessageId(3), to: MessageId(7) }));
@@ -673,11 +678,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_poll_behind_the_ring_gets_a_gap_and_a_lost_range_wakes_it() {
-        let limits = HubLimits { history_size: 3, ..HubLimits::default() };
-        let hub = Hub::new(MessageId(0), limits, false);
-        for i in 1..=10 {
-            hub.ingest(msg(i, "/a"));
-        }
+        let hub = ten_in_a_ring_of_three(false);
         let mut behind = hub.poll(&[ch("/a")], Position::After(MessageId(2))).unwrap();
         let events = ready(&mut behind).await;
         assert!(matches!(&events[0], Event::Gap(_, g) if *g == Gap { from: MessageId(3), to: MessageId(7) }), "{events:?}");
