@@ -2,6 +2,7 @@
 //!
 //! - [`producer`]: `Producer` and `Publish`, thin wrappers of sdk-core's blocking producer, and
 //!   `default_producer()` / `close_default()` (sdk-core's `DefaultProducer`).
+//! - [`wait`]: a blocking wait for a task that Ctrl-C interrupts (`Publish.to`).
 //! - [`future`]: the bridge from a tokio task to an asyncio future (`to_async`).
 //! - [`token`]: `Token.sign`, subscriber tokens signed by sdk-core.
 //! - [`server`]: `Server` (the server in this process) and `server_main` (the `push-server` command).
@@ -15,6 +16,7 @@ mod future;
 mod producer;
 mod server;
 mod token;
+mod wait;
 
 use pyo3::prelude::*;
 

@@ -15,6 +15,7 @@ use push_core::{Error, ErrorKind};
 
 use crate::errors::{guard, IntoPyResult};
 use crate::future;
+use crate::wait;
 
 /// Publishes messages to push-rs channels: `Producer().publish("hi").to("/greetings")`.
 #[pyclass(module = "push", frozen, subclass)]
@@ -82,12 +83,14 @@ pub struct Publish {
 #[pymethods]
 impl Publish {
     /// Publishes to `channel`, blocking this thread (not the others) until the server has
-    /// accepted the message; returns the message id.
-    fn to(&self, py: Python<'_>, channel: &str) -> PyResult<String> {
-        let producer = &self.producer.get().inner;
-        let (data, content_type) = (self.data.clone(), self.content_type.as_deref());
-        let key = self.idempotency_key.clone();
-        py.detach(|| guard(|| producer.send_keyed(channel, data, content_type, key))).map(|id| id.to_string()).py(py)
+    /// accepted the message; returns the message id. Ctrl-C interrupts the wait
+    /// (`KeyboardInterrupt`), as it does any blocking call.
+    fn to(&self, py: Python<'_>, channel: String) -> PyResult<String> {
+        let (handle, producer) = guard(|| self.producer.get().inner.async_parts()).py(py)?;
+        let (data, content_type, key) = (self.data.clone(), self.content_type.clone(), self.idempotency_key.clone());
+        wait::interruptible(py, &handle, async move {
+            producer.send_keyed(&channel, data, content_type.as_deref(), key).await.map(|id| id.to_string())
+        })
     }
 
     /// Publishes to `channel` without blocking the running asyncio loop; returns an

@@ -13,11 +13,20 @@
 //! The unblocking function runs in an ordinary thread (Ruby's timer thread or the interrupting
 //! one), never in a signal handler: `RB_NOGVL_UBF_ASYNC_SAFE` is not passed, so it may use a
 //! `Notify`, which takes a lock.
+//!
+//! Signals need one more path. Ruby's signal handler only marks the main thread and writes a
+//! pipe; some Ruby thread that sleeps or waits on IO must read that pipe and call the main
+//! thread's unblocking function. Ruby 3.1 starts such a thread for a blocking region of a
+//! process that has one thread, but when every thread of a multi-threaded process waits in a
+//! blocking region like this one, no thread reads the pipe, and Ctrl-C would wait for the
+//! publish's whole timeout. So the wait also looks at the thread's interrupt flag (which the
+//! signal handler sets) every [`TICK`]: a lock-free read, as Ruby's own blocking regions do.
 
 use std::ffi::c_void;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::null_mut;
+use std::time::Duration;
 
 use magnus::{Error, Ruby};
 use tokio::runtime::Handle;
@@ -36,24 +45,43 @@ enum Outcome<T> {
     Panicked(String),
 }
 
+/// How long a pending interrupt that nobody delivers may wait for the waiting thread to see it.
+const TICK: Duration = Duration::from_millis(50);
+
 struct Wait<'a, T> {
     handle: &'a Handle,
     task: &'a mut JoinHandle<T>,
     wake: &'a Notify,
+    /// The waiting Ruby thread (`Thread.current`), whose interrupt flag is watched.
+    thread: rb_sys::VALUE,
     outcome: Option<Outcome<T>>,
+}
+
+/// Ends once `thread` has an interrupt pending (a signal for the main thread, `Thread#raise`,
+/// ...), looking every [`TICK`].
+async fn interrupt_pending(thread: rb_sys::VALUE) {
+    loop {
+        tokio::time::sleep(TICK).await;
+        // SAFETY: `thread` is the calling thread's own Thread, alive while it waits; this reads
+        // its interrupt flag, which Ruby's signal handler and other threads set atomically.
+        if unsafe { rb_sys::rb_thread_interrupted(thread) } != 0 {
+            return;
+        }
+    }
 }
 
 /// Runs without the GVL: waits for the task or for a wake-up from [`unblock`].
 unsafe extern "C" fn wait_for_task<T>(data: *mut c_void) -> *mut c_void {
     // SAFETY: `data` is the `Wait` that `run` passes in and keeps alive during this call.
     let wait = unsafe { &mut *(data as *mut Wait<'_, T>) };
-    let (handle, task, wake) = (wait.handle, &mut *wait.task, wait.wake);
+    let (handle, task, wake, thread) = (wait.handle, &mut *wait.task, wait.wake, wait.thread);
     let result = catch_unwind(AssertUnwindSafe(|| {
         handle.block_on(async {
             tokio::select! {
                 biased;
                 done = task => Outcome::Done(done),
                 _ = wake.notified() => Outcome::Woken,
+                _ = interrupt_pending(thread) => Outcome::Woken,
             }
         })
     }));
@@ -81,11 +109,14 @@ where
 {
     let mut task = handle.spawn(future);
     let wake = Notify::new();
+    // SAFETY: called with the GVL held, as every method body is.
+    let thread = unsafe { rb_sys::rb_thread_current() };
     loop {
         let mut wait = Wait {
             handle,
             task: &mut task,
             wake: &wake,
+            thread,
             outcome: None,
         };
         let wait_ptr = &mut wait as *mut Wait<'_, T> as *mut c_void;

@@ -50,6 +50,27 @@ module PushTestHelpers
     [RbConfig.ruby, *lib, *args]
   end
 
+  # IO.popen for a child that a test sends SIGINT: the child starts with SIGINT at its default
+  # action, as one started from a terminal does. A suite run as a background job of a
+  # non-interactive shell (`scripts/test &`, nohup, some CI runners) inherits SIGINT *ignored*
+  # (POSIX), and Ruby and Python keep an inherited ignored SIGINT ignored: the child would
+  # never see the test's Ctrl-C. A signal this process handles is reset to its default by exec,
+  # so Ruby's own handler is installed here while the child is spawned. Yields the IO, closes
+  # it when the block ends ($? is then the child's status).
+  def popen_interruptible(command, **options)
+    previous = Signal.trap("INT", "DEFAULT")
+    begin
+      io = IO.popen(command, **options)
+    ensure
+      Signal.trap("INT", previous)
+    end
+    begin
+      yield io
+    ensure
+      io.close
+    end
+  end
+
   # Sends +signal+ to a child process started by a test and reaps it; returns its
   # Process::Status (nil if it was gone already).
   def kill_child(pid, signal = "KILL")

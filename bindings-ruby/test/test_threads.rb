@@ -64,11 +64,14 @@ class TestThreads < Minitest::Test
     silent&.close
   end
 
-  def test_ctrl_c_interrupts_a_waiting_publish_on_the_main_thread
+  # A child publishes on its main thread (and on +threads+ others) to a server that never
+  # answers; SIGINT once every publish has connected must end the main one at once.
+  def assert_ctrl_c_interrupts_a_waiting_publish(threads: 0)
     silent = SilentServer.new
     script = <<~RUBY
       require "push"
       producer = Push::Producer.new(#{silent.url.dump}, timeout: 30)
+      #{threads}.times { Thread.new { producer.publish("y").to("/other") rescue nil } }
       $stdout.puts "waiting"
       $stdout.flush
       started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
@@ -78,9 +81,9 @@ class TestThreads < Minitest::Test
         puts "interrupted after %.2f s" % (Process.clock_gettime(Process::CLOCK_MONOTONIC) - started)
       end
     RUBY
-    IO.popen(ruby_command("-e", script), err: %i[child out]) do |child|
+    popen_interruptible(ruby_command("-e", script), err: %i[child out]) do |child|
       assert_equal "waiting\n", child.gets
-      silent.wait_for_connection # the child's publish is under way
+      silent.wait_for_connection(threads) # every publish of the child is under way
       Process.kill("INT", child.pid)
       line = child.gets.to_s
       assert_match(/\Ainterrupted after (\d+\.\d+) s/, line)
@@ -89,6 +92,50 @@ class TestThreads < Minitest::Test
     assert $?.success?
   ensure
     silent&.close
+  end
+
+  def test_ctrl_c_interrupts_a_waiting_publish_on_the_main_thread
+    assert_ctrl_c_interrupts_a_waiting_publish
+  end
+
+  # Every Ruby thread waits in a publish: none of them watches for signals (Ruby 3.1 starts its
+  # signal-watching thread only for a process with one thread).
+  def test_ctrl_c_interrupts_a_waiting_publish_while_other_threads_publish
+    assert_ctrl_c_interrupts_a_waiting_publish(threads: 3)
+  end
+
+  # The suite run as `scripts/test &` or under nohup: its children must still get Ctrl-C.
+  def test_ctrl_c_reaches_the_child_when_this_suite_ignores_sigint
+    previous = Signal.trap("INT", "IGNORE")
+    assert_ctrl_c_interrupts_a_waiting_publish
+  ensure
+    Signal.trap("INT", previous)
+  end
+
+  # Ctrl-C in a program running the server in-process: the block's Interrupt stops it.
+  def test_ctrl_c_stops_an_in_process_server_started_with_a_block
+    script = <<~RUBY
+      require "push"
+      require "net/http"
+      running = nil
+      begin
+        Push::Server.start do |server|
+          running = server
+          Net::HTTP.get(URI("\#{server.url}/_push/health"))
+          puts server.url
+          $stdout.flush
+          sleep
+        end
+      rescue Interrupt
+        puts "interrupted, running: \#{running.running?}"
+      end
+    RUBY
+    popen_interruptible(ruby_command("-e", script), err: %i[child out]) do |child|
+      assert_match(%r{\Ahttp://127\.0\.0\.1:\d+\n\z}, child.gets.to_s)
+      Process.kill("INT", child.pid)
+      assert_equal "interrupted, running: false\n", child.gets
+    end
+    assert $?.success?
   end
 
   def test_close_during_a_publish_fails_it_as_a_connection_error
