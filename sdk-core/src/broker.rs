@@ -62,6 +62,24 @@ pub struct Health {
     pub detail: String,
 }
 
+/// What an engine holds in memory, and what it let go of to stay within its bounds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MemoryStats {
+    /// Channels tracked.
+    pub channels: usize,
+    /// Estimated bytes of published channels and their history (`--channel-memory-bytes`).
+    pub channel_memory_bytes: usize,
+    /// Channels forgotten to stay within that memory.
+    pub channels_shed: u64,
+    /// Messages dropped from history to stay within it.
+    pub history_shed: u64,
+    /// Idempotency keys remembered, and their bytes (`--idempotency-memory-bytes`).
+    pub idempotency_keys: usize,
+    pub idempotency_memory_bytes: usize,
+    /// Keys younger than `--idempotency-horizon` forgotten for room.
+    pub idempotency_evicted_early: u64,
+}
+
 /// A broker engine: in-memory, RabbitMQ, ...
 pub trait Broker: Send + Sync + 'static {
     /// Stores a message and returns its id once the engine has accepted it.
@@ -85,7 +103,12 @@ pub trait Broker: Send + Sync + 'static {
 
     /// How many channels the engine tracks in memory (for metrics).
     fn channels(&self) -> usize {
-        0
+        self.memory().channels
+    }
+
+    /// What the engine holds in memory (for metrics).
+    fn memory(&self) -> MemoryStats {
+        MemoryStats::default()
     }
 
     /// Ends every subscription and stops taking publishes (server shutdown).

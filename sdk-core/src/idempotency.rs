@@ -58,6 +58,15 @@ pub fn digest(channel: &Channel, key: &str) -> String {
     format!("{DIGEST_PREFIX}{hex}")
 }
 
+/// 16 bytes standing for a digest of another form than [`digest`]'s (a foreign AMQP
+/// `message_id`), so engines can keep every digest in the same fixed size.
+pub fn digest_bytes(text: &str) -> [u8; 16] {
+    let hash = Sha256::digest(text.as_bytes());
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&hash[..16]);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

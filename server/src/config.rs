@@ -92,9 +92,16 @@ pub struct Config {
     #[arg(long, env = "PUSH_IDEMPOTENCY_WINDOW", default_value = "5m", value_parser = humantime::parse_duration)]
     pub idempotency_window: std::time::Duration,
 
-    /// Most idempotency keys remembered (about 150 bytes each); the oldest go first.
-    #[arg(long, env = "PUSH_IDEMPOTENCY_KEYS", default_value_t = 100_000)]
-    pub idempotency_keys: usize,
+    /// Memory for remembered idempotency keys, in bytes (37 bytes a key: the default holds
+    /// 1.8 million, 150 s of publishing at 12,000/s); when it is full the oldest key goes first.
+    #[arg(long, env = "PUSH_IDEMPOTENCY_MEMORY_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub idempotency_memory_bytes: usize,
+
+    /// How long producers retry a publish with the same key (the SDKs: their 10 s timeout). A key
+    /// younger than this that must go to make room (see --idempotency-memory-bytes) is counted in
+    /// `push_idempotency_evicted_early_total` and logged once: a retry could then be stored twice.
+    #[arg(long, env = "PUSH_IDEMPOTENCY_HORIZON", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub idempotency_horizon: std::time::Duration,
 
     /// Key publishers must send as `Authorization: Bearer <key>`. Without it, anyone who can
     /// reach the server can publish, which is only allowed on a loopback address.
@@ -152,10 +159,24 @@ pub struct Config {
     #[arg(long, env = "PUSH_HEADER_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub header_timeout: std::time::Duration,
 
-    /// Most channels the hub tracks (with history or subscribers); a subscription that would add
-    /// one more gets `503 OVERLOADED`. Channels with no history and no subscriber are dropped.
+    /// Most channels tracked for subscribers alone (names nothing was published to, about 200
+    /// bytes each); a subscription that would add one more gets `503 OVERLOADED`. Such a channel
+    /// is dropped when its last subscriber leaves. Published channels never count here: they are
+    /// bounded by --channel-memory-bytes.
     #[arg(long, env = "PUSH_MAX_CHANNELS", default_value_t = 100_000)]
     pub max_channels: usize,
+
+    /// Memory for published channels and their history, in bytes (an estimate: about 200 bytes a
+    /// channel plus each message held). Past it, the oldest is let go first: the history of
+    /// quiet channels, then quiet channels themselves. Publishes are never refused for it.
+    #[arg(long, env = "PUSH_CHANNEL_MEMORY_BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub channel_memory_bytes: usize,
+
+    /// How long a published channel with no history left and no subscriber keeps its exact
+    /// bookkeeping before it is forgotten (then a returning cursor may get a wider gap, or a
+    /// read from the log with --data-dir or RabbitMQ).
+    #[arg(long, env = "PUSH_FORGET_CHANNELS_AFTER", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub forget_channels_after: std::time::Duration,
 
     /// Largest client WebSocket message (and frame) in bytes; clients only need control frames.
     /// A larger one closes the socket (1009).
@@ -443,6 +464,15 @@ impl Config {
             }
         }
         crate::listener::parse_networks(&self.ip_limit_exempt).map_err(|e| format!("--ip-limit-exempt: {e}"))?;
+        if self.channel_memory_bytes < 2 * self.max_payload_bytes.max(1 << 20) {
+            return Err(format!(
+                "--channel-memory-bytes ({}) must be at least twice --max-payload-bytes, and at least 2 MiB",
+                self.channel_memory_bytes
+            ));
+        }
+        if !self.idempotency_window.is_zero() && self.idempotency_memory_bytes < 1 << 20 {
+            return Err("--idempotency-memory-bytes must be at least 1 MiB (1048576) while --idempotency-window is on".into());
+        }
         if self.max_header_bytes < 8192 {
             return Err("--max-header-bytes must be at least 8192".into());
         }

@@ -3,6 +3,7 @@
 //! Every label comes from a fixed set (transports, route names, error codes, limits), never from
 //! a request, so the number of series is bounded whatever clients send.
 
+use push_core::broker::MemoryStats;
 use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
 /// The limits whose hits are counted in `push_limit_rejections_total{limit}`.
@@ -111,6 +112,8 @@ pub struct Metrics {
     pub tls_handshake_failures: IntCounter,
     /// Certificate reloads by result (`ok`, `error`: the previous certificate stayed).
     pub tls_reloads: IntCounterVec,
+    /// What the engine holds in memory, read at each scrape ([`Metrics::observe_memory`]).
+    memory: MemoryMetrics,
     by_transport: Vec<(&'static str, TransportMetrics)>,
 }
 
@@ -152,6 +155,7 @@ impl Metrics {
         registry.register(Box::new(gaps.clone())).unwrap();
         registry.register(Box::new(errors.clone())).unwrap();
         registry.register(Box::new(limits.clone())).unwrap();
+        let memory = MemoryMetrics::new(&registry);
         let by_transport = TRANSPORTS
             .iter()
             .map(|t| (*t, TransportMetrics { open: connections.with_label_values(&[t]), delivered: delivered.with_label_values(&[t]) }))
@@ -172,7 +176,25 @@ impl Metrics {
             http_connections,
             tls_handshake_failures,
             tls_reloads,
+            memory,
             by_transport,
+        }
+    }
+
+    /// Sets the memory series from the engine's figures.
+    pub fn observe_memory(&self, stats: MemoryStats) {
+        let m = &self.memory;
+        self.channels.set(stats.channels as i64);
+        m.channel_memory.set(stats.channel_memory_bytes as i64);
+        m.idempotency_keys.set(stats.idempotency_keys as i64);
+        m.idempotency_memory.set(stats.idempotency_memory_bytes as i64);
+        // The engine counts; the counters catch up with it.
+        for (counter, total) in [
+            (&m.channels_shed, stats.channels_shed),
+            (&m.history_shed, stats.history_shed),
+            (&m.idempotency_evicted_early, stats.idempotency_evicted_early),
+        ] {
+            counter.inc_by(total.saturating_sub(counter.get()));
         }
     }
 
@@ -192,6 +214,42 @@ impl Metrics {
         let mut out = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut out).expect("text encoding cannot fail");
         String::from_utf8(out).expect("metrics are UTF-8")
+    }
+}
+
+/// The series of [`MemoryStats`].
+struct MemoryMetrics {
+    channel_memory: IntGauge,
+    channels_shed: IntCounter,
+    history_shed: IntCounter,
+    idempotency_keys: IntGauge,
+    idempotency_memory: IntGauge,
+    idempotency_evicted_early: IntCounter,
+}
+
+impl MemoryMetrics {
+    fn new(registry: &Registry) -> MemoryMetrics {
+        let gauge = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).unwrap();
+            registry.register(Box::new(g.clone())).unwrap();
+            g
+        };
+        let counter = |name: &str, help: &str| {
+            let c = IntCounter::new(name, help).unwrap();
+            registry.register(Box::new(c.clone())).unwrap();
+            c
+        };
+        MemoryMetrics {
+            channel_memory: gauge("push_channel_memory_bytes", "Estimated bytes of published channels and their history (--channel-memory-bytes)"),
+            channels_shed: counter("push_channels_shed_total", "Published channels forgotten to stay within --channel-memory-bytes"),
+            history_shed: counter("push_history_shed_total", "Messages dropped from history to stay within --channel-memory-bytes"),
+            idempotency_keys: gauge("push_idempotency_keys", "Idempotency keys remembered"),
+            idempotency_memory: gauge("push_idempotency_memory_bytes", "Bytes of remembered idempotency keys (--idempotency-memory-bytes)"),
+            idempotency_evicted_early: counter(
+                "push_idempotency_evicted_early_total",
+                "Idempotency keys younger than --idempotency-horizon forgotten for room: a retry of one could be stored twice",
+            ),
+        }
     }
 }
 

@@ -376,3 +376,147 @@ async fn channels_past_the_limit_are_refused_with_503() {
     let mut server = server;
     server.alive().unwrap();
 }
+
+/// The most common pattern of a push server, a channel per user, must never lock subscribers
+/// out: 200,000 channels published once each on a server that tracks at most 1,000 channels
+/// for subscribers alone, then 1,000 long-polls on new channels and 1,000 batch reads of
+/// published ones. Every subscription is accepted; each new channel's long-poll gets the
+/// message published to it while it waits, and each published channel's read from the cursor
+/// before the flood gets exactly its one message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn published_channels_never_lock_out_subscribers() {
+    const PUBLISHED: usize = 200_000;
+    const SUBSCRIBERS: usize = 1_000;
+    let server = Server::spawn(&["--log", "warn", "--max-channels", &SUBSCRIBERS.to_string(), "--max-connections", "20000"]).await;
+    let addr = server.addr;
+    let health = get(addr, "/_push/health", READ_TIMEOUT).await.unwrap();
+    let health: serde_json::Value = serde_json::from_slice(&health.body).unwrap();
+    let cursor = health["last_id"].as_str().map(str::to_owned).unwrap_or_else(|| health["last_id"].to_string());
+    let before = server.rss_kib();
+
+    let started = Instant::now();
+    let (failed, first) = keep_alive_flood(
+        addr,
+        PUBLISHED,
+        32,
+        |i| {
+            let body = format!("p{i}");
+            format!("POST /user/{i} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{body}", body.len()).into_bytes()
+        },
+        |r| r.status == 200,
+    )
+    .await;
+    assert_eq!(failed, 0, "{failed} of {PUBLISHED} publishes failed, first: {first:?}");
+    let took = started.elapsed();
+    let channels = server.wait_metric("push_channels", Duration::from_secs(5), |v| v >= PUBLISHED as f64).await;
+    let text = server.metrics().await.unwrap();
+    println!(
+        "flood published channels: {PUBLISHED} channels published once in {:.1}s; push_channels {channels:?}, push_channel_memory_bytes {:?}; RSS {} -> {}",
+        took.as_secs_f64(),
+        metric(&text, "push_channel_memory_bytes"),
+        mib(before),
+        mib(server.rss_kib())
+    );
+
+    // 1,000 long-polls on channels nobody published to: all held (none refused)...
+    let mut polls = Vec::new();
+    for i in 0..SUBSCRIBERS {
+        let mut c = Conn::connect(addr).await.unwrap();
+        c.send(format!("GET /fresh/{i}?timeout=60 HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes()).await.unwrap();
+        polls.push(c);
+    }
+    let held = server.wait_metric("push_connections{transport=\"long-poll\"}", Duration::from_secs(20), |v| v >= SUBSCRIBERS as f64).await;
+    assert!(held.is_ok(), "the server holds {held:?} of {SUBSCRIBERS} long-polls on new channels");
+    // ... and each gets what is published to its channel.
+    let (failed, first) = keep_alive_flood(
+        addr,
+        SUBSCRIBERS,
+        16,
+        |i| format!("POST /fresh/{i} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\nf{i}", format!("f{i}").len()).into_bytes(),
+        |r| r.status == 200,
+    )
+    .await;
+    assert_eq!(failed, 0, "publishing to the waiting channels: {first:?}");
+    for (i, mut c) in polls.into_iter().enumerate() {
+        let answer = c.response(READ_TIMEOUT, false).await.unwrap_or_else(|e| panic!("long-poll {i}: {e:?}"));
+        assert_eq!((answer.status, String::from_utf8_lossy(&answer.body).into_owned()), (200, format!("f{i}")), "long-poll on /fresh/{i}");
+    }
+
+    // 1,000 reads of published channels from before the flood: exactly their one message.
+    let (failed, first) = keep_alive_flood(
+        addr,
+        SUBSCRIBERS,
+        16,
+        move |i| {
+            let n = i * (PUBLISHED / SUBSCRIBERS) + 7;
+            format!("GET /user/{n}?after={cursor} HTTP/1.1\r\nHost: t\r\nAccept: application/json\r\n\r\n").into_bytes()
+        },
+        |r| {
+            let Ok(batch) = serde_json::from_slice::<serde_json::Value>(&r.body) else { return false };
+            let messages = batch["messages"].as_array().cloned().unwrap_or_default();
+            r.status == 200
+                && messages.len() == 1
+                && messages[0]["channel"].as_str().and_then(|c| c.strip_prefix("/user/")).map(|n| format!("p{n}")).as_deref()
+                    == messages[0]["data"].as_str()
+        },
+    )
+    .await;
+    assert_eq!(failed, 0, "{failed} of {SUBSCRIBERS} reads of published channels were wrong, first: {first:?}");
+    let text = server.metrics().await.unwrap();
+    assert_eq!(metric(&text, "push_limit_rejections_total{limit=\"channels\"}"), Some(0.0), "no subscription was refused:\n{text}");
+    let mut server = server;
+    server.alive().unwrap();
+}
+
+/// `--channel-memory-bytes`: 200,000 channels published once each into 16 MiB. The estimate
+/// stays within it, RSS follows the estimate, the oldest channels are let go (counted), the
+/// newest are whole, and a cursor on a forgotten channel gets a gap, never silence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn published_channels_are_bounded_in_bytes() {
+    const PUBLISHED: usize = 200_000;
+    const BUDGET: u64 = 16 << 20;
+    let server = Server::spawn(&["--log", "warn", "--channel-memory-bytes", &BUDGET.to_string()]).await;
+    let addr = server.addr;
+    let before = server.rss_kib();
+    let peak = RssPeak::start(server.pid);
+    let (failed, first) = keep_alive_flood(
+        addr,
+        PUBLISHED,
+        32,
+        |i| {
+            let body = format!("p{i}");
+            format!("POST /user/{i} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{body}", body.len()).into_bytes()
+        },
+        |r| r.status == 200,
+    )
+    .await;
+    assert_eq!(failed, 0, "{failed} of {PUBLISHED} publishes failed, first: {first:?}");
+    let text = server.metrics().await.unwrap();
+    let used = metric(&text, "push_channel_memory_bytes").unwrap();
+    let shed = metric(&text, "push_channels_shed_total").unwrap();
+    let channels = metric(&text, "push_channels").unwrap();
+    let peak = peak.peak();
+    println!(
+        "flood channel memory: {PUBLISHED} channels into {} : push_channels {channels}, push_channel_memory_bytes {used}, push_channels_shed_total {shed}, push_history_shed_total {:?}; RSS before {} peak {}",
+        mib(BUDGET / 1024),
+        metric(&text, "push_history_shed_total"),
+        mib(before),
+        mib(peak)
+    );
+    assert!(used <= BUDGET as f64, "the estimate {used} is over the budget {BUDGET}");
+    assert!(shed > 0.0 && channels + shed >= PUBLISHED as f64, "channels {channels} + shed {shed}");
+    // The estimate is within a third of the truth, and nothing else grows with the channels.
+    let bound = before + BUDGET / 1024 * 4 / 3 + 8 * MIB;
+    assert!(peak <= bound, "RSS peaked at {} from {} (bound {})", mib(peak), mib(before), mib(bound));
+
+    let newest = one_shot(addr, b"POST /user/newest HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\nConnection: close\r\n\r\nnewest", READ_TIMEOUT).await.unwrap();
+    assert_eq!(newest.status, 200, "{}", newest.summary());
+    let newest = get(addr, "/user/newest?after=0", READ_TIMEOUT).await.unwrap();
+    assert_eq!((newest.status, String::from_utf8_lossy(&newest.body).into_owned()), (200, "newest".to_owned()));
+    // /user/0 was among the first published: forgotten. Its message is announced lost.
+    let forgotten = get(addr, "/user/0?after=0&timeout=1", READ_TIMEOUT).await.unwrap();
+    assert_eq!(forgotten.status, 204, "{}", forgotten.summary());
+    assert!(forgotten.header("push-gap").is_some(), "a forgotten channel's cursor must get a gap: {}", forgotten.summary());
+    let mut server = server;
+    server.alive().unwrap();
+}

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
-use push_core::broker::{Health, Position, Publication, Published, Subscription};
+use push_core::broker::{Health, MemoryStats, Position, Publication, Published, Subscription};
 use push_core::message::now_millis;
 use push_core::{idempotency, Broker, Channel, Error, ErrorKind, Gap, Message, MessageId, Result};
 use tokio::sync::{mpsc, oneshot};
@@ -133,7 +133,7 @@ fn open(options: &DurableOptions) -> Result<(DiskLog, MessageId, Vec<(String, Me
     if !opened.clean && !opened.repaired {
         tracing::info!("{}: the last run did not close the log; every commit it made is intact", log.path().display());
     }
-    let window = options.limits.idempotency_window;
+    let window = options.limits.idempotency.ttl;
     let warm = if window.is_zero() { Vec::new() } else { log.digests_since(now_millis().saturating_sub(window.as_millis() as u64))? };
     Ok((log, start, warm))
 }
@@ -400,8 +400,8 @@ impl Broker for DurableBroker {
         self.hub.last_id()
     }
 
-    fn channels(&self) -> usize {
-        self.hub.channel_count()
+    fn memory(&self) -> MemoryStats {
+        self.hub.stats()
     }
 
     fn health(&self) -> Health {

@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 
 use futures_util::future::BoxFuture;
-use push_core::broker::{Health, Position, Publication, Published, Subscription};
+use push_core::broker::{Health, MemoryStats, Position, Publication, Published, Subscription};
 use push_core::message::now_millis;
 use push_core::{idempotency, Broker, Channel, Message, MessageId, Result};
 
@@ -63,8 +63,8 @@ impl Broker for MemoryBroker {
         self.hub.last_id()
     }
 
-    fn channels(&self) -> usize {
-        self.hub.channel_count()
+    fn memory(&self) -> MemoryStats {
+        self.hub.stats()
     }
 
     fn health(&self) -> Health {

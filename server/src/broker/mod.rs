@@ -11,6 +11,7 @@ use std::sync::Arc;
 use push_core::{Broker, Error, ErrorKind, Result};
 
 use crate::config::Config;
+use crate::dedup::WindowLimits;
 use crate::hub::HubLimits;
 
 /// Builds the engine named by `--broker`. Async because RabbitMQ is connected to (and the
@@ -21,9 +22,13 @@ pub async fn from_config(config: &Config) -> Result<Arc<dyn Broker>> {
         history_age: config.history_age.into(),
         queue_size: config.subscriber_queue,
         max_channels: config.max_channels,
-        idempotency_window: config.idempotency_window,
-        idempotency_keys: config.idempotency_keys,
-        ..HubLimits::default()
+        channel_memory: config.channel_memory_bytes,
+        forget_after: config.forget_channels_after,
+        idempotency: WindowLimits {
+            ttl: config.idempotency_window,
+            horizon: config.idempotency_horizon,
+            max_bytes: config.idempotency_memory_bytes,
+        },
     };
     match config.broker.as_str() {
         "memory" => match &config.data_dir {

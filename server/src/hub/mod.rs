@@ -12,7 +12,13 @@
 //! Completeness: every channel has a `floor`, the highest id below which this hub may no longer
 //! hold the channel's messages (evicted from the ring, or published before the hub started). A
 //! cursor below the floor gets a gap `cursor+1 ..= floor`.
+//!
+//! Memory: published channels and their history are bounded in bytes ([`budget`]); channels
+//! kept only for subscribers are bounded in number (`max_channels`), so neither can crowd out
+//! the other. A forgotten channel's floor lives on in [`floors`].
 
+mod budget;
+mod floors;
 mod poll;
 
 use std::collections::{HashMap, VecDeque};
@@ -21,11 +27,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use futures_util::stream;
-use push_core::broker::{Position, Published, Subscription};
+use push_core::broker::{MemoryStats, Position, Published, Subscription};
 use push_core::{Channel, Error, ErrorKind, Event, Gap, Message, MessageId, Result};
 use tokio::sync::{mpsc, Notify};
 
-use crate::dedup::Window;
+use crate::dedup::{Window, WindowLimits};
+use budget::Budget;
+use floors::Floors;
 
 /// Bounds of the hub's memory.
 #[derive(Debug, Clone)]
@@ -36,14 +44,17 @@ pub struct HubLimits {
     pub history_age: Duration,
     /// Messages queued per subscriber before it is detached and re-synced.
     pub queue_size: usize,
-    /// How long an idle channel's bookkeeping is kept after its history is empty.
+    /// How long a published channel's bookkeeping is kept after its history is empty and its
+    /// last subscriber left.
     pub forget_after: Duration,
-    /// Most channels tracked; a subscription that would add more is refused (`OVERLOADED`).
-    /// Published messages are always taken: the log, not a subscriber, decides those.
+    /// Most channels tracked for subscribers alone (nothing published to them); a subscription
+    /// that would add more is refused (`OVERLOADED`).
     pub max_channels: usize,
-    /// How long an idempotency key is remembered, and how many at most.
-    pub idempotency_window: Duration,
-    pub idempotency_keys: usize,
+    /// Bytes for published channels and their history; past it the oldest is let go. Published
+    /// messages are always taken: the log, not a subscriber, decides those.
+    pub channel_memory: usize,
+    /// The idempotency window's bounds.
+    pub idempotency: WindowLimits,
 }
 
 impl Default for HubLimits {
@@ -54,8 +65,8 @@ impl Default for HubLimits {
             queue_size: 1024,
             forget_after: Duration::from_secs(3600),
             max_channels: 100_000,
-            idempotency_window: Duration::from_secs(300),
-            idempotency_keys: 100_000,
+            channel_memory: 256 << 20,
+            idempotency: WindowLimits { ttl: Duration::from_secs(300), horizon: Duration::from_secs(30), max_bytes: 64 << 20 },
         }
     }
 }
@@ -71,12 +82,19 @@ pub struct Hub {
 
 struct State {
     channels: HashMap<Channel, ChannelState>,
-    /// Floor given to channels this hub has no entry for.
-    forgotten_floor: MessageId,
+    /// Floors given to channels this hub has no entry for.
+    floors: Floors,
+    /// Memory of published channels, and their order for letting go.
+    budget: Budget,
+    /// Entries of channels nothing was published to (bounded by `max_channels`).
+    subscribed_only: usize,
+    next_serial: u64,
     next_subscriber: u64,
     closed: bool,
     /// Idempotency digests seen lately, and their first copies' ids.
     window: Window,
+    channels_shed: u64,
+    history_shed: u64,
 }
 
 struct ChannelState {
@@ -88,7 +106,13 @@ struct ChannelState {
     /// clone, so the entry is not forgotten under them.
     wake: Arc<Notify>,
     idle_since: Instant,
+    /// Something was published to it: it counts in the [`Budget`], not in `subscribed_only`.
+    published: bool,
+    /// Its key in the budget's order, if it is there.
+    placed: Option<MessageId>,
+    serial: u64,
 }
+
 
 /// A subscription's registration, held by each of its channels. The reading side holds no
 /// sender, so the queue closes once every channel has let go of the registration.
@@ -106,10 +130,15 @@ impl Hub {
         Arc::new(Hub {
             state: Mutex::new(State {
                 channels: HashMap::new(),
-                forgotten_floor: start,
+                floors: Floors::new(start),
+                budget: Budget::new(limits.channel_memory),
+                subscribed_only: 0,
+                next_serial: 0,
                 next_subscriber: 1,
                 closed: false,
-                window: Window::new(limits.idempotency_window, limits.idempotency_keys),
+                window: Window::new(limits.idempotency),
+                channels_shed: 0,
+                history_shed: 0,
             }),
             last_id: AtomicU64::new(start.0),
             limits,
@@ -169,10 +198,21 @@ impl Hub {
 
     /// Stores `message` in its channel's ring and queues it for the channel's subscribers.
     fn fan_out(&self, state: &mut State, message: Arc<Message>, now: Instant) {
-        let floor = state.forgotten_floor;
-        let entry = state.channels.entry(message.channel.clone()).or_insert_with(|| ChannelState::new(floor, now));
+        let channel = &message.channel;
+        if !state.channels.contains_key(channel) {
+            let entry = state.new_entry(channel, now);
+            state.channels.insert(channel.clone(), entry);
+        }
+        let entry = state.channels.get_mut(channel).expect("inserted above");
+        if !entry.published {
+            entry.published = true;
+            state.subscribed_only -= 1;
+            state.budget.used += budget::entry_cost(channel);
+        }
         entry.ring.push_back((now, message.clone()));
-        entry.evict(&self.limits, now);
+        state.budget.used += budget::message_cost(&message);
+        state.budget.used -= entry.evict(&self.limits, now);
+        state.budget.place(channel, entry);
         entry.idle_since = now;
         entry.wake_pollers();
         let mut lagged = Vec::new();
@@ -194,6 +234,9 @@ impl Hub {
                 }
             }
         }
+        if state.budget.over() {
+            state.shed();
+        }
         // Published after the fan-out: whoever reads `last_id` has the message queued already.
         self.last_id.store(message.id.0, Ordering::Release);
     }
@@ -213,13 +256,17 @@ impl Hub {
     /// re-syncs, and its gap says the range is gone. Never a silent jump.
     pub fn lost(&self, to: MessageId) {
         let mut state = self.lock();
-        state.forgotten_floor = state.forgotten_floor.max(to);
-        for entry in state.channels.values_mut() {
+        let state = &mut *state;
+        state.floors.raise(to);
+        for (channel, entry) in state.channels.iter_mut() {
             entry.floor = entry.floor.max(to);
             for (_, s) in entry.subscribers.drain() {
                 s.lagged.store(true, Ordering::Release);
             }
             entry.wake_pollers();
+            if entry.published {
+                state.budget.place(channel, entry);
+            }
         }
         if to > self.last_id() {
             self.last_id.store(to.0, Ordering::Release);
@@ -230,19 +277,39 @@ impl Hub {
     pub fn sweep(&self) {
         let now = Instant::now();
         let mut state = self.lock();
-        let mut forgotten = state.forgotten_floor;
-        state.channels.retain(|_, ch| {
-            ch.evict(&self.limits, now);
-            ch.subscribers.retain(|_, s| !s.tx.is_closed());
-            let idle = ch.ring.is_empty() && ch.unwatched();
-            if idle && now.duration_since(ch.idle_since) >= self.limits.forget_after {
-                forgotten = forgotten.max(ch.floor);
-                return false;
+        let state = &mut *state;
+        let mut idle = Vec::new();
+        for (channel, ch) in state.channels.iter_mut() {
+            let freed = ch.evict(&self.limits, now);
+            if ch.published {
+                state.budget.used -= freed;
+                if freed > 0 && ch.placed.is_some() {
+                    state.budget.place(channel, ch);
+                }
             }
-            true
-        });
-        state.forgotten_floor = forgotten;
+            ch.subscribers.retain(|_, s| !s.tx.is_closed());
+            if ch.ring.is_empty() && ch.unwatched() && (!ch.published || now.duration_since(ch.idle_since) >= self.limits.forget_after) {
+                idle.push(channel.clone());
+            }
+        }
+        for channel in idle {
+            state.forget(&channel);
+        }
         state.window.expire(now);
+    }
+
+    /// What the hub holds, for metrics.
+    pub fn stats(&self) -> MemoryStats {
+        let state = self.lock();
+        MemoryStats {
+            channels: state.channels.len(),
+            channel_memory_bytes: state.budget.used,
+            channels_shed: state.channels_shed,
+            history_shed: state.history_shed,
+            idempotency_keys: state.window.len(),
+            idempotency_memory_bytes: state.window.memory_bytes(),
+            idempotency_evicted_early: state.window.evicted_early(),
+        }
     }
 
     /// Sweeps this hub every second until it is dropped (every engine runs one).
@@ -314,10 +381,13 @@ impl Hub {
             Position::After(cursor) => cursor,
         };
         let new_channels = channels.iter().filter(|c| !state.channels.contains_key(*c)).count();
-        if new_channels > 0 && state.channels.len() + new_channels > self.limits.max_channels {
+        if new_channels > 0 && state.subscribed_only + new_channels > self.limits.max_channels {
             return Err(Error::new(
                 ErrorKind::Overloaded,
-                format!("the server tracks its maximum of {} channels; retry later", self.limits.max_channels),
+                format!(
+                    "the server tracks its maximum of {} channels that nothing was published to (--max-channels); retry later",
+                    self.limits.max_channels
+                ),
             )
             .with_source(crate::metrics::Limit::Channels));
         }
@@ -343,19 +413,85 @@ impl Hub {
     }
 }
 
+/// Lets go of channels a subscription or poll no longer keeps: one that nothing was published
+/// to, or one whose floor a new entry would get anyway, is dropped; another published one goes
+/// back into the budget's order, in case it was skipped while watched.
 fn release(state: &mut State, channels: &[Channel]) {
-    let floor = state.forgotten_floor;
     for ch in channels {
-        if state.channels.get(ch).is_some_and(|e| e.unwatched() && e.ring.is_empty() && e.floor <= floor) {
-            state.channels.remove(ch);
+        let Some(entry) = state.channels.get_mut(ch) else { continue };
+        if !entry.unwatched() || !entry.ring.is_empty() {
+            continue;
+        }
+        if !entry.published || entry.floor <= state.floors.of(ch) {
+            state.forget(ch);
+        } else if entry.placed.is_none() {
+            state.budget.place(ch, entry);
+        }
+    }
+}
+
+impl State {
+    /// A new entry for `channel` (not yet in the map), counted as subscribed-only until
+    /// something is published to it.
+    fn new_entry(&mut self, channel: &Channel, now: Instant) -> ChannelState {
+        self.subscribed_only += 1;
+        self.next_serial += 1;
+        ChannelState {
+            ring: VecDeque::new(),
+            floor: self.floors.of(channel),
+            subscribers: HashMap::new(),
+            wake: Arc::new(Notify::new()),
+            idle_since: now,
+            published: false,
+            placed: None,
+            serial: self.next_serial,
+        }
+    }
+
+    /// The entry of `channel`, made if the hub has none.
+    fn entry(&mut self, channel: &Channel, now: Instant) -> &mut ChannelState {
+        if !self.channels.contains_key(channel) {
+            let entry = self.new_entry(channel, now);
+            self.channels.insert(channel.clone(), entry);
+        }
+        self.channels.get_mut(channel).expect("inserted above")
+    }
+
+    /// Drops the entry of `channel`, keeping its floor in [`Floors`].
+    fn forget(&mut self, channel: &Channel) {
+        if let Some(mut entry) = self.channels.remove(channel) {
+            self.floors.forget(channel, entry.floor);
+            if entry.published {
+                self.budget.unplace(&mut entry);
+                self.budget.used -= budget::entry_cost(channel) + entry.ring.iter().map(|(_, m)| budget::message_cost(m)).sum::<usize>();
+            } else {
+                self.subscribed_only -= 1;
+            }
+        }
+    }
+
+    /// Lets go of the oldest history and channels until published channels fit their budget
+    /// (see [`budget`]).
+    fn shed(&mut self) {
+        while self.budget.over() {
+            let Some(channel) = self.budget.pop_oldest() else { break };
+            let Some(entry) = self.channels.get_mut(&channel) else { continue };
+            entry.placed = None;
+            if let Some((_, oldest)) = entry.ring.pop_front() {
+                entry.floor = entry.floor.max(oldest.id);
+                self.budget.used -= budget::message_cost(&oldest);
+                self.history_shed += 1;
+                self.budget.place(&channel, entry);
+            } else if entry.unwatched() {
+                self.forget(&channel);
+                self.channels_shed += 1;
+            }
+            // Watched with nothing held: left out of the order until it changes or is let go.
         }
     }
 }
 
 impl ChannelState {
-    fn new(floor: MessageId, now: Instant) -> ChannelState {
-        ChannelState { ring: VecDeque::new(), floor, subscribers: HashMap::new(), wake: Arc::new(Notify::new()), idle_since: now }
-    }
 
     /// No queued subscriber and no poll waiting on the channel.
     fn unwatched(&self) -> bool {
@@ -378,16 +514,20 @@ impl ChannelState {
         out.extend(self.ring.range(start..).map(|(_, m)| Event::Message(m.clone())));
     }
 
-    fn evict(&mut self, limits: &HubLimits, now: Instant) {
+    /// Drops history past its size or age; returns the bytes it cost.
+    fn evict(&mut self, limits: &HubLimits, now: Instant) -> usize {
+        let mut freed = 0;
         while let Some((at, msg)) = self.ring.front() {
             if self.ring.len() > limits.history_size || now.duration_since(*at) > limits.history_age {
                 self.floor = self.floor.max(msg.id);
+                freed += budget::message_cost(msg);
                 self.ring.pop_front();
                 self.idle_since = now;
             } else {
                 break;
             }
         }
+        freed
     }
 }
 
@@ -396,10 +536,9 @@ impl ChannelState {
 fn register(state: &mut State, subscriber: &Arc<Subscriber>, after: MessageId) -> Vec<Event> {
     let channels = &subscriber.channels[..];
     let now = Instant::now();
-    let floor = state.forgotten_floor;
     let mut backlog = Vec::new();
     for channel in channels {
-        let entry = state.channels.entry(channel.clone()).or_insert_with(|| ChannelState::new(floor, now));
+        let entry = state.entry(channel, now);
         entry.subscribers.insert(subscriber.id, subscriber.clone());
         entry.read_after(channel, after, &mut backlog);
     }
@@ -648,6 +787,67 @@ mod tests {
         // Published messages are always taken, whatever the limit.
         hub.ingest(msg(1, "/d"));
         assert_eq!(hub.channel_count(), 3);
+    }
+
+    #[tokio::test]
+    async fn publishing_never_locks_out_subscribers() {
+        let limits = HubLimits { max_channels: 2, history_age: Duration::ZERO, ..HubLimits::default() };
+        let hub = Hub::new(MessageId(0), limits, true);
+        for i in 1..=100 {
+            hub.ingest(msg(i, &format!("/user/{i}")));
+        }
+        hub.sweep(); // every message has expired: 100 empty published channels stay tracked
+        assert_eq!(hub.channel_count(), 100);
+        let _new = hub.subscribe(&[ch("/new/1"), ch("/new/2")], Position::Latest).expect("new channels are accepted");
+        let _published = hub.subscribe(&[ch("/user/1"), ch("/user/50")], Position::Latest).expect("so are published ones");
+        let err = hub.subscribe(&[ch("/new/3")], Position::Latest).err().expect("--max-channels still bounds invented names");
+        assert_eq!(err.kind(), ErrorKind::Overloaded);
+    }
+
+    #[tokio::test]
+    async fn channel_memory_lets_go_of_the_oldest_first() {
+        let one = budget::entry_cost(&ch("/c/00")) + budget::message_cost(&msg(1, "/c/00"));
+        let limits = HubLimits { channel_memory: 10 * one, ..HubLimits::default() };
+        let hub = Hub::new(MessageId(0), limits, true);
+        for i in 1..=40 {
+            hub.ingest(msg(i, &format!("/c/{i:02}")));
+            assert!(hub.stats().channel_memory_bytes <= 10 * one);
+        }
+        let stats = hub.stats();
+        assert_eq!(hub.channel_count(), 10, "{stats:?}");
+        // 31 messages went, and the 30 channels that held the oldest of them: /c/31 keeps its
+        // bookkeeping without its message, which fits beside nine whole channels.
+        assert_eq!(stats.channels_shed, 30);
+        assert_eq!(stats.history_shed, 31);
+        // The newest ten are whole; a cursor on a forgotten one gets a gap, never silence.
+        let mut newest = hub.subscribe(&[ch("/c/40")], Position::After(MessageId(0))).unwrap();
+        assert_eq!(ids(&ready(&mut newest).await), vec![40]);
+        let mut gone = hub.subscribe(&[ch("/c/05")], Position::After(MessageId(4))).unwrap();
+        match ready(&mut gone).await.as_slice() {
+            [Event::Gap(_, gap)] => assert!(gap.from == MessageId(5) && gap.to >= MessageId(5), "{gap:?}"),
+            other => panic!("expected a gap covering message 5, got {other:?}"),
+        }
+        // A cursor past a forgotten channel's last message sees no gap (unless its floor bucket
+        // was raised by another channel, which 65,536 buckets make rare).
+        let mut caught_up = hub.subscribe(&[ch("/c/06")], Position::After(MessageId(6))).unwrap();
+        let events = ready(&mut caught_up).await;
+        assert!(events.iter().all(|e| matches!(e, Event::Gap(..))), "{events:?}");
+    }
+
+    #[tokio::test]
+    async fn a_watched_channel_is_never_shed_from_under_its_subscriber() {
+        let one = budget::entry_cost(&ch("/c/00")) + budget::message_cost(&msg(1, "/c/00"));
+        let limits = HubLimits { channel_memory: 5 * one, history_size: 1, ..HubLimits::default() };
+        let hub = Hub::new(MessageId(0), limits, true);
+        hub.ingest(msg(1, "/watched"));
+        let mut sub = hub.subscribe(&[ch("/watched")], Position::Latest).unwrap();
+        for i in 2..=50 {
+            hub.ingest(msg(i, &format!("/c/{i:02}")));
+        }
+        hub.ingest(msg(51, "/watched"));
+        assert_eq!(ids(&ready(&mut sub).await), vec![51], "still registered: the live message arrives");
+        drop(sub);
+        assert!(hub.stats().channel_memory_bytes <= 5 * one);
     }
 
     #[tokio::test]

@@ -18,7 +18,7 @@ use push_core::broker::{Position, Subscription};
 use push_core::{Channel, Event, MessageId, Result};
 use tokio::sync::futures::OwnedNotified;
 
-use super::{ChannelState, Hub, State};
+use super::{Hub, State};
 
 impl Hub {
     /// Subscribes to `channels` from `from` without a queue (see the module docs); the same
@@ -83,16 +83,12 @@ impl Pull {
     /// there, arms the channels' wake-ups before the lock is let go. Runs under the hub lock.
     fn read(&mut self, state: &mut State) {
         let now = Instant::now();
-        let floor = state.forgotten_floor;
         let after = self.cursor;
         let mut empty_seen = false;
         for channel in self.channels.iter() {
-            if !state.channels.contains_key(channel) {
-                // Dropped while no one waited on it (the entry had nothing to keep); a new one
-                // gets the floor the old one was forgotten with.
-                state.channels.insert(channel.clone(), ChannelState::new(floor, now));
-            }
-            let entry = state.channels.get_mut(channel).expect("inserted above");
+            // Made anew if it was dropped while no one waited on it: a new entry gets the floor
+            // the old one was forgotten with.
+            let entry = state.entry(channel, now);
             entry.read_after(channel, after, &mut self.ready);
             empty_seen |= entry.ring.is_empty();
         }

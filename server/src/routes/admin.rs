@@ -29,7 +29,7 @@ pub async fn health(State(state): State<AppState>) -> Response {
 }
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    state.metrics.channels.set(state.broker.channels() as i64);
+    state.metrics.observe_memory(state.broker.memory());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render()).into_response()
 }
 

@@ -5,6 +5,7 @@ use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use bytes::Bytes;
 use push_core::broker::Publication;
 use push_core::producer::default_content_type;
 use push_core::{idempotency, ErrorKind};
@@ -32,6 +33,9 @@ pub async fn publish(state: AppState, request: Request) -> ApiResult<Response> {
             ApiError::new(ErrorKind::BadRequest, format!("could not read the request body: {e}"))
         }
     })?;
+    // The body is a slice of the connection's read buffer: held in history as it is, each message
+    // would keep that whole buffer (kilobytes) alive. A copy of its own costs only its length.
+    let payload = Bytes::copy_from_slice(&payload);
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)

@@ -28,7 +28,7 @@ use push_core::amqp::lapin::options::{BasicPublishOptions, ConfirmSelectOptions}
 use push_core::amqp::lapin::types::{AMQPValue, FieldTable};
 use push_core::amqp::lapin::{self, BasicProperties, Connection};
 use push_core::amqp::{self, DecodedKind, StartAt, StreamConfig, StreamReader};
-use push_core::broker::{Health, Position, Publication, Published, Subscription};
+use push_core::broker::{Health, MemoryStats, Position, Publication, Published, Subscription};
 use push_core::amqp::publisher::{AmqpPublisher, Echo, PublisherOptions};
 use push_core::{idempotency, Broker, Channel, Error, ErrorKind, MessageId, Result};
 use tokio_util::sync::CancellationToken;
@@ -134,7 +134,7 @@ impl RabbitBroker {
         let decoded = amqp::decode(&first.properties, &first.data)?;
         let start = MessageId(decoded.id.0 - 1);
         let hub = Hub::new(start, options.limits.clone(), false);
-        warm_window(&connection, &stream, &hub, options.limits.idempotency_window, start).await;
+        warm_window(&connection, &stream, &hub, options.limits.idempotency.ttl, start).await;
         hub.spawn_sweeper();
         tracing::info!(stream = %stream, broker = %redacted, "RabbitMQ engine starts at id {start}");
 
@@ -411,8 +411,8 @@ impl Broker for RabbitBroker {
         self.hub.last_id()
     }
 
-    fn channels(&self) -> usize {
-        self.hub.channel_count()
+    fn memory(&self) -> MemoryStats {
+        self.hub.stats()
     }
 
     fn health(&self) -> Health {
