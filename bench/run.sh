@@ -23,12 +23,16 @@
 #                        Nchan multipart long-poll (nchan_longpoll_multipart_response raw)
 #                      The first one also runs the throughput scenario; socket.io speaks
 #                      WebSocket only, so it is skipped for the others.
-#   SCENARIOS          fanout fanout-rate channels throughput idle durability restart
+#   SCENARIOS          fanout fanout-rate channels throughput idle durability restart published-channels
 #                      durability: publish rate and latency with 1 and DURABILITY_CONCURRENCY
 #                        publishing connections, push-rs in memory vs --data-dir with each
 #                        --fsync policy (push-rs only; ratios are to the in-memory server)
 #                      restart: fill a data dir with RESTART_MESSAGES, then time a restart to
 #                        ready (/_push/health 200) after SIGTERM and after SIGKILL (push-rs only)
+#                      published-channels: RSS after PUBLISHED_CHANNELS distinct channels published
+#                        once each, and after their history expired and they were forgotten, with
+#                        the default --channel-memory-bytes and with one that holds them all
+#                        (push-rs only)
 #   FANOUT_SIZES       1 1000 10000   FANOUT_MESSAGES 100   PAYLOAD_BYTES 100
 #   FANOUT_RATE_SUBS   10000          FANOUT_RATE 10  FANOUT_RATE_MESSAGES 100 (fanout-rate
 #                                     publishes at this pace: latency with less of a backlog)
@@ -40,6 +44,7 @@
 #   IDLE_SUBS          10000          IDLE_HOLD_SECS 5
 #   DURABILITY_MESSAGES 5000 (1 connection; x4 with more)   DURABILITY_CONCURRENCY 32
 #   RESTART_MESSAGES   1000000
+#   PUBLISHED_CHANNELS 1000000
 #   CONNECT_CONCURRENCY 100           (connection attempts in flight; push-server listens
 #                                     with a backlog of 4096, capped by net.core.somaxconn)
 #   SETTLE_MS          1000           (wait after all subscribers are ready, before publishing)
@@ -66,7 +71,7 @@ if [ "$SMOKE" = 1 ]; then
 fi
 SERVERS=${SERVERS:-"push-rs nchan socket.io"}
 TRANSPORTS=${TRANSPORTS:-"ws sse longpoll batch"}
-SCENARIOS=${SCENARIOS:-"fanout fanout-rate channels throughput idle durability restart"}
+SCENARIOS=${SCENARIOS:-"fanout fanout-rate channels throughput idle durability restart published-channels"}
 FANOUT_SIZES=${FANOUT_SIZES:-"1 1000 10000"}
 FANOUT_MESSAGES=${FANOUT_MESSAGES:-100}
 PAYLOAD_BYTES=${PAYLOAD_BYTES:-100}
@@ -84,6 +89,7 @@ IDLE_HOLD_SECS=${IDLE_HOLD_SECS:-5}
 DURABILITY_MESSAGES=${DURABILITY_MESSAGES:-5000}
 DURABILITY_CONCURRENCY=${DURABILITY_CONCURRENCY:-32}
 RESTART_MESSAGES=${RESTART_MESSAGES:-1000000}
+PUBLISHED_CHANNELS=${PUBLISHED_CHANNELS:-1000000}
 CONNECT_CONCURRENCY=${CONNECT_CONCURRENCY:-100}
 SETTLE_MS=${SETTLE_MS:-1000}
 DELIVER_TIMEOUT_SECS=${DELIVER_TIMEOUT_SECS:-120}
@@ -256,6 +262,31 @@ restart_to_ready() {
   rm -rf "$RESULTS/data"
 }
 
+# published_channels_memory [FLAGS...]: a fresh push-server whose history expires after 5 s and
+# whose empty channels are forgotten 5 s later; RSS before, after PUBLISHED_CHANNELS channels
+# got one message each (32 publishers), and once push_channels is back to 0.
+rss_mib() { awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$SERVER_PID/status"; }
+metric_of() { curl -fs "http://127.0.0.1:$PUSH_PORT/_push/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+published_channels_memory() {
+  local label=$1 i before published used shed after; shift
+  "$BIN/push-server" --bind "127.0.0.1:$PUSH_PORT" --log warn --history-age 5s --forget-channels-after 5s "$@" \
+    >>"$RESULTS/push-server.log" 2>&1 &
+  SERVER_PID=$!
+  wait_port "$PUSH_PORT"
+  before=$(rss_mib)
+  "$BIN/push-bench" run --server push-rs --scenario "published-$PUBLISHED_CHANNELS" --transport sse \
+    --sub-url "http://127.0.0.1:$PUSH_PORT/bench/{channel}" --pub-url "http://127.0.0.1:$PUSH_PORT/bench/{channel}" \
+    --subscribers 0 --channels "$PUBLISHED_CHANNELS" --messages "$PUBLISHED_CHANNELS" --pub-concurrency 32 \
+    --payload-bytes "$PAYLOAD_BYTES" --publish-timeout-secs 600 --out "$RESULTS/published-channels-$label.json" >&2 || FAILED=1
+  published=$(rss_mib); used=$(metric_of push_channel_memory_bytes); shed=$(metric_of push_channels_shed_total)
+  for i in $(seq 1 120); do [ "$(metric_of push_channels)" = 0 ] && break; sleep 0.5; done
+  after=$(rss_mib)
+  stop_server
+  printf '%s: %s channels published once (%s-byte payloads): RSS %s MiB before, %s MiB after publishing (push_channel_memory_bytes %s, %s channels let go for memory), %s MiB once they aged out (push_channels %s)\n' \
+    "$label" "$PUBLISHED_CHANNELS" "$PAYLOAD_BYTES" "$before" "$published" "$used" "$shed" "$after" "$(if [ "$i" = 120 ]; then echo "not 0 after 60 s"; else echo 0; fi)" \
+    | tee -a "$RESULTS/published-channels.txt" >&2
+}
+
 first=1
 for transport in $TRANSPORTS; do
   out="$RESULTS/$transport"; mkdir -p "$out"
@@ -299,6 +330,11 @@ for transport in $TRANSPORTS; do
         restart)
           [ $first = 1 ] && [ "$name" = push-rs ] || continue
           restart_to_ready ;;
+        published-channels)
+          [ $first = 1 ] && [ "$name" = push-rs ] || continue
+          say "published-channels: $PUBLISHED_CHANNELS channels published once"
+          published_channels_memory "default --channel-memory-bytes (256 MiB)"
+          published_channels_memory "--channel-memory-bytes 4 GiB (holds them all)" --channel-memory-bytes $((4 << 30)) ;;
         *) echo "bench/run.sh: unknown scenario $scenario" >&2; exit 2 ;;
       esac
     done
@@ -323,6 +359,7 @@ done
     "$BIN/push-bench" table $(ls "$RESULTS/$transport"/*.json 2>/dev/null | sort -V)
   done
   if [ -f "$RESULTS/restart.txt" ]; then echo; cat "$RESULTS/restart.txt"; fi
+  if [ -f "$RESULTS/published-channels.txt" ]; then echo; cat "$RESULTS/published-channels.txt"; fi
 } | tee "$RESULTS/table.md"
 echo "results: $RESULTS" >&2
 

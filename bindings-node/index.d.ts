@@ -142,8 +142,10 @@ export interface ServerOptions {
   publishTimeout?: Duration | null
   /** How long an `Idempotency-Key` is remembered; `'0s'` turns de-duplication off. Default: `'5m'`. */
   idempotencyWindow?: Duration | null
-  /** Most idempotency keys remembered. Default: 100000. */
-  idempotencyKeys?: number | null
+  /** Memory for remembered idempotency keys, in bytes (37 a key). Default: 64 MiB. */
+  idempotencyMemoryBytes?: number | null
+  /** How long producers retry with the same key; younger keys forgotten for room are counted. Default: `'30s'`. */
+  idempotencyHorizon?: Duration | null
   /** Key publishers must send as `Authorization: Bearer <key>`. Default: `PUSH_PUBLISH_KEY`, else none. */
   publishKey?: string | null
   /** Allow publishing without a key on a non-loopback address. */
@@ -170,8 +172,12 @@ export interface ServerOptions {
   maxHeaderBytes?: number | null
   /** Time a client has to send a request's head. Default: `'10s'`. */
   headerTimeout?: Duration | null
-  /** Most channels the hub tracks. Default: 100000. */
+  /** Most channels tracked for subscribers alone (nothing published to them). Default: 100000. */
   maxChannels?: number | null
+  /** Memory for published channels and their history, in bytes; the oldest goes first past it. Default: 256 MiB. */
+  channelMemoryBytes?: number | null
+  /** How long an empty, unwatched published channel keeps its exact bookkeeping. Default: `'1h'`. */
+  forgetChannelsAfter?: Duration | null
   /** Largest client WebSocket message in bytes. Default: 4096. */
   wsMaxMessageBytes?: number | null
   /** Most channels one multiplexed connection may subscribe to. Default: 100. */

@@ -470,8 +470,8 @@ impl Config {
                 self.channel_memory_bytes
             ));
         }
-        if !self.idempotency_window.is_zero() && self.idempotency_memory_bytes < 1 << 20 {
-            return Err("--idempotency-memory-bytes must be at least 1 MiB (1048576) while --idempotency-window is on".into());
+        if !self.idempotency_window.is_zero() && self.idempotency_memory_bytes < 64 << 10 {
+            return Err("--idempotency-memory-bytes must be at least 64 KiB (65536) while --idempotency-window is on".into());
         }
         if self.max_header_bytes < 8192 {
             return Err("--max-header-bytes must be at least 8192".into());

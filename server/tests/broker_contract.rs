@@ -328,6 +328,44 @@ fn expiry(broker: Arc<dyn Broker>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
     })
 }
 
+fn tiny_channel_memory(config: &mut Config) {
+    config.channel_memory_bytes = 64 * 1024;
+}
+
+/// A channel forgotten to keep published channels within --channel-memory-bytes: a returning
+/// cursor from before its messages gets them (read back from the log) or an announced gap, a
+/// cursor after them gets nothing twice, and new messages are live as usual.
+fn forgotten_channel(broker: Arc<dyn Broker>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let before = publish(&*broker, "/c/forgotten-other", "before".into()).await;
+        let mut sent = Vec::new();
+        for i in 0..3 {
+            let body = format!("f{i}");
+            sent.push((publish(&*broker, "/c/forgotten", body.clone()).await, body));
+        }
+        let filler = "x".repeat(200);
+        for i in 0..300 {
+            publish(&*broker, &format!("/c/filler/{i}"), filler.clone()).await;
+        }
+        let stats = broker.memory();
+        assert!(stats.channels_shed > 0 && stats.channel_memory_bytes <= 64 * 1024, "nothing was forgotten: {stats:?}");
+
+        let mut sub = broker.subscribe(&[channel("/c/forgotten")], Position::After(before)).unwrap();
+        let events = take_through(&mut sub, sent.last().unwrap().0).await;
+        let delivered = assert_accounted(&events, &sent);
+        // Only the embedded broker without a data dir has no log to read them back from.
+        if broker.health().engine != "memory" {
+            assert_eq!(delivered, sent.len(), "the log still has them: {:?}", describe(&events));
+        }
+
+        let mut sub = broker.subscribe(&[channel("/c/forgotten")], Position::After(sent.last().unwrap().0)).unwrap();
+        let id = publish(&*broker, "/c/forgotten", "new".into()).await;
+        let events = take_through(&mut sub, id).await;
+        assert_eq!(assert_accounted(&events, &[(id, "new".into())]), 1);
+        assert_nothing_ready(&mut sub);
+    })
+}
+
 /// Subscriptions to channels without history do not keep them once dropped.
 fn dropped_subscriptions_release_channels(broker: Arc<dyn Broker>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
     Box::pin(async move {
@@ -402,5 +440,6 @@ contract! {
         dropped_subscriptions_release_channels with defaults,
         poll_reads_then_waits with defaults,
         poll_older_than_history with small_history,
+        forgotten_channel with tiny_channel_memory,
     ]
 }

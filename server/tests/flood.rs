@@ -6,6 +6,10 @@
 //! - 10k random `/_push/<random>` paths: no metric series per path.
 //! - 1k concurrent maximal JSON batches: each answer is bounded by `--max-batch-bytes`.
 //! - `--max-channels`: a subscription past it is 503 OVERLOADED with Retry-After.
+//! - 200k published channels with `--max-channels 1000`: every later subscription is accepted
+//!   and served (publishing never counts against --max-channels).
+//! - 200k published channels into 16 MiB of `--channel-memory-bytes`: the estimate stays within
+//!   it, RSS follows, the oldest channels are let go and read back as gaps.
 //!
 //! Each test prints its figures (RSS before / peak / after, series count).
 

@@ -80,13 +80,21 @@ async fn subscribe_only_channels_are_forgotten_and_capped() {
     server.publish("/kept", "x").await;
     let _a = common::SseReader::open(&format!("{}/a", server.url), None).await;
     let _b = common::SseReader::open(&format!("{}/b", server.url), None).await;
-    server.wait_metric("push_channels", 3.0).await;
-    let response = client().get(format!("{}/c?timeout=0", server.url)).send().await.unwrap();
+    let _c = common::SseReader::open(&format!("{}/c", server.url), None).await;
+    server.wait_metric("push_channels", 4.0).await;
+    let response = client().get(format!("{}/d?timeout=0", server.url)).send().await.unwrap();
     assert_eq!(response.headers()["retry-after"], "1");
     assert_eq!(code(response).await, (503, "OVERLOADED".into()));
     assert_eq!(server.metric("push_limit_rejections_total{limit=\"channels\"}").await, 1.0);
-    // Publishing is never refused by the channel limit.
-    server.publish("/d", "x").await;
+    // Publishing is never refused by the channel limit, and published channels do not count in
+    // it: they stay open to subscribers.
+    for i in 0..10 {
+        server.publish(&format!("/published/{i}"), "x").await;
+    }
+    let response = client().get(format!("{}/published/7?timeout=0", server.url)).send().await.unwrap();
+    assert_eq!(response.status(), 204);
+    let response = client().get(format!("{}/kept?timeout=0", server.url)).send().await.unwrap();
+    assert_eq!(response.status(), 204);
     server.shutdown().await;
 }
 

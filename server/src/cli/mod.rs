@@ -56,6 +56,8 @@ where
     crate::raise_open_files_limit();
     with_runtime(|| async move {
         crate::tls::take_sighup(&config);
+        // Caught before the server listens: once it answers, a Ctrl-C always stops it gracefully.
+        let shutdown = shutdown_signal();
         let listener = match crate::listener::bind(config.bind) {
             Ok(l) => l,
             Err(e) => {
@@ -66,7 +68,7 @@ where
         let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
         let scheme = if config.tls_cert.is_some() { "https" } else { "http" };
         tracing::info!(%addr, %scheme, broker = %push_core::amqp::redact(&config.broker), "push-server listening");
-        match crate::run(listener, config, shutdown_signal()).await {
+        match crate::run(listener, config, shutdown).await {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("push-server: {e}");
@@ -120,17 +122,22 @@ fn default_signal_handlers() {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+/// Ends at the first SIGINT or SIGTERM after it is called. The handlers are installed by the
+/// call itself (not when the future is first polled), so no signal between then and the first
+/// poll gets the default action, which would end the process without a graceful stop.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, Signal, SignalKind};
+    let interrupt = signal(SignalKind::interrupt());
+    let terminate = signal(SignalKind::terminate());
+    async fn recv(signal: std::io::Result<Signal>) {
+        match signal {
             Ok(mut s) => {
                 s.recv().await;
             }
             Err(_) => std::future::pending().await,
         }
-    };
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    }
+    async move {
+        tokio::select! { _ = recv(interrupt) => {}, _ = recv(terminate) => {} }
+    }
 }

@@ -22,15 +22,17 @@ use super::ChannelState;
 /// What the allocator adds to each allocation (its header and rounding), on average.
 const ALLOCATION: usize = 16;
 
-/// What a published channel's entry costs besides its name: the map slot at the map's load,
-/// its wake-up, its place in the order, the ring's first allocation (four slots), and the
-/// allocations of the two copies of its name, the wake-up and the ring.
-pub const ENTRY_BYTES: usize = std::mem::size_of::<(Channel, ChannelState)>() * 8 / 7
+/// What a published channel's entry costs besides its name: the map slot (twice: the map has
+/// up to twice the room it needs after it grows), its state, its wake-up, its place in the
+/// order, the ring's first allocation (four slots), and the allocations of the state, the two
+/// copies of its name, the wake-up and the ring.
+pub const ENTRY_BYTES: usize = std::mem::size_of::<(Channel, Box<ChannelState>)>() * 2
+    + std::mem::size_of::<ChannelState>()
     + std::mem::size_of::<tokio::sync::Notify>()
     + 16
     + 64
     + 4 * std::mem::size_of::<(std::time::Instant, std::sync::Arc<Message>)>()
-    + 4 * ALLOCATION;
+    + 5 * ALLOCATION;
 
 /// What a held message costs besides its bytes: the message, its reference counts, and the
 /// allocations of the message, its channel name, payload and content type.

@@ -81,7 +81,9 @@ pub struct Hub {
 }
 
 struct State {
-    channels: HashMap<Channel, ChannelState>,
+    /// Boxed: a map slot is then two words, so the map's spare capacity after it grows costs
+    /// little per channel.
+    channels: HashMap<Channel, Box<ChannelState>>,
     /// Floors given to channels this hub has no entry for.
     floors: Floors,
     /// Memory of published channels, and their order for letting go.
@@ -276,8 +278,8 @@ impl Hub {
     /// Drops expired history and forgets idle channels. Call it periodically.
     pub fn sweep(&self) {
         let now = Instant::now();
-        let mut state = self.lock();
-        let state = &mut *state;
+        let mut guard = self.lock();
+        let state = &mut *guard;
         let mut idle = Vec::new();
         for (channel, ch) in state.channels.iter_mut() {
             let freed = ch.evict(&self.limits, now);
@@ -292,10 +294,19 @@ impl Hub {
                 idle.push(channel.clone());
             }
         }
+        let forgotten = idle.len();
         for channel in idle {
             state.forget(&channel);
         }
+        // Give back what a burst of channels grew the map to, and the allocator's freed pages.
+        if state.channels.capacity() > 1024 && state.channels.len() < state.channels.capacity() / 4 {
+            state.channels.shrink_to(state.channels.len() * 2);
+        }
         state.window.expire(now);
+        drop(guard);
+        if forgotten >= 10_000 {
+            give_back_freed_memory();
+        }
     }
 
     /// What the hub holds, for metrics.
@@ -413,6 +424,17 @@ impl Hub {
     }
 }
 
+/// Returns the allocator's free pages to the system. glibc keeps what many small frees left
+/// spread over its arenas (a million forgotten channels leave hundreds of MiB of RSS behind);
+/// `malloc_trim` hands the whole free pages back. Called after large sweeps only.
+fn give_back_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases memory that is free; it takes the allocator's own locks.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Lets go of channels a subscription or poll no longer keeps: one that nothing was published
 /// to, or one whose floor a new entry would get anyway, is dropped; another published one goes
 /// back into the budget's order, in case it was skipped while watched.
@@ -433,10 +455,10 @@ fn release(state: &mut State, channels: &[Channel]) {
 impl State {
     /// A new entry for `channel` (not yet in the map), counted as subscribed-only until
     /// something is published to it.
-    fn new_entry(&mut self, channel: &Channel, now: Instant) -> ChannelState {
+    fn new_entry(&mut self, channel: &Channel, now: Instant) -> Box<ChannelState> {
         self.subscribed_only += 1;
         self.next_serial += 1;
-        ChannelState {
+        Box::new(ChannelState {
             ring: VecDeque::new(),
             floor: self.floors.of(channel),
             subscribers: HashMap::new(),
@@ -445,7 +467,7 @@ impl State {
             published: false,
             placed: None,
             serial: self.next_serial,
-        }
+        })
     }
 
     /// The entry of `channel`, made if the hub has none.
