@@ -381,6 +381,22 @@ async fn channels_past_the_limit_are_refused_with_503() {
     server.alive().unwrap();
 }
 
+/// Publishes `p<i>` to `/user/<i>` for every i below `n`, over 32 keep-alive connections.
+async fn publish_one_each(addr: SocketAddr, n: usize) {
+    let (failed, first) = keep_alive_flood(
+        addr,
+        n,
+        32,
+        |i| {
+            let body = format!("p{i}");
+            format!("POST /user/{i} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{body}", body.len()).into_bytes()
+        },
+        |r| r.status == 200,
+    )
+    .await;
+    assert_eq!(failed, 0, "{failed} of {n} publishes failed, first: {first:?}");
+}
+
 /// The most common pattern of a push server, a channel per user, must never lock subscribers
 /// out: 200,000 channels published once each on a server that tracks at most 1,000 channels
 /// for subscribers alone, then 1,000 long-polls on new channels and 1,000 batch reads of
@@ -399,18 +415,7 @@ async fn published_channels_never_lock_out_subscribers() {
     let before = server.rss_kib();
 
     let started = Instant::now();
-    let (failed, first) = keep_alive_flood(
-        addr,
-        PUBLISHED,
-        32,
-        |i| {
-            let body = format!("p{i}");
-            format!("POST /user/{i} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{body}", body.len()).into_bytes()
-        },
-        |r| r.status == 200,
-    )
-    .await;
-    assert_eq!(failed, 0, "{failed} of {PUBLISHED} publishes failed, first: {first:?}");
+    publish_one_each(addr, PUBLISHED).await;
     let took = started.elapsed();
     let channels = server.wait_metric("push_channels", Duration::from_secs(5), |v| v >= PUBLISHED as f64).await;
     let text = server.metrics().await.unwrap();
@@ -483,18 +488,7 @@ async fn published_channels_are_bounded_in_bytes() {
     let addr = server.addr;
     let before = server.rss_kib();
     let peak = RssPeak::start(server.pid);
-    let (failed, first) = keep_alive_flood(
-        addr,
-        PUBLISHED,
-        32,
-        |i| {
-            let body = format!("p{i}");
-            format!("POST /user/{i} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{body}", body.len()).into_bytes()
-        },
-        |r| r.status == 200,
-    )
-    .await;
-    assert_eq!(failed, 0, "{failed} of {PUBLISHED} publishes failed, first: {first:?}");
+    publish_one_each(addr, PUBLISHED).await;
     let text = server.metrics().await.unwrap();
     let used = metric(&text, "push_channel_memory_bytes").unwrap();
     let shed = metric(&text, "push_channels_shed_total").unwrap();
