@@ -159,16 +159,17 @@ pub struct Config {
     #[arg(long, env = "PUSH_HEADER_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub header_timeout: std::time::Duration,
 
-    /// Most channels tracked for subscribers alone (names nothing was published to, about 200
+    /// Most channels tracked for subscribers alone (names nothing was published to, about 400
     /// bytes each); a subscription that would add one more gets `503 OVERLOADED`. Such a channel
     /// is dropped when its last subscriber leaves. Published channels never count here: they are
     /// bounded by --channel-memory-bytes.
     #[arg(long, env = "PUSH_MAX_CHANNELS", default_value_t = 100_000)]
     pub max_channels: usize,
 
-    /// Memory for published channels and their history, in bytes (an estimate: about 200 bytes a
-    /// channel plus each message held). Past it, the oldest is let go first: the history of
-    /// quiet channels, then quiet channels themselves. Publishes are never refused for it.
+    /// Memory for published channels and their history, in bytes (an estimate: about 500 bytes a
+    /// channel, and 250 plus twice its payload for each message held). Past it, the oldest is let
+    /// go first: the history of quiet channels, then quiet channels themselves. Publishes are
+    /// never refused for it.
     #[arg(long, env = "PUSH_CHANNEL_MEMORY_BYTES", default_value_t = 256 * 1024 * 1024)]
     pub channel_memory_bytes: usize,
 

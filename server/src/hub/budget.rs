@@ -97,3 +97,26 @@ impl Budget {
         self.order.pop_first().map(|(_, channel)| channel)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_channel_and_a_message_cost() {
+        let channel = Channel::parse("/user/123456").unwrap();
+        let message = Message {
+            id: MessageId(1),
+            channel: channel.clone(),
+            payload: bytes::Bytes::from(vec![b'x'; 100]),
+            content_type: "text/plain; charset=utf-8".into(),
+            published_at: 0,
+            encoded: Default::default(),
+        };
+        let (entry, held) = (entry_cost(&channel), message_cost(&message));
+        println!("a published channel costs {entry} bytes, a 100-byte message in its history {held}");
+        // docs/PROTOCOL.md and the flags' help quote these.
+        assert!((400..=600).contains(&entry), "{entry}");
+        assert!((400..=500).contains(&held), "{held}");
+    }
+}
