@@ -464,7 +464,6 @@ impl Config {
                 return Err(format!("--cors-origins: {origin:?} is not a valid origin"));
             }
         }
-        crate::listener::parse_networks(&self.ip_limit_exempt).map_err(|e| format!("--ip-limit-exempt: {e}"))?;
         if self.channel_memory_bytes < 2 * self.max_payload_bytes.max(1 << 20) {
             return Err(format!(
                 "--channel-memory-bytes ({}) must be at least twice --max-payload-bytes, and at least 2 MiB",
@@ -504,9 +503,7 @@ impl Config {
         match (&self.tls_cert, &self.tls_key) {
             (Some(_), None) => return Err("--tls-cert needs --tls-key (PUSH_TLS_KEY): the certificate's private key".into()),
             (None, Some(_)) => return Err("--tls-key needs --tls-cert (PUSH_TLS_CERT): the certificate chain".into()),
-            // Read now so a bad file is a settings error, before anything listens.
-            (Some(cert), Some(key)) => drop(crate::tls::load(cert, key)?),
-            (None, None) => {}
+            _ => {}
         }
         Ok(())
     }

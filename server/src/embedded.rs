@@ -75,7 +75,7 @@ where
     if config.command.is_some() {
         return Err(Error::new(ErrorKind::InvalidConfig, "subcommands are not server options"));
     }
-    config.validate().map_err(|reason| Error::new(ErrorKind::InvalidConfig, reason))?;
+    crate::check_config(&config).map_err(|reason| Error::new(ErrorKind::InvalidConfig, reason))?;
     Ok(config)
 }
 

@@ -1,10 +1,14 @@
 //! push-server: the bundled server of push-rs.
 //!
 //! - [`auth`]: who may subscribe (signed tokens, or asking the web app).
-//! - [`config`]: flags and their `PUSH_*` environment variables.
+//! - [`config`]: flags and their `PUSH_*` environment variables, as plain data with the checks
+//!   that need nothing else; [`check_config`] adds the listener's and TLS's.
 //! - [`dedup`]: the idempotency window (a retried publish is stored once).
-//! - [`hub`]: per-channel history and in-memory fan-out, fed by one broker subscription.
-//! - [`broker`]: engines behind the [`push_core::Broker`] contract (memory, RabbitMQ).
+//! - [`hub`]: per-channel history and in-memory fan-out, bounded in bytes, fed in id order by
+//!   one engine.
+//! - [`broker`]: engines behind the [`push_core::Broker`] contract: memory, the data dir
+//!   (`--data-dir`, on [`storage`]: the log in one redb file) and RabbitMQ (a stream), with the
+//!   catch-up read from a log written once for both.
 //! - [`routes`]: paths and methods; [`transport`]: long-poll, JSON batch, SSE, WebSocket.
 //! - [`extract`]: channels, cursor and consumer id from a request.
 //! - [`listener`]: the accept loop, TCP connection limits, HTTP/1 and HTTP/2 limits; [`tls`]:
@@ -39,6 +43,14 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
 pub use state::AppState;
+
+/// Checks `config` whole: its own rules, then the listener's (the exempt networks parse) and
+/// TLS's (the certificate files load), so a bad setting stops the start before anything listens.
+pub fn check_config(config: &Config) -> Result<(), String> {
+    config.validate()?;
+    listener::check(config)?;
+    tls::check(config)
+}
 
 /// Every connection is a file descriptor: lifts the soft open-files limit (often 1024) to the
 /// hard one, as nginx's `worker_rlimit_nofile` does, so --max-tcp-connections is what bounds

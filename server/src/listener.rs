@@ -52,6 +52,11 @@ pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 /// Parses `--ip-limit-exempt`: networks (`10.0.0.0/8`) or single addresses (`::1`).
+/// The listener's part of checking the settings: --ip-limit-exempt parses.
+pub fn check(config: &Config) -> Result<(), String> {
+    parse_networks(&config.ip_limit_exempt).map(drop).map_err(|e| format!("--ip-limit-exempt: {e}"))
+}
+
 pub fn parse_networks(list: &[String]) -> Result<Vec<IpNet>, String> {
     list.iter()
         .map(|s| s.trim())

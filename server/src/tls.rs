@@ -76,6 +76,15 @@ pub fn parse(cert_path: &Path, cert_pem: &[u8], key_path: &Path, key_pem: &[u8])
 }
 
 /// Reads and parses --tls-cert and --tls-key.
+/// TLS's part of checking the settings: --tls-cert and --tls-key are read now, so a bad file
+/// is a settings error before anything listens.
+pub fn check(config: &Config) -> Result<(), String> {
+    match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => load(cert, key).map(drop),
+        _ => Ok(()),
+    }
+}
+
 pub fn load(cert_path: &Path, key_path: &Path) -> Result<CertifiedKey, String> {
     let cert = read(cert_path, "--tls-cert")?;
     let key = read(key_path, "--tls-key")?;

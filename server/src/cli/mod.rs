@@ -48,7 +48,7 @@ where
         None => {}
     }
     init_logs(&config);
-    if let Err(reason) = config.validate() {
+    if let Err(reason) = crate::check_config(&config) {
         eprintln!("push-server: {reason}");
         return EXIT_USAGE;
     }

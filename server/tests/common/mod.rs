@@ -25,7 +25,7 @@ impl TestServer {
         let mut config = Config::defaults();
         config.long_poll_timeout = Duration::from_secs(5);
         tweak(&mut config);
-        config.validate().expect("test config is valid");
+        push_server::check_config(&config).expect("test config is valid");
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
