@@ -114,25 +114,32 @@ pub async fn connect(url: &str, name: &str, ca: Option<&CaFile>) -> Result<Conne
     Connection::connect_with_config(url, properties, tls, runtime).await.map_err(|e| error("could not connect to RabbitMQ at", &redact(url), e))
 }
 
-/// Makes sure the stream exists: a passive declare first (it accepts the stream whatever its
-/// retention), and only if that fails a real one with `config`'s arguments.
+/// Makes sure the stream exists: a declare with `config`'s arguments (it creates the stream, or
+/// finds it as configured), and only if RabbitMQ refuses that because the stream exists with
+/// other arguments (another node's retention), a passive declare, which accepts it as it is.
+/// The usual starts (the first one, and every later one with the same flags) make no failed
+/// declare, so RabbitMQ's channel-close errors appear in the log only for a real mismatch.
 pub async fn declare_stream(connection: &Connection, config: &StreamConfig) -> Result<()> {
     config.check()?;
-    let channel = connection.create_channel().await.map_err(|e| error("could not open a channel to", &config.name, e))?;
-    let passive = QueueDeclareOptions { passive: true, durable: true, ..QueueDeclareOptions::default() };
-    if channel.queue_declare(config.name.as_str().into(), passive, FieldTable::default()).await.is_ok() {
-        let _ = channel.close(200, "OK".into()).await;
-        return Ok(());
-    }
-    // A failed passive declare closes its channel (404 NOT_FOUND): declare on a new one.
     let channel = connection.create_channel().await.map_err(|e| error("could not open a channel to", &config.name, e))?;
     let durable = QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() };
     let declared = channel.queue_declare(config.name.as_str().into(), durable, config.declare_arguments()).await;
     let _ = channel.close(200, "OK".into()).await;
-    declared.map(|_| ()).map_err(|e| {
-        // A declare creates what is missing, so NOT_FOUND means the queue's home node is down
-        // or still recovering after a broker restart: transient.
-        let kind = if is_not_found(&e) { ErrorKind::ConnectionFailed } else { kind_of(&e) };
-        Error::new(kind, format!("could not declare stream {:?}: {e}", config.name)).with_source(e)
-    })
+    let e = match declared {
+        Ok(_) => return Ok(()),
+        Err(e) => e,
+    };
+    if kind_of(&e) == ErrorKind::InvalidConfig {
+        // PRECONDITION_FAILED closed that channel: the stream exists with other arguments.
+        tracing::warn!(stream = %config.name, "the stream exists with other arguments than this node's flags; using it as it is ({e})");
+        let channel = connection.create_channel().await.map_err(|e| error("could not open a channel to", &config.name, e))?;
+        let passive = QueueDeclareOptions { passive: true, durable: true, ..QueueDeclareOptions::default() };
+        let found = channel.queue_declare(config.name.as_str().into(), passive, FieldTable::default()).await;
+        let _ = channel.close(200, "OK".into()).await;
+        return found.map(|_| ()).map_err(|e| Error::new(kind_of(&e), format!("could not declare stream {:?}: {e}", config.name)).with_source(e));
+    }
+    // A declare creates what is missing, so NOT_FOUND means the queue's home node is down or
+    // still recovering after a broker restart: transient.
+    let kind = if is_not_found(&e) { ErrorKind::ConnectionFailed } else { kind_of(&e) };
+    Err(Error::new(kind, format!("could not declare stream {:?}: {e}", config.name)).with_source(e))
 }
