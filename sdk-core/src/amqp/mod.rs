@@ -9,12 +9,14 @@
 //!   `content_type` property, the publish time the `push-time` header and the `timestamp`
 //!   property; `message_id` is the idempotency digest (see [`crate::idempotency`]).
 //! - [`reader`]: every read of the stream goes through one [`StreamReader`].
-//! - [`publisher`]: publishing with confirms and learning each message's id.
+//! - [`confirm`]: sending with publisher confirms, for producers and server nodes alike.
+//! - [`publisher`]: a producer's publish: confirms, and its own reader learning each id.
 //! - A message id is the stream offset **plus one** ([`id_from_offset`]): offsets start at 0 but
 //!   id 0 is the cursor "before everything", so the first message of a stream has id 1.
 //!
 //! docs/RABBITMQ.md describes the same format for clients in other languages.
 
+pub mod confirm;
 pub mod format;
 pub mod publisher;
 pub mod reader;

@@ -126,14 +126,14 @@ impl Producer {
             Some("http") | Some("https") => Transport::Http(http::HttpTransport::new(&resolved)?),
             #[cfg(feature = "amqp")]
             Some("amqp") | Some("amqps") => {
-                use crate::amqp::publisher::{AmqpPublisher, Echo, PublisherOptions, DEFAULT_MAX_PAYLOAD};
+                use crate::amqp::confirm::{SenderOptions, DEFAULT_MAX_PAYLOAD};
+                use crate::amqp::publisher::AmqpPublisher;
                 let (url, stream) = crate::amqp::parse_url(&resolved.url)?;
-                Transport::Amqp(AmqpPublisher::new(PublisherOptions {
+                Transport::Amqp(AmqpPublisher::new(SenderOptions {
                     url,
                     stream: crate::amqp::StreamConfig::named(stream.clone()),
                     timeout: resolved.timeout,
                     max_payload: DEFAULT_MAX_PAYLOAD,
-                    echo: Echo::Own,
                     connection_name: format!("push-rs producer {} ({stream})", env!("CARGO_PKG_VERSION")),
                     ca: resolved.ca.clone(),
                 })?)

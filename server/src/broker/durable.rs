@@ -21,12 +21,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
-use push_core::broker::{Health, MemoryStats, Position, Publication, Published, Subscription};
+use push_core::broker::{Health, Publication, Published};
 use push_core::message::now_millis;
-use push_core::{idempotency, Broker, Channel, Error, ErrorKind, Gap, Message, MessageId, Result};
+use push_core::{idempotency, Error, ErrorKind, Gap, Message, MessageId, Result};
 use tokio::sync::{mpsc, oneshot};
 
 use super::catch_up::{CatchUp, CatchUpOptions, LogRead, Read};
+use super::logged::{LogEngine, Logged};
 use crate::config::FsyncPolicy;
 use crate::hub::{Hub, HubLimits};
 use crate::storage::log::DiskLog;
@@ -59,11 +60,13 @@ pub struct DurableOptions {
     pub limits: HubLimits,
 }
 
-pub struct DurableBroker {
-    hub: Arc<Hub>,
+/// The embedded broker on a data dir.
+pub type DurableBroker = Logged<DurableEngine>;
+
+/// The data dir's part of the broker: the writer's queue, and what it shares.
+pub struct DurableEngine {
     jobs: mpsc::Sender<Job>,
     shared: Arc<Shared>,
-    catch_up: Arc<CatchUp>,
 }
 
 /// What the writer thread, the retention task and the broker handle share.
@@ -83,7 +86,7 @@ enum Job {
     Tick,
 }
 
-impl DurableBroker {
+impl Logged<DurableEngine> {
     /// Opens the data dir (repairing it after a crash), rebuilds ids and the idempotency
     /// window from it, and starts the writer. Fails with a clear error for a data dir in use by
     /// another process, or a file that is not a push-server log.
@@ -109,7 +112,7 @@ impl DurableBroker {
         spawn_retention(&shared);
         hub.spawn_sweeper();
         let catch_up = CatchUp::new(shared.options.catch_up, Arc::new(DiskRead(shared.clone())));
-        Ok(DurableBroker { hub, jobs, shared, catch_up })
+        Ok(Logged::new(hub, catch_up, DurableEngine { jobs, shared }))
     }
 }
 
@@ -379,7 +382,7 @@ impl LogRead for DiskRead {
     }
 }
 
-impl Broker for DurableBroker {
+impl LogEngine for DurableEngine {
     fn publish(&self, publication: Publication) -> BoxFuture<'_, Result<Published>> {
         Box::pin(async move {
             let (reply, answer) = oneshot::channel();
@@ -388,34 +391,16 @@ impl Broker for DurableBroker {
         })
     }
 
-    fn subscribe(&self, channels: &[Channel], from: Position) -> Result<Subscription> {
-        self.catch_up.subscribe(&self.hub, channels, from)
-    }
-
-    fn poll(&self, channels: &[Channel], from: Position) -> Result<Subscription> {
-        self.catch_up.poll(&self.hub, channels, from)
-    }
-
-    fn last_id(&self) -> MessageId {
-        self.hub.last_id()
-    }
-
-    fn memory(&self) -> MemoryStats {
-        self.hub.stats()
-    }
-
-    fn health(&self) -> Health {
+    fn health(&self, hub: &Hub, _: &CatchUp) -> Health {
         let dir = self.shared.options.dir.display();
         match self.shared.failing.lock().unwrap_or_else(|p| p.into_inner()).clone() {
-            None => Health { ok: true, engine: "disk", detail: format!("{} channels, data dir {dir}, fsync {:?}", self.hub.channel_count(), self.shared.options.fsync) },
+            None => Health { ok: true, engine: "disk", detail: format!("{} channels, data dir {dir}, fsync {:?}", hub.channel_count(), self.shared.options.fsync) },
             Some(why) => Health { ok: false, engine: "disk", detail: format!("data dir {dir}: {why}") },
         }
     }
 
-    /// Ends subscriptions, and marks the log closed once everything committed is durable.
+    /// Marks the log closed once everything committed is durable.
     fn close(&self) {
-        self.hub.close();
-        self.catch_up.close();
         let mut closed = self.shared.closed.lock().unwrap_or_else(|p| p.into_inner());
         if !*closed {
             *closed = true;
@@ -427,8 +412,8 @@ impl Broker for DurableBroker {
     }
 }
 
-impl Drop for DurableBroker {
+impl Drop for DurableEngine {
     fn drop(&mut self) {
-        self.close();
+        LogEngine::close(self);
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod catch_up;
 pub mod durable;
+pub mod logged;
 pub mod memory;
 pub mod rabbitmq;
 

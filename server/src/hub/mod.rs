@@ -17,6 +17,7 @@
 //! kept only for subscribers are bounded in number (`max_channels`), so neither can crowd out
 //! the other. A forgotten channel's floor lives on in [`floors`].
 
+mod awaiting;
 mod budget;
 mod floors;
 mod poll;
@@ -32,6 +33,8 @@ use push_core::{Channel, Error, ErrorKind, Event, Gap, Message, MessageId, Resul
 use tokio::sync::{mpsc, Notify};
 
 use crate::dedup::{Window, WindowLimits};
+pub use awaiting::Awaited;
+use awaiting::Awaiting;
 use budget::Budget;
 use floors::Floors;
 
@@ -78,6 +81,7 @@ pub struct Hub {
     /// Whether a cursor ahead of `last_id` is an error (one node) or just not seen yet (a
     /// cluster, where another node may be ahead of this one).
     strict_cursors: bool,
+    awaiting: Awaiting,
 }
 
 struct State {
@@ -145,6 +149,7 @@ impl Hub {
             last_id: AtomicU64::new(start.0),
             limits,
             strict_cursors,
+            awaiting: Awaiting::default(),
         })
     }
 
@@ -166,7 +171,16 @@ impl Hub {
     /// As [`ingest`](Self::ingest), for a message with an idempotency digest: a later copy of a
     /// digest in the window is not stored or delivered (the log moves past it) and the first
     /// copy's id is returned as replayed.
+    /// Wakes the publishes [waiting](Self::await_id) for the digest.
     pub fn ingest_keyed(&self, message: Message, digest: Option<&str>) -> Published {
+        let published = self.store_keyed(message, digest);
+        if let Some(digest) = digest {
+            self.awaiting.wake(digest, published);
+        }
+        published
+    }
+
+    fn store_keyed(&self, message: Message, digest: Option<&str>) -> Published {
         let now = Instant::now();
         let mut state = self.lock();
         if message.id <= self.last_id() {
@@ -182,6 +196,12 @@ impl Hub {
         let id = message.id;
         self.fan_out(&mut state, Arc::new(message), now);
         Published { id, replayed: false }
+    }
+
+    /// Waits for the message with this idempotency digest to be ingested (a publish that learns
+    /// its id from the log). Register before sending, so the message cannot come first.
+    pub fn await_id(&self, digest: &str) -> Awaited<'_> {
+        self.awaiting.register(digest)
     }
 
     /// Records a digest seen in the log before this hub's start (a node warming its window),
@@ -339,6 +359,7 @@ impl Hub {
 
     /// Ends every subscription (server shutdown).
     pub fn close(&self) {
+        self.awaiting.close();
         let mut state = self.lock();
         state.closed = true;
         for ch in state.channels.values_mut() {
