@@ -23,10 +23,14 @@
 #                        Nchan multipart long-poll (nchan_longpoll_multipart_response raw)
 #                      The first one also runs the throughput scenario; socket.io speaks
 #                      WebSocket only, so it is skipped for the others.
-#   SCENARIOS          fanout fanout-rate channels throughput idle durability restart published-channels
+#   SCENARIOS          fanout fanout-rate channels throughput idle durability rabbitmq restart published-channels
 #                      durability: publish rate and latency with 1 and DURABILITY_CONCURRENCY
 #                        publishing connections, push-rs in memory vs --data-dir with each
 #                        --fsync policy (push-rs only; ratios are to the in-memory server)
+#                      rabbitmq: publish rate and latency through one node with 1 and each of
+#                        RABBITMQ_CONCURRENCY publishing connections, push-rs in memory vs on
+#                        RabbitMQ (RABBITMQ_URL, a fresh stream per run, deleted after; push-rs
+#                        only; ratios are to the in-memory server)
 #                      restart: fill a data dir with RESTART_MESSAGES, then time a restart to
 #                        ready (/_push/health 200) after SIGTERM and after SIGKILL (push-rs only)
 #                      published-channels: RSS after PUBLISHED_CHANNELS distinct channels published
@@ -43,6 +47,8 @@
 #   THROUGHPUT_MESSAGES 20000         THROUGHPUT_CONCURRENCY 32
 #   IDLE_SUBS          10000          IDLE_HOLD_SECS 5
 #   DURABILITY_MESSAGES 5000 (1 connection; x4 with more)   DURABILITY_CONCURRENCY 32
+#   RABBITMQ_MESSAGES  5000 (1 connection; x4 with more)   RABBITMQ_CONCURRENCY "16 64"
+#   RABBITMQ_URL       amqp://guest:guest@127.0.0.1:5672/%2f
 #   RESTART_MESSAGES   1000000
 #   PUBLISHED_CHANNELS 1000000
 #   CONNECT_CONCURRENCY 100           (connection attempts in flight; push-server listens
@@ -53,11 +59,14 @@
 #                                     subscribers needs over a minute for 1M deliveries here)
 #   PUSH_PORT 4710  NCHAN_PORT 4711  SOCKETIO_PORT 4712
 #   RESULTS            target/bench-results/<date>
+#   PUSH_SERVER_BIN    the push-server to measure (default: the one built here)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 BIN="$CARGO_TARGET_DIR/release"
+# PUSH_SERVER_BIN: another push-server binary to measure (e.g. an older build, for before/after).
+SERVER_BIN=${PUSH_SERVER_BIN:-$BIN/push-server}
 
 SMOKE=${SMOKE:-0}
 if [ "$SMOKE" = 1 ]; then
@@ -71,7 +80,7 @@ if [ "$SMOKE" = 1 ]; then
 fi
 SERVERS=${SERVERS:-"push-rs nchan socket.io"}
 TRANSPORTS=${TRANSPORTS:-"ws sse longpoll batch"}
-SCENARIOS=${SCENARIOS:-"fanout fanout-rate channels throughput idle durability restart published-channels"}
+SCENARIOS=${SCENARIOS:-"fanout fanout-rate channels throughput idle durability rabbitmq restart published-channels"}
 FANOUT_SIZES=${FANOUT_SIZES:-"1 1000 10000"}
 FANOUT_MESSAGES=${FANOUT_MESSAGES:-100}
 PAYLOAD_BYTES=${PAYLOAD_BYTES:-100}
@@ -88,6 +97,9 @@ IDLE_SUBS=${IDLE_SUBS:-10000}
 IDLE_HOLD_SECS=${IDLE_HOLD_SECS:-5}
 DURABILITY_MESSAGES=${DURABILITY_MESSAGES:-5000}
 DURABILITY_CONCURRENCY=${DURABILITY_CONCURRENCY:-32}
+RABBITMQ_MESSAGES=${RABBITMQ_MESSAGES:-5000}
+RABBITMQ_CONCURRENCY=${RABBITMQ_CONCURRENCY:-"16 64"}
+RABBITMQ_URL=${RABBITMQ_URL:-"amqp://guest:guest@127.0.0.1:5672/%2f"}
 RESTART_MESSAGES=${RESTART_MESSAGES:-1000000}
 PUBLISHED_CHANNELS=${PUBLISHED_CHANNELS:-1000000}
 CONNECT_CONCURRENCY=${CONNECT_CONCURRENCY:-100}
@@ -124,6 +136,7 @@ fi
 # --- servers ------------------------------------------------------------------------------
 SERVER_PID=
 NGINX_DIR=
+BENCH_STREAM=
 port_of() { case $1 in push-rs|push-rs+*) echo "$PUSH_PORT";; nchan) echo "$NCHAN_PORT";; socket.io) echo "$SOCKETIO_PORT";; esac; }
 
 wait_port() { # bounded: 100 x 0.1 s
@@ -143,14 +156,18 @@ start_server() {
     echo "bench/run.sh: port $port is already in use; set ${name^^}_PORT" >&2; exit 1
   fi
   case $name in
-    push-rs|push-rs+disk-*)
-      # push-rs+disk-POLICY: the embedded broker on a fresh data dir with --fsync POLICY.
-      local durable=()
+    push-rs|push-rs+disk-*|push-rs+rabbitmq)
+      # push-rs+disk-POLICY: the embedded broker on a fresh data dir with --fsync POLICY;
+      # push-rs+rabbitmq: a node on RabbitMQ, on a stream of its own (deleted by stop_server).
+      local engine=()
       if [[ $name == push-rs+disk-* ]]; then
         rm -rf "$RESULTS/data"
-        durable=(--data-dir "$RESULTS/data" --fsync "${name#push-rs+disk-}")
+        engine=(--data-dir "$RESULTS/data" --fsync "${name#push-rs+disk-}")
+      elif [ "$name" = push-rs+rabbitmq ]; then
+        BENCH_STREAM="push.bench.$$.$RANDOM"
+        engine=(--broker "$RABBITMQ_URL" --stream-name "$BENCH_STREAM")
       fi
-      "$BIN/push-server" --bind "127.0.0.1:$port" --max-connections 30000 --log warn "${durable[@]}" \
+      "$SERVER_BIN" --bind "127.0.0.1:$port" --max-connections 30000 --log warn "${engine[@]}" \
         >>"$RESULTS/push-server.log" 2>&1 &
       SERVER_PID=$! ;;
     nchan)
@@ -176,6 +193,10 @@ stop_server() {
   wait "$SERVER_PID" 2>/dev/null || true
   SERVER_PID=
   if [ -n "$NGINX_DIR" ]; then rm -rf "$NGINX_DIR"; NGINX_DIR=; fi
+  if [ -n "$BENCH_STREAM" ]; then
+    rabbitmqctl delete_queue "$BENCH_STREAM" >/dev/null 2>&1 || echo "bench/run.sh: could not delete stream $BENCH_STREAM" >&2
+    BENCH_STREAM=
+  fi
 }
 trap stop_server EXIT
 
@@ -231,7 +252,7 @@ READY_MS=
 ready_ms() { # spawn push-server on the data dir; READY_MS = ms until /_push/health answers 200
   local t0 i
   t0=$(date +%s%N)
-  "$BIN/push-server" --bind "127.0.0.1:$PUSH_PORT" --log warn --data-dir "$RESULTS/data" >>"$RESULTS/push-server.log" 2>&1 &
+  "$SERVER_BIN" --bind "127.0.0.1:$PUSH_PORT" --log warn --data-dir "$RESULTS/data" >>"$RESULTS/push-server.log" 2>&1 &
   SERVER_PID=$!
   for i in $(seq 1 6000); do
     if curl -fs -o /dev/null "http://127.0.0.1:$PUSH_PORT/_push/health"; then break; fi
@@ -242,7 +263,7 @@ ready_ms() { # spawn push-server on the data dir; READY_MS = ms until /_push/hea
 restart_to_ready() {
   rm -rf "$RESULTS/data"
   say "restart: filling a data dir with $RESTART_MESSAGES messages"
-  "$BIN/push-server" --bind "127.0.0.1:$PUSH_PORT" --log warn --data-dir "$RESULTS/data" --fsync interval \
+  "$SERVER_BIN" --bind "127.0.0.1:$PUSH_PORT" --log warn --data-dir "$RESULTS/data" --fsync interval \
     >>"$RESULTS/push-server.log" 2>&1 &
   SERVER_PID=$!
   wait_port "$PUSH_PORT"
@@ -269,7 +290,7 @@ rss_mib() { awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$SERVER_PID/status
 metric_of() { curl -fs "http://127.0.0.1:$PUSH_PORT/_push/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 published_channels_memory() {
   local label=$1 i before published used shed after; shift
-  "$BIN/push-server" --bind "127.0.0.1:$PUSH_PORT" --log warn --history-age 5s --forget-channels-after 5s "$@" \
+  "$SERVER_BIN" --bind "127.0.0.1:$PUSH_PORT" --log warn --history-age 5s --forget-channels-after 5s "$@" \
     >>"$RESULTS/push-server.log" 2>&1 &
   SERVER_PID=$!
   wait_port "$PUSH_PORT"
@@ -326,6 +347,16 @@ for transport in $TRANSPORTS; do
               --messages "$DURABILITY_MESSAGES" --pub-concurrency 1
             bench "durable-publish-$DURABILITY_CONCURRENCY-conns" "$variant" "$transport" "$out" --subscribers 1 \
               --channels 1 --messages $((DURABILITY_MESSAGES * 4)) --pub-concurrency "$DURABILITY_CONCURRENCY"
+          done ;;
+        rabbitmq)
+          [ $first = 1 ] && [ "$name" = push-rs ] || continue
+          for variant in push-rs push-rs+rabbitmq; do
+            bench "rabbitmq-publish-1-conn" "$variant" "$transport" "$out" --subscribers 1 --channels 1 \
+              --messages "$RABBITMQ_MESSAGES" --pub-concurrency 1
+            for c in $RABBITMQ_CONCURRENCY; do
+              bench "rabbitmq-publish-$c-conns" "$variant" "$transport" "$out" --subscribers 1 --channels 1 \
+                --messages $((RABBITMQ_MESSAGES * 4)) --pub-concurrency "$c"
+            done
           done ;;
         restart)
           [ $first = 1 ] && [ "$name" = push-rs ] || continue

@@ -29,29 +29,23 @@ pub fn router(state: AppState) -> Router {
         .route("/_push/subscribe", get(subscribe::multiplexed))
         .route("/_push/client.js", get(admin::client_js))
         .route("/_push/demo", get(admin::demo))
-        // Every other path is a channel. A fallback, not a `/{*channel}` route: the handler reads
-        // the path itself, so no path parameters or matched path are built per request.
-        .fallback(channel)
+        // Every other path is a channel. A fallback, not a `/{*channel}` route: the handlers read
+        // the path themselves, so no path parameters or matched path are built per request.
+        .fallback(get(subscribe::channel).post(publish::publish).put(publish::publish).fallback(method_not_allowed))
         .layer(CatchPanicLayer::custom(panic_answer))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(cors(&state))
         .with_state(state)
 }
 
-/// One handler per channel path so that other methods get a 405 with `Allow`.
-async fn channel(State(state): State<AppState>, request: Request) -> Response {
-    match *request.method() {
-        Method::GET | Method::HEAD => subscribe::channel(state, request).await.into_response(),
-        Method::POST | Method::PUT => publish::publish(state, request).await.into_response(),
-        ref other => {
-            let mut response =
-                ApiError::new(ErrorKind::BadRequest, format!("method {other} is not allowed on a channel; use GET to subscribe, POST or PUT to publish"))
-                    .into_response();
-            *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(CHANNEL_METHODS));
-            response
-        }
-    }
+/// Any other method on a channel path: 405 with `Allow`.
+async fn method_not_allowed(method: Method) -> Response {
+    let mut response =
+        ApiError::new(ErrorKind::BadRequest, format!("method {method} is not allowed on a channel; use GET to subscribe, POST or PUT to publish"))
+            .into_response();
+    *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(CHANNEL_METHODS));
+    response
 }
 
 /// CORS from the one origin allow-list (`--cors-origins`): listed origins may send credentials

@@ -1,7 +1,7 @@
 //! `POST`/`PUT /<channel>`: publish the body; answer `{"id": "...", "channel": "..."}` once the
 //! broker has accepted it.
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -15,7 +15,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::channels;
 use crate::state::AppState;
 
-pub async fn publish(state: AppState, request: Request) -> ApiResult<Response> {
+pub async fn publish(State(state): State<AppState>, request: Request) -> ApiResult<Response> {
     let (parts, body) = request.into_parts();
     authorize(&state, &parts.headers)?;
     let channel = channels::from_path(parts.uri.path())?;
@@ -27,7 +27,7 @@ pub async fn publish(state: AppState, request: Request) -> ApiResult<Response> {
         return Err(too_large());
     }
     let payload = axum::body::to_bytes(body, max).await.map_err(|e| {
-        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) || e.to_string().contains("length limit") {
+        if over_limit(&e) {
             too_large()
         } else {
             ApiError::new(ErrorKind::BadRequest, format!("could not read the request body: {e}"))
@@ -61,6 +61,11 @@ pub async fn publish(state: AppState, request: Request) -> ApiResult<Response> {
         state.metrics.published.inc();
     }
     Ok(response)
+}
+
+/// Whether reading the body stopped at the size limit (a cause in the error's chain).
+fn over_limit(e: &axum::Error) -> bool {
+    std::iter::successors(Some(e as &(dyn std::error::Error + 'static)), |e| e.source()).any(|e| e.is::<http_body_util::LengthLimitError>())
 }
 
 /// With a publish key configured, requires `Authorization: Bearer <key>` (constant-time compare).

@@ -2,9 +2,9 @@
 //! for. WebSocket upgrade, `Accept: text/event-stream` (SSE), `Accept: application/json` (JSON
 //! batch), else long-poll (raw payload; JSON batch on the multiplexing endpoint).
 
-use axum::extract::{FromRequestParts, Request, WebSocketUpgrade};
+use axum::extract::{FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::http::{header, request::Parts};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use push_core::ErrorKind;
 
 use crate::error::{ApiError, ApiResult};
@@ -12,28 +12,16 @@ use crate::extract::{channels, consumer, cursor, params::Params};
 use crate::state::AppState;
 use crate::transport::{batch, long_poll, sse, websocket, SubscribeRequest};
 
-pub async fn channel(state: AppState, request: Request) -> ApiResult<Response> {
-    let (mut parts, _) = request.into_parts();
+pub async fn channel(State(state): State<AppState>, params: Params, request: Request) -> ApiResult<Response> {
+    let (parts, _) = request.into_parts();
     let channel = channels::from_path(parts.uri.path())?;
-    let params = params_of(&mut parts).await;
     dispatch(state, parts, params, vec![channel], false).await
 }
 
-pub async fn multiplexed(axum::extract::State(state): axum::extract::State<AppState>, request: Request) -> Response {
-    let (mut parts, _) = request.into_parts();
-    let params = params_of(&mut parts).await;
-    let result = match channels::from_params(&params, state.config.max_channels_per_connection) {
-        Ok(list) => dispatch(state, parts, params, list, true).await,
-        Err(e) => Err(e),
-    };
-    result.into_response()
-}
-
-async fn params_of(parts: &mut Parts) -> Params {
-    match Params::from_request_parts(parts, &()).await {
-        Ok(p) => p,
-        Err(never) => match never {},
-    }
+pub async fn multiplexed(State(state): State<AppState>, params: Params, request: Request) -> ApiResult<Response> {
+    let (parts, _) = request.into_parts();
+    let channels = channels::from_params(&params, state.config.max_channels_per_connection)?;
+    dispatch(state, parts, params, channels, true).await
 }
 
 async fn dispatch(state: AppState, mut parts: Parts, params: Params, channels: Vec<push_core::Channel>, multiplexed: bool) -> ApiResult<Response> {
