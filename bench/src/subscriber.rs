@@ -17,6 +17,8 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::error::BoxError;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
@@ -205,8 +207,6 @@ fn number(buf: &[u8], mut i: usize) -> Option<(u64, usize)> {
     }
     Some((n, i + 1))
 }
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Runs one subscriber until `stop` flips to true. Connect failures count as connect errors;
 /// a stream that ends early counts as a disconnect.
