@@ -7,19 +7,13 @@
 //! [`error_table`] and picks it by `code`, so a kind this addon knows and `index.js` does not
 //! still arrives as the base `PushError` with its code.
 //!
-//! A panic never crosses into JavaScript: [`guarded`] and [`CatchUnwind`] turn it into an
-//! `INTERNAL` error.
-
-use std::any::Any;
-use std::future::Future;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::Pin;
-use std::task::{Context, Poll};
+//! A panic never crosses into JavaScript: sdk-core's `binding::guard` and `binding::guard_future`
+//! turn it into an `INTERNAL` error.
 
 use napi::bindgen_prelude::{JsError, JsValue, Object, PromiseRaw};
 use napi::{Env, Error};
 use napi_derive::napi;
-use push_core::ErrorKind;
+use push_core::binding::{guard, guard_future};
 
 /// One row of sdk-core's error table (`push_core::KINDS`, the table of docs/ERRORS.md).
 #[napi(object)]
@@ -74,41 +68,11 @@ pub fn to_rejection(env: &Env, e: &push_core::Error) -> Error {
     Error::from(object.to_unknown())
 }
 
-/// A caught panic as sdk-core's `INTERNAL` error.
-fn internal(panic: Box<dyn Any + Send>) -> push_core::Error {
-    let what = panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".to_owned());
-    push_core::Error::new(ErrorKind::Internal, format!("a bug in push-rs (please report it): {what}"))
-}
-
-/// Runs `f`; a panic comes back as an `INTERNAL` error instead of unwinding into napi.
-pub fn guarded<T>(f: impl FnOnce() -> push_core::Result<T>) -> push_core::Result<T> {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| Err(internal(panic)))
-}
-
-/// [`guarded`] for a future: a panic while polling it resolves to an `INTERNAL` error.
-pub struct CatchUnwind<F>(pub Pin<Box<F>>);
-
-impl<T, F: Future<Output = push_core::Result<T>>> Future for CatchUnwind<F> {
-    type Output = push_core::Result<T>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let inner = self.0.as_mut();
-        match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
-            Ok(poll) => poll,
-            Err(panic) => Poll::Ready(Err(internal(panic))),
-        }
-    }
-}
-
 /// Panics inside the addon: the tests check that it throws `InternalError`. Not part of the
 /// package's API.
 #[napi]
 pub fn test_panic() -> Result<(), Error<&'static str>> {
-    guarded(|| -> push_core::Result<()> { panic!("test panic") }).map_err(|e| to_napi(&e))
+    guard(|| -> push_core::Result<()> { panic!("test panic") }).map_err(|e| to_napi(&e))
 }
 
 /// Panics in a Promise's future: the tests check that it rejects with `InternalError`.
@@ -120,7 +84,7 @@ pub fn test_panic_async(env: &Env) -> napi::Result<PromiseRaw<'_, ()>> {
         }
         Ok::<(), push_core::Error>(())
     };
-    env.spawn_future_with_callback(async move { Ok(CatchUnwind(Box::pin(failing)).await) }, |env, result| {
+    env.spawn_future_with_callback(async move { Ok(guard_future(failing).await) }, |env, result| {
         result.map_err(|e| to_rejection(env, &e))
     })
 }

@@ -15,10 +15,10 @@ use bytes::Bytes;
 use napi::bindgen_prelude::{Either, PromiseRaw, Uint8Array};
 use napi::Env;
 use napi_derive::napi;
-use push_core::binding::{producer_options, DefaultProducer};
+use push_core::binding::{guard, guard_future, producer_options, DefaultProducer};
 use push_core::{Producer, ProducerOptions};
 
-use crate::errors::{guarded, to_napi, to_rejection, CatchUnwind};
+use crate::errors::{to_napi, to_rejection};
 
 /// Options of `new Producer(...)`; each falls back to sdk-core's default.
 #[napi(object)]
@@ -51,7 +51,7 @@ impl NativeProducer {
     /// Checks the options; connects on the first publish.
     #[napi(constructor)]
     pub fn new(config: Option<ProducerConfig>) -> Result<Self, napi::Error<&'static str>> {
-        guarded(|| {
+        guard(|| {
             let config = config.unwrap_or(ProducerConfig { url: None, publish_key: None, timeout_ms: None, ca_file: None });
             let options = producer_options(config.url, config.publish_key, config.timeout_ms.map(|ms| ms / 1000.0), config.ca_file)?;
             let producer = Producer::with_options(options.clone())?;
@@ -79,7 +79,7 @@ impl NativeProducer {
         content_type: Option<String>,
         idempotency_key: Option<String>,
     ) -> napi::Result<PromiseRaw<'env, String>> {
-        spawn_send(env, guarded(|| self.producer()), channel, data, content_type, idempotency_key)
+        spawn_send(env, guard(|| self.producer()), channel, data, content_type, idempotency_key)
     }
 
     /// Drops the connections. The producer stays usable: the next publish reconnects.
@@ -113,7 +113,7 @@ pub fn publish_default<'env>(
     content_type: Option<String>,
     idempotency_key: Option<String>,
 ) -> napi::Result<PromiseRaw<'env, String>> {
-    let producer = guarded(|| DEFAULT.get(Producer::with_options).map(|p| Producer::clone(&p)));
+    let producer = guard(|| DEFAULT.get(Producer::with_options).map(|p| Producer::clone(&p)));
     spawn_send(env, producer, channel, data, content_type, idempotency_key)
 }
 
@@ -135,7 +135,7 @@ fn spawn_send<'env>(
         let producer = producer?;
         producer.send_keyed(&channel, payload, content_type.as_deref(), idempotency_key).await
     };
-    env.spawn_future_with_callback(async move { Ok(CatchUnwind(Box::pin(publish)).await) }, |env, result| match result {
+    env.spawn_future_with_callback(async move { Ok(guard_future(publish).await) }, |env, result| match result {
         Ok(id) => Ok(id.to_string()),
         Err(e) => Err(to_rejection(env, &e)),
     })

@@ -11,9 +11,10 @@ use std::sync::{Arc, Mutex, TryLockError};
 use napi::bindgen_prelude::AsyncTask;
 use napi::{Env, Task};
 use napi_derive::napi;
+use push_core::binding::guard;
 use push_server::embedded::{config_from_options, OptionValue, Server};
 
-use crate::errors::{guarded, to_rejection};
+use crate::errors::to_rejection;
 
 /// One server option as `index.js` converted it: exactly one of `flag`, `text`, `list` is set.
 #[napi(object)]
@@ -46,7 +47,7 @@ impl Task for StartTask {
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let options = std::mem::take(&mut self.options);
-        Ok(guarded(|| config_from_options(options).and_then(Server::start)))
+        Ok(guard(|| config_from_options(options).and_then(Server::start)))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<NativeServer> {
@@ -152,7 +153,7 @@ impl Task for StopTask {
         let mut server = self.server.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(mut running) = server.take() {
             // A panic while stopping is a bug; the server is gone either way, so stop() resolves.
-            let _ = guarded(|| {
+            let _ = guard(|| {
                 running.stop();
                 Ok(())
             });

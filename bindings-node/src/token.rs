@@ -6,9 +6,10 @@
 
 use napi::bindgen_prelude::{Either, Uint8Array};
 use napi_derive::napi;
+use push_core::binding::guard;
 use push_core::{Error, ErrorKind};
 
-use crate::errors::{guarded, to_napi};
+use crate::errors::to_napi;
 
 /// What `Token.sign(...)` passes down; `index.js` has checked the JavaScript types.
 #[napi(object)]
@@ -53,5 +54,5 @@ fn sign(request: TokenRequest) -> push_core::Result<String> {
 /// (`INVALID_CONFIG` for a missing secret, `INVALID_CHANNEL` for a bad channel, ...).
 #[napi]
 pub fn sign_token(request: TokenRequest) -> Result<String, napi::Error<&'static str>> {
-    guarded(|| sign(request)).map_err(|e| to_napi(&e))
+    guard(|| sign(request)).map_err(|e| to_napi(&e))
 }

@@ -6,20 +6,15 @@
 //! `retryable` and `maybe_stored` from the same row: no table of kinds in this binding. A class
 //! the Python layer lacks (a kind newer than it) raises `push.PushError` with the native code.
 //!
-//! Panics in sdk-core are caught here too ([`guard`], [`CatchUnwind`]) and raised as
-//! `push.InternalError` (code `INTERNAL`).
-
-use std::any::Any;
-use std::future::Future;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::Pin;
-use std::task::{Context, Poll};
+//! Panics are caught by sdk-core's `binding::guard` and `binding::guard_future` and arrive here
+//! as `INTERNAL` errors, raised as `push.InternalError`.
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyModule};
 
-use push_core::{Error, ErrorKind, KINDS};
+use push_core::binding::guard;
+use push_core::{Error, KINDS};
 
 static ERRORS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 
@@ -63,33 +58,6 @@ pub trait IntoPyResult<T> {
 impl<T> IntoPyResult<T> for Result<T, Error> {
     fn py(self, py: Python<'_>) -> PyResult<T> {
         self.map_err(|e| to_py(py, &e))
-    }
-}
-
-/// A panic as an `INTERNAL` error.
-fn internal(panic: Box<dyn Any + Send>) -> Error {
-    let text = panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".to_owned());
-    Error::new(ErrorKind::Internal, format!("internal error in push-rs (please report it): {text}"))
-}
-
-/// Runs a call into sdk-core; a panic becomes an `INTERNAL` error instead of unwinding.
-pub fn guard<T>(call: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
-    catch_unwind(AssertUnwindSafe(call)).unwrap_or_else(|panic| Err(internal(panic)))
-}
-
-/// A future whose panic becomes an `INTERNAL` error (the async form of [`guard`]).
-pub struct CatchUnwind<F>(pub Pin<Box<F>>);
-
-impl<T, F: Future<Output = Result<T, Error>>> Future for CatchUnwind<F> {
-    type Output = Result<T, Error>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let future = self.0.as_mut();
-        catch_unwind(AssertUnwindSafe(|| future.poll(cx))).unwrap_or_else(|panic| Poll::Ready(Err(internal(panic))))
     }
 }
 

@@ -21,6 +21,7 @@ use pyo3::types::PyCFunction;
 use tokio::runtime::Handle;
 use tokio::task::AbortHandle;
 
+use push_core::binding::guard_future;
 use push_core::{Error, ErrorKind};
 
 use crate::errors;
@@ -41,7 +42,7 @@ where
     let mut completion = Completion {
         parts: Some(Parts { event_loop: event_loop.unbind(), future: future.clone().unbind(), keepalive }),
     };
-    let work = errors::CatchUnwind(Box::pin(work));
+    let work = guard_future(work);
     let task = handle.spawn(async move {
         let result = work.await;
         completion.finish(result);

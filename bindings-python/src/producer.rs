@@ -9,11 +9,11 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyMemoryView, PyString, PyTuple};
 
-use push_core::binding::{self, DefaultProducer};
+use push_core::binding::{self, guard, DefaultProducer};
 use push_core::producer::BlockingProducer;
 use push_core::{Error, ErrorKind};
 
-use crate::errors::{guard, IntoPyResult};
+use crate::errors::IntoPyResult;
 use crate::future;
 use crate::wait;
 

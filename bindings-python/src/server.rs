@@ -9,10 +9,11 @@ use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
+use push_core::binding::guard;
 use push_server::config::Config;
 use push_server::embedded::{self, OptionValue};
 
-use crate::errors::{guard, IntoPyResult};
+use crate::errors::IntoPyResult;
 
 /// A push-server running inside this process: `with push.Server(history_size=100) as server:`.
 #[pyclass(module = "push", frozen)]

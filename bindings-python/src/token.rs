@@ -7,9 +7,9 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
-use push_core::binding::TokenRequest;
+use push_core::binding::{guard, TokenRequest};
 
-use crate::errors::{guard, IntoPyResult};
+use crate::errors::IntoPyResult;
 
 /// Subscriber tokens for a server started with `--auth token --secret <secret>`.
 ///

@@ -14,9 +14,10 @@ use std::time::Duration;
 use pyo3::prelude::*;
 use tokio::runtime::Handle;
 
+use push_core::binding::guard_future;
 use push_core::{Error, ErrorKind};
 
-use crate::errors::{CatchUnwind, IntoPyResult};
+use crate::errors::IntoPyResult;
 
 /// How long a signal may wait for a blocked caller to notice it.
 const TICK: Duration = Duration::from_millis(50);
@@ -28,7 +29,7 @@ where
     F: Future<Output = Result<T, Error>> + Send + 'static,
     T: Send + 'static,
 {
-    let mut task = handle.spawn(CatchUnwind(Box::pin(work)));
+    let mut task = handle.spawn(guard_future(work));
     loop {
         let slice = py.detach(|| handle.block_on(async { tokio::time::timeout(TICK, &mut task).await }));
         match slice {

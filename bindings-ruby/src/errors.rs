@@ -6,9 +6,8 @@
 //! it looks the class up by the row's `class_name` when an error is raised (never cached), and a
 //! class the Ruby side lacks (a newer native library) raises `Push::Error` with the native code.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
 use magnus::{function, prelude::*, Error, ExceptionClass, IntoValue, RArray, RModule, Ruby, Value};
+use push_core::binding::guard;
 use push_core::{ErrorKind, KINDS};
 
 /// `Push::<name>` (Push's own constant, not one of `Object` of that name), falling back to
@@ -40,27 +39,10 @@ pub fn new(ruby: &Ruby, kind: ErrorKind, message: String) -> Error {
     raise(ruby, kind, message, None)
 }
 
-/// An error for a failure inside the extension (a caught panic); it should never be seen.
-pub fn internal(ruby: &Ruby, what: String) -> Error {
-    new(ruby, ErrorKind::Internal, format!("push-rs internal error: {what}"))
-}
-
 /// Calls sdk-core: its error becomes the Ruby exception of its kind, and a panic (instead of
 /// reaching magnus, which would raise `fatal` and end the process) a `Push::InternalError`.
-pub fn native<T>(ruby: &Ruby, what: &str, call: impl FnOnce() -> push_core::Result<T>) -> Result<T, Error> {
-    match catch_unwind(AssertUnwindSafe(call)) {
-        Ok(result) => result.map_err(|e| to_ruby(ruby, &e)),
-        Err(panic) => Err(internal(ruby, format!("{what} panicked: {}", panic_message(&*panic)))),
-    }
-}
-
-/// The text of a caught panic.
-pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "panic".to_owned())
+pub fn native<T>(ruby: &Ruby, call: impl FnOnce() -> push_core::Result<T>) -> Result<T, Error> {
+    guard(call).map_err(|e| to_ruby(ruby, &e))
 }
 
 fn raise(ruby: &Ruby, kind: ErrorKind, message: String, status: Option<u16>) -> Error {

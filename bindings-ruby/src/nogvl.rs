@@ -33,7 +33,7 @@ use tokio::runtime::Handle;
 use tokio::sync::Notify;
 use tokio::task::{JoinError, JoinHandle};
 
-use crate::errors::panic_message;
+use push_core::binding::{guard, panic_error};
 
 /// What one wait without the GVL came back with.
 enum Outcome<T> {
@@ -42,7 +42,7 @@ enum Outcome<T> {
     /// Ruby woke the thread to handle an interrupt; the task is still running.
     Woken,
     /// The waiting itself panicked.
-    Panicked(String),
+    Panicked(push_core::Error),
 }
 
 /// How long a pending interrupt that nobody delivers may wait for the waiting thread to see it.
@@ -85,7 +85,7 @@ unsafe extern "C" fn wait_for_task<T>(data: *mut c_void) -> *mut c_void {
             }
         })
     }));
-    wait.outcome = Some(result.unwrap_or_else(|panic| Outcome::Panicked(panic_message(&*panic))));
+    wait.outcome = Some(result.unwrap_or_else(|panic| Outcome::Panicked(panic_error(panic))));
     null_mut()
 }
 
@@ -142,10 +142,7 @@ where
         match outcome {
             Some(Outcome::Done(Ok(value))) => return Ok(value),
             Some(Outcome::Done(Err(e))) if e.is_panic() => {
-                return Err(crate::errors::internal(
-                    ruby,
-                    format!("publish task panicked: {}", panic_message(&*e.into_panic())),
-                ))
+                return Err(crate::errors::to_ruby(ruby, &panic_error(e.into_panic())))
             }
             Some(Outcome::Done(Err(_))) => {
                 return Err(crate::errors::new(
@@ -154,12 +151,9 @@ where
                     "the producer was closed while this publish was in flight".to_owned(),
                 ))
             }
-            Some(Outcome::Panicked(message)) => {
+            Some(Outcome::Panicked(e)) => {
                 task.abort();
-                return Err(crate::errors::internal(
-                    ruby,
-                    format!("waiting for a publish panicked: {message}"),
-                ));
+                return Err(crate::errors::to_ruby(ruby, &e));
             }
             // Woken without an exception to raise (Thread#wakeup, a trap handler that
             // returned): the publish goes on; wait for it again.
@@ -170,15 +164,15 @@ where
 
 struct Call<F, T> {
     f: Option<F>,
-    out: Option<std::thread::Result<T>>,
+    out: Option<push_core::Result<T>>,
 }
 
 /// Runs without the GVL: calls the closure once, catching a panic.
-unsafe extern "C" fn call_once<F: FnOnce() -> T, T>(data: *mut c_void) -> *mut c_void {
+unsafe extern "C" fn call_once<F: FnOnce() -> push_core::Result<T>, T>(data: *mut c_void) -> *mut c_void {
     // SAFETY: `data` is the `Call` that `blocking` passes in and keeps alive during this call.
     let call = unsafe { &mut *(data as *mut Call<F, T>) };
     if let Some(f) = call.f.take() {
-        call.out = Some(catch_unwind(AssertUnwindSafe(f)));
+        call.out = Some(guard(f));
     }
     null_mut()
 }
@@ -190,8 +184,9 @@ unsafe extern "C" fn call_once<F: FnOnce() -> T, T>(data: *mut c_void) -> *mut c
 /// There is no unblocking function: these calls end on their own (start and stop take
 /// milliseconds), so an interrupt (`Thread#raise`, Ctrl-C) is handled once `f` returns. If Ruby
 /// raises then, `f`'s result is dropped (a started server is stopped by its `Drop`) and the
-/// exception propagates. A panic in `f` becomes a `Push::InternalError`.
-pub fn blocking<T, F: FnOnce() -> T>(ruby: &Ruby, what: &str, f: F) -> Result<T, Error> {
+/// exception propagates. `f`'s error becomes the Ruby exception of its kind, and a panic in `f`
+/// a `Push::InternalError`.
+pub fn blocking<T, F: FnOnce() -> push_core::Result<T>>(ruby: &Ruby, what: &str, f: F) -> Result<T, Error> {
     let mut call = Call { f: Some(f), out: None };
     let data = &mut call as *mut Call<F, T> as *mut c_void;
     // Ruby may raise (longjmp) before or after the call when an interrupt is pending:
@@ -207,11 +202,11 @@ pub fn blocking<T, F: FnOnce() -> T>(ruby: &Ruby, what: &str, f: F) -> Result<T,
         return Err(exception);
     }
     match out {
-        Some(Ok(value)) => Ok(value),
-        Some(Err(panic)) => Err(crate::errors::internal(
+        Some(result) => result.map_err(|e| crate::errors::to_ruby(ruby, &e)),
+        None => Err(crate::errors::new(
             ruby,
-            format!("{what} panicked: {}", panic_message(&*panic)),
+            push_core::ErrorKind::Internal,
+            format!("{what} did not run"),
         )),
-        None => Err(crate::errors::internal(ruby, format!("{what} did not run"))),
     }
 }

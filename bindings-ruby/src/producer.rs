@@ -42,7 +42,7 @@ impl Producer {
         timeout: Option<f64>,
         ca_file: Option<String>,
     ) -> Result<(), Error> {
-        let producer = errors::native(ruby, "Push::Producer.new", || {
+        let producer = errors::native(ruby, || {
             binding::producer_options(url, publish_key, timeout, ca_file).and_then(BlockingProducer::new)
         })?;
         rb_self.set(ruby, Arc::new(producer))
@@ -62,7 +62,7 @@ impl Producer {
     /// `DefaultProducer`: built from `PUSH_URL` and `PUSH_PUBLISH_KEY` on first use, and again
     /// whenever either has changed since), wrapped in a new `Push::Producer`.
     fn default(ruby: &Ruby) -> Result<Producer, Error> {
-        let producer = errors::native(ruby, "Push.producer", || {
+        let producer = errors::native(ruby, || {
             DEFAULT.get(BlockingProducer::new)
         })?;
         Ok(Producer {
@@ -73,7 +73,7 @@ impl Producer {
     /// `Push::Producer._reset_default`: forgets the default producer and closes it; the next
     /// `Push.publish` builds a new one.
     fn reset_default(ruby: &Ruby) -> Result<(), Error> {
-        errors::native(ruby, "Push.close_default", || {
+        errors::native(ruby, || {
             DEFAULT.reset().inspect(|producer| producer.close());
             Ok(())
         })
@@ -128,7 +128,7 @@ impl Producer {
             idempotency_key.map(|k| String::from_utf8_lossy(unsafe { k.as_slice() }).into_owned());
         let payload = Bytes::copy_from_slice(unsafe { data.as_slice() });
 
-        let (handle, core) = errors::native(ruby, "publish", || producer.async_parts())?;
+        let (handle, core) = errors::native(ruby, || producer.async_parts())?;
         let sent = crate::nogvl::run(ruby, &handle, async move {
             core.send_keyed(&channel, payload, content_type.as_deref(), idempotency_key)
                 .await
@@ -143,7 +143,7 @@ impl Producer {
 
     /// Closes connections; the next publish reconnects.
     fn close(ruby: &Ruby, rb_self: &Self) -> Result<(), Error> {
-        errors::native(ruby, "Push::Producer#close", || {
+        errors::native(ruby, || {
             rb_self.inner.get().inspect(|producer| producer.close());
             Ok(())
         })

@@ -38,9 +38,8 @@ impl Server {
             let (name, value) = <(String, Value)>::try_convert(pair)?;
             pairs.push((name, option_value(value)?));
         }
-        let config = errors::native(ruby, "Push::Server.start", || config_from_options(pairs))?;
-        let started = nogvl::blocking(ruby, "starting the server", move || Embedded::start(config))?;
-        let server = started.map_err(|e| errors::to_ruby(ruby, &e))?;
+        let config = errors::native(ruby, || config_from_options(pairs))?;
+        let server = nogvl::blocking(ruby, "starting the server", move || Embedded::start(config))?;
         Ok(Server {
             addr: server.local_addr(),
             url: server.url(),
@@ -64,6 +63,7 @@ impl Server {
             if let Some(mut server) = guard.take() {
                 server.stop();
             }
+            Ok(())
         })
     }
 
@@ -118,7 +118,7 @@ fn cli(ruby: &Ruby, args: RArray) -> Result<i32, Error> {
         // SAFETY: the bytes are copied at once, while no Ruby code runs.
         argv.push(OsString::from_vec(unsafe { arg.as_slice() }.to_vec()));
     }
-    nogvl::blocking(ruby, "push-server", move || push_server::cli::main(argv))
+    nogvl::blocking(ruby, "push-server", move || Ok(push_server::cli::main(argv)))
 }
 
 pub fn init(ruby: &Ruby, push: RModule) -> Result<(), Error> {

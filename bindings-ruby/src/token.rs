@@ -32,7 +32,7 @@ fn sign(
         expires_at: expires_at.map(|at| seconds(ruby, at, "expires_at")).transpose()?,
         expires_in: expires_in.map(|s| seconds(ruby, s, "expires_in")).transpose()?,
     };
-    let token = errors::native(ruby, "Push::Token.sign", || request.sign())?;
+    let token = errors::native(ruby, || request.sign())?;
     Ok(ruby.str_new(&token))
 }
 

@@ -1,6 +1,10 @@
 //! What every language binding does the same way, decided once: producer options from plain
-//! values, token requests, and when the default producer reads the environment. A binding then
-//! only converts its language's arguments and errors.
+//! values, token requests, when the default producer reads the environment, and panics caught at
+//! the boundary ([`guard`]). A binding then only converts its language's arguments and errors.
+
+mod panic;
+
+pub use panic::{guard, guard_future, panic_error, panic_message};
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -8,7 +8,7 @@
 //! - [`producer`]: `Producer::new(url)?.publish(data).to(channel)`, async and blocking.
 //! - [`idempotency`]: keys that make a retried publish store once.
 //! - [`binding`]: what the Ruby, Python and Node bindings do alike (options, tokens, the
-//!   default producer), decided once.
+//!   default producer, caught panics), decided once.
 //! - [`tls`]: trusted roots (the system's plus a CA file) and certificate errors for `https://`
 //!   and `amqps://`.
 //! - [`error`]: one error type whose [`ErrorKind`] has a stable code in every language.
