@@ -29,9 +29,8 @@ pub fn router(state: AppState) -> Router {
         .route("/_push/subscribe", get(subscribe::multiplexed))
         .route("/_push/client.js", get(admin::client_js))
         .route("/_push/demo", get(admin::demo))
-        // Every other path is a channel. A fallback, not a `/{*channel}` route: the handlers read
-        // the path themselves, so no path parameters or matched path are built per request.
-        .fallback(get(subscribe::channel).post(publish::publish).put(publish::publish).fallback(method_not_allowed))
+        // Every other path is a channel; its handlers read the path themselves.
+        .route("/{*channel}", get(subscribe::channel).post(publish::publish).put(publish::publish).fallback(method_not_allowed))
         .layer(CatchPanicLayer::custom(panic_answer))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(cors(&state))
