@@ -13,8 +13,9 @@
 //! - [`extract`]: channels, cursor and consumer id from a request.
 //! - [`listener`]: the accept loop, TCP connection limits, HTTP/1 and HTTP/2 limits; [`tls`]:
 //!   HTTPS (rustls), certificates reloaded on SIGHUP or when their files change.
-//! - [`cli`]: the `push-server` command (every package's executable runs it); [`embedded`]: the
-//!   server inside another program (the in-process `Server` of each SDK).
+//! - [`cli`]: the `push-server` command, its flags and subcommands (every package's executable
+//!   runs it); [`embedded`]: the server inside another program (the in-process `Server` of each
+//!   SDK).
 //! - [`error`]: error kinds as statuses; [`metrics`]: Prometheus counters; [`state`]: shared state.
 
 pub mod auth;

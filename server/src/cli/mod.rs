@@ -14,10 +14,41 @@ use std::ffi::OsString;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{Command, Config, LogFormat};
+use crate::config::{Config, LogFormat};
+
+pub use publish::PublishArgs;
+pub use subscribe::SubscribeArgs;
+pub use token::TokenArgs;
 
 pub const EXIT_FAILURE: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
+
+/// push-server: realtime push over HTTP long-poll, Server-Sent Events and WebSocket.
+///
+/// Subscribe with `curl http://127.0.0.1:4000/greetings` (it waits for the next message) and
+/// publish with `curl -X POST -d 'hi there!' http://127.0.0.1:4000/greetings`.
+///
+/// The whole command line: the server's flags, or a subcommand (which may use some of them:
+/// --secret, --publish-key).
+#[derive(Parser, Debug, Clone)]
+#[command(name = "push-server", version, about, long_about = None, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum Command {
+    /// Print a subscriber token signed with --secret (PUSH_SECRET), then exit.
+    Token(TokenArgs),
+    /// Publish one message to a running server (or RabbitMQ), print its id, then exit.
+    Publish(PublishArgs),
+    /// Print a channel's messages as they arrive, one per line, until interrupted.
+    Subscribe(SubscribeArgs),
+}
 
 /// Runs `push-server` with `args` (the program name first, as in `std::env::args_os`) until it
 /// is done, or until SIGINT or SIGTERM for the server; returns the exit code.
@@ -31,18 +62,16 @@ where
 {
     // ring as rustls' process default before any HTTP client is built (see push_core::tls).
     push_core::tls::ensure_provider();
-    let config = match Config::try_parse_from(args) {
-        Ok(config) => config,
+    let Cli { config, command } = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
         Err(e) => {
             // --help and --version print to stdout and exit 0; usage errors go to stderr with 2.
             let _ = e.print();
             return e.exit_code();
         }
     };
-    match &config.command {
-        Some(Command::Token { channel, consumer, expires_in, expires_at }) => {
-            return token::print(&config, channel, consumer.as_deref(), *expires_in, *expires_at);
-        }
+    match &command {
+        Some(Command::Token(args)) => return token::print(&config, args),
         Some(Command::Publish(args)) => return with_runtime(|| publish::run(&config, args)),
         Some(Command::Subscribe(args)) => return with_runtime(|| subscribe::run(args)),
         None => {}

@@ -8,7 +8,28 @@ use bytes::Bytes;
 use push_core::{Producer, ProducerOptions};
 
 use super::{EXIT_FAILURE, EXIT_USAGE};
-use crate::config::{Config, PublishArgs};
+use crate::config::Config;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct PublishArgs {
+    /// Channel to publish to, e.g. `/greetings`.
+    pub channel: String,
+    /// The message; read from stdin when absent or `-`.
+    pub data: Option<String>,
+    /// Server (`http://host:port`) or RabbitMQ (`amqp://...`) to publish to; the key is
+    /// --publish-key (PUSH_PUBLISH_KEY).
+    #[arg(long, env = "PUSH_URL", default_value = push_core::DEFAULT_URL)]
+    pub url: String,
+    /// Content type of the message (default: text for UTF-8, else application/octet-stream).
+    #[arg(long)]
+    pub content_type: Option<String>,
+    /// Idempotency key: publishing again with it stores the message once.
+    #[arg(long)]
+    pub idempotency_key: Option<String>,
+    /// Seconds the publish may take, retries included.
+    #[arg(long, default_value_t = 10.0)]
+    pub timeout: f64,
+}
 
 pub async fn run(config: &Config, args: &PublishArgs) -> i32 {
     let data = match &args.data {

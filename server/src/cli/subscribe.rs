@@ -9,7 +9,33 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::{EXIT_FAILURE, EXIT_USAGE};
-use crate::config::SubscribeArgs;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct SubscribeArgs {
+    /// Channel to read, e.g. `/greetings`.
+    pub channel: String,
+    /// Server to read from.
+    #[arg(long, env = "PUSH_URL", default_value = push_core::DEFAULT_URL)]
+    pub url: String,
+    /// Start after this message id (cursor) instead of with the next message.
+    #[arg(long)]
+    pub after: Option<String>,
+    /// Exit after this many messages.
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Print each message and gap as a JSON object (one per line) instead of the payload.
+    #[arg(long)]
+    pub json: bool,
+    /// Subscriber token, for servers started with --auth token.
+    #[arg(long)]
+    pub token: Option<String>,
+    /// Consumer id sent with each request.
+    #[arg(long)]
+    pub consumer: Option<String>,
+    /// Failed requests retried in a row (from the same cursor) before giving up.
+    #[arg(long, default_value_t = 10)]
+    pub retries: u32,
+}
 
 /// Server-side wait of one request; shorter than the client's own timeout below.
 const WAIT_SECS: u64 = 25;

@@ -3,16 +3,32 @@
 use super::EXIT_USAGE;
 use crate::config::Config;
 
-pub fn print(config: &Config, channel: &str, consumer: Option<&str>, expires_in: u64, expires_at: Option<u64>) -> i32 {
+#[derive(clap::Args, Debug, Clone)]
+pub struct TokenArgs {
+    /// Channel (`/rooms/42`) or prefix pattern (`/rooms/*`) the token covers.
+    #[arg(long)]
+    pub channel: String,
+    /// Only a subscriber with this consumer id may use the token.
+    #[arg(long)]
+    pub consumer: Option<String>,
+    /// Seconds until the token expires.
+    #[arg(long, default_value_t = push_core::binding::DEFAULT_TOKEN_EXPIRY_SECS)]
+    pub expires_in: u64,
+    /// Absolute expiry (Unix seconds) instead of --expires-in.
+    #[arg(long)]
+    pub expires_at: Option<u64>,
+}
+
+pub fn print(config: &Config, args: &TokenArgs) -> i32 {
     let Some(secret) = config.secret.as_deref().filter(|s| !s.is_empty()) else {
         eprintln!("push-server token: set --secret or PUSH_SECRET");
         return EXIT_USAGE;
     };
-    let mut request = push_core::binding::TokenRequest::new(channel);
-    request.consumer = consumer.map(str::to_owned);
+    let mut request = push_core::binding::TokenRequest::new(&args.channel);
+    request.consumer = args.consumer.clone();
     request.secret = Some(secret.as_bytes().to_vec());
-    request.expires_at = expires_at.map(|at| i64::try_from(at).unwrap_or(i64::MAX));
-    request.expires_in = Some(i64::try_from(expires_in).unwrap_or(i64::MAX));
+    request.expires_at = args.expires_at.map(|at| i64::try_from(at).unwrap_or(i64::MAX));
+    request.expires_in = Some(i64::try_from(args.expires_in).unwrap_or(i64::MAX));
     match request.sign() {
         Ok(token) => {
             println!("{token}");
