@@ -153,7 +153,8 @@ start_server() {
   local name=$1 port
   port=$(port_of "$name")
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-    echo "bench/run.sh: port $port is already in use; set ${name^^}_PORT" >&2; exit 1
+    local var; case $name in push-rs*) var=PUSH_PORT;; nchan) var=NCHAN_PORT;; *) var=SOCKETIO_PORT;; esac
+    echo "bench/run.sh: port $port is already in use; set $var" >&2; exit 1
   fi
   case $name in
     push-rs|push-rs+disk-*|push-rs+rabbitmq)

@@ -326,10 +326,6 @@ impl Config {
         self.origins().any(|o| o == "*")
     }
 
-    /// The catch-up read settings (RabbitMQ's stream, the data dir's log).
-    pub fn catch_up(&self) -> crate::broker::catch_up::CatchUpOptions {
-        crate::broker::catch_up::CatchUpOptions { limit: self.catch_up_limit, concurrency: self.catch_up_concurrency, queue: self.catch_up_queue }
-    }
 
     /// The TLS client settings for an https:// --auth-url: the system's roots plus --auth-ca-file.
     pub fn auth_tls(&self) -> push_core::Result<rustls::ClientConfig> {

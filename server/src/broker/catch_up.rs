@@ -63,6 +63,12 @@ pub struct CatchUpOptions {
     pub queue: usize,
 }
 
+impl CatchUpOptions {
+    pub fn from_config(config: &crate::config::Config) -> CatchUpOptions {
+        CatchUpOptions { limit: config.catch_up_limit, concurrency: config.catch_up_concurrency, queue: config.catch_up_queue }
+    }
+}
+
 /// An engine's catch-up reads: shared segments, bounded slots, and the subscription wrapper.
 pub struct CatchUp {
     options: CatchUpOptions,

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use push_core::{Broker, Error, ErrorKind, Result};
 
 use crate::config::Config;
+use catch_up::CatchUpOptions;
 use crate::dedup::WindowLimits;
 use crate::hub::HubLimits;
 
@@ -41,7 +42,7 @@ pub async fn from_config(config: &Config) -> Result<Arc<dyn Broker>> {
                     fsync_interval: config.fsync_interval,
                     retention_age: Some(config.retention_age).filter(|a| !a.is_zero()),
                     retention_bytes: Some(config.retention_bytes).filter(|b| *b > 0),
-                    catch_up: config.catch_up(),
+                    catch_up: CatchUpOptions::from_config(config),
                     limits,
                 })
                 .await?,

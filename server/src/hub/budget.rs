@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use push_core::{Channel, Message, MessageId};
 
-use super::channels::ChannelState;
+use super::ChannelState;
 
 /// What the allocator adds to each allocation (its header and rounding), on average.
 const ALLOCATION: usize = 16;

@@ -5,28 +5,12 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
-use push_core::{Channel, Event, Gap, Message, MessageId};
+use push_core::{Channel, Event, Gap, MessageId};
 use tokio::sync::Notify;
 
 use super::budget;
-use super::subscribe::Subscriber;
-use super::{HubLimits, State};
+use super::{ChannelState, HubLimits, State};
 
-pub(super) struct ChannelState {
-    pub(super) ring: VecDeque<(Instant, Arc<Message>)>,
-    pub(super) floor: MessageId,
-    /// By subscriber id: a long-poll subscribes and leaves once per request, so both are O(1).
-    pub(super) subscribers: HashMap<u64, Arc<Subscriber>>,
-    /// Wakes the queue-free subscriptions waiting on this channel ([`poll`]); each holds a
-    /// clone, so the entry is not forgotten under them.
-    pub(super) wake: Arc<Notify>,
-    pub(super) idle_since: Instant,
-    /// Something was published to it: it counts in the [`Budget`], not in `subscribed_only`.
-    pub(super) published: bool,
-    /// Its key in the budget's order, if it is there.
-    pub(super) placed: Option<MessageId>,
-    pub(super) serial: u64,
-}
 
 /// Lets go of channels a subscription or poll no longer keeps: one that nothing was published
 /// to, or one whose floor a new entry would get anyway, is dropped; another published one goes

@@ -28,20 +28,20 @@ mod floors;
 mod poll;
 mod subscribe;
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use push_core::broker::{MemoryStats, Published};
 use push_core::{Channel, Message, MessageId};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 use crate::dedup::{Window, WindowLimits};
 pub use awaiting::Awaited;
 use awaiting::Awaiting;
 use budget::Budget;
-use channels::{release, ChannelState};
+use channels::release;
 use floors::Floors;
 
 /// Bounds of the hub's memory.
@@ -107,6 +107,31 @@ struct State {
     window: Window,
     channels_shed: u64,
     history_shed: u64,
+}
+
+struct ChannelState {
+    ring: VecDeque<(Instant, Arc<Message>)>,
+    floor: MessageId,
+    /// By subscriber id: a long-poll subscribes and leaves once per request, so both are O(1).
+    subscribers: HashMap<u64, Arc<Subscriber>>,
+    /// Wakes the queue-free subscriptions waiting on this channel ([`poll`]); each holds a
+    /// clone, so the entry is not forgotten under them.
+    wake: Arc<Notify>,
+    idle_since: Instant,
+    /// Something was published to it: it counts in the [`Budget`], not in `subscribed_only`.
+    published: bool,
+    /// Its key in the budget's order, if it is there.
+    placed: Option<MessageId>,
+    serial: u64,
+}
+
+/// A subscription's registration, held by each of its channels. The reading side holds no
+/// sender, so the queue closes once every channel has let go of the registration.
+struct Subscriber {
+    id: u64,
+    tx: mpsc::Sender<Arc<Message>>,
+    lagged: Arc<AtomicBool>,
+    channels: Arc<[Channel]>,
 }
 
 impl Hub {

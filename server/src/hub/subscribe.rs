@@ -14,16 +14,8 @@ use push_core::{Channel, Error, ErrorKind, Event, Message, MessageId, Result};
 use tokio::sync::mpsc;
 
 use super::channels::release;
-use super::{Hub, State};
+use super::{Hub, State, Subscriber};
 
-/// A subscription's registration, held by each of its channels. The reading side holds no
-/// sender, so the queue closes once every channel has let go of the registration.
-pub(super) struct Subscriber {
-    pub(super) id: u64,
-    pub(super) tx: mpsc::Sender<Arc<Message>>,
-    pub(super) lagged: Arc<AtomicBool>,
-    pub(super) channels: Arc<[Channel]>,
-}
 
 impl Hub {
     /// Subscribes to `channels` from `from`; see the module docs for the guarantees.

@@ -73,7 +73,7 @@ impl RabbitOptions {
                 max_age: Some(config.stream_max_age).filter(|d| !d.is_zero()),
                 max_bytes: Some(config.stream_max_bytes).filter(|b| *b > 0),
             },
-            catch_up: config.catch_up(),
+            catch_up: CatchUpOptions::from_config(config),
             publish_timeout: config.publish_timeout,
             max_payload: config.max_payload_bytes,
             limits,
