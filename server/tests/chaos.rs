@@ -275,6 +275,17 @@ fn subscriber(transport: Transport, nodes: [String; 2], start: u64, offset: usiz
     })
 }
 
+/// Waits (while RabbitMQ is away) until a publish has failed: the outage outlasted a publish's
+/// timeout, so a client had to decide whether to retry.
+async fn outage_felt(ledger: &Mutex<Ledger>) {
+    let failed = ledger.lock().unwrap().failed.len();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while ledger.lock().unwrap().failed.len() == failed {
+        assert!(Instant::now() < deadline, "no publish failed within 60 s of RabbitMQ going away");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn wait_health(url: &str, status: u16) {
     for _ in 0..300 {
         if let Ok(r) = client().get(format!("{url}/_push/health")).timeout(Duration::from_secs(1)).send().await {
@@ -328,7 +339,7 @@ async fn nothing_lost_nothing_twice_across_broker_restarts_and_a_killed_node() {
     wait_for_more(60).await;
     broker("stop_app").await;
     wait_health(&a.url(), 503).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    outage_felt(&ledger).await;
     broker("start_app").await;
     wait_health(&a.url(), 200).await;
     wait_health(&b.url(), 200).await;
@@ -341,7 +352,7 @@ async fn nothing_lost_nothing_twice_across_broker_restarts_and_a_killed_node() {
 
     broker("stop_app").await;
     wait_health(&b.url(), 503).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    outage_felt(&ledger).await;
     broker("start_app").await;
     wait_health(&a.url(), 200).await;
     wait_health(&b.url(), 200).await;
