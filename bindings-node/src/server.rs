@@ -6,13 +6,13 @@
 //! see `push_server::embedded`), never on the JavaScript thread.
 
 use std::io::Write;
-use std::sync::{Arc, Mutex, TryLockError};
+use std::sync::Arc;
 
 use napi::bindgen_prelude::AsyncTask;
 use napi::{Env, Task};
 use napi_derive::napi;
 use push_core::binding::guard;
-use push_server::embedded::{config_from_options, OptionValue, Server};
+use push_server::embedded::{config_from_options, Hosted, OptionValue};
 
 use crate::errors::to_rejection;
 
@@ -42,12 +42,16 @@ pub struct StartTask {
 }
 
 impl Task for StartTask {
-    type Output = Result<Server, push_core::Error>;
+    type Output = Result<Hosted, push_core::Error>;
     type JsValue = NativeServer;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let options = std::mem::take(&mut self.options);
-        Ok(guard(|| config_from_options(options).and_then(Server::start)))
+        Ok(guard(|| {
+            let server = Hosted::new(config_from_options(options)?);
+            server.start()?;
+            Ok(server)
+        }))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<NativeServer> {
@@ -67,23 +71,16 @@ pub fn start_server(options: Vec<ServerOption>) -> AsyncTask<StartTask> {
     })
 }
 
-/// A running server; `index.js` wraps it as `Server`.
+/// A running server; `index.js` wraps it as `Server`. `Hosted` decides what stop, `running`
+/// and garbage collection do; `stop()`'s task holds the server while it stops.
 #[napi]
 pub struct NativeServer {
-    url: String,
-    port: u32,
-    /// `None` once stopped. Locked only by `stop()`'s task (for the whole stop, so a second
-    /// `stop()` waits for the first) and briefly by the `running` getter, which never waits.
-    server: Arc<Mutex<Option<Server>>>,
+    server: Arc<Hosted>,
 }
 
 impl NativeServer {
-    fn new(server: Server) -> Self {
-        NativeServer {
-            url: server.url(),
-            port: u32::from(server.local_addr().port()),
-            server: Arc::new(Mutex::new(Some(server))),
-        }
+    fn new(server: Hosted) -> Self {
+        NativeServer { server: Arc::new(server) }
     }
 }
 
@@ -92,57 +89,31 @@ impl NativeServer {
     /// `http://127.0.0.1:PORT`.
     #[napi(getter)]
     pub fn url(&self) -> String {
-        self.url.clone()
+        self.server.url().unwrap_or_default()
     }
 
     /// The port it listens on (the real one when started on port 0).
     #[napi(getter)]
     pub fn port(&self) -> u32 {
-        self.port
+        self.server.local_addr().map_or(0, |addr| u32::from(addr.port()))
     }
 
     /// False once `stop()` was called (or the server's thread ended).
     #[napi(getter)]
     pub fn running(&self) -> bool {
-        match self.server.try_lock() {
-            Ok(server) => server.as_ref().is_some_and(Server::is_running),
-            Err(TryLockError::Poisoned(server)) => server.into_inner().as_ref().is_some_and(Server::is_running),
-            // A stop is under way.
-            Err(TryLockError::WouldBlock) => false,
-        }
+        self.server.is_running()
     }
 
     /// Stops gracefully (off the JavaScript thread); resolves once the server's threads are gone.
     /// Idempotent: a later call resolves when the first stop is done.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn stop(&self) -> AsyncTask<StopTask> {
-        AsyncTask::new(StopTask {
-            server: Arc::clone(&self.server),
-        })
-    }
-}
-
-impl Drop for NativeServer {
-    /// Collected (or its worker torn down) while running: stop it on a thread of its own rather
-    /// than block the JavaScript thread in a finalizer. (`index.js` keeps running servers
-    /// reachable, so this is the worker-exit case.)
-    fn drop(&mut self) {
-        let server = match self.server.try_lock() {
-            Ok(mut server) => server.take(),
-            Err(TryLockError::Poisoned(server)) => server.into_inner().take(),
-            // A stop is under way on the thread pool; it finishes without this object.
-            Err(TryLockError::WouldBlock) => None,
-        };
-        if let Some(server) = server {
-            let _ = std::thread::Builder::new()
-                .name("push-server-stop".into())
-                .spawn(move || drop(server));
-        }
+        AsyncTask::new(StopTask { server: Arc::clone(&self.server) })
     }
 }
 
 pub struct StopTask {
-    server: Arc<Mutex<Option<Server>>>,
+    server: Arc<Hosted>,
 }
 
 impl Task for StopTask {
@@ -150,14 +121,11 @@ impl Task for StopTask {
     type JsValue = ();
 
     fn compute(&mut self) -> napi::Result<()> {
-        let mut server = self.server.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(mut running) = server.take() {
-            // A panic while stopping is a bug; the server is gone either way, so stop() resolves.
-            let _ = guard(|| {
-                running.stop();
-                Ok(())
-            });
-        }
+        // A panic while stopping is a bug; the server is gone either way, so stop() resolves.
+        let _ = guard(|| {
+            self.server.stop();
+            Ok(())
+        });
         Ok(())
     }
 

@@ -2,43 +2,20 @@
 //! script and `python -m push`). Both run sdk-core's server library on its own threads; every
 //! call that blocks on it is detached from the interpreter, so other Python threads keep running.
 
-use std::net::SocketAddr;
-use std::sync::Mutex;
-
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use push_core::binding::guard;
-use push_server::config::Config;
-use push_server::embedded::{self, OptionValue};
+use push_server::embedded::{self, Hosted, OptionValue};
 
 use crate::errors::IntoPyResult;
 
 /// A push-server running inside this process: `with push.Server(history_size=100) as server:`.
+/// `Hosted` decides what start, stop, `running`, a fork and garbage collection do.
 #[pyclass(module = "push", frozen)]
 pub struct Server {
-    config: Config,
-    running: Mutex<Option<Running>>,
-    /// The last address served on, kept after stop (the port stays readable).
-    addr: Mutex<Option<SocketAddr>>,
-}
-
-struct Running {
-    server: embedded::Server,
-    /// A forked child inherits the object but not the server's threads: it must not join them.
-    pid: u32,
-}
-
-impl Running {
-    fn stop(self) {
-        if self.pid == std::process::id() {
-            let mut server = self.server;
-            server.stop();
-        } else {
-            std::mem::forget(self.server);
-        }
-    }
+    hosted: Hosted,
 }
 
 /// One keyword argument as a flag value: bool → switch, list/tuple → comma list, else text.
@@ -70,12 +47,8 @@ fn option_value(name: &str, value: &Bound<'_, PyAny>) -> PyResult<Option<OptionV
 }
 
 impl Server {
-    fn scheme(&self) -> &'static str {
-        if self.config.tls_cert.is_some() { "https" } else { "http" }
-    }
-
-    fn address(&self) -> PyResult<SocketAddr> {
-        self.addr.lock().unwrap_or_else(|e| e.into_inner()).ok_or_else(|| PyRuntimeError::new_err("the server has not been started"))
+    fn started<T>(value: Option<T>) -> PyResult<T> {
+        value.ok_or_else(|| PyRuntimeError::new_err("the server has not been started"))
     }
 }
 
@@ -95,59 +68,38 @@ impl Server {
             }
         }
         let config = guard(|| embedded::config_from_options(pairs)).py(py)?;
-        Ok(Server { config, running: Mutex::new(None), addr: Mutex::new(None) })
+        Ok(Server { hosted: Hosted::new(config) })
     }
 
     /// Binds and serves; returns once it accepts connections. Does nothing if already running.
     fn start(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
         let py = slf.py();
-        let this = slf.get();
-        py.detach(|| guard(|| {
-            let mut running = this.running.lock().unwrap_or_else(|e| e.into_inner());
-            if running.as_ref().is_some_and(|r| r.pid == std::process::id() && r.server.is_running()) {
-                return Ok(());
-            }
-            if let Some(old) = running.take() {
-                old.stop();
-            }
-            let server = embedded::Server::start(this.config.clone())?;
-            *this.addr.lock().unwrap_or_else(|e| e.into_inner()) = Some(server.local_addr());
-            *running = Some(Running { server, pid: std::process::id() });
-            Ok(())
-        }))
-        .py(py)?;
+        let hosted = &slf.get().hosted;
+        py.detach(|| guard(|| hosted.start())).py(py)?;
         Ok(slf)
     }
 
     /// Stops gracefully (open streams are ended first); returns when it is gone. Idempotent.
     fn stop(&self, py: Python<'_>) {
-        py.detach(|| {
-            let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(r) = running.take() {
-                r.stop();
-            }
-        });
+        py.detach(|| self.hosted.stop());
     }
 
     /// `http://127.0.0.1:PORT` (`https://` with `tls_cert`).
     #[getter]
     fn url(&self) -> PyResult<String> {
-        Ok(format!("{}://{}", self.scheme(), self.address()?))
+        Server::started(self.hosted.url())
     }
 
     /// The port it listens on (the real one when started on port 0).
     #[getter]
     fn port(&self) -> PyResult<u16> {
-        Ok(self.address()?.port())
+        Ok(Server::started(self.hosted.local_addr())?.port())
     }
 
     /// True while it serves; False before start, after stop, and while starting or stopping.
     #[getter]
     fn running(&self) -> bool {
-        match self.running.try_lock() {
-            Ok(r) => r.as_ref().is_some_and(|r| r.pid == std::process::id() && r.server.is_running()),
-            Err(_) => false,
-        }
+        self.hosted.is_running()
     }
 
     fn __enter__(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
@@ -174,24 +126,10 @@ impl Server {
     }
 
     fn __repr__(&self) -> String {
-        let addr = self.addr.lock().unwrap_or_else(|e| e.into_inner());
-        match (*addr, self.running()) {
-            (Some(a), true) => format!("<push.Server {}://{a} running>", self.scheme()),
-            (Some(a), false) => format!("<push.Server {}://{a} stopped>", self.scheme()),
+        match (self.hosted.url(), self.running()) {
+            (Some(url), true) => format!("<push.Server {url} running>"),
+            (Some(url), false) => format!("<push.Server {url} stopped>"),
             (None, _) => "<push.Server not started>".to_owned(),
-        }
-    }
-}
-
-impl Drop for Server {
-    // Garbage collection runs with the GIL held: stop on another thread rather than wait here.
-    fn drop(&mut self) {
-        if let Some(r) = self.running.get_mut().unwrap_or_else(|e| e.into_inner()).take() {
-            if r.pid == std::process::id() {
-                let _ = std::thread::Builder::new().name("push-server-stop".into()).spawn(move || r.stop());
-            } else {
-                r.stop();
-            }
         }
     }
 }

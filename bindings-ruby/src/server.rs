@@ -7,26 +7,17 @@
 //! bind or wind down, so both run with the GVL released.
 
 use std::ffi::OsString;
-use std::net::SocketAddr;
 use std::os::unix::ffi::OsStringExt;
-use std::sync::{Mutex, TryLockError};
 
 use magnus::{function, method, prelude::*, Error, RArray, RModule, RString, Ruby, TryConvert, Value};
-use push_server::embedded::{config_from_options, OptionValue, Server as Embedded};
+use push_server::embedded::{config_from_options, Hosted, OptionValue};
 
 use crate::{errors, nogvl};
 
+/// Started by `_start`; `Hosted` decides what stop, `running?`, a fork and the GC do.
 #[magnus::wrap(class = "Push::Server", size)]
 pub struct Server {
-    /// `None` once stopped. Locked only without the GVL (stop) or with `try_lock` (running?),
-    /// so a Ruby thread never waits for the lock while holding the GVL.
-    inner: Mutex<Option<Embedded>>,
-    addr: SocketAddr,
-    /// `http://` or, with `tls_cert`, `https://` and the address.
-    url: String,
-    /// The process that started it: a forked child has a copy of this object but none of the
-    /// server's threads, so it must neither stop nor join them.
-    pid: u32,
+    hosted: Hosted,
 }
 
 impl Server {
@@ -39,62 +30,30 @@ impl Server {
             pairs.push((name, option_value(value)?));
         }
         let config = errors::native(ruby, || config_from_options(pairs))?;
-        let server = nogvl::blocking(ruby, "starting the server", move || Embedded::start(config))?;
-        Ok(Server {
-            addr: server.local_addr(),
-            url: server.url(),
-            inner: Mutex::new(Some(server)),
-            pid: std::process::id(),
-        })
-    }
-
-    fn forked(&self) -> bool {
-        self.pid != std::process::id()
+        let server = Server { hosted: Hosted::new(config) };
+        nogvl::blocking(ruby, "starting the server", || server.hosted.start())?;
+        Ok(server)
     }
 
     /// Stops gracefully and waits for the server's threads; idempotent. A second thread calling
     /// it meanwhile returns once the first one is done.
     fn stop(ruby: &Ruby, rb_self: &Self) -> Result<(), Error> {
-        if rb_self.forked() {
-            return Ok(()); // the parent's server: not ours to stop
-        }
         nogvl::blocking(ruby, "stopping the server", || {
-            let mut guard = rb_self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if let Some(mut server) = guard.take() {
-                server.stop();
-            }
+            rb_self.hosted.stop();
             Ok(())
         })
     }
 
     fn is_running(&self) -> bool {
-        if self.forked() {
-            return false;
-        }
-        match self.inner.try_lock() {
-            Ok(guard) => guard.as_ref().is_some_and(Embedded::is_running),
-            Err(TryLockError::Poisoned(p)) => p.into_inner().as_ref().is_some_and(Embedded::is_running),
-            Err(TryLockError::WouldBlock) => false, // being stopped
-        }
+        self.hosted.is_running()
     }
 
-    fn url(&self) -> String {
-        self.url.clone()
+    fn url(&self) -> Option<String> {
+        self.hosted.url()
     }
 
-    fn port(&self) -> u16 {
-        self.addr.port()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if self.forked() {
-            // Joining threads that do not exist in this process would hang: leak the handle.
-            let inner = self.inner.get_mut().unwrap_or_else(|poisoned| poisoned.into_inner());
-            std::mem::forget(inner.take());
-        }
-        // Otherwise dropping the Embedded stops it.
+    fn port(&self) -> Option<u16> {
+        self.hosted.local_addr().map(|addr| addr.port())
     }
 }
 

@@ -7,6 +7,13 @@
 //! mean `--publish-key`), parsed and validated by the same code as the flags, so each language
 //! accepts exactly what `push-server --help` lists. `PUSH_*` environment variables apply as they
 //! do to the binary. Unlike the binary, the default bind is `127.0.0.1:0` (a free port).
+//!
+//! A binding's server object holds a [`Hosted`]: the start/stop/running rules for a server that
+//! many host threads share, that a garbage collector drops, and that a forked child inherits.
+
+mod hosted;
+
+pub use hosted::Hosted;
 
 use std::net::SocketAddr;
 use std::thread::JoinHandle;
@@ -127,7 +134,7 @@ impl Server {
 
     /// `http://host:port` (`https://` with --tls-cert), for producers and subscribers.
     pub fn url(&self) -> String {
-        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
+        url(self.tls, self.addr)
     }
 
     pub fn is_running(&self) -> bool {
@@ -144,6 +151,10 @@ impl Server {
             let _ = thread.join();
         }
     }
+}
+
+fn url(tls: bool, addr: SocketAddr) -> String {
+    format!("{}://{addr}", if tls { "https" } else { "http" })
 }
 
 impl Drop for Server {
