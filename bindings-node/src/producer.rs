@@ -1,22 +1,18 @@
 //! `NativeProducer` and `publishDefault`: options in, one sdk-core call per method, Promises out.
 //!
-//! Publishing uses the async `push_core::Producer` on napi's tokio runtime (one runtime per
-//! process, shared by worker threads). Its connections live on that runtime, not on libuv, so an
-//! idle or closed producer never keeps Node's event loop alive; a pending publish does, through
-//! the Promise napi holds until it settles.
-//!
-//! (sdk-core's `BlockingProducer` is the lazily connecting producer of the Ruby and Python
-//! bindings, but it brings its own runtime and threads per producer, made for blocking callers
-//! and `fork`; here the futures already run on napi's runtime, so a plain `Producer` is kept.)
-
-use std::sync::Mutex;
+//! Publishing uses sdk-core's `LazyProducer` (the lazily connecting producer under the Ruby and
+//! Python bindings' `BlockingProducer`, without a runtime of its own): its futures run on napi's
+//! tokio runtime (one runtime per process, shared by worker threads). Its connections live on
+//! that runtime, not on libuv, so an idle or closed producer never keeps Node's event loop alive;
+//! a pending publish does, through the Promise napi holds until it settles.
 
 use bytes::Bytes;
 use napi::bindgen_prelude::{Either, PromiseRaw, Uint8Array};
 use napi::Env;
 use napi_derive::napi;
 use push_core::binding::{guard, guard_future, producer_options, DefaultProducer};
-use push_core::{Producer, ProducerOptions};
+use push_core::producer::LazyProducer;
+use push_core::Producer;
 
 use crate::errors::{to_napi, to_rejection};
 
@@ -36,11 +32,7 @@ pub struct ProducerConfig {
 
 #[napi]
 pub struct NativeProducer {
-    options: ProducerOptions,
-    url: String,
-    /// The connected producer; `None` after `close()` until the next publish makes a new one.
-    /// A std mutex: it is held only to clone or take it, never across an await.
-    live: Mutex<Option<Producer>>,
+    producer: LazyProducer,
 }
 
 /// The producer behind `publish(data, { to })`: rebuilt when PUSH_URL or PUSH_PUBLISH_KEY change.
@@ -54,9 +46,7 @@ impl NativeProducer {
         guard(|| {
             let config = config.unwrap_or(ProducerConfig { url: None, publish_key: None, timeout_ms: None, ca_file: None });
             let options = producer_options(config.url, config.publish_key, config.timeout_ms.map(|ms| ms / 1000.0), config.ca_file)?;
-            let producer = Producer::with_options(options.clone())?;
-            let url = producer.url().to_owned();
-            Ok(NativeProducer { options, url, live: Mutex::new(Some(producer)) })
+            Ok(NativeProducer { producer: LazyProducer::new(options)? })
         })
         .map_err(|e| to_napi(&e))
     }
@@ -64,7 +54,7 @@ impl NativeProducer {
     /// The server URL this producer publishes to (after `PUSH_URL` and the default applied).
     #[napi(getter)]
     pub fn url(&self) -> String {
-        self.url.clone()
+        self.producer.url().to_owned()
     }
 
     /// Publishes `data` to `channel`; resolves to the message id as a decimal string. Rejects
@@ -79,27 +69,14 @@ impl NativeProducer {
         content_type: Option<String>,
         idempotency_key: Option<String>,
     ) -> napi::Result<PromiseRaw<'env, String>> {
-        spawn_send(env, guard(|| self.producer()), channel, data, content_type, idempotency_key)
+        spawn_send(env, guard(|| self.producer.get()), channel, data, content_type, idempotency_key)
     }
 
     /// Drops the connections. The producer stays usable: the next publish reconnects.
     #[napi]
     pub fn close(&self) {
-        let producer = self.live.lock().unwrap_or_else(|p| p.into_inner()).take();
         // Publishes still in flight hold their own clone and finish normally.
-        drop(producer);
-    }
-}
-
-impl NativeProducer {
-    fn producer(&self) -> push_core::Result<Producer> {
-        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(p) = live.as_ref() {
-            return Ok(p.clone());
-        }
-        let p = Producer::with_options(self.options.clone())?;
-        *live = Some(p.clone());
-        Ok(p)
+        self.producer.close();
     }
 }
 

@@ -1,65 +1,26 @@
 //! A blocking producer for plain threads and for the language bindings.
 //!
-//! It owns a small tokio runtime, made on first use. A runtime's worker threads do not survive
-//! `fork`, so the runtime and its connections belong to the process that made them: when the
-//! process id changes (Puma, Unicorn and Gunicorn fork after loading the app), the child makes its
-//! own and leaves the parent's untouched.
-
-use std::sync::{Arc, Mutex};
+//! It is a [`LazyProducer`] with a small tokio runtime of its own per process, made on first use
+//! (and again in a forked child, see [`super::lazy`]).
 
 use bytes::Bytes;
-use tokio::runtime::{Handle, Runtime};
+use tokio::runtime::Handle;
 
+use super::lazy::LazyProducer;
 use super::{Producer, ProducerOptions};
-use crate::{Error, ErrorKind, MessageId, Result};
-
-/// Runtime and async producer of one process.
-struct ProcessLocal {
-    pid: u32,
-    runtime: Runtime,
-    producer: Producer,
-}
+use crate::{MessageId, Result};
 
 /// A thread-safe, fork-safe producer whose calls block the calling thread.
-pub struct BlockingProducer {
-    options: ProducerOptions,
-    url: String,
-    local: Mutex<Option<Arc<ProcessLocal>>>,
-}
+pub struct BlockingProducer(LazyProducer);
 
 impl BlockingProducer {
     /// Checks the options now; connects on the first publish.
     pub fn new(options: ProducerOptions) -> Result<BlockingProducer> {
-        let url = Producer::with_options(options.clone())?.url().to_owned();
-        Ok(BlockingProducer { options, url, local: Mutex::new(None) })
+        LazyProducer::with_own_runtime(options).map(BlockingProducer)
     }
 
     pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    fn local(&self) -> Result<Arc<ProcessLocal>> {
-        let pid = std::process::id();
-        let mut slot = self.local.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(local) = slot.as_ref() {
-            if local.pid == pid {
-                return Ok(local.clone());
-            }
-            // Made before a fork: its threads exist only in the parent. Dropping it here would
-            // wait for them forever, so the child lets it go without cleanup.
-            std::mem::forget(slot.take());
-        }
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("push-producer")
-            .on_thread_start(leave_signals_to_the_host)
-            .enable_all()
-            .build()
-            .map_err(|e| Error::new(ErrorKind::InvalidConfig, format!("cannot start the producer's runtime: {e}")).with_source(e))?;
-        let producer = Producer::with_options(self.options.clone())?;
-        let local = Arc::new(ProcessLocal { pid, runtime, producer });
-        *slot = Some(local.clone());
-        Ok(local)
+        self.0.url()
     }
 
     /// Publishes and blocks until the server (or broker) has accepted the message.
@@ -70,8 +31,8 @@ impl BlockingProducer {
 
     /// [`send`](Self::send) with the caller's idempotency key (see [`Producer::send_keyed`]).
     pub fn send_keyed(&self, channel: &str, payload: Bytes, content_type: Option<&str>, idempotency_key: Option<String>) -> Result<MessageId> {
-        let local = self.local()?;
-        local.runtime.block_on(local.producer.send_keyed(channel, payload, content_type, idempotency_key))
+        let local = self.0.local()?;
+        local.runtime().block_on(local.producer.send_keyed(channel, payload, content_type, idempotency_key))
     }
 
     /// `producer.publish(data).to(channel)`, blocking.
@@ -82,34 +43,20 @@ impl BlockingProducer {
     /// The runtime handle and async producer of this process, for bindings that bridge to their
     /// language's event loop (asyncio, ...). Spawn the producer's futures on the handle.
     pub fn async_parts(&self) -> Result<(Handle, Producer)> {
-        let local = self.local()?;
-        Ok((local.runtime.handle().clone(), local.producer.clone()))
+        let local = self.0.local()?;
+        Ok((local.runtime().handle().clone(), local.producer.clone()))
     }
 
     /// Closes connections and stops the runtime. The producer can still be used afterwards: it
     /// reconnects on the next publish.
     pub fn close(&self) {
-        let taken = self.local.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(local) = taken {
-            if local.pid != std::process::id() {
-                std::mem::forget(local);
-            } else if let Ok(local) = Arc::try_unwrap(local) {
-                local.runtime.shutdown_background();
-            }
-            // Still in use by another thread: the last user drops it.
-        }
-    }
-}
-
-impl Drop for BlockingProducer {
-    fn drop(&mut self) {
-        self.close();
+        self.0.close();
     }
 }
 
 impl std::fmt::Debug for BlockingProducer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlockingProducer").field("url", &self.url).finish()
+        f.debug_struct("BlockingProducer").field("url", &self.url()).finish()
     }
 }
 
@@ -139,25 +86,10 @@ impl BlockingPublish<'_> {
     }
 }
 
-/// Blocks asynchronous signals (SIGINT, SIGTERM, ...) in the producer's own threads, so the
-/// kernel delivers them to the host's threads: Ruby and Python handle a signal promptly only
-/// when one of their threads receives it (Ctrl-C must interrupt a waiting publish).
-fn leave_signals_to_the_host() {
-    // SAFETY: builds a signal set on the stack and changes only this thread's mask.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut set);
-        // Faults must stay deliverable: blocking them is undefined behaviour.
-        for fault in [libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL, libc::SIGTRAP, libc::SIGABRT] {
-            libc::sigdelset(&mut set, fault);
-        }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ErrorKind;
 
     #[test]
     fn blocking_errors_are_typed() {

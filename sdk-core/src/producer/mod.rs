@@ -2,10 +2,11 @@
 //!
 //! The URL's scheme picks the transport (`http(s)://` publishes through a push server,
 //! `amqp(s)://` straight to the RabbitMQ stream, see [`crate::amqp::publisher`]); callers never name a transport. Creating a producer only parses its options: it connects on first use,
-//! so a producer made before a `fork` works in the child (see [`blocking`]).
+//! so a producer made before a `fork` works in the child (see [`lazy`]).
 
 pub mod blocking;
 mod http;
+pub mod lazy;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use bytes::Bytes;
 use crate::{idempotency, Channel, Error, ErrorKind, MessageId, Result, DEFAULT_URL};
 
 pub use blocking::BlockingProducer;
+pub use lazy::LazyProducer;
 
 /// Default time limit for one publish, connection included.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
