@@ -71,10 +71,11 @@ pub fn start_server(options: Vec<ServerOption>) -> AsyncTask<StartTask> {
     })
 }
 
-/// A running server; `index.js` wraps it as `Server`. `Hosted` decides what stop, `running`
-/// and garbage collection do; `stop()`'s task holds the server while it stops.
+/// A running server; `index.js` wraps it as `Server`.
 #[napi]
 pub struct NativeServer {
+    // `Hosted` decides what stop, `running` and garbage collection do; `stop()`'s task holds a
+    // clone while it stops.
     server: Arc<Hosted>,
 }
 
