@@ -290,10 +290,6 @@ pub struct Config {
     #[arg(long, env = "PUSH_HTTP2_KEEP_ALIVE_TIMEOUT", default_value = "20s", value_parser = humantime::parse_duration)]
     pub http2_keep_alive_timeout: std::time::Duration,
 
-    /// Always `None`: subcommands are parsed by the command line, not as server flags. Kept so
-    /// that callers written when they were (the embedded server's check) still compile.
-    #[arg(skip)]
-    pub command: Option<std::convert::Infallible>,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]

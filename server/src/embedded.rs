@@ -79,9 +79,6 @@ where
         args.push("--bind=127.0.0.1:0".to_owned());
     }
     let config = Config::try_parse_from(&args).map_err(|e| Error::new(ErrorKind::InvalidConfig, clap_reason(&e)))?;
-    if config.command.is_some() {
-        return Err(Error::new(ErrorKind::InvalidConfig, "subcommands are not server options"));
-    }
     crate::check_config(&config).map_err(|reason| Error::new(ErrorKind::InvalidConfig, reason))?;
     Ok(config)
 }

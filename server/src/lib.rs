@@ -57,13 +57,8 @@ pub fn check_config(config: &Config) -> Result<(), String> {
 /// hard one, as nginx's `worker_rlimit_nofile` does, so --max-tcp-connections is what bounds
 /// sockets. The binary calls it at start; embedders and tests may too.
 pub fn raise_open_files_limit() {
-    // SAFETY: plain syscalls on a local struct.
-    unsafe {
-        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
+    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+        tracing::warn!("could not raise the open-files limit: {e}");
     }
 }
 

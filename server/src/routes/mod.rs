@@ -103,11 +103,7 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
 
 /// A bug in a handler answers 500 and is logged; the connection is not reset.
 fn panic_answer(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    let what = panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown".into());
-    tracing::error!("a request handler panicked: {what}");
+    // The message goes to the log only: it may name internals a client should not see.
+    tracing::error!("a request handler panicked: {}", push_core::binding::panic_message(&*panic));
     ApiError::new(ErrorKind::ServerError, "internal error (logged by the server)").into_response()
 }
