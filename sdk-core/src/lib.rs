@@ -3,9 +3,11 @@
 //! - [`channel`]: the one parser and validator of channel names.
 //! - [`message`]: message ids, cursors, messages and gaps.
 //! - [`amqp`] (feature `amqp`, on by default): the RabbitMQ stream's topology, message format,
-//!   reader and publisher, shared by producers and servers.
-//! - [`broker`]: the contract every broker engine (memory, RabbitMQ) keeps.
-//! - [`producer`]: `Producer::new(url)?.publish(data).to(channel)`, async and blocking.
+//!   reader and confirm sender, shared by producers and servers, and the `amqp://` producer's
+//!   publisher (which reads its own messages back to learn their ids).
+//! - [`broker`]: the contract every broker engine (memory, data dir, RabbitMQ) keeps.
+//! - [`producer`]: `Producer::new(url)?.publish(data).to(channel)`, async, blocking, and lazy
+//!   (connects on first use and again in a forked child; what the bindings hold).
 //! - [`idempotency`]: keys that make a retried publish store once.
 //! - [`binding`]: what the Ruby, Python and Node bindings do alike (options, tokens, the
 //!   default producer, caught panics), decided once.

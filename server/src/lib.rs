@@ -5,10 +5,11 @@
 //!   that need nothing else; [`check_config`] adds the listener's and TLS's.
 //! - [`dedup`]: the idempotency window (a retried publish is stored once).
 //! - [`hub`]: per-channel history and in-memory fan-out, bounded in bytes, fed in id order by
-//!   one engine.
+//!   one engine; it also wakes a publish waiting for its message to come back through a log.
 //! - [`broker`]: engines behind the [`push_core::Broker`] contract: memory, the data dir
-//!   (`--data-dir`, on [`storage`]: the log in one redb file) and RabbitMQ (a stream), with the
-//!   catch-up read from a log written once for both.
+//!   (`--data-dir`, on [`storage`]: the log in one redb file) and RabbitMQ (a stream). The two
+//!   with a log share one broker (`broker::logged`: the hub in front, the catch-up read from the
+//!   log behind) and differ only in how a publish reaches their log.
 //! - [`routes`]: paths and methods; [`transport`]: long-poll, JSON batch, SSE, WebSocket.
 //! - [`extract`]: channels, cursor and consumer id from a request.
 //! - [`listener`]: the accept loop, TCP connection limits, HTTP/1 and HTTP/2 limits; [`tls`]:
