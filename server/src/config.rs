@@ -66,9 +66,10 @@ pub struct Config {
     #[arg(long, env = "PUSH_STREAM_MAX_BYTES", default_value_t = 1 << 30)]
     pub stream_max_bytes: u64,
 
-    /// RabbitMQ and --data-dir: most messages read from the log for one subscriber whose cursor
-    /// is older than the server's in-memory history (a catch-up read); the rest of the range is a
-    /// gap. `0` disables catch-up reads.
+    /// RabbitMQ and --data-dir: most messages one read from the log returns for a subscriber
+    /// whose cursor is older than the server's in-memory history (a catch-up read); a longer range
+    /// is read in steps of this size as the subscriber takes them. `0` disables catch-up reads
+    /// (such a cursor then gets a gap).
     #[arg(long, env = "PUSH_CATCH_UP_LIMIT", default_value_t = 10_000)]
     pub catch_up_limit: usize,
 
@@ -380,6 +381,10 @@ impl Config {
                      (not `*`): any other site could otherwise subscribe with a visitor's cookies"
                     .into());
             }
+        }
+        // Read now, like --auth-ca-file and --tls-cert: a missing file is a settings error (exit 2).
+        if let Some(path) = self.broker_ca_file.as_deref().filter(|p| !p.as_os_str().is_empty()) {
+            push_core::tls::CaFile::load(path).map_err(|e| format!("--broker-ca-file: {}", e.message()))?;
         }
         for origin in self.origins() {
             if origin != "*" && origin.parse::<axum::http::HeaderValue>().is_err() {

@@ -118,6 +118,26 @@ async fn cors_preflight_is_answered() {
         .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["access-control-allow-origin"], "http://app.example");
+    // A page's retry-safe publish: Idempotency-Key may be sent, Idempotent-Replayed read.
+    let publish = client()
+        .request(reqwest::Method::OPTIONS, format!("{}/room", server.url))
+        .header("Origin", "http://app.example")
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "authorization, idempotency-key")
+        .send()
+        .await
+        .unwrap();
+    let allowed = publish.headers()["access-control-allow-headers"].to_str().unwrap().to_ascii_lowercase();
+    assert!(allowed.contains("idempotency-key"), "{allowed}");
+    let replayed = client()
+        .post(format!("{}/room", server.url))
+        .header("Origin", "http://app.example")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    let exposed = replayed.headers()["access-control-expose-headers"].to_str().unwrap().to_ascii_lowercase();
+    assert!(exposed.contains("idempotent-replayed"), "{exposed}");
     let other = client().get(format!("{}/room?timeout=0", server.url)).header("Origin", "http://evil.example").send().await.unwrap();
     assert!(!other.headers().contains_key("access-control-allow-origin"));
     server.shutdown().await;

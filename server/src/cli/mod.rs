@@ -96,8 +96,23 @@ where
         };
         let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
         let scheme = if config.tls_cert.is_some() { "https" } else { "http" };
-        tracing::info!(%addr, %scheme, broker = %push_core::amqp::redact(&config.broker), "push-server listening");
-        match crate::run(listener, config, shutdown).await {
+        // Logged once the engine has started (a data dir in use, RabbitMQ unreachable: no
+        // "listening" line before the error), naming the engine that runs.
+        let broker = match crate::broker::from_config(&config).await {
+            Ok(broker) => broker,
+            Err(e) => {
+                eprintln!("push-server: {e}");
+                return EXIT_FAILURE;
+            }
+        };
+        let engine = broker.health().engine;
+        let at = match engine {
+            "disk" => config.data_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_default(),
+            "rabbitmq" => push_core::amqp::redact(&config.broker),
+            _ => String::new(),
+        };
+        tracing::info!(%addr, %scheme, broker = %engine, at = %at, "push-server listening");
+        match crate::serve(listener, broker, config, shutdown).await {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("push-server: {e}");

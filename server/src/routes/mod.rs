@@ -55,11 +55,19 @@ fn cors(state: &AppState) -> CorsLayer {
         .unwrap_or(HeaderName::from_static("consumer-id"));
     let layer = CorsLayer::new()
         .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::PUT])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("last-event-id"), consumer])
+        // Idempotency-Key: a page's retry-safe publish (PROTOCOL.md, "Retrying safely").
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("last-event-id"),
+            HeaderName::from_static("idempotency-key"),
+            consumer,
+        ])
         .expose_headers([
             HeaderName::from_static("push-id"),
             HeaderName::from_static("push-gap"),
             HeaderName::from_static("push-error"),
+            HeaderName::from_static("idempotent-replayed"),
         ])
         .max_age(std::time::Duration::from_secs(3600));
     if config.any_origin() {
