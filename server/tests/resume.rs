@@ -115,6 +115,9 @@ async fn a_cursor_older_than_history_gets_a_gap_on_every_transport() {
     let (messages, gaps, _) = batch(&format!("{}/g?after={cursor}", server.url)).await;
     assert_eq!(gaps, vec![(from, to)]);
     assert_eq!(messages.iter().map(|m| m.0).collect::<Vec<_>>(), ids[15..]);
+    // `limit` counts messages, not the gap in front of them.
+    let (messages, gaps, _) = batch(&format!("{}/g?after={cursor}&limit=1", server.url)).await;
+    assert_eq!((gaps, messages.iter().map(|m| m.0).collect::<Vec<_>>()), (vec![(from, to)], vec![ids[15]]));
 
     let response = client().get(format!("{}/g?after={cursor}", server.url)).send().await.unwrap();
     assert_eq!(response.status(), 200);

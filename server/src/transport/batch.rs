@@ -57,13 +57,16 @@ pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Re
     let mut next = first;
     let mut more = false;
     let mut bytes = 0usize;
+    // `limit` counts messages: a gap before them costs nothing, so `limit=1` still gets one.
+    let mut messages = 0usize;
     while let Some(event) = next {
         bytes += payload_len(&event);
+        messages += usize::from(matches!(event, Event::Message(_)));
         events.push(event);
         next = subscription.events.next().now_or_never().flatten();
         let Some(peeked) = &next else { break };
         // The peeked event is not lost: the next request reads it again after `last_id`.
-        if events.len() >= limit {
+        if messages >= limit && matches!(peeked, Event::Message(_)) {
             more = true;
             break;
         }
