@@ -52,6 +52,18 @@ async fn json_batch_resumes_and_pages() {
 }
 
 #[tokio::test]
+async fn an_sse_stream_answers_with_the_common_headers() {
+    let server = TestServer::start().await;
+    let start = server.publish("/h", "x").await;
+    let response = client().get(format!("{}/h", server.url)).header("Accept", "text/event-stream").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["push-id"].to_str().unwrap(), start, "the cursor the stream starts from");
+    assert_eq!(response.headers()["cache-control"].to_str().unwrap(), "no-store");
+    drop(response);
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn sse_resumes_with_last_event_id() {
     let server = TestServer::start().await;
     let start = server.publish("/other", "x").await;

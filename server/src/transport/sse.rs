@@ -10,6 +10,7 @@
 
 use std::convert::Infallible;
 
+use axum::http::{header, HeaderValue};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -17,7 +18,7 @@ use futures_util::{stream, StreamExt};
 use push_core::Event;
 
 use super::frame::Frame;
-use super::SubscribeRequest;
+use super::{SubscribeRequest, PUSH_ID};
 use crate::error::ApiResult;
 use crate::state::AppState;
 
@@ -29,6 +30,7 @@ pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Re
     let subscription = state.broker.subscribe(&request.channels, request.position)?;
     let multiplexed = request.multiplexed;
 
+    let start = subscription.start;
     let opening = SseEvent::default().id(subscription.start.to_string()).retry(std::time::Duration::from_millis(RETRY_MS));
     let events = subscription.events.map(move |event| {
         let sse = match &event {
@@ -71,6 +73,9 @@ pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Re
         .take_until(state.shutdown.clone().cancelled_owned());
     let mut response = Sse::new(stream).keep_alive(KeepAlive::new().interval(state.config.heartbeat)).into_response();
     // Proxies such as nginx buffer responses unless told not to.
-    response.headers_mut().insert("X-Accel-Buffering", axum::http::HeaderValue::from_static("no"));
+    response.headers_mut().insert("X-Accel-Buffering", HeaderValue::from_static("no"));
+    // The headers every transport answers with: the start cursor, and nothing cached.
+    response.headers_mut().insert(&PUSH_ID, HeaderValue::from(start.0));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }
