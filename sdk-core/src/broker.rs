@@ -19,11 +19,43 @@ use crate::{Channel, Event, MessageId, Result};
 #[derive(Debug, Clone)]
 pub struct Publication {
     pub channel: Channel,
+    /// Further channels: the message is stored once, with one id, on all of them.
+    pub also: Vec<Channel>,
     pub payload: Bytes,
     pub content_type: String,
     /// A second publish with the same key to the same channel within the engine's window stores
     /// nothing and answers the first one's id (see [`crate::idempotency`]).
     pub idempotency_key: Option<String>,
+}
+
+impl Publication {
+    /// A publication to one channel.
+    pub fn new(channel: Channel, payload: Bytes, content_type: impl Into<String>) -> Publication {
+        Publication { channel, also: Vec::new(), payload, content_type: content_type.into(), idempotency_key: None }
+    }
+
+    /// Every channel, in order.
+    pub fn channels(&self) -> impl Iterator<Item = &Channel> {
+        std::iter::once(&self.channel).chain(self.also.iter())
+    }
+
+    /// The message it becomes once the engine gave it an id.
+    pub fn into_message(self, id: MessageId, published_at: u64) -> crate::Message {
+        crate::Message {
+            id,
+            channel: self.channel,
+            also: self.also.into(),
+            payload: self.payload,
+            content_type: self.content_type,
+            published_at,
+            encoded: Default::default(),
+        }
+    }
+
+    /// The idempotency digest of its key, scoped to its channels.
+    pub fn digest(&self) -> Option<String> {
+        self.idempotency_key.as_deref().map(|key| crate::idempotency::digest_all(self.channels(), key))
+    }
 }
 
 /// What a publish stored.

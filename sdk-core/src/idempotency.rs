@@ -49,9 +49,17 @@ pub fn new_key() -> String {
 
 /// What engines compare: the key scoped to its channel, fixed-length (fits an AMQP short string).
 pub fn digest(channel: &Channel, key: &str) -> String {
+    digest_all(std::iter::once(channel), key)
+}
+
+/// The digest of a key scoped to a publish's channels, in order (for one channel the same as
+/// [`digest`]). A key has no newline, so no list of channels and key reads as another.
+pub fn digest_all<'a>(channels: impl IntoIterator<Item = &'a Channel>, key: &str) -> String {
     let mut hash = Sha256::new();
-    hash.update(channel.as_str().as_bytes());
-    hash.update(b"\n");
+    for channel in channels {
+        hash.update(channel.as_str().as_bytes());
+        hash.update(b"\n");
+    }
     hash.update(key.as_bytes());
     let bytes = hash.finalize();
     let hex: String = bytes[..16].iter().map(|b| format!("{b:02x}")).collect();

@@ -81,13 +81,29 @@ impl<'de> serde::Deserialize<'de> for MessageId {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     pub id: MessageId,
+    /// The channel it was published to; the first one, for a publish to several.
     pub channel: Channel,
+    /// The further channels of a publish to several (empty for most messages): one message,
+    /// one id, delivered once to a subscriber of more than one of them.
+    pub also: Box<[Channel]>,
     pub payload: Bytes,
     pub content_type: String,
     /// Publish time, milliseconds since the Unix epoch.
     pub published_at: u64,
     /// The message as the server sends it, made once and shared by every subscriber.
     pub encoded: Encoded,
+}
+
+impl Message {
+    /// Every channel the message was published to, in the publish's order.
+    pub fn channels(&self) -> impl Iterator<Item = &Channel> {
+        std::iter::once(&self.channel).chain(self.also.iter())
+    }
+
+    /// Whether it was published to `channel`.
+    pub fn is_for(&self, channel: &Channel) -> bool {
+        self.channel == *channel || self.also.contains(channel)
+    }
 }
 
 /// One wire encoding of a message (the server keeps its JSON frame here), made by the first

@@ -73,6 +73,7 @@ async fn publish(broker: &dyn Broker, to: &str, body: String) -> MessageId {
 async fn publish_keyed(broker: &dyn Broker, to: &str, body: String, key: Option<&str>) -> (MessageId, bool) {
     let publication = Publication {
         channel: channel(to),
+        also: Vec::new(),
         payload: Bytes::from(body),
         content_type: "text/plain".into(),
         idempotency_key: key.map(str::to_owned),

@@ -104,7 +104,7 @@ impl ConfirmSender {
             }
             None => idempotency::new_key(),
         };
-        Ok(idempotency::digest(&publication.channel, &key))
+        Ok(idempotency::digest_all(publication.channels(), &key))
     }
 
     /// Sends `publication` and returns its id, which `id` (the caller's reader of the stream

@@ -85,7 +85,7 @@ pub fn decode(properties: &BasicProperties, body: &[u8]) -> Result<Decoded> {
                     .and_then(as_u64)
                     .or_else(|| properties.timestamp().map(|s| s.saturating_mul(1000)))
                     .unwrap_or(0);
-                DecodedKind::Message(Message { id, channel, payload: Bytes::copy_from_slice(body), content_type, published_at, encoded: Default::default() })
+                DecodedKind::Message(Message { id, channel, also: Default::default(), payload: Bytes::copy_from_slice(body), content_type, published_at, encoded: Default::default() })
             }
         }
     };

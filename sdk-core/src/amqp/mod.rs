@@ -80,7 +80,7 @@ mod tests {
     use lapin::BasicProperties;
 
     fn publication() -> Publication {
-        Publication { channel: Channel::parse("/a/b").unwrap(), payload: Bytes::from_static(b"hi"), content_type: "text/plain".into(), idempotency_key: None }
+        Publication { channel: Channel::parse("/a/b").unwrap(), also: Vec::new(), payload: Bytes::from_static(b"hi"), content_type: "text/plain".into(), idempotency_key: None }
     }
 
     fn with_offset(mut props: BasicProperties, offset: i64) -> BasicProperties {

@@ -214,7 +214,7 @@ impl Producer {
             }
             #[cfg(feature = "amqp")]
             Transport::Amqp(t) => {
-                let publication = crate::broker::Publication { channel, payload, content_type, idempotency_key: Some(key) };
+                let publication = crate::broker::Publication { channel, also: Vec::new(), payload, content_type, idempotency_key: Some(key) };
                 t.publish(publication).await.map(|p| p.id)
             }
         }

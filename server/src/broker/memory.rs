@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use futures_util::future::BoxFuture;
 use push_core::broker::{Health, MemoryStats, Position, Publication, Published, Subscription};
 use push_core::message::now_millis;
-use push_core::{idempotency, Broker, Channel, Message, MessageId, Result};
+use push_core::{Broker, Channel, MessageId, Result};
 
 use crate::hub::{Hub, HubLimits};
 
@@ -29,7 +29,7 @@ impl MemoryBroker {
 
 impl Broker for MemoryBroker {
     fn publish(&self, publication: Publication) -> BoxFuture<'_, Result<Published>> {
-        let digest = publication.idempotency_key.as_deref().map(|key| idempotency::digest(&publication.channel, key));
+        let digest = publication.digest();
         // Assign and ingest under one lock so the hub sees ids in order; a repeated key takes no
         // new id.
         let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
@@ -38,14 +38,7 @@ impl Broker for MemoryBroker {
         }
         *next += 1;
         let id = MessageId(*next);
-        let message = Message {
-            id,
-            channel: publication.channel,
-            payload: publication.payload,
-            content_type: publication.content_type,
-            published_at: now_millis(),
-            encoded: Default::default(),
-        };
+        let message = publication.into_message(id, now_millis());
         let published = self.hub.ingest_keyed(message, digest.as_deref());
         drop(next);
         Box::pin(async move { Ok(published) })

@@ -108,6 +108,7 @@ mod tests {
         let message = Message {
             id: MessageId(1),
             channel: channel.clone(),
+            also: Default::default(),
             payload: bytes::Bytes::from(vec![b'x'; 100]),
             content_type: "text/plain; charset=utf-8".into(),
             published_at: 0,

@@ -10,6 +10,7 @@ fn msg(id: u64, channel: &str) -> Message {
     Message {
         id: MessageId(id),
         channel: Channel::parse(channel).unwrap(),
+        also: Default::default(),
         payload: Bytes::from(format!("m{id}")),
         content_type: "text/plain".into(),
         published_at: 0,

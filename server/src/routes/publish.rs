@@ -52,7 +52,7 @@ pub async fn publish(State(state): State<AppState>, request: Request) -> ApiResu
             Some(key.to_owned())
         }
     };
-    let publication = Publication { channel: channel.clone(), payload, content_type, idempotency_key };
+    let publication = Publication { channel: channel.clone(), also: Vec::new(), payload, content_type, idempotency_key };
     let published = state.broker.publish(publication).await?;
     let mut response = Json(serde_json::json!({ "id": published.id, "channel": channel })).into_response();
     if published.replayed {

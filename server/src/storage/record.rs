@@ -64,7 +64,7 @@ pub fn decode(id: MessageId, value: &[u8]) -> Result<Record, String> {
             let content_type = String::from_utf8(r.field()?.to_vec()).map_err(|_| "content type is not UTF-8".to_owned())?;
             let digest = std::str::from_utf8(r.field()?).map_err(|_| "digest is not UTF-8".to_owned())?;
             let digest = (!digest.is_empty()).then(|| digest.to_owned());
-            let message = Message { id, channel, payload: Bytes::copy_from_slice(r.0), content_type, published_at, encoded: Default::default() };
+            let message = Message { id, channel, also: Default::default(), payload: Bytes::copy_from_slice(r.0), content_type, published_at, encoded: Default::default() };
             Ok(Record::Message { message, digest })
         }
         ([VERSION], [LOST]) => Ok(Record::Lost { from: MessageId(u64::from_le_bytes(r.take(8)?.try_into().expect("8 bytes"))) }),
@@ -96,7 +96,7 @@ mod tests {
 
     #[test]
     fn messages_and_lost_ranges_round_trip() {
-        let message = Message { id: MessageId(7), channel: Channel::parse("/a/b").unwrap(), payload: Bytes::from_static(b"\x00hi"), content_type: "text/plain".into(), published_at: 123, encoded: Default::default() };
+        let message = Message { id: MessageId(7), channel: Channel::parse("/a/b").unwrap(), also: Default::default(), payload: Bytes::from_static(b"\x00hi"), content_type: "text/plain".into(), published_at: 123, encoded: Default::default() };
         let value = encode_message(&message, Some("dg"));
         assert_eq!(decode(MessageId(7), &value).unwrap(), Record::Message { message: message.clone(), digest: Some("dg".into()) });
         assert_eq!(published_at(&value), Some(123));
@@ -106,7 +106,7 @@ mod tests {
 
     #[test]
     fn damaged_entries_are_errors() {
-        let message = Message { id: MessageId(1), channel: Channel::parse("/a").unwrap(), payload: Bytes::new(), content_type: "t".into(), published_at: 1, encoded: Default::default() };
+        let message = Message { id: MessageId(1), channel: Channel::parse("/a").unwrap(), also: Default::default(), payload: Bytes::new(), content_type: "t".into(), published_at: 1, encoded: Default::default() };
         let value = encode_message(&message, None);
         for cut in 0..value.len() - 1 {
             assert!(decode(MessageId(1), &value[..cut]).is_err(), "cut at {cut}");

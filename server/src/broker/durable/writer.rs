@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use push_core::broker::{Publication, Published};
 use push_core::message::now_millis;
-use push_core::{idempotency, Error, ErrorKind, Message, MessageId, Result};
+use push_core::{Error, ErrorKind, Message, MessageId, Result};
 use tokio::sync::{mpsc, oneshot};
 
 use super::Shared;
@@ -134,13 +134,13 @@ impl Writer {
         let mut next = self.next;
         let now = now_millis();
         for (publication, reply) in batch {
-            let digest = publication.idempotency_key.as_deref().map(|key| idempotency::digest(&publication.channel, key));
+            let digest = publication.digest();
             if let Some(first) = digest.as_deref().and_then(|d| keys.get(d).copied().or_else(|| self.hub.first_copy(d))) {
                 pending.push(Pending::Repeat { first, reply });
                 continue;
             }
             next = next.next();
-            let message = Message { id: next, channel: publication.channel, payload: publication.payload, content_type: publication.content_type, published_at: now, encoded: Default::default() };
+            let message = publication.into_message(next, now);
             entries.push((next, record::encode_message(&message, digest.as_deref())));
             if let Some(d) = &digest {
                 keys.insert(d.clone(), next);
