@@ -112,6 +112,15 @@ pub struct MemoryStats {
     pub idempotency_evicted_early: u64,
 }
 
+/// A channel's history at a glance.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChannelHistory {
+    /// The newest message held, if any.
+    pub last_id: Option<MessageId>,
+    /// How many messages are held.
+    pub held: usize,
+}
+
 /// A broker engine: in-memory, RabbitMQ, ...
 pub trait Broker: Send + Sync + 'static {
     /// Stores a message and returns its id once the engine has accepted it.
@@ -130,6 +139,16 @@ pub trait Broker: Send + Sync + 'static {
 
     /// The newest id this broker has seen.
     fn last_id(&self) -> MessageId;
+
+    /// What the channel holds in memory (the server API's channel info).
+    fn history_of(&self, channel: &Channel) -> ChannelHistory;
+
+    /// The channel's newest `n` messages held in memory, oldest first.
+    fn recent(&self, channel: &Channel, n: usize) -> Vec<std::sync::Arc<crate::Message>>;
+
+    /// Channels that hold history, named with `prefix` and sorting after `after`, in name order,
+    /// at most `limit`.
+    fn held_channels(&self, prefix: &str, after: Option<&str>, limit: usize) -> Vec<(Channel, ChannelHistory)>;
 
     fn health(&self) -> Health;
 

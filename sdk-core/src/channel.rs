@@ -72,6 +72,17 @@ impl Channel {
         Ok(Channel(name.into()))
     }
 
+    /// Channels written as one text, separated by commas (a name never holds one), as the logs
+    /// store a message's channels.
+    pub fn join<'a>(channels: impl IntoIterator<Item = &'a Channel>) -> String {
+        channels.into_iter().map(Channel::as_str).collect::<Vec<_>>().join(",")
+    }
+
+    /// The channels of a [`join`](Self::join)ed text: at least one, each valid.
+    pub fn parse_list(text: &str) -> Result<Vec<Channel>, ChannelError> {
+        text.split(',').map(Channel::parse).collect()
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -11,6 +11,9 @@ use crate::{Channel, Error, ErrorKind, Message, MessageId, Result};
 
 /// Header naming the message's channel (a string, e.g. `/greetings`). Required.
 pub const CHANNEL_HEADER: &str = "push-channel";
+/// Header naming every channel of a message published to several, separated by commas, the
+/// first one first (`push-channel` names that one too, for readers that know only it). Optional.
+pub const CHANNELS_HEADER: &str = "push-channels";
 /// Header with the publish time in milliseconds since the Unix epoch (an integer). Optional.
 pub const TIME_HEADER: &str = "push-time";
 /// never see it, it only tells the node where the stream's end was).
@@ -22,6 +25,9 @@ pub const OFFSET_HEADER: &str = "x-stream-offset";
 pub fn properties(publication: &Publication, message_id: &str, now_millis: u64) -> BasicProperties {
     let mut headers = FieldTable::default();
     headers.insert(CHANNEL_HEADER.into(), AMQPValue::LongString(publication.channel.as_str().into()));
+    if !publication.also.is_empty() {
+        headers.insert(CHANNELS_HEADER.into(), AMQPValue::LongString(Channel::join(publication.channels()).into()));
+    }
     headers.insert(TIME_HEADER.into(), AMQPValue::LongLongInt(now_millis.min(i64::MAX as u64) as i64));
     BasicProperties::default()
         .with_content_type(ShortString::from(short(&publication.content_type)))
@@ -71,10 +77,17 @@ pub fn decode(properties: &BasicProperties, body: &[u8]) -> Result<Decoded> {
     let kind = if header(MARKER_HEADER).is_some() {
         DecodedKind::Marker
     } else {
-        match header(CHANNEL_HEADER).and_then(as_text).map(|c| Channel::parse(&c)) {
+        let channels = match header(CHANNELS_HEADER).and_then(as_text) {
+            Some(list) => Some(Channel::parse_list(&list)),
+            None => header(CHANNEL_HEADER).and_then(as_text).map(|c| Channel::parse(&c).map(|c| vec![c])),
+        };
+        match channels {
             None => DecodedKind::Foreign(format!("no {CHANNEL_HEADER} header")),
             Some(Err(e)) => DecodedKind::Foreign(e.to_string()),
-            Some(Ok(channel)) => {
+            Some(Ok(channels)) => {
+                let mut channels = channels.into_iter();
+                let channel = channels.next().expect("split gives at least one");
+                let also = channels.collect();
                 let content_type = properties
                     .content_type()
                     .as_ref()
@@ -85,7 +98,7 @@ pub fn decode(properties: &BasicProperties, body: &[u8]) -> Result<Decoded> {
                     .and_then(as_u64)
                     .or_else(|| properties.timestamp().map(|s| s.saturating_mul(1000)))
                     .unwrap_or(0);
-                DecodedKind::Message(Message { id, channel, also: Default::default(), payload: Bytes::copy_from_slice(body), content_type, published_at, encoded: Default::default() })
+                DecodedKind::Message(Message { id, channel, also, payload: Bytes::copy_from_slice(body), content_type, published_at, encoded: Default::default() })
             }
         }
     };

@@ -105,6 +105,15 @@ mod tests {
     }
 
     #[test]
+    fn a_publication_to_several_channels_round_trips() {
+        let mut p = publication();
+        p.also = vec![Channel::parse("/c").unwrap()];
+        let d = decode(&with_offset(properties(&p, "m-2", 1), 0), b"hi").unwrap();
+        let DecodedKind::Message(m) = d.kind else { panic!("{:?}", d.kind) };
+        assert_eq!(m.channels().map(Channel::as_str).collect::<Vec<_>>(), ["/a/b", "/c"]);
+    }
+
+    #[test]
     fn plain_clients_need_only_the_channel_header() {
         let mut headers = FieldTable::default();
         headers.insert(CHANNEL_HEADER.into(), text("/x"));

@@ -22,6 +22,7 @@ use push_core::broker::{Position, Subscription};
 use push_core::{Channel, Error, ErrorKind, Event, Gap, Message, MessageId, Result};
 use tokio::sync::{OnceCell, Semaphore};
 
+use crate::hub::order::{self, InOrder};
 use crate::hub::Hub;
 use crate::metrics::Limit;
 
@@ -198,7 +199,7 @@ impl CatchUp {
                             walk.cursor = next;
                             if next.is_none() {
                                 events.append(&mut walk.ring);
-                                events.sort_by_key(Event::cursor);
+                                order::sort(&mut events);
                                 walk.ticket.take();
                             }
                             Some((events.into_iter().map(Some).collect::<Vec<_>>(), walk))
@@ -216,15 +217,9 @@ impl CatchUp {
         };
         let tail: Items = if ended { Box::pin(stream::empty()) } else { Box::pin(subscription.events.map(Some)) };
         let events = head.chain(tail).take_while(|e| futures_util::future::ready(e.is_some())).filter_map(futures_util::future::ready);
-        let events = events.scan(after, |last, event| {
+        let events = events.scan(InOrder::new(after), |order, event| {
             // De-duplicate by id: a message at or below the cursor was delivered already.
-            let keep = match &event {
-                Event::Message(m) => m.id > *last,
-                Event::Gap(_, g) => g.to >= *last,
-            };
-            if keep {
-                *last = event.cursor();
-            }
+            let keep = order.admit(&event);
             futures_util::future::ready(Some(keep.then_some(event)))
         });
         Ok(Subscription { start: after, events: Box::pin(events.filter_map(futures_util::future::ready)) })
@@ -265,7 +260,7 @@ impl CatchUp {
         };
         debug_assert!(read.after <= after);
         let mut events: Vec<Event> =
-            read.messages.iter().filter(|m| m.id > after && m.id <= until && channels.contains(&m.channel)).map(|m| Event::Message(m.clone())).collect();
+            read.messages.iter().filter(|m| m.id > after && m.id <= until && m.channels().any(|c| channels.contains(c))).map(|m| Event::Message(m.clone())).collect();
         // What this subscriber's part of the read saw: from its cursor on.
         let first = read.first.map(|f| f.max(after.next()));
         let last = read.last.filter(|l| *l > after);
@@ -297,8 +292,7 @@ impl CatchUp {
                 _ => events.push(Event::Gap(channel.clone(), gap)),
             }
         }
-        // Stable: a gap sorts before a message with the same cursor only if it came first.
-        events.sort_by_key(Event::cursor);
+        order::sort(&mut events);
         Some((events, next))
     }
 }

@@ -7,9 +7,9 @@
 use std::sync::{Arc, Mutex};
 
 use futures_util::future::BoxFuture;
-use push_core::broker::{Health, MemoryStats, Position, Publication, Published, Subscription};
+use push_core::broker::{ChannelHistory, Health, MemoryStats, Position, Publication, Published, Subscription};
 use push_core::message::now_millis;
-use push_core::{Broker, Channel, MessageId, Result};
+use push_core::{Broker, Channel, Message, MessageId, Result};
 
 use crate::hub::{Hub, HubLimits};
 
@@ -54,6 +54,18 @@ impl Broker for MemoryBroker {
 
     fn last_id(&self) -> MessageId {
         self.hub.last_id()
+    }
+
+    fn history_of(&self, channel: &Channel) -> ChannelHistory {
+        self.hub.history_of(channel)
+    }
+
+    fn recent(&self, channel: &Channel, n: usize) -> Vec<Arc<Message>> {
+        self.hub.recent(channel, n)
+    }
+
+    fn held_channels(&self, prefix: &str, after: Option<&str>, limit: usize) -> Vec<(Channel, ChannelHistory)> {
+        self.hub.held_channels(prefix, after, limit)
     }
 
     fn memory(&self) -> MemoryStats {

@@ -25,6 +25,8 @@ mod awaiting;
 mod budget;
 mod channels;
 mod floors;
+mod info;
+pub mod order;
 mod poll;
 mod subscribe;
 
@@ -223,39 +225,50 @@ impl Hub {
         self.lock().window.first_copy(digest)
     }
 
-    /// Stores `message` in its channel's ring and queues it for the channel's subscribers.
+    /// Stores `message` in its channels' rings and queues it for their subscribers, once for a
+    /// subscriber of several of them.
     fn fan_out(&self, state: &mut State, message: Arc<Message>, now: Instant) {
-        let channel = &message.channel;
-        if !state.channels.contains_key(channel) {
-            let entry = state.new_entry(channel, now);
-            state.channels.insert(channel.clone(), entry);
-        }
-        let entry = state.channels.get_mut(channel).expect("inserted above");
-        if !entry.published {
-            entry.published = true;
-            state.subscribed_only -= 1;
-            state.budget.used += budget::entry_cost(channel);
-        }
-        entry.ring.push_back((now, message.clone()));
-        state.budget.used += budget::message_cost(&message);
-        state.budget.used -= entry.evict(&self.limits, now);
-        state.budget.place(channel, entry);
-        entry.idle_since = now;
-        entry.wake_pollers();
         let mut lagged = Vec::new();
-        entry.subscribers.retain(|_, s| match s.tx.try_send(message.clone()) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                s.lagged.store(true, Ordering::Release);
-                lagged.push(s.clone());
-                false
+        // Only a message to several channels needs to know whom it reached already.
+        let mut reached = (!message.also.is_empty()).then(std::collections::HashSet::new);
+        for channel in message.channels() {
+            if !state.channels.contains_key(channel) {
+                let entry = state.new_entry(channel, now);
+                state.channels.insert(channel.clone(), entry);
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
-        });
+            let entry = state.channels.get_mut(channel).expect("inserted above");
+            if !entry.published {
+                entry.published = true;
+                state.subscribed_only -= 1;
+                state.budget.used += budget::entry_cost(channel);
+            }
+            entry.ring.push_back((now, message.clone()));
+            state.budget.used += budget::message_cost(&message);
+            state.budget.used -= entry.evict(&self.limits, now);
+            state.budget.place(channel, entry);
+            entry.idle_since = now;
+            entry.wake_pollers();
+            entry.subscribers.retain(|id, s| {
+                if let Some(reached) = &mut reached {
+                    if !reached.insert(*id) {
+                        return true;
+                    }
+                }
+                match s.tx.try_send(message.clone()) {
+                    Ok(()) => true,
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        s.lagged.store(true, Ordering::Release);
+                        lagged.push(s.clone());
+                        false
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => false,
+                }
+            });
+        }
         // A lagging subscriber leaves all its channels at once: nothing newer than the message
         // it missed may reach its queue, or its cursor would jump past that message.
         for s in lagged {
-            for ch in s.channels.iter().filter(|c| **c != message.channel) {
+            for ch in s.channels.iter() {
                 if let Some(other) = state.channels.get_mut(ch) {
                     other.subscribers.remove(&s.id);
                 }

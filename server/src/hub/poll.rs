@@ -15,9 +15,10 @@ use std::time::Instant;
 
 use futures_util::stream;
 use push_core::broker::{Position, Subscription};
-use push_core::{Channel, Event, MessageId, Result};
+use push_core::{Channel, Event, Result};
 use tokio::sync::futures::OwnedNotified;
 
+use super::order::{self, InOrder};
 use super::{Hub, State};
 
 impl Hub {
@@ -27,7 +28,7 @@ impl Hub {
         let mut state = self.lock();
         let after = self.admit(&state, channels, from)?;
         let closed = state.closed;
-        let mut pull = Pull { hub: self.clone(), channels: channels.into(), cursor: after, ready: VecDeque::new(), waits: Vec::new(), closed, empty_seen: false };
+        let mut pull = Pull { hub: self.clone(), channels: channels.into(), order: InOrder::new(after), ready: VecDeque::new(), waits: Vec::new(), closed, empty_seen: false };
         if !closed {
             pull.read(&mut state);
         }
@@ -41,7 +42,7 @@ impl Hub {
 struct Pull {
     hub: Arc<Hub>,
     channels: Box<[Channel]>,
-    cursor: MessageId,
+    order: InOrder,
     ready: VecDeque<Event>,
     /// Boxed to be polled in place and dropped with the `Pull`, before it lets go of its
     /// channels.
@@ -56,12 +57,11 @@ impl Pull {
     async fn next(&mut self) -> Option<Event> {
         loop {
             if let Some(event) = self.ready.pop_front() {
-                // A later channel's gap can end below what an earlier event moved the cursor to.
-                if event.cursor() <= self.cursor {
-                    continue;
+                // A later channel's gap can end below what an earlier event moved the cursor to,
+                // and a message to several channels is read from each.
+                if self.order.admit(&event) {
+                    return Some(event);
                 }
-                self.cursor = event.cursor();
-                return Some(event);
             }
             if self.closed {
                 return None;
@@ -83,7 +83,7 @@ impl Pull {
     /// there, arms the channels' wake-ups before the lock is let go. Runs under the hub lock.
     fn read(&mut self, state: &mut State) {
         let now = Instant::now();
-        let after = self.cursor;
+        let after = self.order.cursor();
         let mut empty_seen = false;
         for channel in self.channels.iter() {
             // Made anew if it was dropped while no one waited on it: a new entry gets the floor
@@ -94,7 +94,7 @@ impl Pull {
         }
         self.empty_seen = empty_seen;
         if self.channels.len() > 1 {
-            self.ready.make_contiguous().sort_by_key(Event::cursor);
+            order::sort(self.ready.make_contiguous());
         }
         if self.ready.is_empty() {
             self.waits.extend(self.channels.iter().map(|c| Box::pin(state.channels[c].wake.clone().notified_owned())));

@@ -14,6 +14,7 @@ use push_core::{Channel, Error, ErrorKind, Event, Message, MessageId, Result};
 use tokio::sync::mpsc;
 
 use super::channels::release;
+use super::order::{self, InOrder};
 use super::{Hub, State, Subscriber};
 
 
@@ -38,7 +39,7 @@ impl Hub {
             lagged,
             rx,
             backlog: backlog.into(),
-            cursor: after,
+            order: InOrder::new(after),
         };
         let events = stream::unfold(sync, |mut s| async move { s.next().await.map(|e| (e, s)) });
         Ok(Subscription { start: after, events: Box::pin(events) })
@@ -97,7 +98,7 @@ fn register(state: &mut State, subscriber: &Arc<Subscriber>, after: MessageId) -
         entry.read_after(channel, after, &mut backlog);
     }
     if channels.len() > 1 {
-        backlog.sort_by_key(Event::cursor);
+        order::sort(&mut backlog);
     }
     backlog
 }
@@ -110,7 +111,7 @@ struct SyncState {
     lagged: Arc<AtomicBool>,
     rx: mpsc::Receiver<Arc<Message>>,
     backlog: VecDeque<Event>,
-    cursor: MessageId,
+    order: InOrder,
 }
 
 impl SyncState {
@@ -127,12 +128,11 @@ impl SyncState {
                     None => return None,
                 },
             };
-            // De-duplicate: the backlog and the queue can overlap after a re-sync.
-            if event.cursor() <= self.cursor {
-                continue;
+            // De-duplicate: the backlog and the queue can overlap after a re-sync, and a message
+            // to several channels is read from each.
+            if self.order.admit(&event) {
+                return Some(event);
             }
-            self.cursor = event.cursor();
-            return Some(event);
         }
     }
 
@@ -142,7 +142,7 @@ impl SyncState {
         self.lagged.store(false, Ordering::Release);
         let subscriber = Arc::new(Subscriber { id: self.id, tx, lagged: self.lagged.clone(), channels: self.channels.clone() });
         let mut state = self.hub.lock();
-        let backlog = if state.closed { Vec::new() } else { register(&mut state, &subscriber, self.cursor) };
+        let backlog = if state.closed { Vec::new() } else { register(&mut state, &subscriber, self.order.cursor()) };
         drop(state);
         self.rx = rx;
         self.backlog = backlog.into();

@@ -20,7 +20,10 @@ pub enum Record {
 }
 
 pub fn encode_message(message: &Message, digest: Option<&str>) -> Vec<u8> {
-    let (channel, content_type, digest) = (message.channel.as_str().as_bytes(), message.content_type.as_bytes(), digest.unwrap_or("").as_bytes());
+    // A message to several channels names them all, separated by commas.
+    let channels = (!message.also.is_empty()).then(|| Channel::join(message.channels()));
+    let channel = channels.as_deref().unwrap_or(message.channel.as_str()).as_bytes();
+    let (content_type, digest) = (message.content_type.as_bytes(), digest.unwrap_or("").as_bytes());
     let mut out = Vec::with_capacity(16 + channel.len() + content_type.len() + digest.len() + message.payload.len());
     out.extend_from_slice(&[VERSION, MESSAGE]);
     out.extend_from_slice(&message.published_at.to_le_bytes());
@@ -60,11 +63,13 @@ pub fn decode(id: MessageId, value: &[u8]) -> Result<Record, String> {
         ([VERSION], [MESSAGE]) => {
             let published_at = u64::from_le_bytes(r.take(8)?.try_into().expect("8 bytes"));
             let channel = std::str::from_utf8(r.field()?).map_err(|_| "channel is not UTF-8".to_owned())?;
-            let channel = Channel::parse(channel).map_err(|e| format!("bad channel: {e}"))?;
+            let mut channels = Channel::parse_list(channel).map_err(|e| format!("bad channel: {e}"))?.into_iter();
+            let channel = channels.next().expect("split gives at least one");
+            let also = channels.collect();
             let content_type = String::from_utf8(r.field()?.to_vec()).map_err(|_| "content type is not UTF-8".to_owned())?;
             let digest = std::str::from_utf8(r.field()?).map_err(|_| "digest is not UTF-8".to_owned())?;
             let digest = (!digest.is_empty()).then(|| digest.to_owned());
-            let message = Message { id, channel, also: Default::default(), payload: Bytes::copy_from_slice(r.0), content_type, published_at, encoded: Default::default() };
+            let message = Message { id, channel, also, payload: Bytes::copy_from_slice(r.0), content_type, published_at, encoded: Default::default() };
             Ok(Record::Message { message, digest })
         }
         ([VERSION], [LOST]) => Ok(Record::Lost { from: MessageId(u64::from_le_bytes(r.take(8)?.try_into().expect("8 bytes"))) }),
@@ -100,8 +105,10 @@ mod tests {
         let value = encode_message(&message, Some("dg"));
         assert_eq!(decode(MessageId(7), &value).unwrap(), Record::Message { message: message.clone(), digest: Some("dg".into()) });
         assert_eq!(published_at(&value), Some(123));
-        assert_eq!(decode(MessageId(7), &encode_message(&message, None)).unwrap(), Record::Message { message, digest: None });
+        assert_eq!(decode(MessageId(7), &encode_message(&message, None)).unwrap(), Record::Message { message: message.clone(), digest: None });
         assert_eq!(decode(MessageId(9), &encode_lost(MessageId(3))).unwrap(), Record::Lost { from: MessageId(3) });
+        let many = Message { also: vec![Channel::parse("/c").unwrap(), Channel::parse("/d/e").unwrap()].into(), ..message.clone() };
+        assert_eq!(decode(MessageId(7), &encode_message(&many, None)).unwrap(), Record::Message { message: many, digest: None });
     }
 
     #[test]

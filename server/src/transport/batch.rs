@@ -85,7 +85,7 @@ pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Re
     };
     for event in &events {
         match event {
-            Event::Message(m) => batch.messages.push(Frame::message(m)),
+            Event::Message(m) => batch.messages.push(Frame::message_for(m, &request.channels)),
             Event::Gap(channel, g) => {
                 batch.gaps.push(Frame::gap(channel, g));
                 guard.gap();

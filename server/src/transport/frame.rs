@@ -12,6 +12,9 @@ pub enum Frame<'a> {
     Message {
         id: MessageId,
         channel: &'a Channel,
+        /// For a message published to several channels: those of them the reader subscribed to.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        channels: Option<Vec<&'a Channel>>,
         data: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         encoding: Option<&'static str>,
@@ -35,7 +38,31 @@ impl<'a> Frame<'a> {
             Ok(text) => (text.to_owned(), None),
             Err(_) => (base64::engine::general_purpose::STANDARD.encode(&m.payload), Some("base64")),
         };
-        Frame::Message { id: m.id, channel: &m.channel, data, encoding, content_type: &m.content_type, time: m.published_at }
+        Frame::Message { id: m.id, channel: &m.channel, channels: None, data, encoding, content_type: &m.content_type, time: m.published_at }
+    }
+
+    /// A message's frame for a reader of `subscribed`: a message published to several channels
+    /// names those of them the reader subscribed to (never the others), the first as `channel`.
+    pub fn message_for(m: &'a Message, subscribed: &[Channel]) -> Frame<'a> {
+        let mut frame = Frame::message(m);
+        if !m.also.is_empty() {
+            if let Frame::Message { channel, channels, .. } = &mut frame {
+                let mine: Vec<&'a Channel> = m.channels().filter(|c| subscribed.contains(c)).collect();
+                *channel = mine.first().copied().unwrap_or(&m.channel);
+                *channels = Some(mine);
+            }
+        }
+        frame
+    }
+
+    /// [`message_json`](Self::message_json) for a reader of `subscribed`: shared by every reader
+    /// unless the message went to several channels (then what it names depends on the reader).
+    pub fn message_json_for(m: &Message, subscribed: &[Channel]) -> bytes::Bytes {
+        if m.also.is_empty() {
+            Frame::message_json(m)
+        } else {
+            Frame::message_for(m, subscribed).to_json().into()
+        }
     }
 
     pub fn gap(channel: &'a Channel, gap: &Gap) -> Frame<'a> {

@@ -29,6 +29,7 @@ pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Re
     let guard = state.connect("sse")?;
     let subscription = state.broker.subscribe(&request.channels, request.position)?;
     let multiplexed = request.multiplexed;
+    let subscribed = request.channels.clone();
 
     let start = subscription.start;
     let opening = SseEvent::default().id(subscription.start.to_string()).retry(std::time::Duration::from_millis(RETRY_MS));
@@ -38,7 +39,7 @@ pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Re
                 guard.delivered(1);
                 let base = SseEvent::default().id(m.id.to_string());
                 if multiplexed {
-                    base.data(String::from_utf8_lossy(&Frame::message_json(m)))
+                    base.data(String::from_utf8_lossy(&Frame::message_json_for(m, &subscribed)))
                 } else {
                     match std::str::from_utf8(&m.payload) {
                         Ok(text) => base.data(text.replace("\r\n", "\n").replace('\r', "\n")),

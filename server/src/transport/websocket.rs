@@ -16,7 +16,7 @@ use axum::http::{header, HeaderMap};
 use axum::response::Response;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use push_core::broker::Subscription;
-use push_core::{Error, ErrorKind, Event};
+use push_core::{Channel, Error, ErrorKind, Event};
 
 use super::frame::Frame;
 use super::SubscribeRequest;
@@ -70,11 +70,11 @@ fn close_for(error: axum::Error) -> CloseFrame {
 }
 
 /// A message or gap as its JSON frame, counted.
-fn frame_text(event: &Event, guard: &ConnectionGuard) -> Utf8Bytes {
+fn frame_text(event: &Event, subscribed: &[Channel], guard: &ConnectionGuard) -> Utf8Bytes {
     match event {
         Event::Message(m) => {
             guard.delivered(1);
-            Utf8Bytes::try_from(Frame::message_json(m)).expect("JSON is UTF-8")
+            Utf8Bytes::try_from(Frame::message_json_for(m, subscribed)).expect("JSON is UTF-8")
         }
         Event::Gap(channel, g) => {
             guard.gap();
@@ -103,7 +103,7 @@ async fn serve(socket: WebSocket, state: AppState, request: SubscribeRequest, mu
                 // not one write per message.
                 let (mut pending, mut written, mut ended) = (Some(event), 0, false);
                 while let Some(event) = pending.take() {
-                    if tx.feed(WsMessage::Text(frame_text(&event, &guard))).await.is_err() {
+                    if tx.feed(WsMessage::Text(frame_text(&event, &request.channels, &guard))).await.is_err() {
                         return;
                     }
                     written += 1;
