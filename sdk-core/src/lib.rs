@@ -8,6 +8,8 @@
 //! - [`broker`]: the contract every broker engine (memory, data dir, RabbitMQ) keeps.
 //! - [`producer`]: `Producer::new(url)?.publish(data).to(channel)`, async, blocking, and lazy
 //!   (connects on first use and again in a forked child; what the bindings hold).
+//! - [`api`]: the server API's inputs and answers (channel info, active channels, history,
+//!   disconnect, publishing to many channels), called through the producer.
 //! - [`idempotency`]: keys that make a retried publish store once.
 //! - [`binding`]: what the Ruby, Python and Node bindings do alike (options, tokens, the
 //!   default producer, caught panics), decided once.
@@ -17,6 +19,7 @@
 
 #[cfg(feature = "amqp")]
 pub mod amqp;
+pub mod api;
 pub mod binding;
 pub mod broker;
 pub mod channel;

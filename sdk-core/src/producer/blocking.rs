@@ -8,6 +8,7 @@ use tokio::runtime::Handle;
 
 use super::lazy::LazyProducer;
 use super::{Producer, ProducerOptions};
+use crate::api::{ChannelInfo, ChannelPage, ChannelsQuery, Disconnect, Disconnected, History, HistoryRange, Targets};
 use crate::{MessageId, Result};
 
 /// A thread-safe, fork-safe producer whose calls block the calling thread.
@@ -25,14 +26,38 @@ impl BlockingProducer {
 
     /// Publishes and blocks until the server (or broker) has accepted the message.
     /// Must not be called from inside an async runtime.
-    pub fn send(&self, channel: &str, payload: Bytes, content_type: Option<&str>) -> Result<MessageId> {
-        self.send_keyed(channel, payload, content_type, None)
+    pub fn send(&self, channels: impl Targets, payload: Bytes, content_type: Option<&str>) -> Result<MessageId> {
+        self.send_keyed(channels, payload, content_type, None)
     }
 
     /// [`send`](Self::send) with the caller's idempotency key (see [`Producer::send_keyed`]).
-    pub fn send_keyed(&self, channel: &str, payload: Bytes, content_type: Option<&str>, idempotency_key: Option<String>) -> Result<MessageId> {
+    pub fn send_keyed(&self, channels: impl Targets, payload: Bytes, content_type: Option<&str>, idempotency_key: Option<String>) -> Result<MessageId> {
         let local = self.0.local()?;
-        local.runtime().block_on(local.producer.send_keyed(channel, payload, content_type, idempotency_key))
+        local.runtime().block_on(local.producer.send_keyed(channels, payload, content_type, idempotency_key))
+    }
+
+    /// [`Producer::channel_info`], blocking.
+    pub fn channel_info(&self, channel: &str) -> Result<ChannelInfo> {
+        let local = self.0.local()?;
+        local.runtime().block_on(local.producer.channel_info(channel))
+    }
+
+    /// [`Producer::channels`], blocking.
+    pub fn channels(&self, query: ChannelsQuery) -> Result<ChannelPage> {
+        let local = self.0.local()?;
+        local.runtime().block_on(local.producer.channels(query))
+    }
+
+    /// [`Producer::history`], blocking.
+    pub fn history(&self, channel: &str, range: HistoryRange) -> Result<History> {
+        let local = self.0.local()?;
+        local.runtime().block_on(local.producer.history(channel, range))
+    }
+
+    /// [`Producer::disconnect`], blocking.
+    pub fn disconnect(&self, request: Disconnect) -> Result<Disconnected> {
+        let local = self.0.local()?;
+        local.runtime().block_on(local.producer.disconnect(request))
     }
 
     /// `producer.publish(data).to(channel)`, blocking.
@@ -60,7 +85,7 @@ impl std::fmt::Debug for BlockingProducer {
     }
 }
 
-/// A blocking publish waiting for its channel.
+/// A blocking publish waiting for its channels.
 #[must_use = "a publish does nothing until .to(channel) is called"]
 pub struct BlockingPublish<'a> {
     producer: &'a BlockingProducer,
@@ -81,8 +106,9 @@ impl BlockingPublish<'_> {
         self
     }
 
-    pub fn to(self, channel: &str) -> Result<MessageId> {
-        self.producer.send_keyed(channel, self.data, self.content_type.as_deref(), self.idempotency_key)
+    /// See [`Publish::to`](super::Publish::to): one channel or several.
+    pub fn to(self, channels: impl Targets) -> Result<MessageId> {
+        self.producer.send_keyed(channels, self.data, self.content_type.as_deref(), self.idempotency_key)
     }
 }
 
@@ -98,5 +124,8 @@ mod tests {
         assert_eq!(p.publish("x").to("/a").unwrap_err().kind(), ErrorKind::ConnectionFailed);
         p.close();
         assert_eq!(p.publish("x").to("/a").unwrap_err().kind(), ErrorKind::ConnectionFailed);
+        assert_eq!(p.publish("x").to(["/a", "b"]).unwrap_err().kind(), ErrorKind::InvalidChannel);
+        assert_eq!(p.channel_info("/a").unwrap_err().kind(), ErrorKind::ConnectionFailed);
+        assert_eq!(p.history("a", HistoryRange::All).unwrap_err().kind(), ErrorKind::InvalidChannel);
     }
 }

@@ -1,9 +1,13 @@
-//! Publishing through a push server: `POST <url><channel>`, answered with `{"id": "..."}`.
+//! Talking to a push server: publishing (`POST <url><channel>`, or `POST /_push/api/publish` for
+//! several channels) and the server API (`/_push/api/...`). One client, one base URL, one
+//! publish key, and one reading of a non-2xx answer for all of them.
 
 use bytes::Bytes;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use serde::de::DeserializeOwned;
 
 use super::Resolved;
+use crate::api::Call;
 use crate::{idempotency, Channel, Error, ErrorKind, MessageId, Result, ERROR_HEADER};
 
 pub(super) struct HttpTransport {
@@ -42,34 +46,59 @@ impl HttpTransport {
         Ok(HttpTransport { client, base, auth: options.publish_key.as_ref().map(|k| format!("Bearer {k}")) })
     }
 
-    fn endpoint(&self, channel: &Channel) -> url::Url {
+    /// `path` (a channel, or `/_push/api/...`) under the base URL, which may have a path of its own.
+    fn endpoint<'a>(&self, path: &str, query: impl IntoIterator<Item = (&'a str, &'a str)>) -> url::Url {
         let mut url = self.base.clone();
         let prefix = url.path().trim_end_matches('/').to_owned();
-        url.set_path(&format!("{prefix}{channel}"));
+        url.set_path(&format!("{prefix}{path}"));
         url.set_query(None);
+        let mut query = query.into_iter().peekable();
+        if query.peek().is_some() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
         url
     }
 
-    pub async fn publish(&self, channel: &Channel, payload: Bytes, content_type: &str, idempotency_key: &str) -> Result<MessageId> {
-        let mut request = self
-            .client
-            .post(self.endpoint(channel))
-            .header(CONTENT_TYPE, content_type)
-            .header(idempotency::HEADER, idempotency_key)
-            .body(payload);
+    /// Publishes to one channel (`POST /<channel>`) or to several at once (one message, one id).
+    pub async fn publish(&self, channels: &[Channel], payload: Bytes, content_type: &str, idempotency_key: &str) -> Result<MessageId> {
+        let url = match channels {
+            [one] => self.endpoint(one.as_str(), []),
+            many => self.endpoint("/_push/api/publish", many.iter().map(|c| ("channel", c.as_str()))),
+        };
+        let request = self.client.post(url).header(CONTENT_TYPE, content_type).header(idempotency::HEADER, idempotency_key).body(payload);
+        let published: Published = self.send(request, "a publish receipt").await?;
+        Ok(published.id)
+    }
+
+    /// One server API request, its JSON answer read as `T`.
+    pub async fn call<T: DeserializeOwned>(&self, call: &Call) -> Result<T> {
+        let url = self.endpoint(&call.path, call.query.iter().map(|(k, v)| (*k, v.as_str())));
+        let request = match &call.body {
+            Some(body) => self.client.post(url).header(CONTENT_TYPE, "application/json").body(body.to_string()),
+            None => self.client.get(url),
+        };
+        self.send(request.header(reqwest::header::ACCEPT, "application/json"), &call.what).await
+    }
+
+    /// Sends with the publish key; a 2xx answer is read as JSON `T`, anything else becomes the
+    /// error its `Push-Error` code (else its status) names.
+    async fn send<T: DeserializeOwned>(&self, mut request: reqwest::RequestBuilder, what: &str) -> Result<T> {
         if let Some(auth) = &self.auth {
             request = request.header(AUTHORIZATION, auth);
         }
         let response = request.send().await.map_err(|e| self.transport_error(e))?;
         let status = response.status();
-        if status.is_success() {
-            let body = response.bytes().await.map_err(|e| self.transport_error(e))?;
-            let published: Published = serde_json::from_slice(&body).map_err(|e| {
-                Error::new(ErrorKind::ServerError, format!("{} answered {status} with a body that is not a publish receipt: {e}", self.base))
-                    .with_status(status.as_u16())
-            })?;
-            return Ok(published.id);
+        if !status.is_success() {
+            return Err(self.answer_error(response).await);
         }
+        let body = response.bytes().await.map_err(|e| self.transport_error(e))?;
+        serde_json::from_slice(&body).map_err(|e| {
+            Error::new(ErrorKind::ServerError, format!("{} answered {status} with a body that is not {what}: {e}", self.base)).with_status(status.as_u16())
+        })
+    }
+
+    async fn answer_error(&self, response: reqwest::Response) -> Error {
+        let status = response.status();
         let code = response.headers().get(ERROR_HEADER).and_then(|v| v.to_str().ok()).and_then(ErrorKind::from_code);
         let kind = code.unwrap_or(match status.as_u16() {
             400 => ErrorKind::BadRequest,
@@ -82,7 +111,7 @@ impl HttpTransport {
         let reason = response.text().await.unwrap_or_default();
         let reason = reason.trim();
         let reason = if reason.is_empty() { status.canonical_reason().unwrap_or("error") } else { reason };
-        Err(Error::new(kind, format!("{reason} ({status} from {})", self.base)).with_status(status.as_u16()))
+        Error::new(kind, format!("{reason} ({status} from {})", self.base)).with_status(status.as_u16())
     }
 
     fn transport_error(&self, e: reqwest::Error) -> Error {

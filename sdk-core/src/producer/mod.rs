@@ -1,4 +1,6 @@
-//! The producer: `Producer::new(None)?.publish("hi there!").to("/greetings").await`.
+//! The producer: `Producer::new(None)?.publish("hi there!").to("/greetings").await`, and over a
+//! push server's URL the server API's calls ([`crate::api`]): `channel_info`, `channels`,
+//! `history`, `disconnect`.
 //!
 //! The URL's scheme picks the transport (`http(s)://` publishes through a push server,
 //! `amqp(s)://` straight to the RabbitMQ stream, see [`crate::amqp::publisher`]); callers never name a transport. Creating a producer only parses its options: it connects on first use,
@@ -14,6 +16,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::api::{Call, ChannelInfo, ChannelPage, ChannelsQuery, Disconnect, Disconnected, History, HistoryRange, Targets};
 use crate::{idempotency, Channel, Error, ErrorKind, MessageId, Result, DEFAULT_URL};
 
 pub use blocking::BlockingProducer;
@@ -31,7 +34,7 @@ pub struct ProducerOptions {
     pub url: Option<String>,
     /// The server's publish key, sent as `Authorization: Bearer`. Default: `PUSH_PUBLISH_KEY`.
     pub publish_key: Option<String>,
-    /// Time limit for one publish. Default: 10 s.
+    /// Time limit for one publish or server API call, retries included. Default: 10 s.
     pub timeout: Option<Duration>,
     /// A PEM file of CA certificates trusted for `https://` and `amqps://` on top of the system's
     /// roots (e.g. a private CA). Default: `PUSH_CA_FILE`, else the system's roots only.
@@ -170,18 +173,20 @@ impl Producer {
         Publish { producer: self, data: data.into(), content_type: None, idempotency_key: None }
     }
 
-    /// Publishes `payload` to `channel` and returns its id. Without a content type, valid UTF-8 is
-    /// sent as `text/plain; charset=utf-8` and anything else as `application/octet-stream`.
-    pub async fn send(&self, channel: &str, payload: Bytes, content_type: Option<&str>) -> Result<MessageId> {
-        self.send_keyed(channel, payload, content_type, None).await
+    /// Publishes `payload` to `channels` (one name, or a list: see [`Targets`]) and returns its
+    /// id. Without a content type, valid UTF-8 is sent as `text/plain; charset=utf-8` and
+    /// anything else as `application/octet-stream`.
+    pub async fn send(&self, channels: impl Targets, payload: Bytes, content_type: Option<&str>) -> Result<MessageId> {
+        self.send_keyed(channels, payload, content_type, None).await
     }
 
     /// [`send`](Self::send) with the caller's idempotency key (else a fresh one). A failure that
     /// leaves it unknown whether the message was stored (connection broken, timeout, a `503`
     /// while the broker reconnects) is retried with the same key until the producer's timeout,
-    /// so the call returns one id or fails, and never stores twice.
-    pub async fn send_keyed(&self, channel: &str, payload: Bytes, content_type: Option<&str>, idempotency_key: Option<String>) -> Result<MessageId> {
-        let channel = Channel::parse(channel)?;
+    /// so the call returns one id or fails, and never stores twice. The key covers the list of
+    /// channels: a retry names the same channels in the same order.
+    pub async fn send_keyed(&self, channels: impl Targets, payload: Bytes, content_type: Option<&str>, idempotency_key: Option<String>) -> Result<MessageId> {
+        let channels = channels.channels()?;
         let content_type = match content_type {
             Some(ct) => ct.to_owned(),
             None => default_content_type(&payload).to_owned(),
@@ -195,28 +200,78 @@ impl Producer {
         };
         match &self.inner.transport {
             Transport::Http(t) => {
-                let deadline = tokio::time::Instant::now() + self.inner.timeout;
-                let mut backoff = Duration::from_millis(50);
-                loop {
-                    let attempt = tokio::time::timeout_at(deadline, t.publish(&channel, payload.clone(), &content_type, &key)).await;
-                    let error = match attempt {
-                        Ok(Ok(id)) => return Ok(id),
-                        Ok(Err(e)) => e,
-                        Err(_) => Error::new(ErrorKind::Timeout, format!("no receipt from {} within {:?}", self.inner.url, self.inner.timeout)),
-                    };
-                    if !retry_safe(&error) || tokio::time::Instant::now() + backoff >= deadline {
-                        return Err(error);
-                    }
-                    tracing::debug!("publish to {channel} failed ({error}); retrying with the same idempotency key");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(1));
-                }
+                let what = || format!("publish to {}", channels.iter().map(Channel::as_str).collect::<Vec<_>>().join(", "));
+                self.retrying(what, "no receipt", || t.publish(&channels, payload.clone(), &content_type, &key)).await
             }
             #[cfg(feature = "amqp")]
             Transport::Amqp(t) => {
-                let publication = crate::broker::Publication { channel, also: Vec::new(), payload, content_type, idempotency_key: Some(key) };
+                let mut channels = channels;
+                let also = channels.split_off(1);
+                let channel = channels.pop().expect("Targets::channels gives at least one");
+                let publication = crate::broker::Publication { channel, also, payload, content_type, idempotency_key: Some(key) };
                 t.publish(publication).await.map(|p| p.id)
             }
+        }
+    }
+
+    /// What a channel holds and who is connected to it, counted over every node.
+    pub async fn channel_info(&self, channel: &str) -> Result<ChannelInfo> {
+        self.call(Call::channel_info(channel)?).await
+    }
+
+    /// One page of the channels with a connection or with history, in name order. Ask for the
+    /// next with `query.after = page.next` while `page.next` is `Some`.
+    pub async fn channels(&self, query: ChannelsQuery) -> Result<ChannelPage> {
+        self.call(Call::channels(&query)?).await
+    }
+
+    /// Messages of a channel's history, oldest first (see [`HistoryRange`]).
+    pub async fn history(&self, channel: &str, range: HistoryRange) -> Result<History> {
+        self.call(Call::history(channel, range)?).await
+    }
+
+    /// Ends a consumer's subscriptions on every node, and bans it for a while if asked. Safe to
+    /// repeat, so a failure that may have reached the server is retried like a publish.
+    pub async fn disconnect(&self, request: Disconnect) -> Result<Disconnected> {
+        self.call(Call::disconnect(&request)?).await
+    }
+
+    /// A server API call, retried as a publish is (each is read-only or idempotent).
+    async fn call<T: serde::de::DeserializeOwned>(&self, call: Call) -> Result<T> {
+        let t = match &self.inner.transport {
+            Transport::Http(t) => t,
+            #[cfg(feature = "amqp")]
+            Transport::Amqp(_) => {
+                return Err(Error::new(
+                    ErrorKind::InvalidConfig,
+                    format!("{} needs an http(s):// push server URL; this producer publishes to RabbitMQ ({})", call.what, crate::amqp::redact(&self.inner.url)),
+                ))
+            }
+        };
+        self.retrying(|| call.what.clone(), "no answer", || t.call(&call)).await
+    }
+
+    /// Runs `attempt` until it succeeds, fails in a way a retry cannot fix, or the producer's
+    /// timeout (for all attempts together) is up.
+    async fn retrying<T, F, Fut>(&self, what: impl Fn() -> String, silence: &str, mut attempt: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let deadline = tokio::time::Instant::now() + self.inner.timeout;
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            let error = match tokio::time::timeout_at(deadline, attempt()).await {
+                Ok(Ok(answer)) => return Ok(answer),
+                Ok(Err(e)) => e,
+                Err(_) => Error::new(ErrorKind::Timeout, format!("{silence} from {} within {:?}", self.inner.url, self.inner.timeout)),
+            };
+            if !retry_safe(&error) || tokio::time::Instant::now() + backoff >= deadline {
+                return Err(error);
+            }
+            tracing::debug!("{} failed ({error}); retrying", what());
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(1));
         }
     }
 }
@@ -251,7 +306,7 @@ fn retry_safe(error: &Error) -> bool {
     }
 }
 
-/// A publish waiting for its channel: `producer.publish(data).to("/greetings")`.
+/// A publish waiting for its channels: `producer.publish(data).to("/greetings")`.
 #[must_use = "a publish does nothing until .to(channel) is awaited"]
 pub struct Publish<'a> {
     producer: &'a Producer,
@@ -273,8 +328,11 @@ impl Publish<'_> {
         self
     }
 
-    pub async fn to(self, channel: &str) -> Result<MessageId> {
-        self.producer.send_keyed(channel, self.data, self.content_type.as_deref(), self.idempotency_key).await
+    /// Publishes to one channel (`.to("/a")`) or to several (`.to(["/a", "/b"])`: one message
+    /// with one id on all of them, delivered once to a subscriber of more than one), and returns
+    /// its id.
+    pub async fn to(self, channels: impl Targets) -> Result<MessageId> {
+        self.producer.send_keyed(channels, self.data, self.content_type.as_deref(), self.idempotency_key).await
     }
 }
 
@@ -306,6 +364,34 @@ mod tests {
         let p = Producer::new(Some("http://127.0.0.1:9")).unwrap();
         let e = p.publish("x").to("no-slash").await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidChannel);
+    }
+
+    #[tokio::test]
+    async fn api_calls_check_their_inputs_before_any_io() {
+        let p = Producer::new(Some("http://127.0.0.1:9")).unwrap();
+        assert_eq!(p.channel_info("nope").await.unwrap_err().kind(), ErrorKind::InvalidChannel);
+        assert_eq!(p.history("/a", HistoryRange::Last(0)).await.unwrap_err().kind(), ErrorKind::BadRequest);
+        assert_eq!(p.channels(ChannelsQuery::new().limit(0)).await.unwrap_err().kind(), ErrorKind::BadRequest);
+        assert_eq!(p.disconnect(Disconnect::new("")).await.unwrap_err().kind(), ErrorKind::BadRequest);
+        assert_eq!(p.publish("x").to(Vec::<String>::new()).await.unwrap_err().kind(), ErrorKind::BadRequest);
+        assert_eq!(p.publish("x").to(["/a", "/a/"]).await.unwrap_err().kind(), ErrorKind::InvalidChannel);
+        // Valid inputs reach the (absent) server.
+        assert_eq!(p.channel_info("/a").await.unwrap_err().kind(), ErrorKind::ConnectionFailed);
+        assert_eq!(p.publish("x").to(["/a", "/b"]).await.unwrap_err().kind(), ErrorKind::ConnectionFailed);
+    }
+
+    #[cfg(feature = "amqp")]
+    #[tokio::test]
+    async fn api_calls_need_a_push_server() {
+        let p = Producer::new(Some("amqp://guest:secret@127.0.0.1:9/%2f")).unwrap();
+        let e = p.channel_info("/a").await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidConfig);
+        assert!(e.to_string().contains("http(s)://") && !e.to_string().contains("secret"), "{e}");
+        assert_eq!(p.channels(ChannelsQuery::new()).await.unwrap_err().kind(), ErrorKind::InvalidConfig);
+        assert_eq!(p.history("/a", HistoryRange::All).await.unwrap_err().kind(), ErrorKind::InvalidConfig);
+        assert_eq!(p.disconnect(Disconnect::new("a")).await.unwrap_err().kind(), ErrorKind::InvalidConfig);
+        // Bad inputs are still told as such.
+        assert_eq!(p.channel_info("nope").await.unwrap_err().kind(), ErrorKind::InvalidChannel);
     }
 
     #[tokio::test]
