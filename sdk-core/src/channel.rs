@@ -119,6 +119,14 @@ impl serde::Serialize for Channel {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Channel {
+    // Checked like any name: a document cannot smuggle in an invalid one.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Channel::parse(&name).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

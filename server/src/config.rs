@@ -188,6 +188,10 @@ pub struct Config {
     #[arg(long, env = "PUSH_MAX_CHANNELS_PER_CONNECTION", default_value_t = 100)]
     pub max_channels_per_connection: usize,
 
+    /// Most channels one publish to many (`POST /_push/api/publish`) may name.
+    #[arg(long, env = "PUSH_MAX_PUBLISH_CHANNELS", default_value_t = 100)]
+    pub max_publish_channels: usize,
+
     /// Most messages in one JSON batch answer.
     #[arg(long, env = "PUSH_MAX_BATCH", default_value_t = 1000)]
     pub max_batch: usize,

@@ -22,6 +22,7 @@
 pub mod auth;
 pub mod broker;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod dedup;
 pub mod embedded;
@@ -31,6 +32,7 @@ pub mod hub;
 pub mod listener;
 pub mod metrics;
 pub mod routes;
+pub mod sessions;
 pub mod state;
 pub mod storage;
 pub mod tls;
@@ -84,7 +86,14 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let token = CancellationToken::new();
     let grace = config.shutdown_timeout;
-    let state = AppState::new(broker.clone(), config, token.clone());
+    let state = match AppState::new(broker.clone(), config, token.clone()) {
+        Ok(state) => state,
+        Err(e) => {
+            token.cancel();
+            broker.close();
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()));
+        }
+    };
     let (config, metrics) = (state.config.clone(), state.metrics.clone());
     let tls = match tls::Tls::from_config(&config, metrics.clone()) {
         Ok(tls) => tls,

@@ -7,9 +7,12 @@ use push_core::{Broker, ErrorKind};
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Authorizer;
+use crate::cluster::{link, Cluster};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::sessions::{Bans, Session, Sessions};
+use crate::transport::SubscribeRequest;
 
 /// Cloned for every request (axum's `State`): one reference count, not one per field.
 #[derive(Clone)]
@@ -22,6 +25,8 @@ pub struct Shared {
     /// Cancelled when the server shuts down: open streams end, long-polls answer.
     pub shutdown: CancellationToken,
     pub auth: Arc<Authorizer>,
+    /// This node's connections, and (on RabbitMQ) the other nodes' counts.
+    pub cluster: Arc<Cluster>,
     connections: Arc<AtomicUsize>,
 }
 
@@ -33,19 +38,37 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(broker: Arc<dyn Broker>, config: Config, shutdown: CancellationToken) -> AppState {
-        AppState(Arc::new(Shared {
+    /// Fails when the bans file of `--data-dir` cannot be read. On RabbitMQ it starts the link
+    /// to the other nodes (in the background: it connects and reconnects by itself).
+    pub fn new(broker: Arc<dyn Broker>, config: Config, shutdown: CancellationToken) -> push_core::Result<AppState> {
+        let bans = match &config.data_dir {
+            Some(dir) => Bans::in_file(dir.join("bans.json"))?,
+            None => Bans::in_memory(),
+        };
+        let sessions = Sessions::new(bans);
+        let cluster = match link::LinkOptions::from_config(&config)? {
+            Some(options) => link::join(options, sessions, shutdown.clone()),
+            None => Cluster::alone(sessions),
+        };
+        Ok(AppState(Arc::new(Shared {
             broker,
             auth: Arc::new(Authorizer::new(&config)),
             config: Arc::new(config),
             metrics: Arc::new(Metrics::new()),
             shutdown,
+            cluster,
             connections: Arc::new(AtomicUsize::new(0)),
-        }))
+        })))
+    }
+
+    pub fn sessions(&self) -> &Arc<Sessions> {
+        &self.cluster.sessions
     }
 
     /// Counts one subscriber connection for as long as the guard lives; 503 over the limit.
-    pub fn connect(&self, transport: &'static str) -> Result<ConnectionGuard, ApiError> {
+    /// The connection is registered under its channels and consumer id (channel info,
+    /// disconnects).
+    pub fn connect(&self, transport: &'static str, request: &SubscribeRequest) -> Result<ConnectionGuard, ApiError> {
         let max = self.config.max_connections;
         let taken = self.connections.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1));
         if taken.is_err() {
@@ -59,7 +82,8 @@ impl AppState {
         }
         let metrics = self.metrics.transport(transport);
         metrics.open.inc();
-        Ok(ConnectionGuard { connections: self.connections.clone(), gaps: self.metrics.gaps.clone(), metrics, transport })
+        let session = self.sessions().register(request.consumer.as_deref(), &request.channels);
+        Ok(ConnectionGuard { connections: self.connections.clone(), gaps: self.metrics.gaps.clone(), metrics, transport, session })
     }
 }
 
@@ -68,6 +92,7 @@ pub struct ConnectionGuard {
     metrics: crate::metrics::TransportMetrics,
     gaps: prometheus::IntCounter,
     pub transport: &'static str,
+    session: Session,
 }
 
 impl ConnectionGuard {
@@ -76,6 +101,10 @@ impl ConnectionGuard {
     }
     pub fn gap(&self) {
         self.gaps.inc();
+    }
+    /// Completes with the reason when the server API disconnects this subscriber.
+    pub fn disconnected(&self) -> impl std::future::Future<Output = Arc<str>> + Send + 'static {
+        self.session.disconnected()
     }
 }
 

@@ -16,16 +16,23 @@ pub fn from_path(path: &str) -> Result<Channel, ApiError> {
     Ok(Channel::parse(&decoded)?)
 }
 
-/// The channels of a multiplexed subscription: `channel=/a&channel=/b` (or `channels=/a,/b`).
-pub fn from_params(params: &Params, max: usize) -> Result<Vec<Channel>, ApiError> {
+/// The channels named by `channel=` (repeatable) and `channels=` (comma-separated), in order,
+/// duplicates dropped.
+pub fn list(params: &Params) -> Result<Vec<Channel>, ApiError> {
     let names = params.all(PARAM).chain(params.all("channels").flat_map(|v| v.split(',')));
-    let mut channels = Vec::new();
+    let mut channels: Vec<Channel> = Vec::new();
     for name in names.filter(|n| !n.is_empty()) {
         let channel = Channel::parse(name)?;
         if !channels.contains(&channel) {
             channels.push(channel);
         }
     }
+    Ok(channels)
+}
+
+/// The channels of a multiplexed subscription: `channel=/a&channel=/b` (or `channels=/a,/b`).
+pub fn from_params(params: &Params, max: usize) -> Result<Vec<Channel>, ApiError> {
+    let channels = list(params)?;
     if channels.is_empty() {
         return Err(ApiError::new(ErrorKind::BadRequest, "name at least one channel: ?channel=/a&channel=/b"));
     }

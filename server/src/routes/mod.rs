@@ -1,6 +1,7 @@
 //! The HTTP surface: which path and method reach which handler.
 
 pub mod admin;
+pub mod api;
 pub mod publish;
 pub mod subscribe;
 
@@ -29,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .route("/_push/subscribe", get(subscribe::multiplexed))
         .route("/_push/client.js", get(admin::client_js))
         .route("/_push/demo", get(admin::demo))
+        .merge(api::router(&state))
         // Every other path is a channel; its handlers read the path themselves.
         .route("/{*channel}", get(subscribe::channel).post(publish::publish).put(publish::publish).fallback(method_not_allowed))
         .layer(CatchPanicLayer::custom(panic_answer))
@@ -88,6 +90,7 @@ fn route_name(method: &Method, path: &str) -> &'static str {
         "/_push/subscribe" => "multiplexed",
         "/_push/client.js" => "client.js",
         "/_push/demo" => "demo",
+        p if p.starts_with("/_push/api/") => "api",
         p if p.starts_with("/_push/") => "other",
         _ if matches!(*method, Method::POST | Method::PUT) => "publish",
         _ => "subscribe",

@@ -1,14 +1,16 @@
 //! `POST`/`PUT /<channel>`: publish the body; answer `{"id": "...", "channel": "..."}` once the
 //! broker has accepted it.
 
+use axum::body::Body;
 use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
-use push_core::broker::Publication;
+use push_core::broker::{Publication, Published};
 use push_core::producer::default_content_type;
-use push_core::{idempotency, ErrorKind};
+use push_core::{idempotency, Channel, ErrorKind};
 use subtle::ConstantTimeEq;
 
 use crate::error::{ApiError, ApiResult};
@@ -19,7 +21,14 @@ pub async fn publish(State(state): State<AppState>, request: Request) -> ApiResu
     let (parts, body) = request.into_parts();
     authorize(&state, &parts.headers)?;
     let channel = channels::from_path(parts.uri.path())?;
+    let publication = read_publication(&state, &parts, body, channel.clone(), Vec::new()).await?;
+    let published = state.broker.publish(publication).await?;
+    Ok(receipt(&state, published, serde_json::json!({ "id": published.id, "channel": channel })))
+}
 
+/// The publication a request's body, content type and `Idempotency-Key` make, for `channel` and
+/// `also`.
+pub async fn read_publication(state: &AppState, parts: &Parts, body: Body, channel: Channel, also: Vec<Channel>) -> ApiResult<Publication> {
     let max = state.config.max_payload_bytes;
     let too_large = || ApiError::new(ErrorKind::PayloadTooLarge, format!("payload is larger than the limit of {max} bytes"));
     let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
@@ -52,15 +61,18 @@ pub async fn publish(State(state): State<AppState>, request: Request) -> ApiResu
             Some(key.to_owned())
         }
     };
-    let publication = Publication { channel: channel.clone(), also: Vec::new(), payload, content_type, idempotency_key };
-    let published = state.broker.publish(publication).await?;
-    let mut response = Json(serde_json::json!({ "id": published.id, "channel": channel })).into_response();
+    Ok(Publication { channel, also, payload, content_type, idempotency_key })
+}
+
+/// A publish's answer: `body` as JSON, `Idempotent-Replayed` for a repeat (counted otherwise).
+pub fn receipt(state: &AppState, published: Published, body: serde_json::Value) -> Response {
+    let mut response = Json(body).into_response();
     if published.replayed {
         response.headers_mut().insert(idempotency::REPLAYED_HEADER, HeaderValue::from_static("true"));
     } else {
         state.metrics.published.inc();
     }
-    Ok(response)
+    response
 }
 
 /// Whether reading the body stopped at the size limit (a cause in the error's chain).
@@ -69,7 +81,7 @@ fn over_limit(e: &axum::Error) -> bool {
 }
 
 /// With a publish key configured, requires `Authorization: Bearer <key>` (constant-time compare).
-fn authorize(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
+pub fn authorize(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     let Some(key) = state.config.publish_key.as_deref() else { return Ok(()) };
     let given = headers
         .get(header::AUTHORIZATION)

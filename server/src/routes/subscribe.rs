@@ -33,6 +33,13 @@ async fn dispatch(state: AppState, mut parts: Parts, params: Params, channels: V
     let position = cursor::position(&params, &parts.headers)?;
     let consumer = consumer::consumer(&state.config, &params, &parts.headers);
     let grant = state.auth.authorize(&parts, &params, &channels, consumer.as_deref()).await?;
+    if let Some(ban) = consumer.as_deref().and_then(|c| state.sessions().bans.check(c, &channels)) {
+        let left = ban.until.saturating_sub(push_core::message::now_millis()).div_ceil(1000);
+        return Err(ApiError::new(
+            ErrorKind::Forbidden,
+            format!("consumer {:?} was disconnected ({}); subscribing is refused for another {left} s", ban.consumer, ban.reason),
+        ));
+    }
     let request = SubscribeRequest { channels, position, consumer, multiplexed, params, expires_at: grant.expires_at };
     tracing::debug!(channels = ?request.channels, consumer = request.consumer.as_deref(), "subscribe");
 

@@ -34,23 +34,57 @@ struct Batch<'a> {
 
 pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Response> {
     let timeout = request.timeout(&state)?;
-    let limit = match request.params.get("limit") {
-        None => state.config.max_batch,
-        Some(raw) => raw
+    let limit = limit(&state, request.params.get("limit"))?;
+    let guard = state.connect("json", &request)?;
+    let subscription = state.broker.poll(&request.channels, request.position)?;
+    let disconnected = guard.disconnected();
+    let wait = async {
+        tokio::select! {
+            biased;
+            reason = disconnected => Err(super::disconnected_error(&reason)),
+            _ = tokio::time::sleep(timeout) => Ok(()),
+        }
+    };
+    answer(&state, subscription, &request.channels, limit, wait, Some(&guard)).await
+}
+
+/// `?limit=`: a positive number, at most `--max-batch` (which is also the default).
+pub fn limit(state: &AppState, raw: Option<&str>) -> ApiResult<usize> {
+    match raw {
+        None => Ok(state.config.max_batch),
+        Some(raw) => Ok(raw
             .parse::<usize>()
             .ok()
             .filter(|n| *n > 0)
             .ok_or_else(|| ApiError::new(ErrorKind::BadRequest, format!("limit={:?} is not a positive number", raw.chars().take(40).collect::<String>())))?
-            .min(state.config.max_batch),
-    };
-    let guard = state.connect("json")?;
-    let mut subscription = state.broker.poll(&request.channels, request.position)?;
-    let start = subscription.start;
+            .min(state.config.max_batch)),
+    }
+}
 
+/// The batch of `subscription`'s events: what is there, else the first to come before `wait`
+/// ends (an error from `wait` is the answer). A subscription that reads the log first waits for
+/// that read however short `wait` is (up to `--long-poll-timeout`): what is there includes it.
+pub async fn answer(
+    state: &AppState,
+    mut subscription: push_core::Subscription,
+    channels: &[push_core::Channel],
+    limit: usize,
+    wait: impl std::future::Future<Output = ApiResult<()>>,
+    guard: Option<&crate::state::ConnectionGuard>,
+) -> ApiResult<Response> {
+    let start = subscription.start;
+    let log_read = async {
+        if subscription.reading_log {
+            tokio::time::sleep(state.config.long_poll_timeout).await
+        }
+    };
     let first = tokio::select! {
         biased;
         event = subscription.events.next() => event,
-        _ = tokio::time::sleep(timeout) => None,
+        waited = async { log_read.await; wait.await } => {
+            waited?;
+            None
+        }
         _ = state.shutdown.cancelled() => None,
     };
     let mut events = Vec::new();
@@ -85,17 +119,37 @@ pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Re
     };
     for event in &events {
         match event {
-            Event::Message(m) => batch.messages.push(Frame::message_for(m, &request.channels)),
+            Event::Message(m) => batch.messages.push(Frame::message_for(m, channels)),
             Event::Gap(channel, g) => {
                 batch.gaps.push(Frame::gap(channel, g));
-                guard.gap();
+                if let Some(guard) = guard {
+                    guard.gap();
+                }
             }
         }
     }
-    guard.delivered(batch.messages.len() as u64);
+    if let Some(guard) = guard {
+        guard.delivered(batch.messages.len() as u64);
+    }
+    Ok(render(batch))
+}
+
+/// A batch as its JSON answer, with the common headers.
+fn render(batch: Batch<'_>) -> Response {
     let id = batch.last_id;
     let mut response = Json(batch).into_response();
     response.headers_mut().insert(&PUSH_ID, HeaderValue::from(id.0));
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    response
+}
+
+/// The newest messages of a channel as a batch (the server API's `last=`): `last_id` is the
+/// newest, or `last` (the broker's newest id) when there are none.
+pub fn of_messages(messages: &[std::sync::Arc<push_core::Message>], channels: &[push_core::Channel], last: MessageId) -> Response {
+    render(Batch {
+        messages: messages.iter().map(|m| Frame::message_for(m, channels)).collect(),
+        gaps: Vec::new(),
+        last_id: messages.last().map_or(last, |m| m.id),
+        more: false,
+    })
 }

@@ -30,6 +30,10 @@ pub enum Frame<'a> {
         channels: &'a [Channel],
         last_id: MessageId,
     },
+    /// The server API disconnected the subscriber; the connection ends after it.
+    Disconnect {
+        reason: &'a str,
+    },
 }
 
 impl<'a> Frame<'a> {

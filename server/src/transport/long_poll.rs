@@ -13,15 +13,18 @@ use crate::state::AppState;
 
 pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Response> {
     let timeout = request.timeout(&state)?;
-    let guard = state.connect("long-poll")?;
+    let guard = state.connect("long-poll", &request)?;
     let mut subscription = state.broker.poll(&request.channels, request.position)?;
     let mut cursor = subscription.start;
     let mut gap: Option<Gap> = None;
     let deadline = tokio::time::sleep(timeout);
     tokio::pin!(deadline);
+    let disconnected = guard.disconnected();
+    tokio::pin!(disconnected);
     loop {
         let event = tokio::select! {
             biased;
+            reason = &mut disconnected => return Err(super::disconnected_error(&reason)),
             event = subscription.events.next() => event,
             _ = &mut deadline => None,
             _ = state.shutdown.cancelled() => None,

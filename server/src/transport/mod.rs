@@ -24,6 +24,11 @@ pub static PUSH_GAP: axum::http::HeaderName = axum::http::HeaderName::from_stati
 /// Largest `?timeout=` accepted, in seconds (larger is a client bug: 400).
 pub const MAX_TIMEOUT_PARAM: f64 = 3600.0;
 
+/// What a waiting poll answers when the server API disconnects its consumer.
+pub fn disconnected_error(reason: &str) -> ApiError {
+    ApiError::new(ErrorKind::Forbidden, format!("disconnected by the server: {reason}"))
+}
+
 /// A subscription as the request asked for it.
 #[derive(Debug)]
 pub struct SubscribeRequest {

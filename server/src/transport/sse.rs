@@ -26,7 +26,8 @@ use crate::state::AppState;
 const RETRY_MS: u64 = 2000;
 
 pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Response> {
-    let guard = state.connect("sse")?;
+    let guard = state.connect("sse", &request)?;
+    let disconnected = guard.disconnected();
     let subscription = state.broker.subscribe(&request.channels, request.position)?;
     let multiplexed = request.multiplexed;
     let subscribed = request.channels.clone();
@@ -54,19 +55,25 @@ pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Re
         };
         Ok::<_, Infallible>(sse)
     });
-    // When the credentials expire the stream says so and ends.
+    // When the credentials expire, or the server API disconnects the consumer, the stream says
+    // so and ends.
     let expiry = Box::pin(SubscribeRequest::expired(request.expires_at));
-    let events = stream::unfold((events, expiry, false), |(mut events, mut expiry, done)| async move {
+    let disconnected = Box::pin(disconnected);
+    let events = stream::unfold((events, expiry, disconnected, false), |(mut events, mut expiry, mut disconnected, done)| async move {
         if done {
             return None;
         }
         tokio::select! {
             biased;
+            reason = &mut disconnected => {
+                let event = SseEvent::default().event("disconnect").data(Frame::Disconnect { reason: &reason }.to_json());
+                Some((Ok(event), (events, expiry, disconnected, true)))
+            }
             () = &mut expiry => {
                 let expired = SseEvent::default().event("expired").data(r#"{"type":"expired"}"#);
-                Some((Ok(expired), (events, expiry, true)))
+                Some((Ok(expired), (events, expiry, disconnected, true)))
             }
-            event = events.next() => event.map(|e| (e, (events, expiry, false))),
+            event = events.next() => event.map(|e| (e, (events, expiry, disconnected, false))),
         }
     });
     let stream = stream::once(async move { Ok(opening) })

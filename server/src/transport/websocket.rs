@@ -32,7 +32,7 @@ const COALESCE: usize = 64;
 
 /// `slot` is the connection's place under the TCP limits, held for as long as the socket lives.
 pub async fn respond(state: AppState, request: SubscribeRequest, upgrade: WebSocketUpgrade, slot: Option<ConnectionSlot>) -> ApiResult<Response> {
-    let guard = state.connect("websocket")?;
+    let guard = state.connect("websocket", &request)?;
     let subscription = state.broker.subscribe(&request.channels, request.position)?;
     let max = state.config.ws_max_message_bytes;
     let upgrade = upgrade.read_buffer_size(READ_BUFFER.min(max).max(256)).max_message_size(max).max_frame_size(max);
@@ -69,6 +69,15 @@ fn close_for(error: axum::Error) -> CloseFrame {
     }
 }
 
+/// A close frame's reason: at most 123 bytes (RFC 6455), cut at a character boundary.
+fn close_reason(reason: &str) -> Utf8Bytes {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    Utf8Bytes::from(reason[..end].to_owned())
+}
+
 /// A message or gap as its JSON frame, counted.
 fn frame_text(event: &Event, subscribed: &[Channel], guard: &ConnectionGuard) -> Utf8Bytes {
     match event {
@@ -94,6 +103,8 @@ async fn serve(socket: WebSocket, state: AppState, request: SubscribeRequest, mu
     let mut last_heard = Instant::now();
     let expired = SubscribeRequest::expired(request.expires_at);
     tokio::pin!(expired);
+    let disconnected = guard.disconnected();
+    tokio::pin!(disconnected);
     let mut close = CloseFrame { code: 1001, reason: Utf8Bytes::from_static("server shutting down") };
     loop {
         tokio::select! {
@@ -146,6 +157,13 @@ async fn serve(socket: WebSocket, state: AppState, request: SubscribeRequest, mu
             _ = state.shutdown.cancelled() => break,
             () = &mut expired => {
                 close = CloseFrame { code: 4001, reason: Utf8Bytes::from_static("token expired") };
+                break;
+            }
+            reason = &mut disconnected => {
+                if tx.send(WsMessage::Text(Frame::Disconnect { reason: &reason }.to_json().into())).await.is_err() {
+                    return;
+                }
+                close = CloseFrame { code: 4003, reason: close_reason(&reason) };
                 break;
             }
         }

@@ -1,0 +1,191 @@
+//! The cluster's link over RabbitMQ: a fanout exchange `<stream>.nodes` that every node binds a
+//! queue of its own to (exclusive, deleted with the node's connection, at most
+//! [`QUEUE_BOUND`] messages). Reports go out every [`REPORT_EVERY`](super::REPORT_EVERY) without
+//! waiting for confirms; a disconnect waits for RabbitMQ's confirm, so the server API answers
+//! only once every node will get it. A lost connection is made again with backoff; meanwhile
+//! the other nodes' counts run out with their lease and disconnects fail (`503`) after being
+//! applied here.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use push_core::amqp::lapin::options::{
+    BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+};
+use push_core::amqp::lapin::types::{AMQPValue, FieldTable};
+use push_core::amqp::lapin::{self, BasicProperties, ExchangeKind};
+use push_core::amqp;
+use push_core::tls::CaFile;
+use push_core::{Error, ErrorKind, Result};
+use tokio_util::sync::CancellationToken;
+
+use super::{Cluster, Wire, REPORT_EVERY};
+use crate::sessions::Sessions;
+
+/// Messages a node's queue holds for it before the oldest are dropped.
+const QUEUE_BOUND: i64 = 10_000;
+/// Backoff between attempts to link again: from the first to the last value, doubling.
+const BACKOFF: (Duration, Duration) = (Duration::from_millis(200), Duration::from_secs(5));
+
+/// Where the link goes.
+#[derive(Debug, Clone)]
+pub struct LinkOptions {
+    pub url: String,
+    pub ca: Option<CaFile>,
+    /// The stream's name: the exchange is `<stream>.nodes`.
+    pub stream: String,
+    /// Longest wait for a disconnect's confirm.
+    pub timeout: Duration,
+}
+
+impl LinkOptions {
+    /// The link of a node on RabbitMQ (`--broker amqp://...`); `None` for any other engine.
+    pub fn from_config(config: &crate::config::Config) -> Result<Option<LinkOptions>> {
+        if !(config.broker.starts_with("amqp://") || config.broker.starts_with("amqps://")) {
+            return Ok(None);
+        }
+        let (url, _) = amqp::parse_url(&config.broker)?;
+        let ca = config.broker_ca_file.as_deref().filter(|p| !p.as_os_str().is_empty()).map(CaFile::load).transpose()?;
+        Ok(Some(LinkOptions { url, ca, stream: config.stream_name.clone(), timeout: config.publish_timeout }))
+    }
+
+    fn exchange(&self) -> String {
+        format!("{}.nodes", self.stream)
+    }
+}
+
+/// Sends to the other nodes over the link's channel, while there is one.
+#[derive(Clone)]
+pub struct Outbox {
+    channel: Arc<Mutex<Option<lapin::Channel>>>,
+    exchange: String,
+    timeout: Duration,
+}
+
+impl Outbox {
+    fn set(&self, channel: Option<lapin::Channel>) {
+        *self.channel.lock().unwrap_or_else(|p| p.into_inner()) = channel;
+    }
+
+    /// Publishes `wire` to every node and waits for RabbitMQ's confirm.
+    pub async fn send(&self, wire: &Wire) -> Result<()> {
+        let confirm = self.publish(wire).await?;
+        match tokio::time::timeout(self.timeout, confirm).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(amqp::error("no confirm from", &self.exchange, e)),
+            Err(_) => Err(Error::new(ErrorKind::Timeout, format!("no confirm from {} within {:?}", self.exchange, self.timeout))),
+        }
+    }
+
+    async fn publish(&self, wire: &Wire) -> Result<lapin::PublisherConfirm> {
+        let channel = self.channel.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let channel = channel.ok_or_else(|| super::unreachable("the link to RabbitMQ is down, reconnecting"))?;
+        channel
+            .basic_publish(self.exchange.as_str().into(), "".into(), BasicPublishOptions::default(), &wire.encode(), BasicProperties::default())
+            .await
+            .map_err(|e| amqp::error("could not publish to", &self.exchange, e))
+    }
+}
+
+/// A cluster node linked to the others; the link runs until `stop`.
+pub fn join(options: LinkOptions, sessions: Arc<Sessions>, stop: CancellationToken) -> Arc<Cluster> {
+    let outbox = Outbox { channel: Arc::default(), exchange: options.exchange(), timeout: options.timeout };
+    let cluster = Cluster::linked(sessions, outbox.clone());
+    tokio::spawn(run(cluster.clone(), options, outbox, stop));
+    cluster
+}
+
+async fn run(cluster: Arc<Cluster>, options: LinkOptions, outbox: Outbox, stop: CancellationToken) {
+    let mut backoff = BACKOFF.0;
+    let mut seq = 0u64;
+    loop {
+        let linked = tokio::select! {
+            _ = stop.cancelled() => return,
+            linked = serve(&cluster, &options, &outbox, &stop, &mut seq) => linked,
+        };
+        outbox.set(None);
+        match linked {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(exchange = %options.exchange(), "cluster link lost, linking again in {backoff:?}: {e}");
+            }
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(BACKOFF.1);
+    }
+}
+
+/// One linked session: until `stop` (`Ok`) or a failure (`Err`).
+async fn serve(cluster: &Arc<Cluster>, options: &LinkOptions, outbox: &Outbox, stop: &CancellationToken, seq: &mut u64) -> Result<()> {
+    let exchange = options.exchange();
+    let connection = amqp::connect(&options.url, &format!("push-server cluster ({})", options.stream), options.ca.as_ref()).await?;
+    let set_up = async {
+        let channel = connection.create_channel().await.map_err(|e| amqp::error("could not open a channel to", &exchange, e))?;
+        channel.confirm_select(ConfirmSelectOptions::default()).await.map_err(|e| amqp::error("could not enable confirms on", &exchange, e))?;
+        channel
+            .exchange_declare(exchange.as_str().into(), ExchangeKind::Fanout, ExchangeDeclareOptions::default(), FieldTable::default())
+            .await
+            .map_err(|e| amqp::error("could not declare the exchange", &exchange, e))?;
+        let mut bound = FieldTable::default();
+        bound.insert("x-max-length".into(), AMQPValue::LongLongInt(QUEUE_BOUND));
+        let queue = channel
+            .queue_declare("".into(), QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() }, bound)
+            .await
+            .map_err(|e| amqp::error("could not declare this node's queue on", &exchange, e))?;
+        channel
+            .queue_bind(queue.name().clone(), exchange.as_str().into(), "".into(), QueueBindOptions::default(), FieldTable::default())
+            .await
+            .map_err(|e| amqp::error("could not bind this node's queue to", &exchange, e))?;
+        let consumer = channel
+            .basic_consume(queue.name().clone(), "".into(), BasicConsumeOptions { no_ack: true, ..Default::default() }, FieldTable::default())
+            .await
+            .map_err(|e| amqp::error("could not consume this node's queue on", &exchange, e))?;
+        Ok::<_, Error>((channel, consumer))
+    };
+    let (channel, mut consumer) = match set_up.await {
+        Ok(linked) => linked,
+        Err(e) => {
+            let _ = connection.close(200, "set-up failed".into()).await;
+            return Err(e);
+        }
+    };
+    outbox.set(Some(channel));
+    tracing::info!(exchange = %exchange, node = %cluster.node, "linked to the other nodes");
+    outbox.publish(&Wire::Hello { node: cluster.node.clone() }).await?;
+    let report = |seq: &mut u64| {
+        *seq += 1;
+        cluster.report(*seq)
+    };
+    let mut tick = tokio::time::interval(REPORT_EVERY);
+    let ended = loop {
+        tokio::select! {
+            _ = stop.cancelled() => break Ok(()),
+            delivery = consumer.next() => match delivery {
+                Some(Ok(delivery)) => match Wire::decode(&delivery.data) {
+                    Ok(wire) => {
+                        if cluster.receive(wire) {
+                            for part in report(seq) {
+                                outbox.publish(&part).await?;
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(exchange = %exchange, "a message on the cluster exchange is not a node's ({e}); skipped"),
+                },
+                Some(Err(e)) => break Err(amqp::error("lost the cluster queue on", &exchange, e)),
+                None => break Err(super::unreachable("RabbitMQ cancelled this node's cluster queue")),
+            },
+            _ = tick.tick() => {
+                for part in report(seq) {
+                    outbox.publish(&part).await?;
+                }
+            }
+        }
+    };
+    outbox.set(None);
+    let _ = connection.close(200, "OK".into()).await;
+    ended
+}
