@@ -5,6 +5,7 @@
 //! Exit codes: 0 success, 1 failure at run time (cannot listen, broker unreachable, a publish
 //! failed), 2 bad flags or settings (clap's usage errors too).
 
+mod api;
 mod publish;
 mod subscribe;
 mod token;
@@ -16,7 +17,8 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{Config, LogFormat};
 
-pub use publish::PublishArgs;
+pub use api::{ChannelsArgs, DisconnectArgs, HistoryArgs, InfoArgs};
+pub use publish::{ProducerArgs, PublishArgs};
 pub use subscribe::SubscribeArgs;
 pub use token::TokenArgs;
 
@@ -48,6 +50,14 @@ pub enum Command {
     Publish(PublishArgs),
     /// Print a channel's messages as they arrive, one per line, until interrupted.
     Subscribe(SubscribeArgs),
+    /// List the channels with a connection or with history, with their counts.
+    Channels(ChannelsArgs),
+    /// Print what a channel holds and who is connected to it, on every node.
+    Info(InfoArgs),
+    /// Print a channel's history: what the server holds in memory, or every message after an id.
+    History(HistoryArgs),
+    /// End a consumer's subscriptions on every node, and optionally ban it for a while.
+    Disconnect(DisconnectArgs),
 }
 
 /// Runs `push-server` with `args` (the program name first, as in `std::env::args_os`) until it
@@ -74,6 +84,10 @@ where
         Some(Command::Token(args)) => return token::print(&config, args),
         Some(Command::Publish(args)) => return with_runtime(|| publish::run(&config, args)),
         Some(Command::Subscribe(args)) => return with_runtime(|| subscribe::run(args)),
+        Some(Command::Channels(args)) => return with_runtime(|| api::channels(&config, args)),
+        Some(Command::Info(args)) => return with_runtime(|| api::info(&config, args)),
+        Some(Command::History(args)) => return with_runtime(|| api::history(&config, args)),
+        Some(Command::Disconnect(args)) => return with_runtime(|| api::disconnect(&config, args)),
         None => {}
     }
     init_logs(&config);
