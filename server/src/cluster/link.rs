@@ -1,4 +1,5 @@
-//! The cluster's link over RabbitMQ: a fanout exchange `<stream>.nodes` that every node binds a
+//! The cluster's link over RabbitMQ: a fanout exchange `<stream>.nodes` (deleted with its last
+//! binding) that every node binds a
 //! queue of its own to (exclusive, deleted with the node's connection, at most
 //! [`QUEUE_BOUND`] messages). Reports go out every [`REPORT_EVERY`](super::REPORT_EVERY) without
 //! waiting for confirms; a disconnect waits for RabbitMQ's confirm, so the server API answers
@@ -127,7 +128,7 @@ async fn serve(cluster: &Arc<Cluster>, options: &LinkOptions, outbox: &Outbox, s
         let channel = connection.create_channel().await.map_err(|e| amqp::error("could not open a channel to", &exchange, e))?;
         channel.confirm_select(ConfirmSelectOptions::default()).await.map_err(|e| amqp::error("could not enable confirms on", &exchange, e))?;
         channel
-            .exchange_declare(exchange.as_str().into(), ExchangeKind::Fanout, ExchangeDeclareOptions::default(), FieldTable::default())
+            .exchange_declare(exchange.as_str().into(), ExchangeKind::Fanout, ExchangeDeclareOptions { auto_delete: true, ..Default::default() }, FieldTable::default())
             .await
             .map_err(|e| amqp::error("could not declare the exchange", &exchange, e))?;
         let mut bound = FieldTable::default();
