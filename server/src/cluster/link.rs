@@ -1,7 +1,6 @@
 //! The cluster's link over RabbitMQ: a fanout exchange `<stream>.nodes` (deleted with its last
-//! binding) that every node binds a
-//! queue of its own to (exclusive, deleted with the node's connection, at most
-//! [`QUEUE_BOUND`] messages). Reports go out every [`REPORT_EVERY`](super::REPORT_EVERY) without
+//! binding) that every node binds a queue of its own to (exclusive, deleted with the node's
+//! connection, at most [`QUEUE_BOUND`] messages). Reports go out every [`REPORT_EVERY`](super::REPORT_EVERY) without
 //! waiting for confirms; a disconnect waits for RabbitMQ's confirm, so the server API answers
 //! only once every node will get it. A lost connection is made again with backoff; meanwhile
 //! the other nodes' counts run out with their lease and disconnects fail (`503`) after being
