@@ -102,8 +102,9 @@ enum Transport {
     Amqp(crate::amqp::publisher::AmqpPublisher),
 }
 
-/// Publishes messages. Cheap to clone; clones share connections. Needs a tokio runtime to run
-/// its futures; for plain threads use [`BlockingProducer`].
+/// Publishes messages, and over an `http(s)://` URL makes the server API's calls
+/// ([`crate::api`]). Cheap to clone; clones share connections. Needs a tokio runtime to run its
+/// futures; for plain threads use [`BlockingProducer`].
 #[derive(Clone)]
 pub struct Producer {
     inner: Arc<Inner>,
