@@ -47,6 +47,14 @@
     return e;
   }
 
+  // The server API disconnected this consumer: final, whatever the token (see PROTOCOL.md).
+  var DISCONNECTED_PREFIX = 'disconnected by the server: ';
+  function disconnectedError(reason) {
+    var e = PushError(DISCONNECTED_PREFIX + reason, 403, 'DISCONNECTED');
+    e.reason = reason;
+    return e;
+  }
+
   function toCursor(value) {
     if (value === undefined || value === null || value === '') return null;
     var s = String(value).trim();
@@ -263,16 +271,21 @@
       }
       return;
     }
+    // A message published to several of this subscription's channels comes once and names them.
+    var channels = f.channels || [f.channel];
     var msg = {
       id: String(f.id),
       channel: f.channel,
+      channels: channels,
       data: f.encoding === 'base64' ? decodeBase64(f.data) : f.data,
       contentType: f.content_type,
       time: f.time,
     };
-    var own = this.handlers[f.channel];
-    if (typeof own === 'function') {
-      try { own(msg); } catch (e) { report(e); }
+    for (var i = 0; i < channels.length; i++) {
+      var own = this.handlers[channels[i]];
+      if (typeof own === 'function') {
+        try { own(msg); } catch (e) { report(e); }
+      }
     }
     if (typeof o.onMessage === 'function') {
       try { o.onMessage(msg); } catch (e) { report(e); }
@@ -294,7 +307,9 @@
     }).then(function (res) {
       if (!res.ok) {
         return res.text().then(function (text) {
-          throw PushError(text.trim() || 'HTTP ' + res.status, res.status, res.headers.get('Push-Error'));
+          text = text.trim();
+          if (res.status === 403 && text.indexOf(DISCONNECTED_PREFIX) === 0) throw disconnectedError(text.slice(DISCONNECTED_PREFIX.length));
+          throw PushError(text || 'HTTP ' + res.status, res.status, res.headers.get('Push-Error'));
         });
       }
       return res.json();
@@ -351,6 +366,12 @@
     es.onopen = function () { opened = true; self._opened(gen); };
     es.addEventListener('message', function (e) { self._frame(gen, JSON.parse(e.data)); });
     es.addEventListener('gap', function (e) { self._frame(gen, JSON.parse(e.data)); });
+    es.addEventListener('disconnect', function (e) {
+      es.close();
+      var reason = '';
+      try { reason = JSON.parse(e.data).reason; } catch (err) { /* keep it empty */ }
+      self._disconnected(gen, reason);
+    });
     es.addEventListener('expired', function () {
       es.close();
       self._failed(gen, PushError('the subscription token expired', 401, 'TOKEN_EXPIRED'), true, false);
@@ -376,17 +397,21 @@
       return;
     }
     this._ws = ws;
+    var reason = null; // the server's disconnect frame, before its close 4003
     ws.onmessage = function (e) {
       var f = JSON.parse(e.data);
       if (f.type === 'subscribed') {
         opened = true;
         self._opened(gen);
+      } else if (f.type === 'disconnect') {
+        reason = f.reason;
       } else {
         self._frame(gen, f);
       }
     };
     ws.onclose = function (e) {
       if (self._ws === ws) self._ws = null;
+      if (e.code === 4003) return self._disconnected(gen, reason !== null ? reason : e.reason);
       var err = e.code === 4001
         ? PushError('the subscription token expired', 401, 'TOKEN_EXPIRED')
         : PushError('the WebSocket closed (' + e.code + (e.reason ? ' ' + e.reason : '') + ')', 0, null);
@@ -397,6 +422,7 @@
   // Whether an error answer is worth retrying: the server or the network may recover, a token
   // function may mint a better token; a malformed request will not get better.
   Subscription.prototype._retryable = function (err) {
+    if (err.code === 'DISCONNECTED') return false;
     if (!err.status) return true;
     if (err.status === 408 || err.status === 429 || err.status >= 500) return true;
     if ((err.status === 401 || err.status === 403) && typeof this.options.token === 'function') return true;
@@ -433,6 +459,12 @@
     }
     if (err.status && !this._retryable(err)) this._fail(err);
     else this._retry(gen, err);
+  };
+
+  // The server API ended this consumer's connection: no reconnect; the status says why.
+  Subscription.prototype._disconnected = function (gen, reason) {
+    if (gen !== this._gen || this._closed) return;
+    this._fail(disconnectedError(reason));
   };
 
   Subscription.prototype._fail = function (err) {

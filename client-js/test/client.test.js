@@ -62,6 +62,42 @@ function assertExactly(got, ids, prefix) {
   for (let i = 1; i < got.length; i++) assert.ok(BigInt(got[i].id) > BigInt(got[i - 1].id), `ids increase at ${i}`);
 }
 
+describe('server API', () => {
+  for (const transport of TRANSPORTS) {
+    it(`${transport}: a message to several channels comes once; a disconnect stops the subscription with its reason`, async () => {
+      const { context, page } = await h.openHarness(browser, site);
+      const [a, b] = [`/api/a-${transport}`, `/api/b-${transport}`];
+      const consumer = `user-${transport}`;
+      await page.evaluate(([url, chs, tr, c]) => window.start(chs, { url, transport: tr, consumer: c }), [server.url, [a, b], transport, consumer]);
+      await h.waitForState(page, 'open');
+      const res = await fetch(`${server.url}/_push/api/publish?channel=${a}&channel=${b}`, { method: 'POST', body: 'both' });
+      assert.equal(res.status, 200);
+      const id = (await res.json()).id;
+      const next = await server.publish(b, 'next');
+      await h.waitForMessages(page, 2);
+      const got = await page.evaluate(() => window.log.messages);
+      assert.deepEqual(got.map((m) => m.id), [id, next], 'once, then the next message');
+      assert.deepEqual(got[0].channels, [a, b]);
+      assert.deepEqual(got[1].channels, [b]);
+
+      // A long-poll is disconnected while a request waits (between two requests there is
+      // nothing to end): wait for the server to count the connection.
+      for (let i = 0; ; i++) {
+        const info = await (await fetch(`${server.url}/_push/api/channel${a}`)).json();
+        if (info.connections === 1) break;
+        assert.ok(i < 500, 'the subscription never showed in channel info');
+        await h.sleep(20);
+      }
+      const cut = await fetch(`${server.url}/_push/api/disconnect`, { method: 'POST', body: JSON.stringify({ consumer, reason: 'logged out' }) });
+      assert.equal((await cut.json()).disconnected, 1);
+      await h.waitForState(page, 'failed');
+      const last = (await page.evaluate(() => window.log.states)).at(-1);
+      assert.deepEqual([last.code, last.reason], ['DISCONNECTED', 'logged out']);
+      await context.close();
+    });
+  }
+});
+
 describe('delivery', () => {
   for (const transport of TRANSPORTS) {
     it(`${transport}: ${N} messages arrive once each, in order`, async (t) => {

@@ -149,10 +149,10 @@ window.start = function (channels, opts) {
   window.sub = Push.subscribe(channels, Object.assign({
     onMessage: function (m) {
       var data = m.data instanceof Uint8Array ? { bytes: Array.from(m.data) } : m.data;
-      log.messages.push({ id: m.id, channel: m.channel, data: data, contentType: m.contentType, time: m.time });
+      log.messages.push({ id: m.id, channel: m.channel, channels: m.channels, data: data, contentType: m.contentType, time: m.time });
     },
     onGap: function (g) { log.gaps.push(g); },
-    onStatus: function (s) { log.states.push({ state: s.state, transport: s.transport, code: s.error ? s.error.code : null }); },
+    onStatus: function (s) { log.states.push({ state: s.state, transport: s.transport, code: s.error ? s.error.code : null, reason: s.error ? s.error.reason : null }); },
   }, opts));
 };
 // One handler per channel: each records into its own list and checks it got its own channel.

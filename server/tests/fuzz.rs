@@ -259,7 +259,7 @@ fn requests_never_fail(cases: u32, tweak: impl FnOnce(&mut Config)) {
     config.validate().expect("valid test config");
     let app = rt.block_on(async {
         let broker = push_server::broker::from_config(&config).await.unwrap();
-        let app = push_server::app(AppState::new(broker, config, tokio_util::sync::CancellationToken::new()));
+        let app = push_server::app(AppState::new(broker, config, tokio_util::sync::CancellationToken::new()).expect("state"));
         // One message in history, published as a client would.
         let publish = Request::post("/a").extension(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000)))).body(Body::from("x")).unwrap();
         let published = app.clone().oneshot(publish).await.unwrap();

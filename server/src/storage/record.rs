@@ -1,6 +1,8 @@
 //! How one log entry is laid out on disk. The key is the message id; the value is a version byte,
-//! a kind byte, then the kind's fields (little endian, lengths before strings). Decoding checks
-//! every length, so a foreign or damaged value is an error, never a panic or a wrong message.
+//! a kind byte, then the kind's fields (little endian, lengths before strings). A message's
+//! channel field holds several names separated by commas when it was published to several.
+//! Decoding checks every length, so a foreign or damaged value is an error, never a panic or a
+//! wrong message.
 
 use bytes::Bytes;
 use push_core::{Channel, Message, MessageId};
