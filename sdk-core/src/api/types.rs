@@ -74,8 +74,9 @@ pub struct History {
     /// Ranges that are gone (only for [`HistoryRange::After`](super::HistoryRange::After)).
     #[serde(default)]
     pub gaps: Vec<HistoryGap>,
-    /// The cursor to read on from (`HistoryRange::After { id: last_id, .. }`); `0` when the
-    /// server named none (nothing held).
+    /// The cursor to read on from (`HistoryRange::After { id: last_id, .. }`): the newest message
+    /// returned, else where the read ended (the cursor given; for an empty `All`/`Last` read the
+    /// server's newest id). `0` if the server names none.
     #[serde(default, deserialize_with = "id_or_zero")]
     pub last_id: MessageId,
     /// The limit cut the answer: read on from `last_id` for the rest.
