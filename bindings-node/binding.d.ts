@@ -10,17 +10,27 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 export declare class NativeProducer {
-  /** Checks the options; connects on the first publish. */
+  /** Checks the options; connects on the first call. */
   constructor(config?: ProducerConfig | undefined | null)
+  /** The default producer (built from the environment on first use, again when it changed). */
+  static fromEnvironment(): NativeProducer
   /** The server URL this producer publishes to (after `PUSH_URL` and the default applied). */
   get url(): string
   /**
-   * Publishes `data` to `channel`; resolves to the message id as a decimal string. Rejects
-   * with an `Error` whose `code` is the sdk-core code. Without `idempotencyKey` sdk-core
-   * makes a fresh one per call.
+   * Publishes `data` to `channels` (one message, one id, on all of them); resolves to the id
+   * as a decimal string. Rejects with an `Error` whose `code` is the sdk-core code. Without
+   * `idempotencyKey` sdk-core makes a fresh one per call.
    */
-  send(channel: string, data: string | Uint8Array, contentType?: string | undefined | null, idempotencyKey?: string | undefined | null): Promise<string>
-  /** Drops the connections. The producer stays usable: the next publish reconnects. */
+  send(channels: Array<string>, data: string | Uint8Array, contentType?: string | undefined | null, idempotencyKey?: string | undefined | null): Promise<string>
+  /** What a channel holds and who is connected to it. */
+  channelInfo(channel: string): Promise<NativeChannelInfo>
+  /** One page of the active channels. */
+  channels(request: ChannelsRequest): Promise<NativeChannelPage>
+  /** Messages of a channel's history. */
+  history(channel: string, range?: HistoryRequest | undefined | null): Promise<NativeHistory>
+  /** Ends a consumer's subscriptions on every node, and bans it if asked. */
+  disconnect(request: DisconnectRequest): Promise<NativeDisconnected>
+  /** Drops the connections. The producer stays usable: the next call reconnects. */
   close(): void
 }
 
@@ -39,6 +49,21 @@ export declare class NativeServer {
   stop(): Promise<void>
 }
 
+/** `channels({ prefix, after, limit })`. */
+export interface ChannelsRequest {
+  prefix?: string
+  after?: string
+  limit?: number
+}
+
+/** `disconnect({ consumer, channel, reason, ban })`, `ban` in seconds. */
+export interface DisconnectRequest {
+  consumer: string
+  channel?: string
+  reason?: string
+  ban?: number
+}
+
 /** One row of sdk-core's error table (`push_core::KINDS`, the table of docs/ERRORS.md). */
 export interface ErrorRow {
   code: string
@@ -52,13 +77,72 @@ export interface ErrorRow {
 /** sdk-core's error table, one row per kind, in the order of docs/ERRORS.md. */
 export declare function errorTable(): Array<ErrorRow>
 
+/** `channel(name).history({ last })` or `({ after, limit })`; neither is the whole history. */
+export interface HistoryRequest {
+  last?: number
+  /** A message id, as a decimal string. */
+  after?: string
+  limit?: number
+}
+
+export interface NativeChannelInfo {
+  channel: string
+  connections: number
+  consumers: number
+  lastId: string | null
+  history: number
+  nodes: number
+  /** ms since the Unix epoch. */
+  asOf: number
+}
+
+export interface NativeChannelPage {
+  channels: Array<NativeChannelInfo>
+  next: string | null
+  nodes: number
+  asOf: number
+}
+
+export interface NativeDisconnected {
+  consumer: string
+  channel: string | null
+  disconnected: number
+  /** ms since the Unix epoch. */
+  banUntil: number | null
+}
+
+export interface NativeGap {
+  channel: string
+  from: string
+  to: string
+}
+
+export interface NativeHistory {
+  messages: Array<NativeHistoryMessage>
+  gaps: Array<NativeGap>
+  lastId: string
+  more: boolean
+}
+
+export interface NativeHistoryMessage {
+  id: string
+  channel: string
+  channels: Array<string>
+  data: Buffer
+  /** The payload as text when it is UTF-8. */
+  text: string | null
+  contentType: string
+  /** ms since the Unix epoch. */
+  time: number
+}
+
 /** Options of `new Producer(...)`; each falls back to sdk-core's default. */
 export interface ProducerConfig {
   /** `http://host:port` of a push server. Default: `PUSH_URL`, else `http://127.0.0.1:4000`. */
   url?: string
   /** Sent as `Authorization: Bearer <key>`. Default: `PUSH_PUBLISH_KEY`. */
   publishKey?: string
-  /** Time limit for one publish, connecting included. Default: 10000. */
+  /** Time limit for one publish or server API call, connecting included. Default: 10000. */
   timeoutMs?: number
   /**
    * A PEM file of CA certificates trusted for https:// and amqps:// besides the system's
@@ -66,12 +150,6 @@ export interface ProducerConfig {
    */
   caFile?: string
 }
-
-/**
- * `publish(data, { to })`: publishes with sdk-core's default producer (built from PUSH_URL and
- * PUSH_PUBLISH_KEY on first use and again whenever either has changed). Rejects like `send`.
- */
-export declare function publishDefault(channel: string, data: string | Uint8Array, contentType?: string | undefined | null, idempotencyKey?: string | undefined | null): Promise<string>
 
 /**
  * The `push-server` command line (`argv[0]` is the program name); returns the exit code. Blocks

@@ -838,7 +838,6 @@ module.exports = nativeBinding
 module.exports.NativeProducer = nativeBinding.NativeProducer
 module.exports.NativeServer = nativeBinding.NativeServer
 module.exports.errorTable = nativeBinding.errorTable
-module.exports.publishDefault = nativeBinding.publishDefault
 module.exports.runServerCli = nativeBinding.runServerCli
 module.exports.signToken = nativeBinding.signToken
 module.exports.startServer = nativeBinding.startServer

@@ -8,7 +8,7 @@ export interface ProducerOptions {
   url?: string | null
   /** Sent as `Authorization: Bearer <key>`. Default: `process.env.PUSH_PUBLISH_KEY`. */
   publishKey?: string | null
-  /** Time limit for one publish, connecting included, in milliseconds. Default: 10000. */
+  /** Time limit for one publish or server API call, connecting and retries included, in milliseconds. Default: 10000. */
   timeoutMs?: number | null
   /**
    * A PEM file of CA certificates trusted for `https://` and `amqps://` besides the system's
@@ -34,20 +34,174 @@ export interface PublishOptions {
 }
 
 export interface PublishToOptions extends PublishOptions {
-  /** The channel, a URL path such as `/greetings`. */
-  to: string
+  /**
+   * The channel, a URL path such as `/greetings`, or several (`['/a', '/b']`): one message with
+   * one id on all of them, delivered once to a subscriber of more than one.
+   */
+  to: string | readonly string[]
 }
 
-/** A publish waiting for its channel, made by `producer.publish(data)`. */
+/** A publish waiting for its channels, made by `producer.publish(data)`. */
 export declare class Publication {
   private constructor()
   /**
    * Publishes to `channel` and resolves to the message id (a decimal string) once the server has
    * accepted it. Rejects with a `PushError` subclass (or a `TypeError` for wrong argument types).
-   * Each call publishes once more, unless its `idempotencyKey` was already used for `channel`:
-   * then it resolves to the first id.
+   * Each call publishes once more, unless its `idempotencyKey` was already used for the same
+   * channels: then it resolves to the first id.
+   *
+   * Several channels (`.to('/a', '/b')` or `.to(['/a', '/b'])`) get one message with one id:
+   * each channel's subscribers get it, and a connection subscribed to several of them gets it
+   * once, naming them in `channels`. At most 100 channels (the server's `maxPublishChannels`)
+   * once duplicates are dropped; more, or an empty array, reject with `BadRequestError`, an
+   * invalid name with `InvalidChannelError`, before any request. The idempotency key covers the
+   * list: a retry names the same channels in the same order.
    */
-  to(channel: string): Promise<string>
+  to(channel: string, ...more: string[]): Promise<string>
+  to(channels: readonly string[]): Promise<string>
+}
+
+/** What a channel holds and who is connected to it: `await channel('/rooms/1').info()`. */
+export interface ChannelInfo {
+  /** The channel's name. */
+  channel: string
+  /**
+   * Subscriber connections open on the channel now (SSE streams, WebSockets, long-polls and JSON
+   * batch requests while they wait; a multiplexed connection counts on each of its channels),
+   * summed over the nodes counted.
+   */
+  connections: number
+  /** Distinct consumer ids among them, per node, summed over the nodes (connections without one are not counted). */
+  consumers: number
+  /** The newest message the channel holds in history (a decimal string), `null` when it holds none. */
+  lastId: string | null
+  /** How many messages it holds in history (at most the server's `historySize`, within `historyAge`). */
+  history: number
+  /** How many nodes the counts come from (1 on one server; in a listing, the page's). */
+  nodes: number
+  /** When the oldest count included was taken (now on one server; in a listing, the page's). */
+  asOf: Date
+}
+
+/** Options of `channels()` and `eachChannel()`. */
+export interface ChannelsOptions {
+  /** Only channels whose names start with it (`'/rooms/'`); it must begin like a channel name, else `BadRequestError`. */
+  prefix?: string | null
+  /** Channels after this name: the previous page's `next`. */
+  after?: string | null
+  /** Channels per page, 1 to 1000 (else `BadRequestError`). Default: 100. */
+  limit?: number | null
+}
+
+/** One page of the active channels (those with a connection or with history), in name order. */
+export interface ChannelPage {
+  channels: ChannelInfo[]
+  /** The `after` of the next page; `null` on the last one. */
+  next: string | null
+  /** How many nodes the counts come from. */
+  nodes: number
+  /** When the oldest count included was taken. */
+  asOf: Date
+}
+
+/**
+ * Which part of a channel's history to read: `{ last }`, or `{ after, limit }`; neither (or no
+ * options) is every message the server holds in memory for the channel. `last` with `after`,
+ * or `limit` without `after`, rejects with `BadRequestError`.
+ */
+export interface HistoryOptions {
+  /** The newest N messages held in memory, oldest first: 1 to the server's `maxBatch` (`0` rejects with `BadRequestError`). */
+  last?: number | null
+  /**
+   * Every message after this id, read as a resuming subscriber's would be (from the data dir or
+   * RabbitMQ too, with `gaps` for what is gone). A decimal string (as ids are given); a bigint or
+   * a safe integer works too. A malformed id rejects with `InvalidCursorError`.
+   */
+  after?: string | bigint | number | null
+  /** With `after`: at most this many messages (default and cap: the server's `maxBatch`); page on from `lastId` while `more`. */
+  limit?: number | null
+}
+
+/** One message of a channel's history. */
+export interface HistoryMessage {
+  /** Its id, a decimal string. */
+  id: string
+  /** The channel asked about (for a message published to several: the first of them). */
+  channel: string
+  /**
+   * For a message published to several channels, those the server names: in a history read only
+   * the channel asked about (a subscriber never sees the names of channels it did not ask for).
+   * Empty for a message published to one.
+   */
+  channels: string[]
+  /** The payload, as published. */
+  data: Buffer
+  /** The payload as text when it is valid UTF-8, else `null`. */
+  text: string | null
+  contentType: string
+  /** When it was published. */
+  time: Date
+}
+
+/** Messages of `channel` with ids `from` to `to` (inclusive) may be gone. */
+export interface Gap {
+  channel: string
+  from: string
+  to: string
+}
+
+/** Messages of a channel's history, oldest first (the JSON batch's shape). */
+export interface History {
+  messages: HistoryMessage[]
+  /** Ranges that are gone (only with `after`). */
+  gaps: Gap[]
+  /** The cursor to read on from (`history({ after: lastId })`); `'0'` when the server named none (nothing held). */
+  lastId: string
+  /** The limit cut the answer: read on from `lastId` for the rest. */
+  more: boolean
+}
+
+/** Options of `disconnect()`. */
+export interface DisconnectOptions {
+  /** The consumer id the subscribers sent (`Consumer-Id`, `?consumer=`, or their token's). Empty or with control characters: `BadRequestError`. */
+  consumer: string
+  /** Only the connections that include this channel. Default: all of the consumer's. */
+  channel?: string | null
+  /** Shown to the client (at most 200 bytes, else `BadRequestError`). */
+  reason?: string | null
+  /**
+   * In **seconds** (like the protocol's `ban`, not milliseconds): also refuse the consumer's new
+   * subscriptions (to `channel`, or any) with `403` for this long. 0 to 86400 (a day), rounded
+   * up to whole seconds; more or negative rejects with `BadRequestError`.
+   */
+  ban?: number | null
+}
+
+/** What a disconnect did. */
+export interface Disconnected {
+  consumer: string
+  /** The channel it was limited to, `null` for all. */
+  channel: string | null
+  /** Connections ended on the node that answered (the others end theirs as the command reaches them). */
+  disconnected: number
+  /** When the ban ends; `null` without a ban. */
+  banUntil: Date | null
+}
+
+/**
+ * One channel of a push server, made by `producer.channel(name)` or `channel(name)`. Holds no
+ * connection: each call asks the server. An invalid name rejects each call with
+ * `InvalidChannelError` before any request.
+ */
+export declare class Channel {
+  private constructor()
+  /** The name, as given. */
+  readonly name: string
+  /** `GET /_push/api/channel/<name>`: its counts and history size, over every node. */
+  info(): Promise<ChannelInfo>
+  /** `GET /_push/api/history/<name>`: `history({ last: 10 })`, `history({ after: id, limit: 100 })`, `history()`. */
+  history(options?: HistoryOptions): Promise<History>
+  toString(): string
 }
 
 /** Publishes messages to a push server. Connects on first use; one producer can be shared. */
@@ -56,16 +210,44 @@ export declare class Producer {
   constructor(options?: ProducerOptions)
   /** The server URL in use, after `PUSH_URL` and the default applied. */
   readonly url: string
-  /** `await producer.publish(data).to('/greetings')` */
+  /** `await producer.publish(data).to('/greetings')`, or `.to('/a', '/b')` for one message to both. */
   publish(data: PublishData, options?: PublishOptions): Publication
-  /** Drops idle connections. The producer stays usable: the next publish reconnects. */
+  /**
+   * A channel of this producer's server: `await producer.channel('/rooms/1').info()`,
+   * `.history({ last: 10 })`. Throws `TypeError` when `name` is not a string.
+   */
+  channel(name: string): Channel
+  /**
+   * One page of the channels with a connection or with history, in name order
+   * (`GET /_push/api/channels`). Ask for the next with `{ after: page.next }` while `next` is not `null`.
+   */
+  channels(options?: ChannelsOptions): Promise<ChannelPage>
+  /** Every channel of the listing: `for await (const info of producer.eachChannel({ prefix: '/rooms/' }))`, asking page after page. */
+  eachChannel(options?: ChannelsOptions): AsyncIterableIterator<ChannelInfo>
+  /**
+   * Ends a consumer's subscriptions on every node (`POST /_push/api/disconnect`), and with `ban`
+   * (seconds) refuses its new ones for that long. Safe to repeat.
+   */
+  disconnect(options: DisconnectOptions): Promise<Disconnected>
+  /** Drops idle connections. The producer stays usable: the next call reconnects. */
   close(): void
   /** Closes it: `using producer = new Producer()`. */
   [Symbol.dispose](): void
 }
 
-/** `await publish(data, { to: '/greetings' })` with a producer made from the environment. */
+/**
+ * `await publish(data, { to: '/greetings' })` (or `{ to: ['/a', '/b'] }`) with the default
+ * producer, made from `PUSH_URL`, `PUSH_PUBLISH_KEY` and `PUSH_CA_FILE` (again when they change).
+ */
 export declare function publish(data: PublishData, options: PublishToOptions): Promise<string>
+/** `producer.channel(name)` of the default producer. */
+export declare function channel(name: string): Channel
+/** `producer.channels(options)` with the default producer. */
+export declare function channels(options?: ChannelsOptions): Promise<ChannelPage>
+/** `producer.eachChannel(options)` with the default producer. */
+export declare function eachChannel(options?: ChannelsOptions): AsyncIterableIterator<ChannelInfo>
+/** `producer.disconnect(options)` with the default producer. */
+export declare function disconnect(options: DisconnectOptions): Promise<Disconnected>
 
 export interface TokenOptions {
   /**
@@ -182,6 +364,8 @@ export interface ServerOptions {
   wsMaxMessageBytes?: number | null
   /** Most channels one multiplexed connection may subscribe to. Default: 100. */
   maxChannelsPerConnection?: number | null
+  /** Most channels one publish to many (`.to('/a', '/b')`) may name. Default: 100. */
+  maxPublishChannels?: number | null
   /** Most messages in one JSON batch answer. Default: 1000. */
   maxBatch?: number | null
   /** Most payload bytes in one JSON batch answer. Default: 1048576. */

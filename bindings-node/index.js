@@ -4,7 +4,7 @@
 // The addon throws and rejects with plain Errors whose `code` is sdk-core's stable code; this
 // file turns them into the PushError subclasses it builds from sdk-core's error table.
 
-const { NativeProducer, errorTable, publishDefault, signToken, startServer } = require('./binding.js')
+const { NativeProducer, errorTable, signToken, startServer } = require('./binding.js')
 
 /** Base class of every push-rs error; `code` is stable across languages and versions. */
 class PushError extends Error {
@@ -82,19 +82,37 @@ function optionalString(value, what) {
   return value ?? undefined
 }
 
-/** Checks a publish's arguments and starts it with `send` (a producer's, or the default one). */
-async function sendWith(send, channel, data, contentType, idempotencyKey) {
-  if (typeof channel !== 'string') throw argError('channel', 'a string', channel)
+function optionalNumber(value, what) {
+  if (value != null && typeof value !== 'number') throw argError(what, 'a number', value)
+  return value ?? undefined
+}
+
+function optionsObject(value, what) {
+  if (value === undefined || value === null) return {}
+  if (typeof value !== 'object' || Array.isArray(value)) throw argError(what, 'an object', value)
+  return value
+}
+
+/** A publish's channels: one name, or an array of names (sdk-core checks each and their count). */
+function channelList(to, what) {
+  const list = Array.isArray(to) ? to : [to]
+  if (list.length === 1 && typeof list[0] !== 'string') throw argError(what, 'a string or an array of strings', list[0])
+  list.forEach((channel, i) => { if (typeof channel !== 'string') throw argError(`${what}[${i}]`, 'a string', channel) })
+  return list
+}
+
+/** Checks a publish's arguments and starts it with `producer` (a NativeProducer). */
+async function sendWith(producer, channels, data, contentType, idempotencyKey) {
   const args = [
-    channel,
+    channels,
     bytesOf(data, 'data'),
     optionalString(contentType, 'options.contentType'),
     optionalString(idempotencyKey, 'options.idempotencyKey'),
   ]
-  return native(() => send(...args))
+  return native(() => producer.send(...args))
 }
 
-/** A publish waiting for its channel: `producer.publish(data).to('/greetings')`. */
+/** A publish waiting for its channels: `producer.publish(data).to('/greetings')`. */
 class Publication {
   #native
   #data
@@ -108,12 +126,129 @@ class Publication {
   }
 
   /**
-   * Publishes to `channel`; resolves to the message id. Each call publishes once more, unless
-   * an idempotency key already used for this channel makes it resolve to the first id.
+   * Publishes to one channel (`.to('/a')`) or several (`.to('/a', '/b')`, `.to(['/a', '/b'])`:
+   * one message with one id on all of them); resolves to the message id. Each call publishes
+   * once more, unless an idempotency key already used for these channels makes it resolve to the
+   * first id.
    */
-  to(channel) {
-    const producer = this.#native
-    return sendWith((...args) => producer.send(...args), channel, this.#data, this.#contentType, this.#idempotencyKey)
+  async to(...channels) {
+    const list = channelList(channels.length === 1 ? channels[0] : channels, 'channel')
+    return sendWith(this.#native, list, this.#data, this.#contentType, this.#idempotencyKey)
+  }
+}
+
+// --- the server API (docs/PROTOCOL.md "Server API") --------------------------------------------
+// The addon answers with plain objects whose times are ms since the Unix epoch: here they become
+// Dates, and `null` stays `null`.
+
+const date = (ms) => (ms == null ? null : new Date(ms))
+
+function channelInfo(raw) {
+  const { channel, connections, consumers, lastId, history, nodes, asOf } = raw
+  return { channel, connections, consumers, lastId, history, nodes, asOf: date(asOf) }
+}
+
+function historyOf(raw) {
+  return {
+    messages: raw.messages.map(({ id, channel, channels, data, text, contentType, time }) => ({ id, channel, channels, data, text, contentType, time: date(time) })),
+    gaps: raw.gaps,
+    lastId: raw.lastId,
+    more: raw.more,
+  }
+}
+
+/** A message id as the addon takes it: a decimal string (a bigint or a safe integer is turned into one). */
+function messageId(value, what) {
+  if (value == null || typeof value === 'string') return value ?? undefined
+  if (typeof value === 'bigint' || Number.isSafeInteger(value)) return String(value)
+  throw argError(what, 'a message id (a decimal string; numbers past 2^53 lose digits)', value)
+}
+
+function channelsQuery(query) {
+  const { prefix, after, limit } = optionsObject(query, 'channels options')
+  return {
+    prefix: optionalString(prefix, 'options.prefix'),
+    after: optionalString(after, 'options.after'),
+    limit: optionalNumber(limit, 'options.limit'),
+  }
+}
+
+async function channelsWith(producer, query) {
+  const request = channelsQuery(query)
+  const page = await native(() => producer.channels(request))
+  return { channels: page.channels.map(channelInfo), next: page.next, nodes: page.nodes, asOf: date(page.asOf) }
+}
+
+/** Every channel of the listing, page after page (following `next`). */
+function eachChannelWith(producer, query) {
+  const first = channelsQuery(query) // wrong types throw here, not at the first `next()`
+  return (async function* pages() {
+    let after = first.after
+    for (;;) {
+      const page = await channelsWith(producer, { ...first, after })
+      yield* page.channels
+      if (page.next == null) return
+      after = page.next
+    }
+  })()
+}
+
+async function disconnectWith(producer, request) {
+  if (request === null || typeof request !== 'object' || Array.isArray(request)) {
+    throw argError('disconnect options', 'an object with `consumer`', request)
+  }
+  const { consumer, channel, reason, ban } = request
+  if (typeof consumer !== 'string') throw argError('options.consumer', 'a string', consumer)
+  const checked = {
+    consumer,
+    channel: optionalString(channel, 'options.channel'),
+    reason: optionalString(reason, 'options.reason'),
+    ban: optionalNumber(ban, 'options.ban'),
+  }
+  const raw = await native(() => producer.disconnect(checked))
+  return { consumer: raw.consumer, channel: raw.channel, disconnected: raw.disconnected, banUntil: date(raw.banUntil) }
+}
+
+const channelToken = Symbol('Channel')
+
+/**
+ * One channel of a push server: `producer.channel('/rooms/1')` (or `channel('/rooms/1')` for
+ * the default producer). Holds no connection; each call asks the server. The name is checked
+ * by each call (an invalid one rejects with InvalidChannelError before any request).
+ */
+class Channel {
+  #native
+  #name
+  constructor(token, producer, name) {
+    if (token !== channelToken) throw new TypeError('use producer.channel(name) or channel(name) to make a Channel')
+    if (typeof name !== 'string') throw argError('channel', 'a string', name)
+    this.#native = producer
+    this.#name = name
+  }
+
+  /** The channel's name, as given. */
+  get name() {
+    return this.#name
+  }
+
+  /** What the channel holds and who is connected to it, counted over every node. */
+  async info() {
+    return channelInfo(await native(() => this.#native.channelInfo(this.#name)))
+  }
+
+  /** Messages of its history, oldest first: `{ last }`, `{ after, limit }`, or everything held. */
+  async history(range) {
+    const { last, after, limit } = optionsObject(range, 'history options')
+    const request = range == null ? undefined : {
+      last: optionalNumber(last, 'options.last'),
+      after: messageId(after, 'options.after'),
+      limit: optionalNumber(limit, 'options.limit'),
+    }
+    return historyOf(await native(() => this.#native.history(this.#name, request)))
+  }
+
+  toString() {
+    return this.#name
   }
 }
 
@@ -130,12 +265,32 @@ class Producer {
     return this.#native.url
   }
 
-  /** Starts a publish; finish it with `.to(channel)`. */
+  /** Starts a publish; finish it with `.to(channel)` or `.to(channel, ...more)`. */
   publish(data, options) {
     return new Publication(this.#native, data, options?.contentType, options?.idempotencyKey)
   }
 
-  /** Drops idle connections. The producer stays usable: the next publish reconnects. */
+  /** A channel of this producer's server, for its info and history. */
+  channel(name) {
+    return new Channel(channelToken, this.#native, name)
+  }
+
+  /** One page of the channels with a connection or with history, in name order. */
+  channels(query) {
+    return channelsWith(this.#native, query)
+  }
+
+  /** Every channel of the listing, as an async iterator that asks for page after page. */
+  eachChannel(query) {
+    return eachChannelWith(this.#native, query)
+  }
+
+  /** Ends a consumer's subscriptions on every node; `ban` (seconds) also refuses new ones. */
+  disconnect(request) {
+    return disconnectWith(this.#native, request)
+  }
+
+  /** Drops idle connections. The producer stays usable: the next call reconnects. */
   close() {
     this.#native.close()
   }
@@ -178,13 +333,35 @@ const Token = Object.freeze({
   },
 })
 
-/**
- * `publish(data, { to })`: publishes with sdk-core's default producer, made from PUSH_URL and
- * PUSH_PUBLISH_KEY on first use and made again whenever either has changed.
- */
+// sdk-core's default producer, made from PUSH_URL, PUSH_PUBLISH_KEY and PUSH_CA_FILE on first use
+// and made again whenever one has changed: this handle looks it up on every call.
+let environmentProducer
+const byDefault = () => (environmentProducer ??= NativeProducer.fromEnvironment())
+
+/** `publish(data, { to })`: publishes with the default producer; `to` is a channel or an array. */
 async function publish(data, options) {
   if (options === null || typeof options !== 'object') throw argError('options', 'an object with `to`', options)
-  return sendWith(publishDefault, options.to, data, options.contentType, options.idempotencyKey)
+  return sendWith(byDefault(), channelList(options.to, 'options.to'), data, options.contentType, options.idempotencyKey)
+}
+
+/** `channel(name)` of the default producer's server. */
+function channel(name) {
+  return new Channel(channelToken, byDefault(), name)
+}
+
+/** `channels(query)` with the default producer. */
+function channels(query) {
+  return channelsWith(byDefault(), query)
+}
+
+/** `eachChannel(query)` with the default producer. */
+function eachChannel(query) {
+  return eachChannelWith(byDefault(), query)
+}
+
+/** `disconnect(request)` with the default producer. */
+function disconnect(request) {
+  return disconnectWith(byDefault(), request)
 }
 
 /** A server option as the flag parser takes it; see `ServerOptions` in index.d.ts. */
@@ -285,7 +462,10 @@ class Server {
   }
 }
 
-module.exports = { Producer, Server, Publication, publish, Token, PushError, ...errorClasses }
+module.exports = {
+  Producer, Server, Publication, Channel, publish, channel, channels, eachChannel, disconnect, Token, PushError,
+  ...errorClasses,
+}
 // For the tests (not API, and under a symbol so that no ESM name shows it): how an addon error
 // becomes a PushError.
 module.exports[Symbol.for('push-rs.fromNative')] = fromNative

@@ -2,6 +2,7 @@
 // line must fail to type-check, so the declarations are neither too loose nor too strict.
 import push = require('push-rs')
 import { InvalidConfigError, Producer, PushError, Server, TimeoutError, Token, publish, type PushErrorCode, type Publication, type ServerOptions, type TokenOptions } from 'push-rs'
+import { Channel, channel, channels, disconnect, eachChannel, type ChannelInfo, type ChannelPage, type Disconnected, type Gap, type History, type HistoryMessage, type HistoryOptions } from 'push-rs'
 
 async function typeTests(): Promise<void> {
   const p = new Producer()
@@ -21,6 +22,70 @@ async function typeTests(): Promise<void> {
   await p.publish('x', { idempotencyKey: 'order-9' }).to('/orders')
   await p.publish('x', { contentType: 'text/plain', idempotencyKey: null }).to('/orders')
   await publish('x', { to: '/orders', idempotencyKey: 'order-9' })
+  const many: string = await p.publish('x').to('/a', '/b')
+  await p.publish('x').to(['/a', '/b'])
+  const list: readonly string[] = ['/a', '/b']
+  await p.publish('x').to(list)
+  await publish('x', { to: ['/a', '/b'] })
+
+  // The server API.
+  const room: Channel = p.channel('/rooms/1')
+  const roomName: string = room.name
+  const info: ChannelInfo = await room.info()
+  const counts: number = info.connections + info.consumers + info.history + info.nodes
+  const lastId: string | null = info.lastId
+  const asOf: Date = info.asOf
+  const recent: History = await room.history({ last: 10 })
+  await room.history({ after: '1795870127759001', limit: 100 })
+  await room.history({ after: 17n })
+  await room.history()
+  const range: HistoryOptions = { last: null, after: undefined }
+  await room.history(range)
+  const message: HistoryMessage = recent.messages[0]
+  const data: Buffer = message.data
+  const text: string | null = message.text
+  const time: Date = message.time
+  const msgChannels: string[] = message.channels
+  const gap: Gap = recent.gaps[0]
+  const gapEnds: string = gap.from + gap.to + gap.channel
+  const more: boolean = recent.more
+  const cursor: string = recent.lastId
+  const page: ChannelPage = await p.channels({ prefix: '/rooms/', after: '/rooms/9', limit: 100 })
+  const next: string | null = page.next
+  await p.channels()
+  for await (const entry of p.eachChannel({ prefix: '/rooms/' })) {
+    const name: string = entry.channel
+    void name
+  }
+  const kicked: Disconnected = await p.disconnect({ consumer: 'alice', channel: '/rooms/1', reason: 'logged out', ban: 600 })
+  const banUntil: Date | null = kicked.banUntil
+  const ended: number = kicked.disconnected
+  await p.disconnect({ consumer: 'bob' })
+  const viaDefaultInfo: ChannelInfo = await channel('/a').info()
+  await channels({ limit: 10 })
+  for await (const entry of eachChannel()) void entry.lastId
+  await disconnect({ consumer: 'alice', ban: 60 })
+  await push.channel('/a').history({ last: 1 })
+
+  // @ts-expect-error a publish needs a channel
+  await p.publish('x').to()
+  // @ts-expect-error channels are strings
+  await p.publish('x').to('/a', 2)
+  // @ts-expect-error a disconnect needs a consumer
+  await p.disconnect({ channel: '/a' })
+  // @ts-expect-error ban is a number of seconds
+  await p.disconnect({ consumer: 'a', ban: '10m' })
+  // @ts-expect-error last is a number
+  await room.history({ last: '10' })
+  // @ts-expect-error unknown history option
+  await room.history({ first: 1 })
+  // @ts-expect-error unknown channels option
+  await p.channels({ pattern: '/rooms/*' })
+  // @ts-expect-error Channel has no public constructor
+  new Channel()
+  // @ts-expect-error info() takes no options
+  await room.info({ fresh: true })
+
   p.close()
   p[Symbol.dispose]()
 
@@ -109,5 +174,6 @@ async function typeTests(): Promise<void> {
   server.port = 1
 
   void [url, id, viaDefault, made, token, started, serverUrl, port, running, stopped]
+  void [many, roomName, counts, lastId, asOf, data, text, time, msgChannels, gapEnds, more, cursor, next, banUntil, ended, viaDefaultInfo]
 }
 void typeTests
