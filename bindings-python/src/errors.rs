@@ -14,7 +14,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyModule};
 
 use push_core::binding::guard;
-use push_core::{Error, KINDS};
+use push_core::{Error, ErrorKind, KINDS};
 
 static ERRORS: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 
@@ -32,6 +32,12 @@ pub fn to_py(py: Python<'_>, error: &Error) -> PyErr {
     };
     // If even the lookup fails (a broken install), raise that failure: it says what is wrong.
     build().unwrap_or_else(|lookup_failed| lookup_failed)
+}
+
+/// The exception of an sdk-core error this binding finds itself (a bad argument of the kind
+/// sdk-core would name, e.g. `BadRequest` for `last=` with `after=`).
+pub fn new(kind: ErrorKind, message: impl Into<String>) -> PyErr {
+    Python::attach(|py| to_py(py, &Error::new(kind, message)))
 }
 
 /// sdk-core's error table, one dict per kind: `code`, `class_name`, `http_status`, `retryable`,

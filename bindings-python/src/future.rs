@@ -1,5 +1,6 @@
 //! Runs an sdk-core future on the producer's tokio runtime and completes an asyncio future
-//! with its result, so `await publish.to_async(channel)` never blocks the event loop.
+//! with its result, so `await publish.to_async(channel)` (and the server API's `_async` calls)
+//! never blocks the event loop.
 //!
 //! The asyncio future is made on the running loop; the tokio task resolves it through
 //! `loop.call_soon_threadsafe`, the one thread-safe way into a loop. Cancelling the asyncio
@@ -24,23 +25,27 @@ use tokio::task::AbortHandle;
 use push_core::binding::guard_future;
 use push_core::{Error, ErrorKind};
 
+use crate::api::ToPython;
 use crate::errors;
 
 static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static RESOLVE: PyOnceLock<Py<PyCFunction>> = PyOnceLock::new();
 
-/// Spawns `work` on `handle` and returns an asyncio future for its result (a `str`).
+/// Spawns `work` on `handle` and returns an asyncio future for its result, made a Python object
+/// ([`ToPython`]) with the GIL once it is ready.
 ///
 /// `keepalive` (the Python producer) is held until the result is on the loop, and released
 /// there: the last reference to a producer must not drop on its own runtime's threads.
-pub fn spawn<'py, F>(py: Python<'py>, handle: &Handle, keepalive: Py<PyAny>, work: F) -> PyResult<Bound<'py, PyAny>>
+pub fn spawn<'py, T, F>(py: Python<'py>, handle: &Handle, keepalive: Py<PyAny>, work: F) -> PyResult<Bound<'py, PyAny>>
 where
-    F: Future<Output = Result<String, Error>> + Send + 'static,
+    T: ToPython,
+    F: Future<Output = Result<T, Error>> + Send + 'static,
 {
     let event_loop = GET_RUNNING_LOOP.import(py, "asyncio", "get_running_loop")?.call0()?;
     let future = event_loop.call_method0("create_future")?;
-    let mut completion = Completion {
+    let mut completion = Completion::<T> {
         parts: Some(Parts { event_loop: event_loop.unbind(), future: future.clone().unbind(), keepalive }),
+        answer: std::marker::PhantomData,
     };
     let work = guard_future(work);
     let task = handle.spawn(async move {
@@ -58,12 +63,13 @@ struct Parts {
 }
 
 /// Owns the way back to the loop; completes the future exactly once, even if dropped.
-struct Completion {
+struct Completion<T: ToPython> {
     parts: Option<Parts>,
+    answer: std::marker::PhantomData<fn(T)>,
 }
 
-impl Completion {
-    fn finish(&mut self, result: Result<String, Error>) {
+impl<T: ToPython> Completion<T> {
+    fn finish(&mut self, result: Result<T, Error>) {
         let Some(parts) = self.parts.take() else { return };
         let Some(_entry) = PythonEntry::enter() else {
             // The interpreter is exiting: touching these objects now could abort the process.
@@ -72,9 +78,9 @@ impl Completion {
         };
         let Parts { event_loop, future, keepalive } = parts;
         Python::attach(|py| {
-            let (value, exception) = match result {
-                Ok(id) => (Some(id), None),
-                Err(e) => (None, Some(errors::to_py(py, &e).into_value(py))),
+            let (value, exception) = match result.map_err(|e| errors::to_py(py, &e)).and_then(|answer| answer.to_python(py)) {
+                Ok(value) => (Some(value), None),
+                Err(e) => (None, Some(e.into_value(py))),
             };
             let scheduled = RESOLVE
                 .get_or_try_init(py, || PyCFunction::new_closure(py, None, None, resolve).map(Bound::unbind))
@@ -93,12 +99,12 @@ impl Completion {
     }
 }
 
-impl Drop for Completion {
+impl<T: ToPython> Drop for Completion<T> {
     fn drop(&mut self) {
         if self.parts.is_some() {
             self.finish(Err(Error::new(
                 ErrorKind::ConnectionFailed,
-                "the producer was closed before this publish finished",
+                "the producer was closed before this call finished",
             )));
         }
     }

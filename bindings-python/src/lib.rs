@@ -2,6 +2,8 @@
 //!
 //! - [`producer`]: `Producer` and `Publish`, thin wrappers of sdk-core's blocking producer, and
 //!   `default_producer()` / `close_default()` (sdk-core's `DefaultProducer`).
+//! - [`api`]: the server API: `Channel` (`info`, `history`), and the conversions behind the
+//!   producer's `channels`, `disconnect` and publish to many, answers as `push._api` dataclasses.
 //! - [`wait`]: a blocking wait for a task that Ctrl-C interrupts (`Publish.to`).
 //! - [`future`]: the bridge from a tokio task to an asyncio future (`to_async`).
 //! - [`token`]: `Token.sign`, subscriber tokens signed by sdk-core.
@@ -11,6 +13,7 @@
 //!
 //! The public package `push` (python/push/__init__.py) re-exports all of it.
 
+mod api;
 mod errors;
 mod future;
 mod producer;
@@ -24,6 +27,7 @@ use pyo3::prelude::*;
 fn _push(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<producer::Producer>()?;
     m.add_class::<producer::Publish>()?;
+    m.add_class::<api::Channel>()?;
     m.add_class::<token::Token>()?;
     m.add_class::<server::Server>()?;
     m.add_function(wrap_pyfunction!(server::server_main, m)?)?;

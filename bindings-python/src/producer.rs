@@ -1,4 +1,5 @@
-//! `push.Producer` and `push.Publish`: argument conversion around one sdk-core call each.
+//! `push.Producer` and `push.Publish`: argument conversion around one sdk-core call each (the
+//! server API's conversions are in api.rs).
 //!
 //! The producer wraps sdk-core's `BlockingProducer`, which is thread-safe and fork-safe (it
 //! makes a new runtime when the process id changed). Blocking calls run detached from the
@@ -13,6 +14,7 @@ use push_core::binding::{self, guard, DefaultProducer};
 use push_core::producer::BlockingProducer;
 use push_core::{Error, ErrorKind};
 
+use crate::api::{self, Channel};
 use crate::errors::IntoPyResult;
 use crate::future;
 use crate::wait;
@@ -20,7 +22,7 @@ use crate::wait;
 /// Publishes messages to push-rs channels: `Producer().publish("hi").to("/greetings")`.
 #[pyclass(module = "push", frozen, subclass)]
 pub struct Producer {
-    inner: BlockingProducer,
+    pub(crate) inner: BlockingProducer,
 }
 
 #[pymethods]
@@ -50,6 +52,59 @@ impl Producer {
         Ok(Publish { producer: slf.clone().unbind(), data: payload(data)?, content_type, idempotency_key })
     }
 
+    /// A channel to ask about: `producer.channel("/rooms/1").info()`. The name is checked now.
+    fn channel(slf: &Bound<'_, Self>, name: &str) -> PyResult<Channel> {
+        Channel::new(slf.py(), slf.clone().unbind(), name)
+    }
+
+    /// One page of the channels with a connection or with history, in name order.
+    #[pyo3(signature = (prefix=None, *, after=None, limit=None))]
+    fn channels(slf: &Bound<'_, Self>, prefix: Option<String>, after: Option<String>, limit: Option<i64>) -> PyResult<Py<PyAny>> {
+        let query = api::channels_query(prefix, after, limit)?;
+        api::blocking(slf.py(), slf.get(), |p| async move { p.channels(query).await })
+    }
+
+    /// `channels(...)` as an asyncio future.
+    #[pyo3(signature = (prefix=None, *, after=None, limit=None))]
+    fn channels_async<'py>(slf: &Bound<'py, Self>, prefix: Option<String>, after: Option<String>, limit: Option<i64>) -> PyResult<Bound<'py, PyAny>> {
+        let query = api::channels_query(prefix, after, limit)?;
+        api::spawn(slf.py(), &slf.clone().unbind(), |p| async move { p.channels(query).await })
+    }
+
+    /// Every active channel (`prefix`: only those names), page by page as iterated.
+    #[pyo3(signature = (prefix=None, *, limit=None))]
+    fn iter_channels<'py>(slf: &Bound<'py, Self>, prefix: Option<String>, limit: Option<i64>) -> PyResult<Bound<'py, PyAny>> {
+        // A generator in Python (push._api) over `channels(after=page.next)`.
+        api::module(slf.py())?.getattr("_iter_channels")?.call1((slf, prefix, limit))
+    }
+
+    /// Ends the consumer's subscriptions on every node; `ban` (seconds or a timedelta) also
+    /// refuses its new ones for that long.
+    #[pyo3(signature = (consumer, *, channel=None, reason=None, ban=None))]
+    fn disconnect(
+        slf: &Bound<'_, Self>,
+        consumer: String,
+        channel: Option<String>,
+        reason: Option<String>,
+        ban: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let request = api::disconnect_request(consumer, channel, reason, ban)?;
+        api::blocking(slf.py(), slf.get(), |p| async move { p.disconnect(request).await })
+    }
+
+    /// `disconnect(...)` as an asyncio future.
+    #[pyo3(signature = (consumer, *, channel=None, reason=None, ban=None))]
+    fn disconnect_async<'py>(
+        slf: &Bound<'py, Self>,
+        consumer: String,
+        channel: Option<String>,
+        reason: Option<String>,
+        ban: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let request = api::disconnect_request(consumer, channel, reason, ban)?;
+        api::spawn(slf.py(), &slf.clone().unbind(), |p| async move { p.disconnect(request).await })
+    }
+
     /// Closes the connections. The producer stays usable: it reconnects on the next publish.
     fn close(&self, py: Python<'_>) {
         py.detach(|| self.inner.close());
@@ -70,7 +125,7 @@ impl Producer {
     }
 }
 
-/// A publish waiting for its channel: `producer.publish(data).to(channel)`.
+/// A publish waiting for its channels: `producer.publish(data).to("/a")` or `.to("/a", "/b")`.
 #[pyclass(module = "push", frozen)]
 pub struct Publish {
     producer: Py<Producer>,
@@ -82,25 +137,30 @@ pub struct Publish {
 
 #[pymethods]
 impl Publish {
-    /// Publishes to `channel`, blocking this thread (not the others) until the server has
-    /// accepted the message; returns the message id. Ctrl-C interrupts the wait
-    /// (`KeyboardInterrupt`), as it does any blocking call.
-    fn to(&self, py: Python<'_>, channel: String) -> PyResult<String> {
+    /// Publishes to the channels (names, or lists of names: one message with one id on all of
+    /// them), blocking this thread (not the others) until the server has accepted the message;
+    /// returns the message id. Ctrl-C interrupts the wait (`KeyboardInterrupt`), as it does any
+    /// blocking call.
+    #[pyo3(signature = (*channels))]
+    fn to(&self, py: Python<'_>, channels: &Bound<'_, PyTuple>) -> PyResult<String> {
+        let channels = api::targets(channels)?;
         let (handle, producer) = guard(|| self.producer.get().inner.async_parts()).py(py)?;
         let (data, content_type, key) = (self.data.clone(), self.content_type.clone(), self.idempotency_key.clone());
         wait::interruptible(py, &handle, async move {
-            producer.send_keyed(&channel, data, content_type.as_deref(), key).await.map(|id| id.to_string())
+            producer.send_keyed(channels, data, content_type.as_deref(), key).await.map(|id| id.to_string())
         })
     }
 
-    /// Publishes to `channel` without blocking the running asyncio loop; returns an
-    /// `asyncio.Future` of the message id.
-    fn to_async<'py>(&self, py: Python<'py>, channel: String) -> PyResult<Bound<'py, PyAny>> {
+    /// `to(...)` without blocking the running asyncio loop; returns an `asyncio.Future` of the
+    /// message id.
+    #[pyo3(signature = (*channels))]
+    fn to_async<'py>(&self, py: Python<'py>, channels: &Bound<'_, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
+        let channels = api::targets(channels)?;
         let (handle, producer) = guard(|| self.producer.get().inner.async_parts()).py(py)?;
         let (data, content_type, key) = (self.data.clone(), self.content_type.clone(), self.idempotency_key.clone());
         let keepalive = self.producer.clone_ref(py).into_any();
         future::spawn(py, &handle, keepalive, async move {
-            producer.send_keyed(&channel, data, content_type.as_deref(), key).await.map(|id| id.to_string())
+            producer.send_keyed(channels, data, content_type.as_deref(), key).await.map(|id| id.to_string())
         })
     }
 

@@ -36,7 +36,7 @@ where
             Ok(Ok(result)) => return result.py(py),
             // Cancelled: the runtime was shut down under it (`close()` from another thread).
             Ok(Err(_)) => {
-                return Err(Error::new(ErrorKind::ConnectionFailed, "the producer was closed while this publish was in flight")).py(py)
+                return Err(Error::new(ErrorKind::ConnectionFailed, "the producer was closed while this call was in flight")).py(py)
             }
             Err(_elapsed) => {
                 if let Err(interrupt) = py.check_signals() {

@@ -1,5 +1,5 @@
-"""Ctrl-C (SIGINT) in a process that uses push: a blocking publish raises KeyboardInterrupt at
-once, on the main thread, also while other threads publish; an in-process server is stopped
+"""Ctrl-C (SIGINT) in a process that uses push: a blocking publish (or server API call) raises
+KeyboardInterrupt at once, on the main thread, also while other threads publish; an in-process server is stopped
 by the `with` block it runs in; `python -m push` stops gracefully.
 
 Each case runs a real Python child process and sends it SIGINT. The children start with SIGINT
@@ -55,9 +55,10 @@ def wait_line(child: "subprocess.Popen[str]") -> str:
     return child.stdout.readline()
 
 
-def ctrl_c_during_publish(silent: Silent, threads: int) -> None:
+def ctrl_c_during_publish(silent: Silent, threads: int, call: str = 'producer.publish("x").to("/ctrl-c")') -> None:
     """A child publishes on its main thread (and on `threads` others) to a server that never
-    answers; SIGINT once every publish has connected must end the main one at once."""
+    answers; SIGINT once every publish has connected must end the main one at once. `call` is
+    what the main thread waits on."""
     child = python(
         f"""
         import threading, time, push
@@ -67,7 +68,7 @@ def ctrl_c_during_publish(silent: Silent, threads: int) -> None:
         print("waiting", flush=True)
         started = time.monotonic()
         try:
-            producer.publish("x").to("/ctrl-c")
+            {call}
         except KeyboardInterrupt:
             print(f"interrupted after {{time.monotonic() - started:.2f}} s", flush=True)
         """
@@ -91,6 +92,20 @@ def test_ctrl_c_interrupts_a_blocking_publish(silent: Silent) -> None:
 
 def test_ctrl_c_interrupts_a_blocking_publish_while_other_threads_publish(silent: Silent) -> None:
     ctrl_c_during_publish(silent, threads=3)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        'producer.channel("/ctrl-c").info()',
+        'producer.channel("/ctrl-c").history(last=1)',
+        'producer.channels("/ctrl-c/")',
+        'producer.disconnect("alice", ban=60)',
+        'producer.publish("x").to("/a", "/b")',
+    ],
+)
+def test_ctrl_c_interrupts_a_blocking_server_api_call(silent: Silent, call: str) -> None:
+    ctrl_c_during_publish(silent, threads=0, call=call)
 
 
 def test_ctrl_c_reaches_the_child_when_this_suite_ignores_sigint(silent: Silent, ignoring_sigint: None) -> None:

@@ -6,6 +6,11 @@
     async with push.AsyncProducer() as producer:                # asyncio
         await producer.publish("hi").to("/greetings")
 
+    push.publish("hi", to=["/rooms/1", "/rooms/2"])            # one message, one id, both channels
+    push.channel("/rooms/1").info().connections                # the server API (PROTOCOL.md)
+    push.channel("/rooms/1").history(last=10).messages
+    push.disconnect("alice", reason="logged out", ban=600)
+
     token = push.Token.sign("/rooms/*", expires_in=3600)       # subscriber token, PUSH_SECRET
 
     with push.Server(history_size=100) as server:               # the server, in this process
@@ -18,8 +23,9 @@ The work is done by the Rust core (sdk-core) in the compiled module ``push._push
 
 from __future__ import annotations
 
+import datetime
 import os
-from typing import Optional, Sequence, Union
+from typing import Iterable, Iterator, Optional, Sequence, Union
 
 from push._errors import (
     BadRequestError,
@@ -38,8 +44,9 @@ from push._errors import (
     TooManyConnectionsError,
     UnauthorizedError,
 )
-from push._push import Producer, Publish, Server, Token, __version__, close_default, default_producer, server_main
-from push.aio import AsyncProducer, AsyncPublish
+from push._api import ChannelInfo, ChannelPage, Disconnected, Gap, History, HistoryMessage
+from push._push import Channel, Producer, Publish, Server, Token, __version__, close_default, default_producer, server_main
+from push.aio import AsyncChannel, AsyncProducer, AsyncPublish
 
 __all__ = [
     "__version__",
@@ -52,6 +59,20 @@ __all__ = [
     "ServerOption",
     "server_main",
     "publish",
+    "channel",
+    "channels",
+    "iter_channels",
+    "disconnect",
+    "Channel",
+    "AsyncChannel",
+    "ChannelInfo",
+    "ChannelPage",
+    "History",
+    "HistoryMessage",
+    "Gap",
+    "Disconnected",
+    "Channels",
+    "Seconds",
     "default_producer",
     "close_default",
     "Data",
@@ -76,15 +97,22 @@ __all__ = [
 #: What a message can be made of: text is sent as UTF-8, binary data as is.
 Data = Union[str, bytes, bytearray, memoryview]
 
+#: The channels of a publish: one name, or several (one message with one id on all of them).
+Channels = Union[str, Iterable[str]]
+
+#: A duration (a ban): seconds, or a timedelta.
+Seconds = Union[int, float, datetime.timedelta]
+
 #: A :class:`Server` option's value: a switch (bool), a list (joined with commas), or text
 #: (numbers, durations like ``"30s"``, paths); ``None`` leaves the option out.
 ServerOption = Union[bool, int, float, str, "os.PathLike[str]", Sequence[Union[int, float, str]], None]
 
 
 def publish(
-    data: Data, *, to: str, content_type: Optional[str] = None, idempotency_key: Optional[str] = None
+    data: Data, *, to: Channels, content_type: Optional[str] = None, idempotency_key: Optional[str] = None
 ) -> str:
-    """Publishes ``data`` to the channel ``to`` with the default producer; returns the id.
+    """Publishes ``data`` to ``to`` (a channel, or a list: one message with one id on all of them)
+    with the default producer; returns the id.
 
     ``push.publish("hi", to="/greetings")`` is ``push.Producer().publish("hi").to("/greetings")``
     without making a producer (and its connections) per call. The default producer
@@ -92,3 +120,31 @@ def publish(
     on first use and made again when any has changed, the same rule in every push-rs SDK (sdk-core's).
     """
     return default_producer().publish(data, content_type, idempotency_key=idempotency_key).to(to)
+
+
+def channel(name: str) -> Channel:
+    """The channel ``name`` of the default producer: ``push.channel("/rooms/1").info()``,
+    ``.history(last=10)``. Raises :class:`InvalidChannelError` for a bad name, at once."""
+    return default_producer().channel(name)
+
+
+def channels(prefix: Optional[str] = None, *, after: Optional[str] = None, limit: Optional[int] = None) -> ChannelPage:
+    """One page (``limit``: 1 to 1000, default 100) of the channels with a connection or with
+    history, in name order, whose names start with ``prefix``; the next page is
+    ``channels(prefix, after=page.next)`` while ``page.next`` is not ``None``."""
+    return default_producer().channels(prefix, after=after, limit=limit)
+
+
+def iter_channels(prefix: Optional[str] = None, *, limit: Optional[int] = None) -> Iterator[ChannelInfo]:
+    """Every active channel whose name starts with ``prefix``, fetched a page (``limit``) at a
+    time as the iteration goes."""
+    return default_producer().iter_channels(prefix, limit=limit)
+
+
+def disconnect(
+    consumer: str, *, channel: Optional[str] = None, reason: Optional[str] = None, ban: Optional[Seconds] = None
+) -> Disconnected:
+    """Ends every subscription of ``consumer`` (only those including ``channel``, if given) on
+    every node; ``reason`` (at most 200 bytes) is shown to the client; ``ban`` (seconds or a
+    timedelta, at most a day) also refuses its new subscriptions for that long."""
+    return default_producer().disconnect(consumer, channel=channel, reason=reason, ban=ban)

@@ -1,13 +1,16 @@
 # Type stubs of the compiled module (src/*.rs). Keep in step with the Rust code; ci.sh runs
 # mypy.stubtest against the built module.
 import asyncio
+import datetime
 import os
 from types import TracebackType
-from typing import Any, Coroutine, List, Optional, Sequence, Type, TypedDict, Union, final
+from typing import Any, Coroutine, Iterable, Iterator, List, Optional, Sequence, Type, TypedDict, Union, final
 
 from typing_extensions import Self, disjoint_base
 
-__all__ = ["Producer", "Publish", "Server", "Token", "__version__", "close_default", "default_producer", "error_table", "server_main", "_raise_internal"]
+from push._api import ChannelInfo, ChannelPage, Disconnected, History
+
+__all__ = ["Channel", "Producer", "Publish", "Server", "Token", "__version__", "close_default", "default_producer", "error_table", "server_main", "_raise_internal"]
 
 __version__: str
 
@@ -45,6 +48,38 @@ class Producer:
         stores nothing and returns the first id. ``None``: a fresh key per send. An invalid key
         raises ``push.BadRequestError`` when sent.
         """
+    def channel(self, name: str) -> Channel:
+        """The channel ``name``, to ask about: ``.info()``, ``.history(...)``. ``InvalidChannelError`` now for a bad name."""
+    def channels(self, prefix: Optional[str] = None, *, after: Optional[str] = None, limit: Optional[int] = None) -> ChannelPage:
+        """One page (``limit`` 1 to 1000, default 100) of the channels with a connection or with
+        history, in name order, starting with ``prefix``; the next is ``channels(prefix, after=page.next)``
+        while ``page.next`` is not ``None``. Blocks this thread only (the GIL is released)."""
+    def channels_async(
+        self, prefix: Optional[str] = None, *, after: Optional[str] = None, limit: Optional[int] = None
+    ) -> asyncio.Future[ChannelPage]:
+        """``channels(...)`` without blocking the running event loop."""
+    def iter_channels(self, prefix: Optional[str] = None, *, limit: Optional[int] = None) -> Iterator[ChannelInfo]:
+        """Every active channel starting with ``prefix``, a page (``limit``) at a time as iterated."""
+    def disconnect(
+        self,
+        consumer: str,
+        *,
+        channel: Optional[str] = None,
+        reason: Optional[str] = None,
+        ban: Union[int, float, datetime.timedelta, None] = None,
+    ) -> Disconnected:
+        """Ends every subscription of ``consumer`` (those including ``channel``, if given) on every
+        node; ``reason`` (at most 200 bytes) is shown to the client; ``ban`` (seconds or a timedelta,
+        at most a day) refuses its new subscriptions for that long (``403``)."""
+    def disconnect_async(
+        self,
+        consumer: str,
+        *,
+        channel: Optional[str] = None,
+        reason: Optional[str] = None,
+        ban: Union[int, float, datetime.timedelta, None] = None,
+    ) -> asyncio.Future[Disconnected]:
+        """``disconnect(...)`` without blocking the running event loop."""
     def close(self) -> None: ...
     def __enter__(self) -> Self: ...
     def __exit__(
@@ -56,12 +91,38 @@ class Producer:
 
 @final
 class Publish:
-    """A publish waiting for its channel."""
+    """A publish waiting for its channels."""
 
-    def to(self, channel: str) -> str:
-        """Publishes, blocking this thread only (the GIL is released); returns the id."""
-    def to_async(self, channel: str) -> asyncio.Future[str]:
+    def to(self, *channels: Union[str, Iterable[str]]) -> str:
+        """Publishes to the channels (``to("/a")``, ``to("/a", "/b")`` or ``to(["/a", "/b"])``: one
+        message with one id on all of them), blocking this thread only (the GIL is released);
+        returns the id."""
+    def to_async(self, *channels: Union[str, Iterable[str]]) -> asyncio.Future[str]:
         """Publishes without blocking the running event loop; await it for the id."""
+
+@final
+class Channel:
+    """A channel of a producer (``producer.channel(name)``, ``push.channel(name)``); not instantiable."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def producer(self) -> Producer: ...
+    def info(self) -> ChannelInfo:
+        """Who is connected and what it holds, now, over every node (blocking; the GIL is released)."""
+    def info_async(self) -> asyncio.Future[ChannelInfo]:
+        """``info()`` without blocking the running event loop."""
+    def history(self, *, last: Optional[int] = None, after: Union[str, int, None] = None, limit: Optional[int] = None) -> History:
+        """Messages of its history, oldest first: ``last=N`` the newest N held in memory (1 to the
+        server's ``--max-batch``), ``after=id`` every message after that cursor (at most ``limit``;
+        page on with ``after=h.last_id`` while ``h.more``), with gaps for what is gone; neither: all
+        held in memory. ``BadRequestError`` for ``last`` with ``after``, ``limit`` without ``after``, ``last=0``."""
+    def history_async(
+        self, *, last: Optional[int] = None, after: Union[str, int, None] = None, limit: Optional[int] = None
+    ) -> asyncio.Future[History]:
+        """``history(...)`` without blocking the running event loop."""
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
 
 @final
 class Token:

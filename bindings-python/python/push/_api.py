@@ -1,0 +1,116 @@
+"""The server API's answers (docs/PROTOCOL.md, "Server API"), as frozen dataclasses.
+
+The compiled module builds them from sdk-core's (``src/api.rs``): ids are ``str`` (as a publish
+returns them), times are UTC :class:`datetime.datetime`, payloads ``bytes``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterator, List, Optional
+
+if TYPE_CHECKING:
+    from push._push import Producer
+
+__all__ = ["ChannelInfo", "ChannelPage", "History", "HistoryMessage", "Gap", "Disconnected"]
+
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+
+
+def _from_ms(ms: int) -> _dt.datetime:
+    # Exact to the millisecond, which fromtimestamp(ms / 1000) is not always.
+    return _EPOCH + _dt.timedelta(milliseconds=ms)
+
+
+@dataclass(frozen=True)
+class ChannelInfo:
+    """What a channel holds and who is connected to it (``push.channel(name).info()``).
+
+    ``connections``: subscriber connections open on it now (a multiplexed one counts on each of
+    its channels); ``consumers``: distinct consumer ids among them (per node, summed);
+    ``last_id``: the newest message its history holds (``None``: none); ``history``: how many it
+    holds; ``nodes``: how many nodes the counts come from; ``as_of``: when the oldest count was
+    taken.
+    """
+
+    channel: str
+    connections: int
+    consumers: int
+    last_id: Optional[str]
+    history: int
+    nodes: int
+    as_of: _dt.datetime
+
+
+@dataclass(frozen=True)
+class ChannelPage:
+    """One page of the active channels, in name order; ``next`` is the ``after=`` of the next
+    page, ``None`` on the last one."""
+
+    channels: List[ChannelInfo]
+    next: Optional[str]
+    nodes: int
+    as_of: _dt.datetime
+
+
+@dataclass(frozen=True)
+class HistoryMessage:
+    """A message of a channel's history. ``channel`` is the channel asked about; ``channels`` is
+    not empty for a message published to several channels, and names those of them the read
+    covers (a history read covers one channel: ``[channel]``), as a subscriber's frame does."""
+
+    id: str
+    channel: str
+    channels: List[str]
+    data: bytes
+    content_type: str
+    time: _dt.datetime
+
+    @property
+    def text(self) -> str:
+        """The payload decoded as UTF-8 (``UnicodeDecodeError`` for binary data)."""
+        return self.data.decode("utf-8")
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Messages of ``channel`` with ids from ``from_`` to ``to`` (inclusive) may be gone."""
+
+    channel: str
+    from_: str
+    to: str
+
+
+@dataclass(frozen=True)
+class History:
+    """Messages of a channel's history, oldest first, and the gaps before them. ``last_id`` is
+    the cursor to read on from (``history(after=h.last_id)``; ``None`` when nothing is held);
+    ``more``: the limit cut the answer."""
+
+    messages: List[HistoryMessage]
+    gaps: List[Gap]
+    last_id: Optional[str]
+    more: bool
+
+
+@dataclass(frozen=True)
+class Disconnected:
+    """What a disconnect did: ``disconnected`` connections ended on the node that answered (the
+    others end theirs as the command reaches them); ``ban_until``: when the ban ends, or ``None``."""
+
+    consumer: str
+    channel: Optional[str]
+    disconnected: int
+    ban_until: Optional[_dt.datetime]
+
+
+def _iter_channels(producer: Producer, prefix: Optional[str], limit: Optional[int]) -> Iterator[ChannelInfo]:
+    # Producer.iter_channels: follows `next` one page at a time.
+    after: Optional[str] = None
+    while True:
+        page = producer.channels(prefix, after=after, limit=limit)
+        yield from page.channels
+        if page.next is None:
+            return
+        after = page.next
