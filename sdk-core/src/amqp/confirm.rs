@@ -110,12 +110,21 @@ impl ConfirmSender {
     /// Sends `publication` and returns its id, which `id` (the caller's reader of the stream
     /// matching `message_id`) reports: as soon as it does, since a message read from the stream
     /// is stored, or after the confirm, until `deadline`. `id` gives `None` if its reader ended.
-    pub async fn publish(&self, publication: &Publication, message_id: &str, deadline: Instant, id: impl Future<Output = Option<Published>>) -> Result<Published> {
+    /// `sender` names this call in every copy it sends ([`SENDER_HEADER`](amqp::SENDER_HEADER)),
+    /// so that a reader tells its own copy from another publisher's with the same key.
+    pub async fn publish(
+        &self,
+        publication: &Publication,
+        message_id: &str,
+        sender: Option<&str>,
+        deadline: Instant,
+        id: impl Future<Output = Option<Published>>,
+    ) -> Result<Published> {
         let mut id = std::pin::pin!(id);
         tokio::select! {
             biased;
             published = &mut id => return published.ok_or_else(reader_ended),
-            sent = self.send(publication, message_id, deadline) => sent?,
+            sent = self.send(publication, message_id, sender, deadline) => sent?,
         }
         match tokio::time::timeout_at(deadline, id).await {
             Ok(published) => published.ok_or_else(reader_ended),
@@ -132,10 +141,10 @@ impl ConfirmSender {
 
     /// Sends until RabbitMQ confirms a copy, sending again (same `message_id`) after a failure
     /// that may or may not have stored it, until `deadline`.
-    async fn send(&self, publication: &Publication, message_id: &str, deadline: Instant) -> Result<()> {
+    async fn send(&self, publication: &Publication, message_id: &str, sender: Option<&str>, deadline: Instant) -> Result<()> {
         let mut backoff = Duration::from_millis(50);
         loop {
-            match self.send_once(publication, message_id, deadline).await {
+            match self.send_once(publication, message_id, sender, deadline).await {
                 Err(e) if matches!(e.kind(), ErrorKind::ConnectionFailed | ErrorKind::Timeout) && Instant::now() + backoff < deadline => {
                     tracing::debug!("publish may not have reached RabbitMQ, sending it again with the same key: {e}");
                     tokio::time::sleep(backoff).await;
@@ -148,9 +157,9 @@ impl ConfirmSender {
 
     /// Sends on a usable link (connecting first, retrying until `deadline` while nothing has
     /// been sent) and waits for the confirm.
-    async fn send_once(&self, publication: &Publication, message_id: &str, deadline: Instant) -> Result<()> {
+    async fn send_once(&self, publication: &Publication, message_id: &str, sender: Option<&str>, deadline: Instant) -> Result<()> {
         let stream = self.options.stream.name.as_str();
-        let properties = amqp::properties(publication, message_id, now_millis());
+        let properties = amqp::with_sender(amqp::properties(publication, message_id, now_millis()), sender);
         let mut backoff = Duration::from_millis(50);
         let confirm = loop {
             let link = self.link(deadline).await?;

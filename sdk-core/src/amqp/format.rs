@@ -18,6 +18,10 @@ pub const CHANNELS_HEADER: &str = "push-channels";
 pub const TIME_HEADER: &str = "push-time";
 /// never see it, it only tells the node where the stream's end was).
 pub const MARKER_HEADER: &str = "push-marker";
+/// Header naming the publish call that sent a copy (a server node's publish: random text), so
+/// that the node tells its own copy from another publisher's copy with the same idempotency
+/// digest. Optional; readers that do not know it ignore it.
+pub const SENDER_HEADER: &str = "push-sender";
 /// Header in which RabbitMQ gives each delivery from a stream its offset.
 pub const OFFSET_HEADER: &str = "x-stream-offset";
 
@@ -37,6 +41,14 @@ pub fn properties(publication: &Publication, message_id: &str, now_millis: u64) 
         .with_delivery_mode(2)
 }
 
+/// `properties` naming the publish call that sends them ([`SENDER_HEADER`]), if any.
+pub fn with_sender(properties: BasicProperties, sender: Option<&str>) -> BasicProperties {
+    let Some(sender) = sender else { return properties };
+    let mut headers = properties.headers().clone().unwrap_or_default();
+    headers.insert(SENDER_HEADER.into(), AMQPValue::LongString(sender.into()));
+    properties.with_headers(headers)
+}
+
 /// Content types longer than a short string (255 bytes) are cut rather than refused.
 fn short(s: &str) -> String {
     let mut end = s.len().min(255);
@@ -53,6 +65,8 @@ pub struct Decoded {
     pub id: MessageId,
     /// The publisher's `message_id`, if it set one.
     pub message_id: Option<String>,
+    /// The publish call that sent it ([`SENDER_HEADER`]), if named.
+    pub sender: Option<String>,
     pub kind: DecodedKind,
 }
 
@@ -102,7 +116,8 @@ pub fn decode(properties: &BasicProperties, body: &[u8]) -> Result<Decoded> {
             }
         }
     };
-    Ok(Decoded { offset, id, message_id, kind })
+    let sender = header(SENDER_HEADER).and_then(as_text);
+    Ok(Decoded { offset, id, message_id, sender, kind })
 }
 
 fn as_u64(v: &AMQPValue) -> Option<u64> {

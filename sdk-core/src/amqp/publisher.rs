@@ -63,7 +63,7 @@ impl AmqpPublisher {
         let (tx, rx) = oneshot::channel();
         self.read_back.lock().entry(message_id.clone()).or_default().push(tx);
         let _waiting = Waiting { read_back: &self.read_back, message_id: &message_id };
-        self.sender.publish(&publication, &message_id, deadline, async { rx.await.ok() }).await
+        self.sender.publish(&publication, &message_id, None, deadline, async { rx.await.ok() }).await
     }
 
     /// Closes the connection; publishes fail afterwards.

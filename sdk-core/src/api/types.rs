@@ -96,8 +96,9 @@ pub struct HistoryMessage {
     pub id: MessageId,
     /// The channel asked about (for a message published to several: the first of them).
     pub channel: String,
-    /// Every channel of a message published to several, as the server names them; empty for a
-    /// message published to one.
+    /// For a message published to several channels, those of them the read covers (a history
+    /// read covers one channel, so it is that one: the server never names channels a reader did
+    /// not ask for); empty for a message published to one.
     pub channels: Vec<String>,
     /// The payload, as published (base64 on the wire when it is not UTF-8, decoded here).
     pub data: Bytes,

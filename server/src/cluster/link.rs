@@ -100,10 +100,7 @@ async fn run(cluster: Arc<Cluster>, options: LinkOptions, outbox: Outbox, stop: 
     let mut backoff = BACKOFF.0;
     let mut seq = 0u64;
     loop {
-        let linked = tokio::select! {
-            _ = stop.cancelled() => return,
-            linked = serve(&cluster, &options, &outbox, &stop, &mut seq) => linked,
-        };
+        let linked = serve(&cluster, &options, &outbox, &stop, &mut seq).await;
         outbox.set(None);
         match linked {
             Ok(()) => return,
@@ -119,73 +116,70 @@ async fn run(cluster: Arc<Cluster>, options: LinkOptions, outbox: Outbox, stop: 
     }
 }
 
-/// One linked session: until `stop` (`Ok`) or a failure (`Err`).
+/// One linked session: until `stop` (`Ok`) or a failure (`Err`). The connection is closed
+/// however it ends, so none is left on the broker.
 async fn serve(cluster: &Arc<Cluster>, options: &LinkOptions, outbox: &Outbox, stop: &CancellationToken, seq: &mut u64) -> Result<()> {
-    let exchange = options.exchange();
-    let connection = amqp::connect(&options.url, &format!("push-server cluster ({})", options.stream), options.ca.as_ref()).await?;
-    let set_up = async {
-        let channel = connection.create_channel().await.map_err(|e| amqp::error("could not open a channel to", &exchange, e))?;
-        channel.confirm_select(ConfirmSelectOptions::default()).await.map_err(|e| amqp::error("could not enable confirms on", &exchange, e))?;
-        channel
-            .exchange_declare(exchange.as_str().into(), ExchangeKind::Fanout, ExchangeDeclareOptions { auto_delete: true, ..Default::default() }, FieldTable::default())
-            .await
-            .map_err(|e| amqp::error("could not declare the exchange", &exchange, e))?;
-        let mut bound = FieldTable::default();
-        bound.insert("x-max-length".into(), AMQPValue::LongLongInt(QUEUE_BOUND));
-        let queue = channel
-            .queue_declare("".into(), QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() }, bound)
-            .await
-            .map_err(|e| amqp::error("could not declare this node's queue on", &exchange, e))?;
-        channel
-            .queue_bind(queue.name().clone(), exchange.as_str().into(), "".into(), QueueBindOptions::default(), FieldTable::default())
-            .await
-            .map_err(|e| amqp::error("could not bind this node's queue to", &exchange, e))?;
-        let consumer = channel
-            .basic_consume(queue.name().clone(), "".into(), BasicConsumeOptions { no_ack: true, ..Default::default() }, FieldTable::default())
-            .await
-            .map_err(|e| amqp::error("could not consume this node's queue on", &exchange, e))?;
-        Ok::<_, Error>((channel, consumer))
+    let name = format!("push-server cluster ({})", options.stream);
+    let connection = tokio::select! {
+        _ = stop.cancelled() => return Ok(()),
+        connection = amqp::connect(&options.url, &name, options.ca.as_ref()) => connection?,
     };
-    let (channel, mut consumer) = match set_up.await {
-        Ok(linked) => linked,
-        Err(e) => {
-            let _ = connection.close(200, "set-up failed".into()).await;
-            return Err(e);
-        }
-    };
-    outbox.set(Some(channel));
-    tracing::info!(exchange = %exchange, node = %cluster.node, "linked to the other nodes");
-    outbox.publish(&Wire::Hello { node: cluster.node.clone() }).await?;
-    let report = |seq: &mut u64| {
-        *seq += 1;
-        cluster.report(*seq)
-    };
-    let mut tick = tokio::time::interval(REPORT_EVERY);
-    let ended = loop {
-        tokio::select! {
-            _ = stop.cancelled() => break Ok(()),
-            delivery = consumer.next() => match delivery {
-                Some(Ok(delivery)) => match Wire::decode(&delivery.data) {
-                    Ok(wire) => {
-                        if cluster.receive(wire) {
-                            for part in report(seq) {
-                                outbox.publish(&part).await?;
-                            }
-                        }
-                    }
-                    Err(e) => tracing::warn!(exchange = %exchange, "a message on the cluster exchange is not a node's ({e}); skipped"),
-                },
-                Some(Err(e)) => break Err(amqp::error("lost the cluster queue on", &exchange, e)),
-                None => break Err(super::unreachable("RabbitMQ cancelled this node's cluster queue")),
-            },
-            _ = tick.tick() => {
-                for part in report(seq) {
-                    outbox.publish(&part).await?;
-                }
-            }
-        }
+    let ended = tokio::select! {
+        _ = stop.cancelled() => Ok(()),
+        ended = linked(cluster, options, outbox, &connection, seq) => ended,
     };
     outbox.set(None);
     let _ = connection.close(200, "OK".into()).await;
     ended
+}
+
+/// Sets up this node's queue on the exchange, then reads the others and reports, until a failure.
+async fn linked(cluster: &Arc<Cluster>, options: &LinkOptions, outbox: &Outbox, connection: &lapin::Connection, seq: &mut u64) -> Result<()> {
+    let exchange = options.exchange();
+    let channel = connection.create_channel().await.map_err(|e| amqp::error("could not open a channel to", &exchange, e))?;
+    channel.confirm_select(ConfirmSelectOptions::default()).await.map_err(|e| amqp::error("could not enable confirms on", &exchange, e))?;
+    channel
+        .exchange_declare(exchange.as_str().into(), ExchangeKind::Fanout, ExchangeDeclareOptions { auto_delete: true, ..Default::default() }, FieldTable::default())
+        .await
+        .map_err(|e| amqp::error("could not declare the exchange", &exchange, e))?;
+    let mut bound = FieldTable::default();
+    bound.insert("x-max-length".into(), AMQPValue::LongLongInt(QUEUE_BOUND));
+    let queue = channel
+        .queue_declare("".into(), QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() }, bound)
+        .await
+        .map_err(|e| amqp::error("could not declare this node's queue on", &exchange, e))?;
+    channel
+        .queue_bind(queue.name().clone(), exchange.as_str().into(), "".into(), QueueBindOptions::default(), FieldTable::default())
+        .await
+        .map_err(|e| amqp::error("could not bind this node's queue to", &exchange, e))?;
+    let mut consumer = channel
+        .basic_consume(queue.name().clone(), "".into(), BasicConsumeOptions { no_ack: true, ..Default::default() }, FieldTable::default())
+        .await
+        .map_err(|e| amqp::error("could not consume this node's queue on", &exchange, e))?;
+    outbox.set(Some(channel));
+    tracing::info!(exchange = %exchange, node = %cluster.node, "linked to the other nodes");
+    outbox.publish(&Wire::Hello { node: cluster.node.clone() }).await?;
+    let mut tick = tokio::time::interval(REPORT_EVERY);
+    loop {
+        let report_now = tokio::select! {
+            delivery = consumer.next() => match delivery {
+                Some(Ok(delivery)) => match Wire::decode(&delivery.data) {
+                    Ok(wire) => cluster.receive(wire),
+                    Err(e) => {
+                        tracing::warn!(exchange = %exchange, "a message on the cluster exchange is not a node's ({e}); skipped");
+                        false
+                    }
+                },
+                Some(Err(e)) => return Err(amqp::error("lost the cluster queue on", &exchange, e)),
+                None => return Err(super::unreachable("RabbitMQ cancelled this node's cluster queue")),
+            },
+            _ = tick.tick() => true,
+        };
+        if report_now {
+            *seq += 1;
+            for part in cluster.report(*seq) {
+                outbox.publish(&part).await?;
+            }
+        }
+    }
 }

@@ -180,9 +180,15 @@ impl Hub {
     /// copy's id is returned as replayed.
     /// Wakes the publishes [waiting](Self::await_id) for the digest.
     pub fn ingest_keyed(&self, message: Message, digest: Option<&str>) -> Published {
+        self.ingest_sent(message, digest, None)
+    }
+
+    /// As [`ingest_keyed`](Self::ingest_keyed), for a copy that names the publish call that sent
+    /// it: a publish waiting on the digest learns whether the first copy was its own.
+    pub fn ingest_sent(&self, message: Message, digest: Option<&str>, sender: Option<&str>) -> Published {
         let published = self.store_keyed(message, digest);
         if let Some(digest) = digest {
-            self.awaiting.wake(digest, published);
+            self.awaiting.wake(digest, sender, published);
         }
         published
     }
@@ -207,8 +213,10 @@ impl Hub {
 
     /// Waits for the message with this idempotency digest to be ingested (a publish that learns
     /// its id from the log). Register before sending, so the message cannot come first.
-    pub fn await_id(&self, digest: &str) -> Awaited<'_> {
-        self.awaiting.register(digest)
+    /// `sender` names the publish call in the copies it sends: a first copy sent by another
+    /// call (another node's retry of the same key, read here first) is a replay for this one.
+    pub fn await_id(&self, digest: &str, sender: Option<&str>) -> Awaited<'_> {
+        self.awaiting.register(digest, sender)
     }
 
     /// Records a digest seen in the log before this hub's start (a node warming its window),

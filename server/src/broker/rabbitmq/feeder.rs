@@ -133,7 +133,7 @@ impl Feeder {
                     }
                     match decoded.kind {
                         DecodedKind::Message(message) => {
-                            self.hub.ingest_keyed(message, digest_of(&decoded.message_id));
+                            self.hub.ingest_sent(message, digest_of(&decoded.message_id), decoded.sender.as_deref());
                         }
                         DecodedKind::Marker => self.hub.advance(decoded.id),
                         DecodedKind::Foreign(why) => {

@@ -194,8 +194,11 @@ impl LogEngine for RabbitEngine {
                 }
             }
             let deadline = Instant::now() + self.sender.options().timeout;
-            let mut awaited = self.hub.await_id(&digest);
-            self.sender.publish(&publication, &digest, deadline, awaited.id()).await
+            // Names this call in its copies: another node's copy of the same key, read here
+            // first, makes this publish a replay.
+            let sender = idempotency::new_key();
+            let mut awaited = self.hub.await_id(&digest, Some(&sender));
+            self.sender.publish(&publication, &digest, Some(&sender), deadline, awaited.id()).await
         })
     }
 
