@@ -1,9 +1,12 @@
 # frozen_string_literal: true
 
 require_relative "push/version"
-require "push/push_ext" # the native extension: Push.error_table, Push::Producer's, Push::Token's and Push::Server's native methods
+# The native extension: Push.error_table, and the native methods of Push::Producer,
+# Push::Channel, Push::Token and Push::Server.
+require "push/push_ext"
 require_relative "push/errors"
 require_relative "push/producer"
+require_relative "push/api"
 require_relative "push/token"
 require_relative "push/server"
 
@@ -12,6 +15,14 @@ require_relative "push/server"
 #   require "push"
 #   Push::Producer.new.publish("hi there!").to("/greetings")
 #   Push.publish("hi there!", to: "/greetings") # through Push.producer
+#
+# ask the server about channels, and disconnect consumers (the server API):
+#
+#   Push.publish("hi", to: ["/rooms/1", "/rooms/2"])   # one message, one id, on both
+#   Push.channel("/rooms/1").info.connections           # => 3
+#   Push.channel("/rooms/1").history(last: 10).messages
+#   Push.each_channel(prefix: "/rooms/") { |info| ... }
+#   Push.disconnect(consumer: "alice", reason: "logged out", ban: 600)
 #
 # and sign subscriber tokens (push-server --auth token):
 #
@@ -37,10 +48,41 @@ module Push
     # nil goes back to the shared one of the environment.
     attr_writer :producer
 
-    # Publishes +data+ to the channel +to+ through {Push.producer}; see {Producer#publish}.
+    # Publishes +data+ to the channel +to+ (or to each of an Array of channels: one message,
+    # one id) through {Push.producer}; see {Producer#publish} and {Publish#to}.
     # @return [String] the message's id.
     def publish(data, to:, content_type: nil, idempotency_key: nil)
       producer.publish(data, content_type: content_type, idempotency_key: idempotency_key).to(to)
+    end
+
+    # A channel whose calls go through {Push.producer} (the one current at each call):
+    # `Push.channel("/rooms/1").info`, `.history(last: 10)`; see {Push::Channel}.
+    # @return [Push::Channel]
+    # @raise [Push::InvalidChannelError] if +name+ is not a channel.
+    def channel(name)
+      Channel.new(name)
+    end
+
+    # One page of the active channels, through {Push.producer}; see {Producer#channels}.
+    # @return [Push::ChannelPage]
+    def channels(prefix: nil, after: nil, limit: nil)
+      producer.channels(prefix: prefix, after: after, limit: limit)
+    end
+
+    # Every active channel's {Push::ChannelInfo}, page after page, through {Push.producer}; see
+    # {Producer#each_channel}. Without a block, an Enumerator.
+    # @return [nil, Enumerator<Push::ChannelInfo>]
+    def each_channel(prefix: nil, limit: nil, &block)
+      return enum_for(:each_channel, prefix: prefix, limit: limit) unless block
+
+      producer.each_channel(prefix: prefix, limit: limit, &block)
+    end
+
+    # Ends a consumer's subscriptions (and bans it if asked), through {Push.producer}; see
+    # {Producer#disconnect}.
+    # @return [Push::Disconnected]
+    def disconnect(consumer:, channel: nil, reason: nil, ban: nil)
+      producer.disconnect(consumer: consumer, channel: channel, reason: reason, ban: ban)
     end
 
     # Closes the shared default producer's connections and forgets it (the next {Push.publish}

@@ -1,12 +1,12 @@
 //! Waiting for sdk-core (and the in-process server: [`blocking`]) with the GVL released.
 //!
-//! The publish runs as a task on the producer's tokio runtime; the calling Ruby thread waits for
-//! it inside `rb_thread_call_without_gvl`, so other Ruby threads run meanwhile. Ruby may need the
-//! thread back before the task ends (`Thread#raise`, `Thread#kill`, `Timeout.timeout`, Ctrl-C):
-//! it then calls the unblocking function, which wakes the wait without touching the task. Back
-//! under the GVL, Ruby handles its interrupt: if that raises, the task is aborted and the
-//! exception propagates; if it does not (`Thread#wakeup`), the thread waits again for the same
-//! task, so a publish is never sent twice.
+//! The publish (or server API call) runs as a task on the producer's tokio runtime; the calling
+//! Ruby thread waits for it inside `rb_thread_call_without_gvl`, so other Ruby threads run
+//! meanwhile. Ruby may need the thread back before the task ends (`Thread#raise`, `Thread#kill`,
+//! `Timeout.timeout`, Ctrl-C): it then calls the unblocking function, which wakes the wait
+//! without touching the task. Back under the GVL, Ruby handles its interrupt: if that raises, the
+//! task is aborted and the exception propagates; if it does not (`Thread#wakeup`), the thread
+//! waits again for the same task, so a publish is never sent twice.
 //!
 //! Nothing that runs without the GVL touches Ruby, and panics are caught before they reach Ruby.
 //!
@@ -148,7 +148,7 @@ where
                 return Err(crate::errors::new(
                     ruby,
                     push_core::ErrorKind::ConnectionFailed,
-                    "the producer was closed while this publish was in flight".to_owned(),
+                    "the producer was closed while this call was in flight".to_owned(),
                 ))
             }
             Some(Outcome::Panicked(e)) => {

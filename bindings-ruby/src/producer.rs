@@ -14,7 +14,7 @@ use magnus::{
     encoding::{EncodingCapable, RbEncoding},
     function, method,
     prelude::*,
-    Error, RModule, RString, Ruby,
+    Error, RArray, RModule, RString, Ruby,
 };
 use push_core::binding::{self, DefaultProducer};
 use push_core::producer::BlockingProducer;
@@ -85,7 +85,7 @@ impl Producer {
         rb_self.set(ruby, producer)
     }
 
-    fn get(&self, ruby: &Ruby) -> Result<Arc<BlockingProducer>, Error> {
+    pub(crate) fn get(&self, ruby: &Ruby) -> Result<Arc<BlockingProducer>, Error> {
         self.inner.get().cloned().ok_or_else(|| {
             errors::new(
                 ruby,
@@ -96,29 +96,24 @@ impl Producer {
         })
     }
 
-    /// `_publish(channel, data, content_type, idempotency_key)`: publishes and returns the id as
-    /// a String. Without a key sdk-core makes a fresh one per call.
+    /// `_publish(channels, data, content_type, idempotency_key)`: publishes one message to the
+    /// channels (an Array of Strings: one, or several for one message with one id on all) and
+    /// returns the id as a String. Without a key sdk-core makes a fresh one per call.
     fn publish(
         ruby: &Ruby,
         rb_self: &Self,
-        channel: RString,
+        channels: RArray,
         data: RString,
         content_type: Option<RString>,
         idempotency_key: Option<RString>,
     ) -> Result<RString, Error> {
         let producer = rb_self.get(ruby)?;
         // Copy everything out of Ruby objects while the GVL is held.
-        // SAFETY: the slices are copied before any Ruby code can run.
-        let channel = match std::str::from_utf8(unsafe { channel.as_slice() }) {
-            Ok(c) => c.to_owned(),
-            Err(_) => {
-                return Err(errors::new(
-                    ruby,
-                    ErrorKind::InvalidChannel,
-                    format!("channel {} is not valid UTF-8", channel.inspect()),
-                ))
-            }
-        };
+        let mut names = Vec::with_capacity(channels.len());
+        for i in 0..channels.len() {
+            let name: RString = channels.entry(i as isize)?;
+            names.push(crate::api::text(ruby, name, "channel", ErrorKind::InvalidChannel)?);
+        }
         let content_type = match content_type {
             Some(ct) => Some(ct.to_string()?),
             None => implied_content_type(ruby, data),
@@ -130,7 +125,7 @@ impl Producer {
 
         let (handle, core) = errors::native(ruby, || producer.async_parts())?;
         let sent = crate::nogvl::run(ruby, &handle, async move {
-            core.send_keyed(&channel, payload, content_type.as_deref(), idempotency_key)
+            core.send_keyed(names, payload, content_type.as_deref(), idempotency_key)
                 .await
         })?;
         let id = sent.map_err(|e| errors::to_ruby(ruby, &e))?;

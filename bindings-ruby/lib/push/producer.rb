@@ -12,9 +12,14 @@ module Push
   # made before `fork` (Puma, Unicorn preloading the app) works in the child: the child opens
   # its own connections.
   #
-  # The native methods (`url`, `close`, the private `_configure` and `_publish`, and the private
-  # class methods `_default` and `_reset_default` behind {Push.producer}) are defined by the
-  # extension (push/push_ext).
+  # Over an http(s):// URL it also asks the server about channels and disconnects consumers
+  # (the server API, docs/PROTOCOL.md): {#channel} (`info`, `history`), {#channels},
+  # {#each_channel}, {#disconnect}. These calls wait like a publish (the GVL released, Ctrl-C
+  # interrupts them), need the publish key as publishing does, and raise the same error classes.
+  #
+  # The native methods (`url`, `close`, the private `_configure`, `_publish`, `_channel_info`,
+  # `_channels`, `_history` and `_disconnect`, and the private class methods `_default` and
+  # `_reset_default` behind {Push.producer}) are defined by the extension (push/push_ext).
   class Producer
     # @param url [String, URI, nil] the push server, e.g. "http://127.0.0.1:4000".
     #   nil or empty: ENV["PUSH_URL"], else "http://127.0.0.1:4000".
@@ -69,6 +74,67 @@ module Push
       Publish.new(self, data, content_type: content_type, idempotency_key: idempotency_key)
     end
 
+    # A channel whose calls go through this producer: `producer.channel("/rooms/1").info`,
+    # `.history(last: 10)`, `.publish(data)`; see {Push::Channel}.
+    # @return [Push::Channel]
+    # @raise [Push::InvalidChannelError] if +name+ is not a channel.
+    def channel(name)
+      Channel.new(name, producer: self)
+    end
+
+    # One page of the active channels: those with a connection or with history, in name
+    # order, counted over every node. Ask for the next page with `after: page.next` while
+    # `page.next` is not nil, or let {#each_channel} do it.
+    #
+    # @param prefix [String, nil] only names that start with it, e.g. "/rooms/".
+    # @param after [String, nil] names after this one (the previous page's `next`).
+    # @param limit [Integer, nil] channels per page, 1 to 1000 (the server's default: 100).
+    # @return [Push::ChannelPage]
+    # @raise [Push::BadRequestError] for a limit out of range or a prefix no channel can start
+    #   with (before any request); [Push::InvalidChannelError] if +after+ is not a channel.
+    def channels(prefix: nil, after: nil, limit: nil)
+      API.channel_page(_channels(API.string(prefix, "prefix"), API.string(after, "after"), API.integer(limit, "limit")))
+    end
+
+    # Yields the {Push::ChannelInfo} of every active channel (see {#channels}), page after
+    # page; without a block, an Enumerator.
+    #
+    #   producer.each_channel(prefix: "/rooms/") { |info| puts "#{info.channel}: #{info.connections}" }
+    #   producer.each_channel.sum(&:connections)
+    #
+    # @return [nil, Enumerator<Push::ChannelInfo>]
+    def each_channel(prefix: nil, limit: nil)
+      return enum_for(:each_channel, prefix: prefix, limit: limit) unless block_given?
+
+      after = nil
+      loop do
+        page = channels(prefix: prefix, after: after, limit: limit)
+        page.channels.each { |info| yield info }
+        after = page.next or break
+      end
+      nil
+    end
+
+    # Ends every subscription of a consumer id, on every node, and bans it for a while if
+    # asked. Safe to repeat (the producer retries it like a publish).
+    #
+    #   producer.disconnect(consumer: "alice", reason: "logged out", ban: 600)
+    #
+    # @param consumer [String] the id its subscribers sent (`Consumer-Id`, `?consumer=`, or
+    #   their token's).
+    # @param channel [String, Push::Channel, nil] only the connections that include this channel.
+    # @param reason [String, nil] shown to the client (at most 200 bytes).
+    # @param ban [Numeric, nil] seconds (at most 86400, rounded up) during which the consumer's
+    #   new subscriptions (to +channel+, or any) are refused with 403.
+    # @return [Push::Disconnected]
+    # @raise [Push::BadRequestError] for an empty consumer id, a reason over 200 bytes, a ban
+    #   out of range (before any request); [Push::InvalidChannelError] for a bad channel.
+    def disconnect(consumer:, channel: nil, reason: nil, ban: nil)
+      channel = channel.name if channel.is_a?(Channel)
+      API.disconnected(_disconnect(API.string(consumer, "consumer", nil_ok: false), API.string(channel, "channel"),
+                                   API.string(reason, "reason"), API.seconds(ban, "ban")))
+    end
+
     def inspect
       "#<#{self.class} url=#{url.inspect}>"
     rescue Push::Error
@@ -76,7 +142,8 @@ module Push
     end
   end
 
-  # A publish waiting for its channel: `producer.publish(data).to(channel)`.
+  # A publish waiting for its channels: `producer.publish(data).to("/a")`, or
+  # `.to("/a", "/b")` for one message to several channels.
   class Publish
     attr_reader :producer, :data, :content_type, :idempotency_key
 
@@ -89,18 +156,21 @@ module Push
         raise(TypeError, "idempotency_key must be a String, got #{idempotency_key.class}")
     end
 
-    # Sends the message to +channel+ and waits until the server has accepted it.
+    # Sends the message and waits until the server has accepted it. To several channels
+    # (`to("/a", "/b")` or `to(["/a", "/b"])`) it is one message with one id, stored on each
+    # channel and delivered once to a subscriber of more than one; duplicates are dropped.
     #
-    # @param channel [String] e.g. "/greetings".
+    # @param channels [String, Push::Channel, Array<String, Push::Channel>] e.g. "/greetings";
+    #   1 to 100 channels.
     # @return [String] the message's id, e.g. "42" (with an idempotency key already used for
-    #   this channel: the first publish's id).
+    #   these channels: the first publish's id).
     # @raise [Push::Error] a subclass naming what went wrong (docs/ERRORS.md):
-    #   InvalidChannelError, BadRequestError (an invalid idempotency key), PayloadTooLargeError,
-    #   UnauthorizedError, ConnectionFailedError, TimeoutError, ServerError, ...
-    def to(channel)
-      name = String.try_convert(channel) or
-        raise TypeError, "channel must be a String like \"/greetings\", got #{channel.class}"
-      @producer.__send__(:_publish, name, @data, @content_type, @idempotency_key)
+    #   InvalidChannelError, BadRequestError (no channel, more than 100, an invalid idempotency
+    #   key), PayloadTooLargeError, UnauthorizedError, ConnectionFailedError, TimeoutError,
+    #   ServerError, ...
+    # @raise [TypeError] if a channel is not a String or Push::Channel.
+    def to(*channels)
+      @producer.__send__(:_publish, API.targets(channels), @data, @content_type, @idempotency_key)
     end
   end
 end
