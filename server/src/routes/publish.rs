@@ -19,7 +19,7 @@ use crate::state::AppState;
 
 pub async fn publish(State(state): State<AppState>, request: Request) -> ApiResult<Response> {
     let (parts, body) = request.into_parts();
-    authorize(&state, &parts.headers)?;
+    authorize(&state, &parts.headers, "publishing")?;
     let channel = channels::from_path(parts.uri.path())?;
     let publication = read_publication(&state, &parts, body, channel.clone(), Vec::new()).await?;
     let published = state.broker.publish(publication).await?;
@@ -81,7 +81,8 @@ fn over_limit(e: &axum::Error) -> bool {
 }
 
 /// With a publish key configured, requires `Authorization: Bearer <key>` (constant-time compare).
-pub fn authorize(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
+/// `what` names the request in the refusal ("publishing", "the server API").
+pub fn authorize(state: &AppState, headers: &HeaderMap, what: &str) -> ApiResult<()> {
     let Some(key) = state.config.publish_key.as_deref() else { return Ok(()) };
     let given = headers
         .get(header::AUTHORIZATION)
@@ -89,7 +90,7 @@ pub fn authorize(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim);
     match given {
-        None => Err(ApiError::new(ErrorKind::Unauthorized, "publishing needs the publish key: send Authorization: Bearer <key>")),
+        None => Err(ApiError::new(ErrorKind::Unauthorized, format!("{what} needs the publish key: send Authorization: Bearer <key>"))),
         Some(given) if bool::from(given.as_bytes().ct_eq(key.as_bytes())) => Ok(()),
         Some(_) => Err(ApiError::new(ErrorKind::Unauthorized, "the publish key is wrong")),
     }

@@ -29,7 +29,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
 }
 
 async fn require_key(State(state): State<AppState>, request: Request, next: Next) -> ApiResult<Response> {
-    super::publish::authorize(&state, request.headers())?;
+    super::publish::authorize(&state, request.headers(), "the server API")?;
     Ok(next.run(request).await)
 }
 
