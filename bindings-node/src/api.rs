@@ -118,16 +118,10 @@ impl HistoryRequest {
     /// The range, refused as the server would refuse its query (both, or a limit without after).
     pub fn range(request: Option<HistoryRequest>) -> push_core::Result<HistoryRange> {
         let Some(HistoryRequest { last, after, limit }) = request else { return Ok(HistoryRange::All) };
-        match (last, after) {
-            (Some(_), Some(_)) => Err(bad("give last or after, not both")),
-            (_, None) if limit.is_some() => Err(bad("limit goes with after; last is itself a count")),
-            (Some(n), None) => Ok(HistoryRange::Last(count("last", n)?)),
-            (None, Some(after)) => {
-                let id: MessageId = after.parse().map_err(|e: push_core::message::ParseIdError| Error::new(ErrorKind::InvalidCursor, e.to_string()))?;
-                Ok(HistoryRange::After { id, limit: limit.map(|l| count("limit", l)).transpose()? })
-            }
-            (None, None) => Ok(HistoryRange::All),
-        }
+        let after = after
+            .map(|a| a.parse::<MessageId>().map_err(|e: push_core::message::ParseIdError| Error::new(ErrorKind::InvalidCursor, e.to_string())))
+            .transpose()?;
+        HistoryRange::from_options(last.map(|n| count("last", n)).transpose()?, after, limit.map(|l| count("limit", l)).transpose()?)
     }
 }
 

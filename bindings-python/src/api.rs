@@ -242,14 +242,8 @@ fn cursor(value: &Bound<'_, PyAny>) -> PyResult<MessageId> {
 
 /// `history(last=N)`, `history(after=id, limit=N)`, or `history()`.
 pub fn history_range(last: Option<i64>, after: Option<&Bound<'_, PyAny>>, limit: Option<i64>) -> PyResult<HistoryRange> {
-    let after = after.filter(|a| !a.is_none());
-    match (count("last", last)?, after, count("limit", limit)?) {
-        (Some(_), Some(_), _) => Err(bad("give last= or after=, not both".into())),
-        (Some(_), None, Some(_)) | (None, None, Some(_)) => Err(bad("limit= goes with after=; last= is itself a count".into())),
-        (Some(n), None, None) => Ok(HistoryRange::Last(n)),
-        (None, Some(id), limit) => Ok(HistoryRange::After { id: cursor(id)?, limit }),
-        (None, None, None) => Ok(HistoryRange::All),
-    }
+    let after = after.filter(|a| !a.is_none()).map(cursor).transpose()?;
+    HistoryRange::from_options(count("last", last)?, after, count("limit", limit)?).map_err(|e| errors::new(e.kind(), e.message()))
 }
 
 /// `disconnect(consumer, channel=, reason=, ban=)`; `ban` is seconds (int, float) or a timedelta.

@@ -228,28 +228,16 @@ fn history(
     limit: Option<magnus::Integer>,
 ) -> Result<RHash, Error> {
     let channel = text(ruby, channel, "channel", ErrorKind::InvalidChannel)?;
-    let range = match (
-        count(ruby, "last", last)?,
-        after,
-        count(ruby, "limit", limit)?,
-    ) {
-        (Some(_), Some(_), _) => return Err(bad(ruby, "give last: or after:, not both".into())),
-        (_, None, Some(_)) => {
-            return Err(bad(
-                ruby,
-                "limit: goes with after:; last: is itself a count".into(),
-            ))
-        }
-        (Some(n), None, None) => HistoryRange::Last(n),
-        (None, Some(after), limit) => {
-            let cursor = text(ruby, after, "after", ErrorKind::InvalidCursor)?;
-            let id = cursor
+    let after = match after {
+        None => None,
+        Some(after) => Some(
+            text(ruby, after, "after", ErrorKind::InvalidCursor)?
                 .parse::<MessageId>()
-                .map_err(|e| errors::new(ruby, ErrorKind::InvalidCursor, e.to_string()))?;
-            HistoryRange::After { id, limit }
-        }
-        (None, None, None) => HistoryRange::All,
+                .map_err(|e| errors::new(ruby, ErrorKind::InvalidCursor, e.to_string()))?,
+        ),
     };
+    let range = HistoryRange::from_options(count(ruby, "last", last)?, after, count(ruby, "limit", limit)?)
+        .map_err(|e| errors::to_ruby(ruby, &e))?;
     let history = run(ruby, rb_self, |p| async move {
         p.history(&channel, range).await
     })?;

@@ -57,6 +57,19 @@ impl HistoryRange {
     pub fn after(id: MessageId) -> HistoryRange {
         HistoryRange::After { id, limit: None }
     }
+
+    /// The range of the options every SDK's `history(last, after, limit)` takes, refused as the
+    /// server refuses the same query: `last` and `after` together, or `limit` without `after`.
+    pub fn from_options(last: Option<u32>, after: Option<MessageId>, limit: Option<u32>) -> Result<HistoryRange> {
+        let bad = |m: &str| Err(Error::new(ErrorKind::BadRequest, m));
+        match (last, after, limit) {
+            (Some(_), Some(_), _) => bad("give last or after, not both"),
+            (_, None, Some(_)) => bad("limit goes with after; last is itself a count"),
+            (Some(n), None, None) => Ok(HistoryRange::Last(n)),
+            (None, Some(id), limit) => Ok(HistoryRange::After { id, limit }),
+            (None, None, None) => Ok(HistoryRange::All),
+        }
+    }
 }
 
 /// Ends a consumer's subscriptions on every node ([`Producer::disconnect`](crate::Producer::disconnect)):
@@ -184,6 +197,17 @@ mod tests {
 
     fn kind(r: Result<Call>) -> ErrorKind {
         r.unwrap_err().kind()
+    }
+
+    #[test]
+    fn history_options_are_read_as_the_server_reads_its_query() {
+        let id = MessageId(5);
+        assert_eq!(HistoryRange::from_options(None, None, None).unwrap(), HistoryRange::All);
+        assert_eq!(HistoryRange::from_options(Some(3), None, None).unwrap(), HistoryRange::Last(3));
+        assert_eq!(HistoryRange::from_options(None, Some(id), Some(2)).unwrap(), HistoryRange::After { id, limit: Some(2) });
+        for (last, after, limit) in [(Some(1), Some(id), None), (Some(1), None, Some(2)), (None, None, Some(2))] {
+            assert_eq!(HistoryRange::from_options(last, after, limit).unwrap_err().kind(), ErrorKind::BadRequest);
+        }
     }
 
     #[test]
