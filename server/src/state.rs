@@ -12,7 +12,6 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::sessions::{Bans, Session, Sessions};
-use crate::transport::SubscribeRequest;
 
 /// Cloned for every request (axum's `State`): one reference count, not one per field.
 #[derive(Clone)]
@@ -68,7 +67,7 @@ impl AppState {
     /// Counts one subscriber connection for as long as the guard lives; 503 over the limit.
     /// The connection is registered under its channels and consumer id (channel info,
     /// disconnects).
-    pub fn connect(&self, transport: &'static str, request: &SubscribeRequest) -> Result<ConnectionGuard, ApiError> {
+    pub fn connect(&self, transport: &'static str, consumer: Option<&str>, channels: &[push_core::Channel]) -> Result<ConnectionGuard, ApiError> {
         let max = self.config.max_connections;
         let taken = self.connections.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1));
         if taken.is_err() {
@@ -82,7 +81,7 @@ impl AppState {
         }
         let metrics = self.metrics.transport(transport);
         metrics.open.inc();
-        let session = self.sessions().register(request.consumer.as_deref(), &request.channels);
+        let session = self.sessions().register(consumer, channels);
         Ok(ConnectionGuard { connections: self.connections.clone(), gaps: self.metrics.gaps.clone(), metrics, transport, session })
     }
 }

@@ -35,7 +35,7 @@ struct Batch<'a> {
 pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Response> {
     let timeout = request.timeout(&state)?;
     let limit = limit(&state, request.params.get("limit"))?;
-    let guard = state.connect("json", &request)?;
+    let guard = request.connect(&state, "json")?;
     let subscription = state.broker.poll(&request.channels, request.position)?;
     let disconnected = guard.disconnected();
     let wait = async {

@@ -13,7 +13,7 @@ use crate::state::AppState;
 
 pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Response> {
     let timeout = request.timeout(&state)?;
-    let guard = state.connect("long-poll", &request)?;
+    let guard = request.connect(&state, "long-poll")?;
     let mut subscription = state.broker.poll(&request.channels, request.position)?;
     let mut cursor = subscription.start;
     let mut gap: Option<Gap> = None;

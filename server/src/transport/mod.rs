@@ -55,6 +55,11 @@ impl SubscribeRequest {
         }
     }
 
+    /// Counts and registers this subscriber's connection for as long as the guard lives.
+    pub fn connect(&self, state: &AppState, transport: &'static str) -> Result<crate::state::ConnectionGuard, ApiError> {
+        state.connect(transport, self.consumer.as_deref(), &self.channels)
+    }
+
     /// `?timeout=<seconds>` shortens a long-poll (0 answers at once): a number from 0 to
     /// [`MAX_TIMEOUT_PARAM`]; the server's `--long-poll-timeout` caps it.
     pub fn timeout(&self, state: &AppState) -> Result<Duration, ApiError> {

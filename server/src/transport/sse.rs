@@ -26,7 +26,7 @@ use crate::state::AppState;
 const RETRY_MS: u64 = 2000;
 
 pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Response> {
-    let guard = state.connect("sse", &request)?;
+    let guard = request.connect(&state, "sse")?;
     let disconnected = guard.disconnected();
     let subscription = state.broker.subscribe(&request.channels, request.position)?;
     let multiplexed = request.multiplexed;

@@ -32,7 +32,7 @@ const COALESCE: usize = 64;
 
 /// `slot` is the connection's place under the TCP limits, held for as long as the socket lives.
 pub async fn respond(state: AppState, request: SubscribeRequest, upgrade: WebSocketUpgrade, slot: Option<ConnectionSlot>) -> ApiResult<Response> {
-    let guard = state.connect("websocket", &request)?;
+    let guard = request.connect(&state, "websocket")?;
     let subscription = state.broker.subscribe(&request.channels, request.position)?;
     let max = state.config.ws_max_message_bytes;
     let upgrade = upgrade.read_buffer_size(READ_BUFFER.min(max).max(256)).max_message_size(max).max_frame_size(max);
