@@ -20,21 +20,8 @@ use push_core::api::{
 };
 use push_core::{ErrorKind, MessageId};
 
-use crate::errors;
+use crate::errors::{self, text};
 use crate::producer::Producer;
-
-/// A Ruby String's bytes as UTF-8 text; anything else raises the class of `kind`.
-pub fn text(ruby: &Ruby, s: RString, what: &str, kind: ErrorKind) -> Result<String, Error> {
-    // SAFETY: the slice is copied before any Ruby code can run.
-    match std::str::from_utf8(unsafe { s.as_slice() }) {
-        Ok(t) => Ok(t.to_owned()),
-        Err(_) => Err(errors::new(
-            ruby,
-            kind,
-            format!("{what} {} is not valid UTF-8", s.inspect()),
-        )),
-    }
-}
 
 fn bad(ruby: &Ruby, message: String) -> Error {
     errors::new(ruby, ErrorKind::BadRequest, message)

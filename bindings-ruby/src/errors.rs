@@ -6,7 +6,7 @@
 //! it looks the class up by the row's `class_name` when an error is raised (never cached), and a
 //! class the Ruby side lacks (a newer native library) raises `Push::Error` with the native code.
 
-use magnus::{function, prelude::*, Error, ExceptionClass, IntoValue, RArray, RModule, Ruby, Value};
+use magnus::{function, prelude::*, Error, ExceptionClass, IntoValue, RArray, RModule, RString, Ruby, Value};
 use push_core::binding::guard;
 use push_core::{ErrorKind, KINDS};
 
@@ -87,4 +87,17 @@ fn error_table(ruby: &Ruby) -> Result<RArray, Error> {
 pub fn init(_ruby: &Ruby, push: RModule) -> Result<(), Error> {
     push.define_singleton_method("error_table", function!(error_table, 0))?;
     Ok(())
+}
+
+/// A Ruby String's bytes as UTF-8 text; anything else raises the class of `kind`.
+pub fn text(ruby: &Ruby, s: RString, what: &str, kind: ErrorKind) -> Result<String, Error> {
+    // SAFETY: the slice is copied before any Ruby code can run.
+    match std::str::from_utf8(unsafe { s.as_slice() }) {
+        Ok(t) => Ok(t.to_owned()),
+        Err(_) => Err(new(
+            ruby,
+            kind,
+            format!("{what} {} is not valid UTF-8", s.inspect()),
+        )),
+    }
 }

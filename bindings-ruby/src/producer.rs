@@ -112,7 +112,7 @@ impl Producer {
         let mut names = Vec::with_capacity(channels.len());
         for i in 0..channels.len() {
             let name: RString = channels.entry(i as isize)?;
-            names.push(crate::api::text(ruby, name, "channel", ErrorKind::InvalidChannel)?);
+            names.push(crate::errors::text(ruby, name, "channel", ErrorKind::InvalidChannel)?);
         }
         let content_type = match content_type {
             Some(ct) => Some(ct.to_string()?),
