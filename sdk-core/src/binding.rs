@@ -52,6 +52,8 @@ pub struct TokenRequest {
     pub expires_in: Option<i64>,
     pub expires_at: Option<i64>,
     pub secret: Option<Vec<u8>>,
+    /// The consumer's public info as compact JSON (a binding serializes its language's map).
+    pub info: Option<String>,
 }
 
 impl TokenRequest {
@@ -80,7 +82,7 @@ impl TokenRequest {
                     .ok_or_else(|| Error::new(ErrorKind::InvalidConfig, format!("expires_in {from_now} is too far in the future")))?
             }
         };
-        token::sign(&secret, &Claims { channel: self.channel, consumer: self.consumer, expires_at })
+        token::sign(&secret, &Claims { channel: self.channel, consumer: self.consumer, expires_at, info: self.info })
     }
 }
 

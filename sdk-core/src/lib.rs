@@ -29,6 +29,7 @@ pub mod message;
 pub mod producer;
 pub mod tls;
 pub mod token;
+pub mod webhook;
 
 pub use broker::{Broker, EventStream, Position, Publication, Published, Subscription};
 pub use channel::{Channel, ChannelError};

@@ -17,7 +17,7 @@ const SECRET: &[u8] = b"s3cret";
 
 fn token(channel: &str, consumer: Option<&str>, expires_in: i64) -> String {
     let expires_at = (now_millis() / 1000) as i64 + expires_in;
-    sign(SECRET, &Claims { channel: channel.into(), consumer: consumer.map(Into::into), expires_at: expires_at.max(0) as u64 }).unwrap()
+    sign(SECRET, &Claims { channel: channel.into(), consumer: consumer.map(Into::into), expires_at: expires_at.max(0) as u64, info: None }).unwrap()
 }
 
 async fn token_server() -> TestServer {
@@ -78,7 +78,7 @@ async fn bad_tokens_are_refused_with_the_right_status() {
     let for_bob = token("/a", Some("bob"), 60);
     let good = token("/a", None, 60);
     let tampered = format!("{}x", &good[..good.len() - 1]);
-    let forged = sign(b"not-the-secret", &Claims { channel: "/a".into(), consumer: None, expires_at: u64::MAX / 2 }).unwrap();
+    let forged = sign(b"not-the-secret", &Claims { channel: "/a".into(), consumer: None, expires_at: u64::MAX / 2, info: None }).unwrap();
 
     assert_eq!(status(&format!("{u}/a?timeout=0&token={expired}"), &[]).await, (401, "UNAUTHORIZED".into()));
     assert_eq!(status(&format!("{u}/a?timeout=0&token={tampered}"), &[]).await, (401, "UNAUTHORIZED".into()));

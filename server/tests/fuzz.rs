@@ -66,7 +66,7 @@ fn claimed_channel() -> impl Strategy<Value = String> {
 }
 
 fn claims() -> impl Strategy<Value = Claims> {
-    (claimed_channel(), prop::option::of("[^\n]{1,20}"), 1..u64::MAX).prop_map(|(channel, consumer, expires_at)| Claims { channel, consumer, expires_at })
+    (claimed_channel(), prop::option::of("[^\n]{1,20}"), 1..u64::MAX).prop_map(|(channel, consumer, expires_at)| Claims { channel, consumer, expires_at, info: None })
 }
 
 proptest! {

@@ -29,7 +29,7 @@ mod types;
 
 pub use request::{ChannelsQuery, Disconnect, HistoryRange};
 pub use targets::Targets;
-pub use types::{ChannelInfo, ChannelPage, Disconnected, History, HistoryGap, HistoryMessage};
+pub use types::{ChannelInfo, ChannelPage, Disconnected, History, HistoryGap, HistoryMessage, Member, Presence};
 
 pub(crate) use request::Call;
 

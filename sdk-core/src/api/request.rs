@@ -127,6 +127,11 @@ impl Call {
         Ok(Call { body: None, path: format!("/_push/api/channel{channel}"), query: Vec::new(), what: format!("channel info of {channel}") })
     }
 
+    pub fn presence(channel: &str) -> Result<Call> {
+        let channel = Channel::parse(channel)?;
+        Ok(Call { body: None, path: format!("/_push/api/presence{channel}"), query: Vec::new(), what: format!("presence on {channel}") })
+    }
+
     pub fn channels(query: &ChannelsQuery) -> Result<Call> {
         let mut pairs = Vec::new();
         if let Some(prefix) = query.prefix.as_deref().filter(|p| !p.is_empty()) {

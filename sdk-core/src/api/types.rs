@@ -29,6 +29,32 @@ pub struct ChannelInfo {
     pub as_of: u64,
 }
 
+/// Who is present on a presence channel (`GET /_push/api/presence/<channel>`): each consumer
+/// once, however many connections and nodes it has, while it is connected or within the
+/// server's `--presence-grace` of its last connection closing.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[non_exhaustive]
+pub struct Presence {
+    pub channel: String,
+    /// In consumer id order; at most the server's `--max-presence-list` (see `count`).
+    pub members: Vec<Member>,
+    /// How many members there are (more than `members` holds when the list was cut).
+    pub count: u64,
+    #[serde(default)]
+    pub nodes: u32,
+    #[serde(default)]
+    pub as_of: u64,
+}
+
+/// A consumer present on a channel, and the public info its token carried.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[non_exhaustive]
+pub struct Member {
+    pub consumer: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub info: Option<serde_json::Value>,
+}
+
 /// One page of the active channels (`GET /_push/api/channels`), in name order.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(from = "RawPage")]

@@ -8,7 +8,7 @@ use tokio::runtime::Handle;
 
 use super::lazy::LazyProducer;
 use super::{Producer, ProducerOptions};
-use crate::api::{ChannelInfo, ChannelPage, ChannelsQuery, Disconnect, Disconnected, History, HistoryRange, Targets};
+use crate::api::{ChannelInfo, Presence, ChannelPage, ChannelsQuery, Disconnect, Disconnected, History, HistoryRange, Targets};
 use crate::{MessageId, Result};
 
 /// A thread-safe, fork-safe producer whose calls block the calling thread.
@@ -40,6 +40,12 @@ impl BlockingProducer {
     pub fn channel_info(&self, channel: &str) -> Result<ChannelInfo> {
         let local = self.0.local()?;
         local.runtime().block_on(local.producer.channel_info(channel))
+    }
+
+    /// [`Producer::presence`], blocking.
+    pub fn presence(&self, channel: &str) -> Result<Presence> {
+        let local = self.0.local()?;
+        local.runtime().block_on(local.producer.presence(channel))
     }
 
     /// [`Producer::channels`], blocking.

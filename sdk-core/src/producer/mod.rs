@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::api::{Call, ChannelInfo, ChannelPage, ChannelsQuery, Disconnect, Disconnected, History, HistoryRange, Targets};
+use crate::api::{Call, ChannelInfo, Presence, ChannelPage, ChannelsQuery, Disconnect, Disconnected, History, HistoryRange, Targets};
 use crate::{idempotency, Channel, Error, ErrorKind, MessageId, Result, DEFAULT_URL};
 
 pub use blocking::BlockingProducer;
@@ -218,6 +218,12 @@ impl Producer {
     /// What a channel holds and who is connected to it, counted over every node.
     pub async fn channel_info(&self, channel: &str) -> Result<ChannelInfo> {
         self.call(Call::channel_info(channel)?).await
+    }
+
+    /// Who is present on a presence channel (`--presence-prefix`), once each across the nodes,
+    /// with the public info of their tokens.
+    pub async fn presence(&self, channel: &str) -> Result<Presence> {
+        self.call(Call::presence(channel)?).await
     }
 
     /// One page of the channels with a connection or with history, in name order. Ask for the
