@@ -16,6 +16,11 @@
  *
  * Transports: Server-Sent Events (default), WebSocket, and long-poll (JSON batches over fetch),
  * which is the fallback when a streaming transport cannot connect although the server answers.
+ *
+ * Presence (`presence: true`): the members of presence channels, `sub.presence()`, and
+ * `sub.on('presence' | 'join' | 'leave', fn)`. Streams get them as id-less events; long-poll reads
+ * `/_push/presence/<channel>` every `presenceInterval` ms and turns the differences into the same
+ * events.
  * See README.md beside this file for the whole behaviour.
  */
 (function (global) {
@@ -23,6 +28,7 @@
 
   var VERSION = '0.1.0';
   var TRANSPORTS = ['sse', 'websocket', 'longpoll'];
+  var PRESENCE_EVENTS = ['presence', 'join', 'leave'];
 
   // Where this script came from: served by a push server at /_push/client.js, that server is the
   // default `url`; otherwise the page's own origin is.
@@ -124,6 +130,8 @@
     this.transports = transportList(options.transport);
     this.minDelay = options.reconnectDelay !== undefined ? options.reconnectDelay : 1000;
     this.maxDelay = options.maxReconnectDelay !== undefined ? options.maxReconnectDelay : 30000;
+    this.presenceInterval = options.presenceInterval !== undefined ? options.presenceInterval : 5000;
+    if (!(this.presenceInterval > 0)) throw new TypeError('Push.subscribe: `presenceInterval` is a number of milliseconds above 0');
 
     this.state = 'connecting';
     this._cursor = toCursor(options.after);
@@ -135,6 +143,11 @@
     this._es = null;
     this._ws = null;
     this._abort = null;
+    this._listeners = {}; // event name -> handlers (sub.on)
+    this._presence = {}; // channel -> {members: Map(consumer -> info), count, last}
+    this._noPresence = {}; // channels the presence endpoint refused (not presence channels)
+    this._presenceTimer = null;
+    this._presenceAbort = null;
 
     var self = this;
     this._onOnline = function () {
@@ -183,6 +196,170 @@
     this._setState('closed');
   };
 
+  /**
+   * Adds a handler: 'presence' ({channel, members, count}: a whole member list, on every
+   * (re)connect), 'join' and 'leave' ({channel, consumer, info}). Needs `presence: true`.
+   */
+  Subscription.prototype.on = function (name, fn) {
+    this._presenceEvent(name);
+    if (typeof fn !== 'function') throw new TypeError('Push: sub.on(' + JSON.stringify(name) + ', fn) needs a function');
+    (this._listeners[name] = this._listeners[name] || []).push(fn);
+    return this;
+  };
+
+  /** Removes a handler added with `on`. */
+  Subscription.prototype.off = function (name, fn) {
+    var list = this._listeners[name];
+    if (list) {
+      var at = list.indexOf(fn);
+      if (at >= 0) list.splice(at, 1);
+    }
+    return this;
+  };
+
+  /**
+   * The current members of `channel` (optional with one channel): [{consumer, info}] in consumer
+   * id order, `info` null when the member's token has none. Empty until the first list came.
+   */
+  Subscription.prototype.presence = function (channel) {
+    var room = this._presence[this._presenceChannel(channel)];
+    var out = [];
+    if (room) room.members.forEach(function (info, consumer) { out.push({ consumer: consumer, info: info }); });
+    return out.sort(function (a, b) { return a.consumer < b.consumer ? -1 : a.consumer > b.consumer ? 1 : 0; });
+  };
+
+  /** How many members `channel` has: the server lists at most 1000, this counts them all. */
+  Subscription.prototype.presenceCount = function (channel) {
+    var room = this._presence[this._presenceChannel(channel)];
+    return room ? room.count : 0;
+  };
+
+  Subscription.prototype._presenceEvent = function (name) {
+    if (PRESENCE_EVENTS.indexOf(name) < 0) {
+      throw new TypeError('Push: sub.on() takes ' + PRESENCE_EVENTS.join(', ') + ', got ' + JSON.stringify(name) + ' (messages, gaps and states are options: onMessage, onGap, onStatus)');
+    }
+    // Without the option the server sends nothing: say so rather than never call the handler.
+    if (!this.options.presence) throw new TypeError('Push: subscribe with { presence: true } to get presence');
+  };
+
+  Subscription.prototype._presenceChannel = function (channel) {
+    if (!this.options.presence) throw new TypeError('Push: subscribe with { presence: true } to get presence');
+    if (channel === undefined) {
+      if (this.channels.length !== 1) throw new TypeError('Push: this subscription has several channels: call sub.presence(channel)');
+      return this.channels[0];
+    }
+    if (this.channels.indexOf(channel) < 0) throw new TypeError('Push: ' + JSON.stringify(channel) + ' is not a channel of this subscription');
+    return channel;
+  };
+
+  Subscription.prototype._emit = function (name, payload) {
+    var list = (this._listeners[name] || []).slice();
+    for (var i = 0; i < list.length; i++) {
+      try { list[i].call(this, payload); } catch (e) { report(e); }
+    }
+  };
+
+  // Whether `room`'s list says anything about `consumer`: a list cut at 1000 members (the
+  // first ones in id order) knows nothing of those after its last one.
+  function lists(room, consumer) {
+    return room.count <= room.members.size || room.last === null || consumer <= room.last;
+  }
+
+  // A whole member list of `channel`: a stream's first event for it (on every connect) or a
+  // poll's answer. The first one is the initial state; later ones replace the list and only
+  // their differences become joins and leaves, so a reconnect replays nothing.
+  Subscription.prototype._presenceList = function (channel, list, count, announce) {
+    var fresh = new Map();
+    var last = null;
+    (list || []).forEach(function (m) {
+      var consumer = String(m.consumer);
+      fresh.set(consumer, m.info === undefined ? null : m.info);
+      if (last === null || consumer > last) last = consumer;
+    });
+    var room = { members: fresh, count: typeof count === 'number' ? count : fresh.size, last: last };
+    var before = this._presence[channel];
+    this._presence[channel] = room;
+    if (before) {
+      var self = this;
+      before.members.forEach(function (info, consumer) {
+        if (!fresh.has(consumer) && lists(room, consumer)) self._emit('leave', { channel: channel, consumer: consumer, info: info });
+      });
+      fresh.forEach(function (info, consumer) {
+        if (!before.members.has(consumer) && lists(before, consumer)) self._emit('join', { channel: channel, consumer: consumer, info: info });
+      });
+    }
+    // After the joins and leaves, so that an app keeping its own list from joins ends with this one.
+    if (announce) this._emit('presence', { channel: channel, members: this.presence(channel), count: room.count });
+  };
+
+  // A presence, join or leave event of a stream. It has no id: the cursor stays where it is.
+  Subscription.prototype._presenceFrame = function (f) {
+    var channel = f.channel;
+    if (!this.options.presence || this.channels.indexOf(channel) < 0) return;
+    if (f.type === 'presence') {
+      this._presenceList(channel, f.members, f.count, true);
+      return;
+    }
+    var room = this._presence[channel];
+    if (!room) room = this._presence[channel] = { members: new Map(), count: 0, last: null };
+    var consumer = String(f.consumer);
+    if (f.type === 'join') {
+      var info = f.info === undefined ? null : f.info;
+      var had = room.members.has(consumer);
+      room.members.set(consumer, info);
+      if (had) return; // already listed (a join racing the list): not news
+      room.count++;
+      this._emit('join', { channel: channel, consumer: consumer, info: info });
+    } else if (f.type === 'leave') {
+      if (room.members.has(consumer)) {
+        var was = room.members.get(consumer);
+        room.members.delete(consumer);
+        room.count = Math.max(0, room.count - 1);
+        this._emit('leave', { channel: channel, consumer: consumer, info: was });
+      } else if (room.count > room.members.size) {
+        // One of the members past the listed 1000.
+        room.count--;
+        this._emit('leave', { channel: channel, consumer: consumer, info: f.info === undefined ? null : f.info });
+      }
+    }
+  };
+
+  // Long-poll has no presence events: read each channel's list now and every presenceInterval
+  // ms while this connection lives. A channel the endpoint refuses (400: not a presence channel;
+  // 404: a server without presence) is not asked again.
+  Subscription.prototype._pollPresence = function (gen, tokens) {
+    if (!this.options.presence) return;
+    var self = this;
+    var announced = {};
+    (function round() {
+      if (gen !== self._gen) return;
+      var channels = self.channels.filter(function (c) { return !self._noPresence[c]; });
+      if (!channels.length) return;
+      var abort = typeof AbortController === 'function' ? new AbortController() : null;
+      self._presenceAbort = abort;
+      Promise.all(channels.map(function (c) {
+        var u = new URL(self.url + '/_push/presence' + c);
+        if (self.options.consumer) u.searchParams.set('consumer', String(self.options.consumer));
+        tokens.forEach(function (t) { u.searchParams.append('token', String(t)); });
+        return fetch(u.toString(), {
+          headers: { Accept: 'application/json' },
+          cache: 'no-store',
+          credentials: self.options.withCredentials ? 'include' : 'same-origin',
+          signal: abort ? abort.signal : undefined,
+        }).then(function (res) {
+          if (res.status === 400 || res.status === 404) { self._noPresence[c] = true; return null; }
+          return res.ok ? res.json() : null; // anything else: the next round asks again
+        }).then(function (list) {
+          if (!list || gen !== self._gen || self._closed) return;
+          self._presenceList(c, list.members, list.count, !announced[c]);
+          announced[c] = true;
+        }, function () { /* network trouble: the long-poll itself reports it */ });
+      })).then(function () {
+        if (gen === self._gen) self._presenceTimer = setTimeout(round, self.presenceInterval);
+      });
+    })();
+  };
+
   Subscription.prototype._setState = function (state, extra) {
     this.state = state;
     var info = { state: state, transport: this.transport };
@@ -201,6 +378,8 @@
       try { ws.close(1000); } catch (e) { /* already closing */ }
     }
     if (this._abort) { this._abort.abort(); this._abort = null; }
+    clearTimeout(this._presenceTimer);
+    if (this._presenceAbort) { this._presenceAbort.abort(); this._presenceAbort = null; }
   };
 
   // Resolves the `token` option (a string, an array of them, or a function returning either,
@@ -221,6 +400,11 @@
     tokens.forEach(function (t) { u.searchParams.append('token', String(t)); });
     if (extra) for (var k in extra) u.searchParams.set(k, extra[k]);
     return u;
+  };
+
+  // Streams ask for presence events; JSON batches cannot carry them (long-poll polls instead).
+  Subscription.prototype._streamParams = function () {
+    return this.options.presence ? { presence: '1' } : null;
   };
 
   Subscription.prototype._connect = function () {
@@ -260,6 +444,7 @@
   // One frame from any transport, in id order. Drops what the cursor already covers.
   Subscription.prototype._frame = function (gen, f) {
     if (gen !== this._gen || this._closed) return;
+    if (f.type === 'presence' || f.type === 'join' || f.type === 'leave') return this._presenceFrame(f);
     if (f.type !== 'message' && f.type !== 'gap') return;
     var at = cursorOf(f);
     if (this._cursor !== null && at <= this._cursor) return;
@@ -342,7 +527,11 @@
       var started = Date.now();
       self._batch(gen, tokens, waited ? null : 0).then(function (batch) {
         if (gen !== self._gen) return;
-        if (!opened) { opened = true; self._opened(gen); }
+        if (!opened) {
+          opened = true;
+          self._opened(gen);
+          self._pollPresence(gen, tokens);
+        }
         var empty = !(batch.messages && batch.messages.length) && !(batch.gaps && batch.gaps.length);
         // An empty answer that did not wait (a server with no long-poll timeout) must not
         // turn into a busy loop.
@@ -357,7 +546,7 @@
     var opened = false;
     var es;
     try {
-      es = new EventSource(this._endpoint(tokens).toString(), { withCredentials: !!this.options.withCredentials });
+      es = new EventSource(this._endpoint(tokens, this._streamParams()).toString(), { withCredentials: !!this.options.withCredentials });
     } catch (e) {
       this._failed(gen, PushError('cannot open an event stream: ' + e.message, 0, null), false, false);
       return;
@@ -366,6 +555,13 @@
     es.onopen = function () { opened = true; self._opened(gen); };
     es.addEventListener('message', function (e) { self._frame(gen, JSON.parse(e.data)); });
     es.addEventListener('gap', function (e) { self._frame(gen, JSON.parse(e.data)); });
+    PRESENCE_EVENTS.forEach(function (name) {
+      es.addEventListener(name, function (e) {
+        var f = JSON.parse(e.data);
+        f.type = name;
+        self._frame(gen, f);
+      });
+    });
     es.addEventListener('disconnect', function (e) {
       es.close();
       var reason = '';
@@ -387,7 +583,7 @@
   Subscription.prototype._openWs = function (gen, tokens) {
     var self = this;
     var opened = false;
-    var u = this._endpoint(tokens);
+    var u = this._endpoint(tokens, this._streamParams());
     u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
     var ws;
     try {
