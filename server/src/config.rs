@@ -295,6 +295,47 @@ pub struct Config {
     #[arg(long, env = "PUSH_HTTP2_KEEP_ALIVE_TIMEOUT", default_value = "20s", value_parser = humantime::parse_duration)]
     pub http2_keep_alive_timeout: std::time::Duration,
 
+    /// Channels whose names start with one of these are presence channels: their members are
+    /// listed and their joins and leaves announced (docs/PRESENCE.md). Comma-separated or
+    /// repeated; `''` turns presence off.
+    #[arg(long, env = "PUSH_PRESENCE_PREFIX", value_delimiter = ',', default_value = "/presence-")]
+    pub presence_prefix: Vec<String>,
+
+    /// A member leaves this long after its last connection closed, unless it is back by then
+    /// (reloads, long-poll requests and short blips make no leave and join).
+    #[arg(long, env = "PUSH_PRESENCE_GRACE", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub presence_grace: std::time::Duration,
+
+    /// Most members of one presence channel; a new consumer past it is refused (503).
+    #[arg(long, env = "PUSH_MAX_PRESENCE_MEMBERS", default_value_t = 100_000)]
+    pub max_presence_members: usize,
+
+    /// POST events (members joining and leaving, channels occupied and vacated, undelivered
+    /// messages) to the app at this URL, signed (docs/PRESENCE.md).
+    #[arg(long, env = "PUSH_EVENTS_URL")]
+    pub events_url: Option<String>,
+
+    /// Secret that signs the events (default: --secret).
+    #[arg(long, env = "PUSH_EVENTS_SECRET", hide_env_values = true)]
+    pub events_secret: Option<String>,
+
+    /// How long the events URL has to answer a POST before it is retried.
+    #[arg(long, env = "PUSH_EVENTS_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub events_timeout: std::time::Duration,
+
+    /// Most events waiting to be sent; more are dropped (`push_events_dropped_total`).
+    #[arg(long, env = "PUSH_EVENTS_QUEUE", default_value_t = 10_000)]
+    pub events_queue: usize,
+
+    /// An event not sent within this time (the app kept failing) is dropped.
+    #[arg(long, env = "PUSH_EVENTS_MAX_AGE", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub events_max_age: std::time::Duration,
+
+    /// With --events-url: a message on a presence channel that a member present when it was
+    /// published has not received within this time makes an `undelivered` event; `0s` (the
+    /// default) checks nothing.
+    #[arg(long, env = "PUSH_UNDELIVERED_AFTER", default_value = "0s", value_parser = humantime::parse_duration)]
+    pub undelivered_after: std::time::Duration,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -332,6 +373,16 @@ impl Config {
     pub fn auth_tls(&self) -> push_core::Result<rustls::ClientConfig> {
         let ca = self.auth_ca_file.as_deref().map(push_core::tls::CaFile::load).transpose()?;
         push_core::tls::client_config(ca.as_ref())
+    }
+
+    /// The --presence-prefix entries that are not empty.
+    pub fn presence_prefixes(&self) -> Vec<String> {
+        self.presence_prefix.iter().map(|p| p.trim()).filter(|p| !p.is_empty()).map(str::to_owned).collect()
+    }
+
+    /// The secret that signs events: --events-secret, else --secret.
+    pub fn events_secret(&self) -> Option<&str> {
+        self.events_secret.as_deref().or(self.secret.as_deref()).filter(|s| !s.is_empty())
     }
 
     /// Defaults for tests and embedding, as if no flag was given.
@@ -385,6 +436,27 @@ impl Config {
                      (not `*`): any other site could otherwise subscribe with a visitor's cookies"
                     .into());
             }
+        }
+        for prefix in self.presence_prefixes() {
+            if !prefix.starts_with('/') || prefix.starts_with("/_push") {
+                return Err(format!("--presence-prefix {prefix:?} must start a channel name (a '/', and not /_push)"));
+            }
+        }
+        if let Some(url) = &self.events_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) || url.parse::<axum::http::Uri>().is_err() {
+                return Err(format!("--events-url {url:?} must be an http:// or https:// URL"));
+            }
+            if self.events_secret().is_none() {
+                return Err("--events-url needs --events-secret (PUSH_EVENTS_SECRET) or --secret to sign the events with".into());
+            }
+            if url.starts_with("https://") {
+                self.auth_tls().map_err(|e| format!("--events-url {url:?}: {}", e.message()))?;
+            }
+            if self.events_queue == 0 || self.events_timeout.is_zero() {
+                return Err("--events-queue and --events-timeout must be greater than zero".into());
+            }
+        } else if !self.undelivered_after.is_zero() {
+            return Err("--undelivered-after makes events: it needs --events-url".into());
         }
         // Read now, like --auth-ca-file and --tls-cert: a missing file is a settings error (exit 2).
         if let Some(path) = self.broker_ca_file.as_deref().filter(|p| !p.as_os_str().is_empty()) {

@@ -17,6 +17,9 @@
 //! - [`cli`]: the `push-server` command, its flags and subcommands (every package's executable
 //!   runs it); [`embedded`]: the server inside another program (the in-process `Server` of each
 //!   SDK).
+//! - [`sessions`]: who is connected (counts, disconnects, bans); [`cluster`]: the same across
+//!   nodes on RabbitMQ; [`presence`]: members of presence channels, their joins and leaves;
+//!   [`events`]: the signed events POSTed to the app (`--events-url`).
 //! - [`error`]: error kinds as statuses; [`metrics`]: Prometheus counters; [`state`]: shared state.
 
 pub mod auth;
@@ -27,10 +30,12 @@ pub mod config;
 pub mod dedup;
 pub mod embedded;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod hub;
 pub mod listener;
 pub mod metrics;
+pub mod presence;
 pub mod routes;
 pub mod sessions;
 pub mod state;

@@ -114,6 +114,8 @@ pub struct Metrics {
     pub tls_reloads: IntCounterVec,
     /// What the engine holds in memory, read at each scrape ([`Metrics::observe_memory`]).
     memory: MemoryMetrics,
+    /// Presence members and events to the app.
+    pub presence: PresenceMetrics,
     by_transport: Vec<(&'static str, TransportMetrics)>,
 }
 
@@ -156,6 +158,7 @@ impl Metrics {
         registry.register(Box::new(errors.clone())).unwrap();
         registry.register(Box::new(limits.clone())).unwrap();
         let memory = MemoryMetrics::new(&registry);
+        let presence = PresenceMetrics::new(&registry);
         let by_transport = TRANSPORTS
             .iter()
             .map(|t| (*t, TransportMetrics { open: connections.with_label_values(&[t]), delivered: delivered.with_label_values(&[t]) }))
@@ -177,6 +180,7 @@ impl Metrics {
             tls_handshake_failures,
             tls_reloads,
             memory,
+            presence,
             by_transport,
         }
     }
@@ -217,6 +221,47 @@ impl Metrics {
     }
 }
 
+fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
+    let g = IntGauge::new(name, help).unwrap();
+    registry.register(Box::new(g.clone())).unwrap();
+    g
+}
+
+fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
+    let c = IntCounter::new(name, help).unwrap();
+    registry.register(Box::new(c.clone())).unwrap();
+    c
+}
+
+/// Presence (docs/PRESENCE.md) and the events sent to `--events-url`.
+#[derive(Clone)]
+pub struct PresenceMetrics {
+    pub members: IntGauge,
+    pub events_sent: IntCounter,
+    pub events_failed: IntCounter,
+    pub events_dropped: IntCounter,
+    pub events_queued: IntGauge,
+}
+
+impl PresenceMetrics {
+    /// Series that no scrape shows (unit tests).
+    pub fn unregistered() -> PresenceMetrics {
+        PresenceMetrics::new(&Registry::new())
+    }
+
+    fn new(registry: &Registry) -> PresenceMetrics {
+        let gauge = |name, help| gauge(registry, name, help);
+        let counter = |name, help| counter(registry, name, help);
+        PresenceMetrics {
+            members: gauge("push_presence_members", "Members of presence channels, across the nodes this node hears from"),
+            events_sent: counter("push_events_sent_total", "Events the app accepted (--events-url)"),
+            events_failed: counter("push_events_failed_total", "POSTs of events that failed and will be retried"),
+            events_dropped: counter("push_events_dropped_total", "Events dropped: the queue was full (--events-queue) or they were too old (--events-max-age)"),
+            events_queued: gauge("push_events_queued", "Events waiting to be sent"),
+        }
+    }
+}
+
 /// The series of [`MemoryStats`].
 struct MemoryMetrics {
     channel_memory: IntGauge,
@@ -229,16 +274,8 @@ struct MemoryMetrics {
 
 impl MemoryMetrics {
     fn new(registry: &Registry) -> MemoryMetrics {
-        let gauge = |name: &str, help: &str| {
-            let g = IntGauge::new(name, help).unwrap();
-            registry.register(Box::new(g.clone())).unwrap();
-            g
-        };
-        let counter = |name: &str, help: &str| {
-            let c = IntCounter::new(name, help).unwrap();
-            registry.register(Box::new(c.clone())).unwrap();
-            c
-        };
+        let gauge = |name, help| gauge(registry, name, help);
+        let counter = |name, help| counter(registry, name, help);
         MemoryMetrics {
             channel_memory: gauge("push_channel_memory_bytes", "Estimated bytes of published channels and their history (--channel-memory-bytes)"),
             channels_shed: counter("push_channels_shed_total", "Published channels forgotten to stay within --channel-memory-bytes"),

@@ -10,6 +10,9 @@ use crate::auth::Authorizer;
 use crate::cluster::{link, Cluster};
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::events::Events;
+use crate::presence::undelivered::Undelivered;
+use crate::presence::{Presence, Ticket};
 use crate::metrics::Metrics;
 use crate::sessions::{Bans, Session, Sessions};
 
@@ -45,15 +48,22 @@ impl AppState {
             None => Bans::in_memory(),
         };
         let sessions = Sessions::new(bans);
-        let cluster = match link::LinkOptions::from_config(&config)? {
-            Some(options) => link::join(options, sessions, shutdown.clone()),
-            None => Cluster::alone(sessions),
+        let metrics = Arc::new(Metrics::new());
+        let link = link::LinkOptions::from_config(&config)?;
+        let events = Events::start(&config, metrics.presence.clone(), shutdown.clone());
+        let undelivered = (events.is_some() && !config.undelivered_after.is_zero())
+            .then(|| Undelivered::new(broker.clone(), config.undelivered_after, link.is_some(), shutdown.clone()));
+        let presence = Presence::new(&config, &crate::cluster::new_node_name(), events, undelivered, metrics.presence.clone());
+        let cluster = match link {
+            Some(options) => link::join(options, sessions, presence, shutdown.clone()),
+            None => Cluster::alone(sessions, presence),
         };
+        tokio::spawn(crate::cluster::sweep_until(cluster.clone(), shutdown.clone()));
         Ok(AppState(Arc::new(Shared {
             broker,
             auth: Arc::new(Authorizer::new(&config)),
             config: Arc::new(config),
-            metrics: Arc::new(Metrics::new()),
+            metrics,
             shutdown,
             cluster,
             connections: Arc::new(AtomicUsize::new(0)),
@@ -64,10 +74,15 @@ impl AppState {
         &self.cluster.sessions
     }
 
+    pub fn presence(&self) -> &Arc<Presence> {
+        &self.cluster.presence
+    }
+
     /// Counts one subscriber connection for as long as the guard lives; 503 over the limit.
     /// The connection is registered under its channels and consumer id (channel info,
-    /// disconnects).
-    pub fn connect(&self, transport: &'static str, consumer: Option<&str>, channels: &[push_core::Channel]) -> Result<ConnectionGuard, ApiError> {
+    /// disconnects), and enters the presence channels among them with `info`.
+    pub fn connect(&self, transport: &'static str, consumer: Option<&str>, info: Option<&str>, channels: &[push_core::Channel]) -> Result<ConnectionGuard, ApiError> {
+        let ticket = self.presence().enter(consumer, info, channels)?;
         let max = self.config.max_connections;
         let taken = self.connections.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1));
         if taken.is_err() {
@@ -82,7 +97,7 @@ impl AppState {
         let metrics = self.metrics.transport(transport);
         metrics.open.inc();
         let session = self.sessions().register(consumer, channels);
-        Ok(ConnectionGuard { connections: self.connections.clone(), gaps: self.metrics.gaps.clone(), metrics, transport, session })
+        Ok(ConnectionGuard { connections: self.connections.clone(), gaps: self.metrics.gaps.clone(), metrics, transport, session, ticket })
     }
 }
 
@@ -92,11 +107,17 @@ pub struct ConnectionGuard {
     gaps: prometheus::IntCounter,
     pub transport: &'static str,
     session: Session,
+    /// Its place in presence, if it subscribed to presence channels.
+    ticket: Option<Ticket>,
 }
 
 impl ConnectionGuard {
-    pub fn delivered(&self, n: u64) {
+    /// `n` messages were written, the newest `last` (every earlier one is passed too).
+    pub fn delivered(&self, n: u64, last: push_core::MessageId) {
         self.metrics.delivered.inc_by(n);
+        if let Some(ticket) = &self.ticket {
+            ticket.delivered(last.0);
+        }
     }
     pub fn gap(&self) {
         self.gaps.inc();

@@ -12,10 +12,12 @@ use crate::error::ApiResult;
 use crate::extract::params::Params;
 
 /// What an allowed subscription may do: until when, if the credentials expire.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct Grant {
     /// Unix seconds after which the subscription must end.
     pub expires_at: Option<u64>,
+    /// The consumer's public info from its token (shown by presence).
+    pub info: Option<String>,
 }
 
 pub struct Authorizer {

@@ -39,6 +39,9 @@ impl TokenAuth {
             claims.push(c);
         }
         let mut expires_at = u64::MAX;
+        // Info comes from a token bound to this consumer: anyone's would let a subscriber
+        // show itself under a name another token gave.
+        let info = claims.iter().filter(|c| c.consumer.is_some() && c.consumer.as_deref() == consumer).find_map(|c| c.info.clone());
         for channel in channels {
             let usable = |c: &&Claims| c.covers(channel) && (c.consumer.is_none() || c.consumer.as_deref() == consumer);
             match claims.iter().filter(usable).map(|c| c.expires_at).max() {
@@ -52,6 +55,6 @@ impl TokenAuth {
                 None => return Err(ApiError::new(ErrorKind::Forbidden, format!("no token given covers the channel {channel}"))),
             }
         }
-        Ok(Grant { expires_at: Some(expires_at) })
+        Ok(Grant { expires_at: Some(expires_at), info })
     }
 }

@@ -21,10 +21,13 @@ use push_core::{Error, ErrorKind, Result};
 use tokio_util::sync::CancellationToken;
 
 use super::{Cluster, Wire, REPORT_EVERY};
+use crate::presence::Presence;
 use crate::sessions::Sessions;
 
 /// Messages a node's queue holds for it before the oldest are dropped.
 const QUEUE_BOUND: i64 = 10_000;
+/// How long presence changes gather before they are sent (one message for a burst).
+const GATHER: Duration = Duration::from_millis(50);
 /// Backoff between attempts to link again: from the first to the last value, doubling.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(200), Duration::from_secs(5));
 
@@ -89,9 +92,9 @@ impl Outbox {
 }
 
 /// A cluster node linked to the others; the link runs until `stop`.
-pub fn join(options: LinkOptions, sessions: Arc<Sessions>, stop: CancellationToken) -> Arc<Cluster> {
+pub fn join(options: LinkOptions, sessions: Arc<Sessions>, presence: Arc<Presence>, stop: CancellationToken) -> Arc<Cluster> {
     let outbox = Outbox { channel: Arc::default(), exchange: options.exchange(), timeout: options.timeout };
-    let cluster = Cluster::linked(sessions, outbox.clone());
+    let cluster = Cluster::linked(sessions, presence, outbox.clone());
     tokio::spawn(run(cluster.clone(), options, outbox, stop));
     cluster
 }
@@ -162,6 +165,11 @@ async fn linked(cluster: &Arc<Cluster>, options: &LinkOptions, outbox: &Outbox, 
     let mut tick = tokio::time::interval(REPORT_EVERY);
     loop {
         let report_now = tokio::select! {
+            () = cluster.presence.changed.notified() => {
+                tokio::time::sleep(GATHER).await;
+                send_changes(cluster, outbox).await?;
+                false
+            }
             delivery = consumer.next() => match delivery {
                 Some(Ok(delivery)) => match Wire::decode(&delivery.data) {
                     Ok(wire) => cluster.receive(wire),
@@ -176,10 +184,28 @@ async fn linked(cluster: &Arc<Cluster>, options: &LinkOptions, outbox: &Outbox, 
             _ = tick.tick() => true,
         };
         if report_now {
+            // Changes first: the report that follows includes them anyway.
+            send_changes(cluster, outbox).await?;
             *seq += 1;
             for part in cluster.report(*seq) {
                 outbox.publish(&part).await?;
             }
         }
     }
+}
+
+/// Sends this node's presence changes and undelivered answers, if it has any.
+async fn send_changes(cluster: &Cluster, outbox: &Outbox) -> Result<()> {
+    let changes = cluster.presence.take_changes();
+    let got = cluster.presence.undelivered.as_ref().map(|u| std::mem::take(&mut *u.outbox.lock().unwrap_or_else(|p| p.into_inner()))).unwrap_or_default();
+    if changes.is_empty() && got.is_empty() {
+        return Ok(());
+    }
+    for part in changes.chunks(super::wire::PER_PART) {
+        outbox.publish(&Wire::Presence { node: cluster.node.clone(), changes: part.to_vec(), got: Vec::new() }).await?;
+    }
+    if !got.is_empty() {
+        outbox.publish(&Wire::Presence { node: cluster.node.clone(), changes: Vec::new(), got }).await?;
+    }
+    Ok(())
 }

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use push_core::message::now_millis;
 use push_core::{Channel, Error, ErrorKind, Result};
 
+use crate::presence::Presence;
 use crate::sessions::{Ban, Occupancy, Sessions};
 pub use wire::Wire;
 
@@ -25,6 +26,8 @@ pub use wire::Wire;
 pub const REPORT_EVERY: Duration = Duration::from_secs(5);
 /// How long a node's report counts without a newer one.
 pub const LEASE: Duration = Duration::from_secs(15);
+/// How often leases and presence graces are checked.
+pub const SWEEP_EVERY: Duration = Duration::from_millis(200);
 /// Most other nodes tracked (a report from one more is ignored and logged).
 pub const MAX_NODES: usize = 256;
 
@@ -52,6 +55,7 @@ pub struct Cluster {
     /// This node's name among the others (random per start).
     pub node: String,
     pub sessions: Arc<Sessions>,
+    pub presence: Arc<Presence>,
     others: Mutex<HashMap<String, Other>>,
     /// Sends to the other nodes; `None` when alone.
     outbox: Option<link::Outbox>,
@@ -62,24 +66,48 @@ struct Other {
     at: u64,
     seen: Instant,
     channels: HashMap<Channel, Occupancy>,
-    receiving: Option<(u64, u32, HashMap<Channel, Occupancy>)>,
+    receiving: Option<Receiving>,
+}
+
+/// A report whose parts are coming in.
+struct Receiving {
+    seq: u64,
+    parts: u32,
+    channels: HashMap<Channel, Occupancy>,
+    members: Vec<wire::Entry>,
 }
 
 impl Cluster {
     /// A node on its own.
-    pub fn alone(sessions: Arc<Sessions>) -> Arc<Cluster> {
-        Arc::new(Cluster { node: new_node_name(), sessions, others: Mutex::default(), outbox: None })
+    pub fn alone(sessions: Arc<Sessions>, presence: Arc<Presence>) -> Arc<Cluster> {
+        Arc::new(Cluster { node: presence.node.to_string(), sessions, presence, others: Mutex::default(), outbox: None })
     }
 
     /// A node that talks to the others through `outbox` (see [`link::join`]).
-    pub fn linked(sessions: Arc<Sessions>, outbox: link::Outbox) -> Arc<Cluster> {
-        Arc::new(Cluster { node: new_node_name(), sessions, others: Mutex::default(), outbox: Some(outbox) })
+    pub fn linked(sessions: Arc<Sessions>, presence: Arc<Presence>, outbox: link::Outbox) -> Arc<Cluster> {
+        Arc::new(Cluster { node: presence.node.to_string(), sessions, presence, others: Mutex::default(), outbox: Some(outbox) })
     }
 
+    /// The other nodes within their lease; those past it are dropped, and their presence
+    /// members with them.
     fn others(&self) -> std::sync::MutexGuard<'_, HashMap<String, Other>> {
         let mut others = self.others.lock().unwrap_or_else(|p| p.into_inner());
-        others.retain(|_, o| o.seen.elapsed() < LEASE);
+        others.retain(|node, o| {
+            let alive = o.seen.elapsed() < LEASE;
+            if !alive {
+                tracing::info!(node = %node, "node not heard from for {LEASE:?}: its counts and members are dropped");
+                self.presence.forget(node);
+            }
+            alive
+        });
         others
+    }
+
+    /// Drops nodes past their lease and lets presence members whose grace ended leave: run
+    /// every [`SWEEP_EVERY`].
+    pub fn sweep(&self) {
+        drop(self.others());
+        self.presence.sweep();
     }
 
     /// Connections on `channel` across the cluster.
@@ -146,7 +174,16 @@ impl Cluster {
                 }
                 false
             }
-            Wire::Report { node, seq, part, parts, at, channels, bans } => {
+            Wire::Presence { node, changes, got } => {
+                if node != self.node && self.others().contains_key(&node) {
+                    self.presence.apply(&node, changes);
+                    if let Some(undelivered) = &self.presence.undelivered {
+                        got.into_iter().for_each(|g| undelivered.received(g));
+                    }
+                }
+                false
+            }
+            Wire::Report { node, seq, part, parts, at, channels, bans, members } => {
                 if node == self.node {
                     return false;
                 }
@@ -158,18 +195,21 @@ impl Cluster {
                     tracing::warn!("a report from node {node} ignored: already tracking {MAX_NODES} nodes");
                     return false;
                 }
-                let other = others.entry(node).or_insert_with(|| Other { at, seen: Instant::now(), channels: HashMap::new(), receiving: None });
-                if other.receiving.as_ref().is_none_or(|(s, _, _)| *s != seq) {
-                    other.receiving = Some((seq, 0, HashMap::new()));
+                let other = others.entry(node.clone()).or_insert_with(|| Other { at, seen: Instant::now(), channels: HashMap::new(), receiving: None });
+                if other.receiving.as_ref().is_none_or(|r| r.seq != seq) {
+                    other.receiving = Some(Receiving { seq, parts: 0, channels: HashMap::new(), members: Vec::new() });
                 }
-                let (_, got, counts) = other.receiving.as_mut().expect("set above");
-                *got += 1;
-                counts.extend(channels.into_iter().map(|(c, connections, consumers)| (c, Occupancy { connections, consumers })));
-                if part + 1 >= parts || *got >= parts {
-                    let (_, _, counts) = other.receiving.take().expect("set above");
-                    other.channels = counts;
+                let receiving = other.receiving.as_mut().expect("set above");
+                receiving.parts += 1;
+                receiving.channels.extend(channels.into_iter().map(|(c, connections, consumers)| (c, Occupancy { connections, consumers })));
+                receiving.members.extend(members);
+                if part + 1 >= parts || receiving.parts >= parts {
+                    let whole = other.receiving.take().expect("set above");
+                    other.channels = whole.channels;
                     other.at = at;
                     other.seen = Instant::now();
+                    drop(others);
+                    self.presence.replace(&node, whole.members);
                 }
                 false
             }
@@ -178,11 +218,23 @@ impl Cluster {
 
     /// This node's report, in parts of at most [`wire::PER_PART`] channels and bans.
     pub fn report(&self, seq: u64) -> Vec<Wire> {
-        wire::report(&self.node, seq, now_millis(), self.sessions.snapshot(), self.sessions.bans.list())
+        wire::report(&self.node, seq, now_millis(), self.sessions.snapshot(), self.sessions.bans.list(), self.presence.local())
     }
 }
 
-fn new_node_name() -> String {
+/// Sweeps (see [`Cluster::sweep`]) until `stop`.
+pub async fn sweep_until(cluster: Arc<Cluster>, stop: tokio_util::sync::CancellationToken) {
+    let mut tick = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => cluster.sweep(),
+        }
+    }
+}
+
+/// A node's name: random per start.
+pub fn new_node_name() -> String {
     let key = push_core::idempotency::new_key();
     key[..16].to_owned()
 }
@@ -201,11 +253,15 @@ mod tests {
         Channel::parse(name).unwrap()
     }
 
+    fn alone() -> Arc<Cluster> {
+        Cluster::alone(Sessions::new(Bans::in_memory()), crate::presence::for_tests(&new_node_name()))
+    }
+
     #[test]
     fn counts_add_up_over_nodes_and_a_report_in_parts_counts_when_whole() {
-        let here = Cluster::alone(Sessions::new(Bans::in_memory()));
+        let here = alone();
         let _s = here.sessions.register(Some("alice"), &[ch("/a")]);
-        let there = Cluster::alone(Sessions::new(Bans::in_memory()));
+        let there = alone();
         let _t = there.sessions.register(Some("bob"), &[ch("/a"), ch("/b")]);
         let _u = there.sessions.register(None, &[ch("/b")]);
         for part in there.report(1) {
@@ -218,18 +274,18 @@ mod tests {
         assert_eq!(here.occupied("/", Some("/a"), 10).value.len(), 1);
 
         // Half of a report in two parts changes nothing until the rest comes.
-        let parts = wire::report(&there.node, 2, now_millis(), vec![(ch("/a"), Occupancy { connections: 5, consumers: 0 })], Vec::new());
+        let parts = wire::report(&there.node, 2, now_millis(), vec![(ch("/a"), Occupancy { connections: 5, consumers: 0 })], Vec::new(), Vec::new());
         let Wire::Report { at, .. } = parts[0].clone() else { panic!() };
-        here.receive(Wire::Report { node: there.node.clone(), seq: 3, part: 0, parts: 2, at, channels: vec![(ch("/c"), 1, 0)], bans: Vec::new() });
+        here.receive(Wire::Report { node: there.node.clone(), seq: 3, part: 0, parts: 2, at, channels: vec![(ch("/c"), 1, 0)], bans: Vec::new(), members: Vec::new() });
         assert_eq!(here.occupancy(&ch("/c")).value.connections, 0);
-        here.receive(Wire::Report { node: there.node.clone(), seq: 3, part: 1, parts: 2, at, channels: vec![(ch("/d"), 1, 0)], bans: Vec::new() });
+        here.receive(Wire::Report { node: there.node.clone(), seq: 3, part: 1, parts: 2, at, channels: vec![(ch("/d"), 1, 0)], bans: Vec::new(), members: Vec::new() });
         assert_eq!(here.occupancy(&ch("/c")).value.connections, 1);
         assert_eq!(here.occupancy(&ch("/a")).value.connections, 1, "the newer report replaced the older");
     }
 
     #[test]
     fn a_disconnect_from_another_node_bans_and_ends_connections_here() {
-        let here = Cluster::alone(Sessions::new(Bans::in_memory()));
+        let here = alone();
         let s = here.sessions.register(Some("alice"), &[ch("/a")]);
         let command = Disconnect { consumer: "alice".into(), channel: None, reason: "bye".into(), ban_until: Some(now_millis() + 60_000) };
         here.receive(Wire::Disconnect { node: "other".into(), command });

@@ -3,9 +3,14 @@
 
 use push_core::Channel;
 
+use crate::presence::undelivered::Got;
+use crate::presence::Change;
 use crate::sessions::{Ban, Occupancy};
 
-/// Most channels (and, separately, bans) in one report message.
+/// A presence member as a report lists it: channel, consumer id, public info.
+pub type Entry = (Channel, String, Option<String>);
+
+/// Most channels (and, separately, bans and presence members) in one report message.
 pub const PER_PART: usize = 5000;
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -13,7 +18,27 @@ pub const PER_PART: usize = 5000;
 pub enum Wire {
     Hello { node: String },
     /// Part `part` of `parts` of a node's report number `seq`, taken at `at` (ms).
-    Report { node: String, seq: u64, part: u32, parts: u32, at: u64, channels: Vec<(Channel, u64, u64)>, bans: Vec<Ban> },
+    Report {
+        node: String,
+        seq: u64,
+        part: u32,
+        parts: u32,
+        at: u64,
+        channels: Vec<(Channel, u64, u64)>,
+        bans: Vec<Ban>,
+        /// The node's presence members (its whole table once all parts are in).
+        #[serde(default)]
+        members: Vec<Entry>,
+    },
+    /// Changes of the node's presence members since its last message, and its answers to
+    /// undelivered checks.
+    Presence {
+        node: String,
+        #[serde(default)]
+        changes: Vec<Change>,
+        #[serde(default)]
+        got: Vec<Got>,
+    },
     Disconnect { node: String, command: super::Disconnect },
 }
 
@@ -28,10 +53,11 @@ impl Wire {
 }
 
 /// A node's report, cut into parts.
-pub fn report(node: &str, seq: u64, at: u64, channels: Vec<(Channel, Occupancy)>, bans: Vec<Ban>) -> Vec<Wire> {
-    let parts = channels.len().div_ceil(PER_PART).max(bans.len().div_ceil(PER_PART)).max(1);
+pub fn report(node: &str, seq: u64, at: u64, channels: Vec<(Channel, Occupancy)>, bans: Vec<Ban>, members: Vec<Entry>) -> Vec<Wire> {
+    let parts = [channels.len(), bans.len(), members.len()].into_iter().map(|n| n.div_ceil(PER_PART)).max().unwrap_or(0).max(1);
     let mut channels = channels.into_iter();
     let mut bans = bans.into_iter();
+    let mut members = members.into_iter();
     (0..parts)
         .map(|part| Wire::Report {
             node: node.to_owned(),
@@ -41,6 +67,7 @@ pub fn report(node: &str, seq: u64, at: u64, channels: Vec<(Channel, Occupancy)>
             at,
             channels: channels.by_ref().take(PER_PART).map(|(c, o)| (c, o.connections, o.consumers)).collect(),
             bans: bans.by_ref().take(PER_PART).collect(),
+            members: members.by_ref().take(PER_PART).collect(),
         })
         .collect()
 }

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod presence;
 pub mod publish;
 pub mod subscribe;
 
@@ -28,6 +29,7 @@ pub fn router(state: AppState) -> Router {
         .route("/_push/health", get(admin::health))
         .route("/_push/metrics", get(admin::metrics))
         .route("/_push/subscribe", get(subscribe::multiplexed))
+        .route("/_push/presence/{*channel}", get(presence::presence))
         .route("/_push/client.js", get(admin::client_js))
         .route("/_push/demo", get(admin::demo))
         .merge(api::router(&state))
@@ -91,6 +93,7 @@ fn route_name(method: &Method, path: &str) -> &'static str {
         "/_push/client.js" => "client.js",
         "/_push/demo" => "demo",
         p if p.starts_with("/_push/api/") => "api",
+        p if p.starts_with("/_push/presence/") => "presence",
         p if p.starts_with("/_push/") => "other",
         _ if matches!(*method, Method::POST | Method::PUT) => "publish",
         _ => "subscribe",

@@ -40,7 +40,8 @@ async fn dispatch(state: AppState, mut parts: Parts, params: Params, channels: V
             format!("consumer {:?} was disconnected ({}); subscribing is refused for another {left} s", ban.consumer, ban.reason),
         ));
     }
-    let request = SubscribeRequest { channels, position, consumer, multiplexed, params, expires_at: grant.expires_at };
+    let presence = params.flag("presence")?;
+    let request = SubscribeRequest { channels, position, consumer, multiplexed, params, expires_at: grant.expires_at, info: grant.info, presence };
     tracing::debug!(channels = ?request.channels, consumer = request.consumer.as_deref(), "subscribe");
 
     if upgrade {

@@ -129,7 +129,13 @@ pub async fn answer(
         }
     }
     if let Some(guard) = guard {
-        guard.delivered(batch.messages.len() as u64);
+        let newest = events.iter().rev().find_map(|e| match e {
+            Event::Message(m) => Some(m.id),
+            Event::Gap(..) => None,
+        });
+        if let Some(newest) = newest {
+            guard.delivered(batch.messages.len() as u64, newest);
+        }
     }
     Ok(render(batch))
 }

@@ -41,7 +41,7 @@ pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Re
                 deadline.as_mut().reset(tokio::time::Instant::now());
             }
             Some(Event::Message(m)) => {
-                guard.delivered(1);
+                guard.delivered(1, m.id);
                 let mut response = (StatusCode::OK, m.payload.clone()).into_response();
                 let headers = response.headers_mut();
                 headers.insert(

@@ -40,6 +40,10 @@ pub struct SubscribeRequest {
     pub params: Params,
     /// When the subscriber's credentials expire (Unix seconds): streams end then.
     pub expires_at: Option<u64>,
+    /// The consumer's public info from its token (presence).
+    pub info: Option<String>,
+    /// `?presence=1`: the stream carries the presence lists, joins and leaves.
+    pub presence: bool,
 }
 
 impl SubscribeRequest {
@@ -57,7 +61,13 @@ impl SubscribeRequest {
 
     /// Counts and registers this subscriber's connection for as long as the guard lives.
     pub fn connect(&self, state: &AppState, transport: &'static str) -> Result<crate::state::ConnectionGuard, ApiError> {
-        state.connect(transport, self.consumer.as_deref(), &self.channels)
+        state.connect(transport, self.consumer.as_deref(), self.info.as_deref(), &self.channels)
+    }
+
+    /// The presence notices this stream asked for (`?presence=1`); none when it did not.
+    pub fn listen(&self, state: &AppState) -> crate::presence::Listener {
+        let channels: &[Channel] = if self.presence { &self.channels } else { &[] };
+        state.presence().listen(channels)
     }
 
     /// `?timeout=<seconds>` shortens a long-poll (0 answers at once): a number from 0 to

@@ -28,6 +28,7 @@ const RETRY_MS: u64 = 2000;
 pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Response> {
     let guard = request.connect(&state, "sse")?;
     let disconnected = guard.disconnected();
+    let presence = request.listen(&state);
     let subscription = state.broker.subscribe(&request.channels, request.position)?;
     let multiplexed = request.multiplexed;
     let subscribed = request.channels.clone();
@@ -37,7 +38,7 @@ pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Re
     let events = subscription.events.map(move |event| {
         let sse = match &event {
             Event::Message(m) => {
-                guard.delivered(1);
+                guard.delivered(1, m.id);
                 let base = SseEvent::default().id(m.id.to_string());
                 if multiplexed {
                     base.data(String::from_utf8_lossy(&Frame::message_json_for(m, &subscribed)))
@@ -59,7 +60,9 @@ pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Re
     // so and ends.
     let expiry = Box::pin(SubscribeRequest::expired(request.expires_at));
     let disconnected = Box::pin(disconnected);
-    let events = stream::unfold((events, expiry, disconnected, false), |(mut events, mut expiry, mut disconnected, done)| async move {
+    // Presence notices (`?presence=1`) go between messages, without an id: they do not move
+    // the cursor.
+    let events = stream::unfold((events, expiry, disconnected, presence, false), |(mut events, mut expiry, mut disconnected, mut presence, done)| async move {
         if done {
             return None;
         }
@@ -67,13 +70,17 @@ pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Re
             biased;
             reason = &mut disconnected => {
                 let event = SseEvent::default().event("disconnect").data(Frame::Disconnect { reason: &reason }.to_json());
-                Some((Ok(event), (events, expiry, disconnected, true)))
+                Some((Ok(event), (events, expiry, disconnected, presence, true)))
             }
             () = &mut expiry => {
                 let expired = SseEvent::default().event("expired").data(r#"{"type":"expired"}"#);
-                Some((Ok(expired), (events, expiry, disconnected, true)))
+                Some((Ok(expired), (events, expiry, disconnected, presence, true)))
             }
-            event = events.next() => event.map(|e| (e, (events, expiry, disconnected, false))),
+            event = events.next() => event.map(|e| (e, (events, expiry, disconnected, presence, false))),
+            (kind, notice) = presence.next() => {
+                let event = SseEvent::default().event(kind).data(notice.as_ref());
+                Some((Ok(event), (events, expiry, disconnected, presence, false)))
+            }
         }
     });
     let stream = stream::once(async move { Ok(opening) })

@@ -82,7 +82,7 @@ fn close_reason(reason: &str) -> Utf8Bytes {
 fn frame_text(event: &Event, subscribed: &[Channel], guard: &ConnectionGuard) -> Utf8Bytes {
     match event {
         Event::Message(m) => {
-            guard.delivered(1);
+            guard.delivered(1, m.id);
             Utf8Bytes::try_from(Frame::message_json_for(m, subscribed)).expect("JSON is UTF-8")
         }
         Event::Gap(channel, g) => {
@@ -105,6 +105,7 @@ async fn serve(socket: WebSocket, state: AppState, request: SubscribeRequest, mu
     tokio::pin!(expired);
     let disconnected = guard.disconnected();
     tokio::pin!(disconnected);
+    let mut presence = request.listen(&state);
     let mut close = CloseFrame { code: 1001, reason: Utf8Bytes::from_static("server shutting down") };
     loop {
         tokio::select! {
@@ -151,6 +152,11 @@ async fn serve(socket: WebSocket, state: AppState, request: SubscribeRequest, mu
                     break;
                 }
                 if tx.send(WsMessage::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+            }
+            (_, notice) = presence.next() => {
+                if tx.send(WsMessage::Text(Utf8Bytes::from(notice.as_ref()))).await.is_err() {
                     return;
                 }
             }

@@ -4,6 +4,7 @@
 mod disconnect;
 mod history;
 mod info;
+mod presence;
 mod publish;
 
 use axum::extract::{Request, State};
@@ -23,6 +24,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/_push/api/channel/{*channel}", get(info::channel))
         .route("/_push/api/channels", get(info::channels))
         .route("/_push/api/history/{*channel}", get(history::history))
+        .route("/_push/api/presence/{*channel}", get(presence::presence))
         .route("/_push/api/publish", post(publish::publish))
         .route("/_push/api/disconnect", post(disconnect::disconnect))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_key))
