@@ -98,6 +98,125 @@ describe('server API', () => {
   }
 });
 
+describe('presence', () => {
+  const secret = 'client-js-presence-secret';
+  let srv;
+  before(async () => { srv = await h.startServer(['--auth', 'token', '--secret', secret, '--presence-grace', '1s']); });
+  after(async () => { if (srv) await srv.stop(); });
+
+  const names = { alice: 'Alice', bob: 'Bob' };
+  const member = (consumer) => ({ consumer, info: { name: names[consumer] } });
+
+  /** A page subscribed to `channels` as `consumer`, whose token carries {name}. */
+  async function enter(consumer, channels, transport, url = srv.url) {
+    const { context, page } = await h.openHarness(browser, site);
+    // One token for all the channels: the presence one and, for alice, a plain one.
+    const token = h.mintToken(secret, '/*', consumer, 3600, { name: names[consumer] });
+    await page.evaluate(([u, chs, tr, c, tk]) => window.start(chs, {
+      url: u, transport: tr, consumer: c, token: tk, presence: true, presenceInterval: 300, reconnectDelay: 50, maxReconnectDelay: 400,
+    }), [url, channels, transport, consumer, token]);
+    return { context, page };
+  }
+
+  /** Waits until `page` logged `n` `event`s (of `consumer`, when given). */
+  async function waitForEvent(page, event, consumer = null, n = 1, timeout = 10000) {
+    await page.waitForFunction(([ev, c, k]) => window.log.presence.filter((e) => e.event === ev && (c === null || e.consumer === c)).length >= k,
+      [event, consumer, n], { timeout, polling: 20 });
+  }
+
+  /** Waits until the page's `sub.presence(channel)` names exactly `consumers`; returns it. */
+  async function waitForMembers(page, channel, consumers, timeout = 10000) {
+    await page.waitForFunction(([ch, want]) => JSON.stringify(window.sub.presence(ch).map((m) => m.consumer)) === JSON.stringify(want),
+      [channel, consumers], { timeout, polling: 20 });
+    return page.evaluate((ch) => window.sub.presence(ch), channel);
+  }
+
+  const events = (page) => page.evaluate(() => window.log.presence);
+  /** The joins and leaves of `consumer` in order, e.g. ['join', 'leave']. */
+  const moves = (log, consumer) => log.filter((e) => e.event !== 'presence' && e.consumer === consumer).map((e) => e.event);
+
+  for (const transport of TRANSPORTS) {
+    it(`${transport}: alice and bob see each other join with their info, and bob leave after the grace`, async () => {
+      const channel = `/presence-lobby-${transport}`;
+      const plain = `/plain-${transport}`;
+      // alice multiplexes the presence channel with a plain one; bob has the one channel.
+      const alice = await enter('alice', [channel, plain], transport);
+      await waitForMembers(alice.page, channel, ['alice']);
+      const bob = await enter('bob', channel, transport);
+      await waitForEvent(alice.page, 'join', 'bob');
+      assert.deepEqual(await waitForMembers(alice.page, channel, ['alice', 'bob']), [member('alice'), member('bob')]);
+      assert.deepEqual(await waitForMembers(bob.page, channel, ['alice', 'bob']), [member('alice'), member('bob')]);
+      assert.deepEqual(await bob.page.evaluate(() => window.sub.presence()), [member('alice'), member('bob')], 'one channel: no argument');
+      assert.deepEqual(await alice.page.evaluate((c) => window.sub.presence(c), plain), [], 'a plain channel has no members');
+      assert.match(await alice.page.evaluate(() => { try { window.sub.presence(); return 'no error'; } catch (e) { return e.message; } }), /several channels/);
+
+      let log = await events(alice.page);
+      const first = log.find((e) => e.event === 'presence');
+      assert.equal(first.channel, channel);
+      const join = log.find((e) => e.event === 'join' && e.consumer === 'bob');
+      assert.deepEqual(join, { event: 'join', lastId: join.lastId, channel, consumer: 'bob', info: { name: 'Bob' } });
+      // bob found alice in his first list: no join of alice for him.
+      const bobLog = await events(bob.page);
+      assert.deepEqual(bobLog[0].members.find((m) => m.consumer === 'alice'), member('alice'));
+      assert.deepEqual(moves(bobLog, 'alice'), []);
+
+      // Presence events carry no id: the cursor is where the start fixed it, and a message moves it.
+      const startId = await alice.page.evaluate(() => window.sub.lastId);
+      assert.ok(log.every((e) => e.lastId === startId), 'presence events did not move the cursor');
+      const id = await srv.publish(channel, 'hello');
+      await h.waitForMessages(alice.page, 1);
+      await h.waitForMessages(bob.page, 1);
+      assert.equal(await alice.page.evaluate(() => window.sub.lastId), id);
+
+      // bob closes his page: alice hears him leave once the grace is over.
+      await bob.context.close();
+      await waitForEvent(alice.page, 'leave', 'bob');
+      assert.deepEqual(await waitForMembers(alice.page, channel, ['alice']), [member('alice')]);
+      log = await events(alice.page);
+      assert.deepEqual(log.find((e) => e.event === 'leave'), { event: 'leave', lastId: id, channel, consumer: 'bob', info: { name: 'Bob' } });
+      assert.deepEqual(moves(log, 'bob'), ['join', 'leave']);
+      assert.equal(await alice.page.evaluate((c) => window.sub.presenceCount(c), channel), 1);
+      await alice.context.close();
+    });
+
+    it(`${transport}: a reconnect replaces the list, replays no join, and emits a leave missed while away`, async () => {
+      const channel = `/presence-reconnect-${transport}`;
+      const proxy = await h.startProxy(srv.port);
+      const alice = await enter('alice', channel, transport, proxy.url);
+      await waitForMembers(alice.page, channel, ['alice']);
+      const bob = await enter('bob', channel, transport);
+      await waitForEvent(alice.page, 'join', 'bob');
+      await waitForMembers(alice.page, channel, ['alice', 'bob']);
+      const atCut = await events(alice.page);
+      const lists = atCut.filter((e) => e.event === 'presence').length;
+
+      // alice is cut off; bob goes and his grace ends while she is away.
+      proxy.refuse(() => true);
+      proxy.cutAll();
+      await bob.context.close();
+      const observer = h.mintToken(secret, channel, 'observer', 3600);
+      for (let i = 0; ; i++) {
+        const res = await fetch(`${srv.url}/_push/presence${channel}?consumer=observer&token=${observer}`);
+        assert.equal(res.status, 200, await res.clone().text());
+        const list = await res.json();
+        if (!list.members.some((m) => m.consumer === 'bob')) break;
+        assert.ok(i < 500, 'bob never left');
+        await h.sleep(20); // the poll interval
+      }
+      proxy.refuse(null);
+      // Back: a fresh list, which no longer has bob.
+      await waitForEvent(alice.page, 'presence', null, lists + 1);
+      assert.deepEqual(await waitForMembers(alice.page, channel, ['alice']), [member('alice')]);
+      const log = await events(alice.page);
+      assert.deepEqual(moves(log, 'bob'), ['join', 'leave'], 'the leave comes from the fresh list, once');
+      assert.deepEqual(moves(log, 'alice'), moves(atCut, 'alice'), 'nothing replayed for alice');
+      assert.deepEqual(log.at(-1).members, [member('alice')]);
+      await alice.context.close();
+      await proxy.close();
+    });
+  }
+});
+
 describe('delivery', () => {
   for (const transport of TRANSPORTS) {
     it(`${transport}: ${N} messages arrive once each, in order`, async (t) => {

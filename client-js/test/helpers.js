@@ -3,6 +3,7 @@
 'use strict';
 
 const { spawn } = require('node:child_process');
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const http = require('node:http');
 const net = require('node:net');
@@ -136,7 +137,7 @@ function harnessHtml(clientSrc) {
   return `<!doctype html><meta charset="utf-8"><title>push.js test</title>
 <script src="${clientSrc}"></script>
 <script>
-window.log = { messages: [], byChannel: {}, gaps: [], states: [] };
+window.log = { messages: [], byChannel: {}, gaps: [], states: [], presence: [] };
 window.start = function (channels, opts) {
   opts = Object.assign({}, opts || {});
   if (opts.tokenFunction) {
@@ -154,6 +155,12 @@ window.start = function (channels, opts) {
     onGap: function (g) { log.gaps.push(g); },
     onStatus: function (s) { log.states.push({ state: s.state, transport: s.transport, code: s.error ? s.error.code : null, reason: s.error ? s.error.reason : null }); },
   }, opts));
+  if (opts.presence) {
+    // Every presence, join and leave event in order, each with its name and the cursor then.
+    ['presence', 'join', 'leave'].forEach(function (name) {
+      sub.on(name, function (e) { log.presence.push(Object.assign({ event: name, lastId: sub.lastId }, e)); });
+    });
+  }
 };
 // One handler per channel: each records into its own list and checks it got its own channel.
 window.startPerChannel = function (channels, opts) {
@@ -195,6 +202,18 @@ async function serverServesClient(server) {
   } catch { return false; }
 }
 
+/**
+ * A subscriber token as sdk-core/src/token.rs signs it: claims "<channel>\n<consumer>\n<expiry>"
+ * and an optional fourth line of compact JSON info, "push1." + base64url(claims), then "." +
+ * base64url(HMAC-SHA256(secret, that body)).
+ */
+function mintToken(secret, channel, consumer, expiresIn, info) {
+  let claims = `${channel}\n${consumer || ''}\n${Math.floor(Date.now() / 1000) + expiresIn}`;
+  if (info) claims += `\n${JSON.stringify(info)}`;
+  const body = `push1.${Buffer.from(claims).toString('base64url')}`;
+  return `${body}.${crypto.createHmac('sha256', secret).update(body).digest('base64url')}`;
+}
+
 async function launchBrowser() {
   return chromium.launch({
     executablePath: CHROMIUM,
@@ -234,5 +253,5 @@ async function waitForMessages(page, n, timeout = 30000) {
 module.exports = {
   REPO, CLIENT_DIR, SERVER_BIN, sleep, freePort, startServer, startProxy, startSite,
   serverServesClient, launchBrowser, openHarness, waitForState, waitForConnections, waitForMessages,
-  harnessHtml,
+  harnessHtml, mintToken,
 };
