@@ -28,6 +28,8 @@ use crate::sessions::Sessions;
 const QUEUE_BOUND: i64 = 10_000;
 /// How long presence changes gather before they are sent (one message for a burst).
 const GATHER: Duration = Duration::from_millis(50);
+/// How long after linking a node holds the app's events: the others' answers to its hello.
+const WARM_UP: Duration = Duration::from_secs(2);
 /// Backoff between attempts to link again: from the first to the last value, doubling.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(200), Duration::from_secs(5));
 
@@ -162,6 +164,9 @@ async fn linked(cluster: &Arc<Cluster>, options: &LinkOptions, outbox: &Outbox, 
     outbox.set(Some(channel));
     tracing::info!(exchange = %exchange, node = %cluster.node, "linked to the other nodes");
     outbox.publish(&Wire::Hello { node: cluster.node.clone() }).await?;
+    // Every live node reports on the hello; which node sends the app's events is decided once
+    // they all have.
+    cluster.presence.warm_in(WARM_UP);
     let mut tick = tokio::time::interval(REPORT_EVERY);
     loop {
         let report_now = tokio::select! {

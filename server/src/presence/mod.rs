@@ -52,6 +52,10 @@ pub struct Presence {
 
 struct State {
     table: Table,
+    /// Linked to other nodes but not yet heard from all of them: until then the app's events
+    /// wait here, and which node sends each is decided when this ends.
+    warming: Option<Instant>,
+    held: Vec<Transition>,
     notices: std::collections::HashMap<Channel, broadcast::Sender<Notice>>,
 }
 
@@ -65,7 +69,8 @@ pub struct Members {
 impl Presence {
     /// Presence for node `node`; with `events`, the app is told, and with `undelivered` (which
     /// needs events) messages are checked.
-    pub fn new(config: &Config, node: &str, events: Option<Arc<Events>>, undelivered: Option<Arc<Undelivered>>, metrics: PresenceMetrics) -> Arc<Presence> {
+    /// `linked`: on RabbitMQ, among other nodes (see [`Presence::warm_in`]).
+    pub fn new(config: &Config, node: &str, linked: bool, events: Option<Arc<Events>>, undelivered: Option<Arc<Undelivered>>, metrics: PresenceMetrics) -> Arc<Presence> {
         let (rooms, rx) = match undelivered {
             Some(_) => {
                 let (tx, rx) = mpsc::unbounded_channel();
@@ -80,7 +85,13 @@ impl Presence {
             max_members: config.max_presence_members,
             keep_marks,
             node: Arc::from(node),
-            table: Mutex::new(State { table: Table::default(), notices: Default::default() }),
+            table: Mutex::new(State {
+                table: Table::default(),
+                // Until the link says it is up (or a lease passes without it).
+                warming: linked.then(|| Instant::now() + crate::cluster::LEASE),
+                held: Vec::new(),
+                notices: Default::default(),
+            }),
             changed: Notify::new(),
             events,
             undelivered: undelivered.clone(),
@@ -192,10 +203,21 @@ impl Presence {
         self.lock().table.forget(node, self.grace);
     }
 
+    /// The link is up and has asked the others to report: after `wait` this node has heard from
+    /// every live node, and decides which of the events held meanwhile are its to send.
+    pub fn warm_in(&self, wait: Duration) {
+        self.lock().warming = Some(Instant::now() + wait);
+    }
+
     /// Members whose grace ended leave; departed delivery marks expire.
     pub fn sweep(&self) {
         let mut state = self.lock();
         let now = Instant::now();
+        if state.warming.is_some_and(|at| at <= now) {
+            state.warming = None;
+            let held = std::mem::take(&mut state.held);
+            self.tell_app(&state, held);
+        }
         if state.table.next_deadline().is_none_or(|at| at > now) && self.keep_marks.is_zero() {
             return;
         }
@@ -270,14 +292,26 @@ impl Presence {
                 }
                 _ => {}
             }
-            if let Some(events) = &self.events {
-                let key = match &transition {
-                    Transition::Connected(c) | Transition::Disconnected(c) => c.as_ref(),
-                    Transition::Occupied(ch) | Transition::Vacated(ch) | Transition::Joined(ch, _, _) | Transition::Left(ch, _, _) => ch.as_str(),
-                };
-                if owns(&self.node, state.table.nodes(), key) {
-                    notice::to_event(events, transition);
+            if self.events.is_some() {
+                if state.warming.is_some() {
+                    state.held.push(transition);
+                } else {
+                    self.tell_app(state, vec![transition]);
                 }
+            }
+        }
+    }
+
+    /// Sends the app the events of `transitions` that this node owns.
+    fn tell_app(&self, state: &State, transitions: Vec<Transition>) {
+        let Some(events) = &self.events else { return };
+        for transition in transitions {
+            let key = match &transition {
+                Transition::Connected(c) | Transition::Disconnected(c) => c.as_ref(),
+                Transition::Occupied(ch) | Transition::Vacated(ch) | Transition::Joined(ch, _, _) | Transition::Left(ch, _, _) => ch.as_str(),
+            };
+            if owns(&self.node, state.table.nodes(), key) {
+                notice::to_event(events, transition);
             }
         }
     }
@@ -286,7 +320,7 @@ impl Presence {
 /// Presence with the default settings and nothing to tell (unit tests).
 #[cfg(test)]
 pub fn for_tests(node: &str) -> Arc<Presence> {
-    Presence::new(&Config::defaults(), node, None, None, PresenceMetrics::unregistered())
+    Presence::new(&Config::defaults(), node, false, None, None, PresenceMetrics::unregistered())
 }
 
 fn members_of(table: &Table, channel: &Channel) -> Members {
