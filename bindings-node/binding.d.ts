@@ -24,6 +24,8 @@ export declare class NativeProducer {
   send(channels: Array<string>, data: string | Uint8Array, contentType?: string | undefined | null, idempotencyKey?: string | undefined | null): Promise<string>
   /** What a channel holds and who is connected to it. */
   channelInfo(channel: string): Promise<NativeChannelInfo>
+  /** Who is present on a presence channel. */
+  presence(channel: string): Promise<NativePresence>
   /** One page of the active channels. */
   channels(request: ChannelsRequest): Promise<NativeChannelPage>
   /** Messages of a channel's history. */
@@ -111,6 +113,18 @@ export interface NativeDisconnected {
   banUntil: number | null
 }
 
+export interface NativeEvent {
+  id: string
+  name: string
+  channel: string | null
+  consumer: string | null
+  /** The member's info as JSON text. */
+  info: string | null
+  messageId: string | null
+  /** ms since the Unix epoch. */
+  timeMs: number
+}
+
 export interface NativeGap {
   channel: string
   from: string
@@ -134,6 +148,21 @@ export interface NativeHistoryMessage {
   contentType: string
   /** ms since the Unix epoch. */
   time: number
+}
+
+export interface NativeMember {
+  consumer: string
+  /** The token's info as JSON text (`index.js` parses it), `null` without one. */
+  info: string | null
+}
+
+export interface NativePresence {
+  channel: string
+  members: Array<NativeMember>
+  count: number
+  nodes: number
+  /** ms since the Unix epoch. */
+  asOf: number
 }
 
 /** Options of `new Producer(...)`; each falls back to sdk-core's default. */
@@ -200,4 +229,24 @@ export interface TokenRequest {
   expiresIn?: number
   /** Absolute expiry in Unix seconds; used instead of `expiresIn` when set. */
   expiresAt?: number
+  /** The consumer's public info as compact JSON (`JSON.stringify` of the caller's object). */
+  info?: string
+}
+
+/**
+ * Verifies a batch of events and returns them. Throws an `Error` whose `code` is the sdk-core
+ * code (`UNAUTHORIZED` for a missing, wrong or old signature, `BAD_REQUEST`, `INVALID_CONFIG`).
+ */
+export declare function verifyEvents(request: VerifyEventsRequest): Array<NativeEvent>
+
+/** What `verifyEvents(body, signature, options)` passes down; `index.js` has checked the types. */
+export interface VerifyEventsRequest {
+  /** The raw request body. */
+  body: string | Uint8Array
+  /** The `Push-Signature` header; absent when the request had none. */
+  signature?: string
+  /** Default: `PUSH_EVENTS_SECRET`, then `PUSH_SECRET` (sdk-core). */
+  secret?: string | Uint8Array
+  /** Seconds the signature's time may be from now. Default: sdk-core's (300). */
+  tolerance?: number
 }

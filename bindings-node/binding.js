@@ -843,3 +843,4 @@ module.exports.signToken = nativeBinding.signToken
 module.exports.startServer = nativeBinding.startServer
 module.exports.testPanic = nativeBinding.testPanic
 module.exports.testPanicAsync = nativeBinding.testPanicAsync
+module.exports.verifyEvents = nativeBinding.verifyEvents

@@ -83,6 +83,31 @@ export interface ChannelInfo {
   asOf: Date
 }
 
+/** A consumer present on a presence channel. */
+export interface Member {
+  /** Its consumer id. */
+  consumer: string
+  /** The public info its token carried (`Token.sign({ ..., info: { name: 'Alice' } })`), `null` without one. */
+  info: Record<string, unknown> | null
+}
+
+/**
+ * Who is present on a presence channel (its name starts with the server's `presencePrefix`,
+ * default `/presence-`): `await channel('/presence-lobby').presence()`. Each consumer once,
+ * however many connections and nodes it has.
+ */
+export interface Presence {
+  channel: string
+  /** In consumer id order, at most 1000 (`count` says how many there are). */
+  members: Member[]
+  /** How many members there are (more than `members` holds when the list was cut). */
+  count: number
+  /** How many nodes the list comes from (1 on one server). */
+  nodes: number
+  /** When the oldest part of the list was taken. */
+  asOf: Date
+}
+
 /** Options of `channels()` and `eachChannel()`. */
 export interface ChannelsOptions {
   /** Only channels whose names start with it (`'/rooms/'`); it must begin like a channel name, else `BadRequestError`. */
@@ -199,6 +224,11 @@ export declare class Channel {
   readonly name: string
   /** `GET /_push/api/channel/<name>`: its counts and history size, over every node. */
   info(): Promise<ChannelInfo>
+  /**
+   * `GET /_push/api/presence/<name>`: who is present on it, a presence channel, with their
+   * tokens' info. Rejects with `BadRequestError` for a channel that is not a presence channel.
+   */
+  presence(): Promise<Presence>
   /** `GET /_push/api/history/<name>`: `history({ last: 10 })`, `history({ after: id, limit: 100 })`, `history()`. */
   history(options?: HistoryOptions): Promise<History>
   toString(): string
@@ -217,6 +247,8 @@ export declare class Producer {
    * `.history({ last: 10 })`. Throws `TypeError` when `name` is not a string.
    */
   channel(name: string): Channel
+  /** Who is present on a presence channel: `producer.channel(name).presence()`. */
+  presence(name: string): Promise<Presence>
   /**
    * One page of the channels with a connection or with history, in name order
    * (`GET /_push/api/channels`). Ask for the next with `{ after: page.next }` while `next` is not `null`.
@@ -267,6 +299,12 @@ export interface TokenOptions {
    * the `PUSH_SECRET` environment variable, read at each call; missing or empty throws `InvalidConfigError`.
    */
   secret?: string | ArrayBufferView | ArrayBuffer | null
+  /**
+   * The consumer's public info (`{ name: 'Alice' }`): what the members of a presence channel see
+   * of it. Signed, not secret. Sent as `JSON.stringify` gives it, at most 1024 bytes; needs
+   * `consumer` (else `InvalidConfigError`).
+   */
+  info?: Record<string, unknown> | null
 }
 
 /** Subscriber tokens, for a server started with `--auth token --secret <secret>`. */
@@ -279,6 +317,60 @@ export declare namespace Token {
    */
   function sign(options: TokenOptions): string
 }
+
+/**
+ * One event the server sent to the app's `eventsUrl` (docs/PRESENCE.md), from `verifyEvents`.
+ * (Named `PushEvent`, not `Event`, so that importing it does not hide the global `Event` class.)
+ */
+export interface PushEvent {
+  /** Unique per event and the same on every retry of it: act on an id once. */
+  id: string
+  name:
+    | 'channel_occupied'
+    | 'channel_vacated'
+    | 'member_joined'
+    | 'member_left'
+    | 'consumer_connected'
+    | 'consumer_disconnected'
+    | 'undelivered'
+    | (string & {})
+  /** `null` for the `consumer_*` events. */
+  channel: string | null
+  /** `null` for the `channel_*` events. */
+  consumer: string | null
+  /** The member's public info (`member_joined`, `member_left`). */
+  info: Record<string, unknown> | null
+  /** The message the consumer did not get (`undelivered`). */
+  messageId: string | null
+  /** When it happened. */
+  time: Date
+}
+
+/** Options of `verifyEvents`. */
+export interface VerifyEventsOptions {
+  /** The events secret (`eventsSecret`, else `secret`). Default: `PUSH_EVENTS_SECRET`, then `PUSH_SECRET`, read at each call. */
+  secret?: string | ArrayBufferView | ArrayBuffer | null
+  /** Seconds the signature's time may be from now (a replayed request is refused after it). Default: 300. */
+  tolerance?: number | null
+}
+
+/**
+ * Checks that an events request comes from the push server and returns its events, in order
+ * (synchronously, in the Rust core: the same check as every push-rs SDK):
+ *
+ * ```js
+ * app.post('/push/events', express.raw({ type: 'application/json' }), (req, res) => {
+ *   for (const event of verifyEvents(req.body, req.get('Push-Signature'))) { ... }
+ *   res.sendStatus(204)
+ * })
+ * ```
+ *
+ * `body` is the raw body as received (not re-serialized JSON); `signature` the `Push-Signature`
+ * header. Throws `UnauthorizedError` (no, wrong or too old signature), `BadRequestError` (a signed
+ * body that is not an events batch), `InvalidConfigError` (no secret, negative tolerance), or
+ * `TypeError` for wrong argument types.
+ */
+export declare function verifyEvents(body: string | ArrayBufferView | ArrayBuffer, signature: string | null | undefined, options?: VerifyEventsOptions): PushEvent[]
 
 /** A duration as the server's flags take it: `'30s'`, `'500ms'`, `'5m'`, `'1h 30m'`. */
 export type Duration = string
@@ -402,6 +494,24 @@ export interface ServerOptions {
   authConcurrency?: number | null
   /** Subscriptions that may wait for an auth URL request slot. Default: 1024. */
   authQueue?: number | null
+  /** Channels whose names start with one of these are presence channels (docs/PRESENCE.md); `''` turns presence off. Default: `'/presence-'`. */
+  presencePrefix?: string | string[] | null
+  /** A member leaves this long after its last connection closed, unless it is back by then. Default: `'5s'`. */
+  presenceGrace?: Duration | null
+  /** Most members of one presence channel; a new consumer past it is refused (503). Default: 100000. */
+  maxPresenceMembers?: number | null
+  /** POST signed presence events to the app at this URL (check them with `verifyEvents`). */
+  eventsUrl?: string | null
+  /** The secret that signs the events. Default: `secret`. */
+  eventsSecret?: string | null
+  /** How long the events URL has to answer a POST before it is retried. Default: `'5s'`. */
+  eventsTimeout?: Duration | null
+  /** Most events waiting to be sent; more are dropped. Default: 10000. */
+  eventsQueue?: number | null
+  /** An event not sent within this time is dropped. Default: `'1h'`. */
+  eventsMaxAge?: Duration | null
+  /** With `eventsUrl`: a message a present member has not received within this time makes an `undelivered` event; `'0s'` checks nothing. */
+  undeliveredAfter?: Duration | null
   /** Serve HTTPS with this PEM certificate chain (with `tlsKey`); reloaded when the file changes. */
   tlsCert?: string | null
   /** The PEM private key for `tlsCert`. */

@@ -4,7 +4,7 @@
 // The addon throws and rejects with plain Errors whose `code` is sdk-core's stable code; this
 // file turns them into the PushError subclasses it builds from sdk-core's error table.
 
-const { NativeProducer, errorTable, signToken, startServer } = require('./binding.js')
+const { NativeProducer, errorTable, signToken, startServer, verifyEvents: nativeVerifyEvents } = require('./binding.js')
 
 /** Base class of every push-rs error; `code` is stable across languages and versions. */
 class PushError extends Error {
@@ -148,6 +148,19 @@ function channelInfo(raw) {
   return { channel, connections, consumers, lastId, history, nodes, asOf: date(asOf) }
 }
 
+// A member's or an event's info arrives as JSON text: parsed here, as any JSON reader would.
+const parsed = (json) => (json == null ? null : JSON.parse(json))
+
+function presenceOf(raw) {
+  return {
+    channel: raw.channel,
+    members: raw.members.map(({ consumer, info }) => ({ consumer, info: parsed(info) })),
+    count: raw.count,
+    nodes: raw.nodes,
+    asOf: date(raw.asOf),
+  }
+}
+
 function historyOf(raw) {
   return {
     messages: raw.messages.map(({ id, channel, channels, data, text, contentType, time }) => ({ id, channel, channels, data, text, contentType, time: date(time) })),
@@ -236,6 +249,11 @@ class Channel {
     return channelInfo(await native(() => this.#native.channelInfo(this.#name)))
   }
 
+  /** Who is present on it, a presence channel (`--presence-prefix`), with their tokens' info. */
+  async presence() {
+    return presenceOf(await native(() => this.#native.presence(this.#name)))
+  }
+
   /** Messages of its history, oldest first: `{ last }`, `{ after, limit }`, or everything held. */
   async history(range) {
     const { last, after, limit } = optionsObject(range, 'history options')
@@ -275,6 +293,11 @@ class Producer {
     return new Channel(channelToken, this.#native, name)
   }
 
+  /** Who is present on a presence channel: `producer.channel(name).presence()`. */
+  async presence(name) {
+    return this.channel(name).presence()
+  }
+
   /** One page of the channels with a connection or with history, in name order. */
   channels(query) {
     return channelsWith(this.#native, query)
@@ -302,7 +325,7 @@ class Producer {
 }
 
 /**
- * Subscriber tokens: `Token.sign({ channel, consumer, expiresIn, expiresAt, secret })`.
+ * Subscriber tokens: `Token.sign({ channel, consumer, expiresIn, expiresAt, secret, info })`.
  * sdk-core signs them (the same token as every other SDK and `push-server token`), with its
  * default expiry and its PUSH_SECRET fallback; this only checks the JavaScript types.
  */
@@ -312,7 +335,7 @@ const Token = Object.freeze({
     if (options === null || typeof options !== 'object') {
       throw argError('Token.sign options', 'an object with `channel`', options)
     }
-    const { channel, consumer, expiresIn, expiresAt, secret } = options
+    const { channel, consumer, expiresIn, expiresAt, secret, info } = options
     if (typeof channel !== 'string') throw argError('options.channel', 'a string', channel)
     if (expiresIn != null && typeof expiresIn !== 'number') {
       throw argError('options.expiresIn', 'a number of seconds', expiresIn)
@@ -328,10 +351,38 @@ const Token = Object.freeze({
       consumer: optionalString(consumer, 'options.consumer'),
       expiresIn: expiresIn ?? undefined,
       expiresAt: expiresAtSeconds,
+      info: info == null ? undefined : infoJson(info),
     }
     return native(() => signToken(request))
   },
 })
+
+/**
+ * A token's info as compact JSON: the same text as Ruby's JSON.generate and Python's
+ * json.dumps(separators=(',', ':'), ensure_ascii=False), so a token is the same in every SDK.
+ */
+function infoJson(info) {
+  if (typeof info !== 'object' || Array.isArray(info)) throw argError('options.info', 'an object', info)
+  return JSON.stringify(info)
+}
+
+/**
+ * `verifyEvents(body, signature, { secret, tolerance })`: checks that an events request
+ * (`--events-url`) comes from the push server and returns its events, in order. sdk-core checks
+ * the signature (the same in every SDK); a missing header (`undefined`) is refused like a wrong one.
+ */
+function verifyEvents(body, signature, options) {
+  const { secret, tolerance } = optionsObject(options, 'verifyEvents options')
+  const request = {
+    body: bytesOf(body, 'body'),
+    signature: optionalString(signature, 'signature'),
+    secret: secret == null ? undefined : bytesOf(secret, 'options.secret'),
+    tolerance: optionalNumber(tolerance, 'options.tolerance'),
+  }
+  return native(() => nativeVerifyEvents(request)).map(({ id, name, channel, consumer, info, messageId, timeMs }) => (
+    { id, name, channel, consumer, info: parsed(info), messageId, time: new Date(timeMs) }
+  ))
+}
 
 // sdk-core's default producer, made from PUSH_URL, PUSH_PUBLISH_KEY and PUSH_CA_FILE on first use
 // and made again whenever one has changed: this handle looks it up on every call.
@@ -463,7 +514,7 @@ class Server {
 }
 
 module.exports = {
-  Producer, Server, Publication, Channel, publish, channel, channels, eachChannel, disconnect, Token, PushError,
+  Producer, Server, Publication, Channel, publish, channel, channels, eachChannel, disconnect, Token, verifyEvents, PushError,
   ...errorClasses,
 }
 // For the tests (not API, and under a symbol so that no ESM name shows it): how an addon error

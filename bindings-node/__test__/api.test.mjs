@@ -6,34 +6,10 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 
 import * as push from '../index.mjs'
-import { freePort, waitFor } from './helpers.mjs'
+import { freePort, sse, waitFor } from './helpers.mjs'
 
 const { Channel, Producer, Server } = push
 const KEY = 'api-test-key'
-
-/**
- * An SSE subscription read as it arrives: `text` grows with the stream, `ended` resolves with the
- * whole text once the server ends it; `close()` aborts it.
- */
-async function sse(url, path, headers = {}) {
-  const controller = new AbortController()
-  const res = await fetch(`${url}${path}`, { headers: { accept: 'text/event-stream', ...headers }, signal: controller.signal })
-  const stream = { status: res.status, text: '' }
-  const decoder = new TextDecoder()
-  stream.ended = (async () => {
-    try {
-      for await (const chunk of res.body) stream.text += decoder.decode(chunk, { stream: true })
-    } catch (err) {
-      if (err.name !== 'AbortError') throw err
-    }
-    return stream.text
-  })()
-  stream.close = async () => {
-    controller.abort()
-    await stream.ended
-  }
-  return stream
-}
 
 /** Waits until the server counts `count` connections on `channel` (never a fixed sleep). */
 function connectionsOn(producer, channel, count) {

@@ -83,6 +83,30 @@ export async function readAll(url, channel, after) {
   }
 }
 
+/**
+ * An SSE subscription read as it arrives: `text` grows with the stream, `ended` resolves with the
+ * whole text once the server ends it; `close()` aborts it.
+ */
+export async function sse(url, path, headers = {}) {
+  const controller = new AbortController()
+  const res = await fetch(`${url}${path}`, { headers: { accept: 'text/event-stream', ...headers }, signal: controller.signal })
+  const stream = { status: res.status, text: '' }
+  const decoder = new TextDecoder()
+  stream.ended = (async () => {
+    try {
+      for await (const chunk of res.body) stream.text += decoder.decode(chunk, { stream: true })
+    } catch (err) {
+      if (err.name !== 'AbortError') throw err
+    }
+    return stream.text
+  })()
+  stream.close = async () => {
+    controller.abort()
+    await stream.ended
+  }
+  return stream
+}
+
 /** A long-poll GET; resolves when the server answers. */
 export async function longPoll(url, channel, query = '') {
   const res = await fetch(`${url}${channel}${query}`)

@@ -2,6 +2,7 @@
 // and tokens minted here opening (or not) subscriptions on a server started with --auth token.
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
+import { createHmac } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { promisify } from 'node:util'
 import { after, before, describe, test } from 'node:test'
@@ -67,6 +68,34 @@ describe('Token.sign', () => {
     assert.equal(Token.sign({ ...options, expiresIn: 5 }), token, 'expiresAt wins over expiresIn')
     const { sign } = Token
     assert.equal(sign(options), token, 'works unbound')
+  })
+
+  test('carries info as compact JSON on a fourth line: the known vector (docs/PRESENCE.md)', () => {
+    const known = 'push1.L3ByZXNlbmNlLWxvYmJ5CmFsaWNlCjIwMDAwMDAwMDAKeyJuYW1lIjoiQWxpY2UifQ.EevWok3FQiooG8ioVSnkFJLSGN2fD_BlBXcWzmdsbWY'
+    const options = { secret: 's3cret', channel: '/presence-lobby', consumer: 'alice', expiresAt: 2000000000 }
+    const token = Token.sign({ ...options, info: { name: 'Alice' } })
+    assert.equal(token, known)
+    const [prefix, claims] = token.split('.')
+    assert.equal(Buffer.from(claims, 'base64url').toString(), '/presence-lobby\nalice\n2000000000\n{"name":"Alice"}')
+    // Node's own HMAC over the same body gives the same signature.
+    const body = `${prefix}.${claims}`
+    assert.equal(token, `${body}.${createHmac('sha256', 's3cret').update(body).digest('base64url')}`)
+    // Nested values and non-ASCII text as JSON.stringify writes them (Ruby and Python write the same).
+    const nested = Token.sign({ ...options, info: { name: 'Zoë', tags: ['a', 1, null, true], n: { x: 1.5 } } })
+    const line = Buffer.from(nested.split('.')[1], 'base64url').toString().split('\n')[3]
+    assert.equal(line, '{"name":"Zoë","tags":["a",1,null,true],"n":{"x":1.5}}')
+    assert.equal(Token.sign({ ...VECTOR, token: undefined, info: null }), VECTOR.token, 'no info: three lines')
+  })
+
+  test('bad info throws InvalidConfigError, a non-object TypeError', () => {
+    const ok = { channel: '/a', secret: 'k', consumer: 'c' }
+    assertThrowsPushError(() => Token.sign({ channel: '/a', secret: 'k', info: { name: 'x' } }), InvalidConfigError, 'INVALID_CONFIG')
+    assert.throws(() => Token.sign({ channel: '/a', secret: 'k', info: { name: 'x' } }), /consumer/)
+    assertThrowsPushError(() => Token.sign({ ...ok, info: { text: 'x'.repeat(1100) } }), InvalidConfigError, 'INVALID_CONFIG')
+    for (const info of [[1, 2], '{"name":"Alice"}', 42, true]) {
+      assert.throws(() => Token.sign({ ...ok, info }), TypeError, JSON.stringify(info))
+    }
+    assert.throws(() => Token.sign({ ...ok, info: { big: 1n } }), TypeError, 'JSON.stringify refuses a bigint')
   })
 
   test('is the same token as `push-server token`', async () => {

@@ -3,6 +3,7 @@
 import push = require('push-rs')
 import { InvalidConfigError, Producer, PushError, Server, TimeoutError, Token, publish, type PushErrorCode, type Publication, type ServerOptions, type TokenOptions } from 'push-rs'
 import { Channel, channel, channels, disconnect, eachChannel, type ChannelInfo, type ChannelPage, type Disconnected, type Gap, type History, type HistoryMessage, type HistoryOptions } from 'push-rs'
+import { verifyEvents, type Member, type Presence, type PushEvent, type VerifyEventsOptions } from 'push-rs'
 
 async function typeTests(): Promise<void> {
   const p = new Producer()
@@ -66,6 +67,36 @@ async function typeTests(): Promise<void> {
   for await (const entry of eachChannel()) void entry.lastId
   await disconnect({ consumer: 'alice', ban: 60 })
   await push.channel('/a').history({ last: 1 })
+
+  // Presence and events.
+  const presence: Presence = await p.channel('/presence-lobby').presence()
+  const member: Member = (await p.presence('/presence-lobby')).members[0]
+  const memberInfo: Record<string, unknown> | null = member.info
+  const present: number = presence.count + presence.nodes + presence.asOf.getTime()
+  await channel('/presence-lobby').presence()
+  const events: PushEvent[] = verifyEvents(Buffer.from('{}'), 't=1,v1=00')
+  verifyEvents('{}', undefined, { secret: 's3cret', tolerance: 60 })
+  verifyEvents(new Uint8Array(2), null, { secret: Buffer.from('k') })
+  const verifyOptions: VerifyEventsOptions = { tolerance: null }
+  verifyEvents('{}', 'sig', verifyOptions)
+  const event: PushEvent = events[0]
+  const eventFields: [string, string | null, string | null, string | null, Date] = [event.name, event.channel, event.consumer, event.messageId, event.time]
+  const eventInfo: Record<string, unknown> | null = event.info
+  Token.sign({ channel: '/presence-lobby', consumer: 'alice', info: { name: 'Alice', tags: ['a'] } })
+  Token.sign({ channel: '/presence-lobby', consumer: 'alice', info: null })
+
+  // @ts-expect-error presence() takes no options
+  await room.presence({ fresh: true })
+  // @ts-expect-error producer.presence() needs the channel
+  await p.presence()
+  // @ts-expect-error verifyEvents() returns the events, not a Promise
+  await verifyEvents('{}', 'sig').then(() => {})
+  // @ts-expect-error the body is text or bytes
+  verifyEvents({ events: [] }, 'sig')
+  // @ts-expect-error tolerance is a number of seconds
+  verifyEvents('{}', 'sig', { tolerance: '5m' })
+  // @ts-expect-error a token's info is an object
+  Token.sign({ channel: '/a', consumer: 'c', info: 'Alice' })
 
   // @ts-expect-error a publish needs a channel
   await p.publish('x').to()
@@ -144,6 +175,7 @@ async function typeTests(): Promise<void> {
   const server: Server = await Server.start()
   await Server.start({ bind: '127.0.0.1:0', historySize: 1000, longPollTimeout: '5s', corsOrigins: ['https://a.example'] })
   await Server.start({ allowOpenPublish: true, publishKey: undefined, auth: 'token', secret: 's3cret', ipLimitExempt: '10.0.0.0/8' })
+  await Server.start({ presencePrefix: ['/presence-', '/room-'], presenceGrace: '1s', eventsUrl: 'https://app.example/events', eventsSecret: 'e', undeliveredAfter: '30s' })
   const serverOptions: ServerOptions = { maxPayloadBytes: 1024, shutdownTimeout: '1s', logFormat: null }
   const started: Server = await push.Server.start(serverOptions)
   const serverUrl: string = server.url
@@ -175,5 +207,6 @@ async function typeTests(): Promise<void> {
 
   void [url, id, viaDefault, made, token, started, serverUrl, port, running, stopped]
   void [many, roomName, counts, lastId, asOf, data, text, time, msgChannels, gapEnds, more, cursor, next, banUntil, ended, viaDefaultInfo]
+  void [memberInfo, present, eventFields, eventInfo]
 }
 void typeTests

@@ -5,7 +5,7 @@
 
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
-use push_core::api::{ChannelInfo, ChannelPage, ChannelsQuery, Disconnect, Disconnected, History, HistoryRange};
+use push_core::api::{ChannelInfo, ChannelPage, ChannelsQuery, Disconnect, Disconnected, History, HistoryRange, Presence};
 use push_core::{Error, ErrorKind, MessageId};
 
 /// `channels({ prefix, after, limit })`.
@@ -41,6 +41,23 @@ pub struct NativeChannelInfo {
     pub consumers: f64,
     pub last_id: Option<String>,
     pub history: f64,
+    pub nodes: u32,
+    /// ms since the Unix epoch.
+    pub as_of: f64,
+}
+
+#[napi(object, object_from_js = false, use_nullable = true)]
+pub struct NativeMember {
+    pub consumer: String,
+    /// The token's info as JSON text (`index.js` parses it), `null` without one.
+    pub info: Option<String>,
+}
+
+#[napi(object, object_from_js = false)]
+pub struct NativePresence {
+    pub channel: String,
+    pub members: Vec<NativeMember>,
+    pub count: f64,
     pub nodes: u32,
     /// ms since the Unix epoch.
     pub as_of: f64,
@@ -150,6 +167,13 @@ impl From<ChannelInfo> for NativeChannelInfo {
             nodes: info.nodes,
             as_of: info.as_of as f64,
         }
+    }
+}
+
+impl From<Presence> for NativePresence {
+    fn from(p: Presence) -> Self {
+        let members = p.members.into_iter().map(|m| NativeMember { consumer: m.consumer, info: m.info.map(|i| i.to_string()) }).collect();
+        NativePresence { channel: p.channel, members, count: p.count as f64, nodes: p.nodes, as_of: p.as_of as f64 }
     }
 }
 

@@ -1,5 +1,5 @@
 //! `NativeProducer`: options in, one sdk-core call per method, Promises out. Publishes and the
-//! server API's calls (channel info, channels, history, disconnect; see [`crate::api`]).
+//! server API's calls (channel info, presence, channels, history, disconnect; see [`crate::api`]).
 //!
 //! A producer made with `new` uses sdk-core's `LazyProducer` (the lazily connecting producer
 //! under the Ruby and Python bindings' `BlockingProducer`, without a runtime of its own); the one
@@ -19,7 +19,7 @@ use push_core::binding::{guard, guard_future, producer_options, DefaultProducer}
 use push_core::producer::LazyProducer;
 use push_core::Producer;
 
-use crate::api::{ChannelsRequest, DisconnectRequest, HistoryRequest, NativeChannelInfo, NativeChannelPage, NativeDisconnected, NativeHistory};
+use crate::api::{ChannelsRequest, DisconnectRequest, HistoryRequest, NativeChannelInfo, NativeChannelPage, NativeDisconnected, NativeHistory, NativePresence};
 use crate::errors::{to_napi, to_rejection};
 
 /// Options of `new Producer(...)`; each falls back to sdk-core's default.
@@ -102,6 +102,12 @@ impl NativeProducer {
     #[napi(ts_return_type = "Promise<NativeChannelInfo>")]
     pub fn channel_info<'env>(&self, env: &'env Env, channel: String) -> napi::Result<PromiseRaw<'env, NativeChannelInfo>> {
         spawn(env, self.producer(), move |p| async move { p.channel_info(&channel).await.map(NativeChannelInfo::from) })
+    }
+
+    /// Who is present on a presence channel.
+    #[napi(ts_return_type = "Promise<NativePresence>")]
+    pub fn presence<'env>(&self, env: &'env Env, channel: String) -> napi::Result<PromiseRaw<'env, NativePresence>> {
+        spawn(env, self.producer(), move |p| async move { p.presence(&channel).await.map(NativePresence::from) })
     }
 
     /// One page of the active channels.

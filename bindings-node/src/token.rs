@@ -24,6 +24,8 @@ pub struct TokenRequest {
     pub expires_in: Option<f64>,
     /// Absolute expiry in Unix seconds; used instead of `expiresIn` when set.
     pub expires_at: Option<f64>,
+    /// The consumer's public info as compact JSON (`JSON.stringify` of the caller's object).
+    pub info: Option<String>,
 }
 
 /// A JavaScript number as whole seconds (sdk-core checks the sign): finite, no fraction.
@@ -46,6 +48,7 @@ fn sign(request: TokenRequest) -> push_core::Result<String> {
             Either::A(text) => text.into_bytes(),
             Either::B(bytes) => bytes.to_vec(),
         }),
+        info: request.info,
     }
     .sign()
 }
