@@ -23,7 +23,11 @@
 #                        Nchan multipart long-poll (nchan_longpoll_multipart_response raw)
 #                      The first one also runs the throughput scenario; socket.io speaks
 #                      WebSocket only, so it is skipped for the others.
-#   SCENARIOS          fanout fanout-rate channels throughput idle durability rabbitmq restart published-channels
+#   SCENARIOS          fanout fanout-rate channels throughput idle durability rabbitmq restart published-channels presence
+#                      presence: PRESENCE_MEMBERS subscribers, each its own consumer id, on one
+#                        channel held idle, then FANOUT_MESSAGES delivered: a plain channel
+#                        (push-rs) vs a presence channel (push-rs+presence); the ratio of memory
+#                        per idle subscriber is what a member costs (push-rs only)
 #                      durability: publish rate and latency with 1 and DURABILITY_CONCURRENCY
 #                        publishing connections, push-rs in memory vs --data-dir with each
 #                        --fsync policy (push-rs only; ratios are to the in-memory server)
@@ -46,6 +50,7 @@
 #   CHANNELS_SUBS      10000          CHANNELS_MESSAGES 10000   CHANNELS_PUB_CONCURRENCY 8
 #   THROUGHPUT_MESSAGES 20000         THROUGHPUT_CONCURRENCY 32
 #   IDLE_SUBS          10000          IDLE_HOLD_SECS 5
+#   PRESENCE_MEMBERS   10000
 #   DURABILITY_MESSAGES 5000 (1 connection; x4 with more)   DURABILITY_CONCURRENCY 32
 #   RABBITMQ_MESSAGES  5000 (1 connection; x4 with more)   RABBITMQ_CONCURRENCY "16 64"
 #   RABBITMQ_URL       amqp://guest:guest@127.0.0.1:5672/%2f
@@ -80,7 +85,7 @@ if [ "$SMOKE" = 1 ]; then
 fi
 SERVERS=${SERVERS:-"push-rs nchan socket.io"}
 TRANSPORTS=${TRANSPORTS:-"ws sse longpoll batch"}
-SCENARIOS=${SCENARIOS:-"fanout fanout-rate channels throughput idle durability rabbitmq restart published-channels"}
+SCENARIOS=${SCENARIOS:-"fanout fanout-rate channels throughput idle durability rabbitmq restart published-channels presence"}
 FANOUT_SIZES=${FANOUT_SIZES:-"1 1000 10000"}
 FANOUT_MESSAGES=${FANOUT_MESSAGES:-100}
 PAYLOAD_BYTES=${PAYLOAD_BYTES:-100}
@@ -95,6 +100,7 @@ THROUGHPUT_MESSAGES=${THROUGHPUT_MESSAGES:-20000}
 THROUGHPUT_CONCURRENCY=${THROUGHPUT_CONCURRENCY:-32}
 IDLE_SUBS=${IDLE_SUBS:-10000}
 IDLE_HOLD_SECS=${IDLE_HOLD_SECS:-5}
+PRESENCE_MEMBERS=${PRESENCE_MEMBERS:-10000}
 DURABILITY_MESSAGES=${DURABILITY_MESSAGES:-5000}
 DURABILITY_CONCURRENCY=${DURABILITY_CONCURRENCY:-32}
 RABBITMQ_MESSAGES=${RABBITMQ_MESSAGES:-5000}
@@ -157,7 +163,7 @@ start_server() {
     echo "bench/run.sh: port $port is already in use; set $var" >&2; exit 1
   fi
   case $name in
-    push-rs|push-rs+disk-*|push-rs+rabbitmq)
+    push-rs|push-rs+disk-*|push-rs+rabbitmq|push-rs+presence)
       # push-rs+disk-POLICY: the embedded broker on a fresh data dir with --fsync POLICY;
       # push-rs+rabbitmq: a node on RabbitMQ, on a stream of its own (deleted by stop_server).
       local engine=()
@@ -214,10 +220,17 @@ bench() {
   http="http://127.0.0.1:$port"
   case $name in
     push-rs|push-rs+*)
-      pub="$http/bench/{channel}"
-      sub="$http/bench/{channel}"
+      # push-rs+presence: the same server, on a presence channel (--presence-prefix /presence-).
+      local path=bench
+      [ "$name" = push-rs+presence ] && path=presence-bench
+      pub="$http/$path/{channel}"
+      sub="$http/$path/{channel}"
+      # The presence scenario gives each subscriber a consumer id of its own, on both variants.
+      local query=""
+      [[ $scenario == idle-presence-* ]] && query="?consumer=member-{subscriber}"
+      sub="$sub$query"
       case $transport in
-        ws) sub="ws://127.0.0.1:$port/bench/{channel}"; extra=(--ws-wait-first-frame) ;;
+        ws) sub="ws://127.0.0.1:$port/$path/{channel}$query"; extra=(--ws-wait-first-frame) ;;
         longpoll) extra=(--ready-gauge-url "$http/_push/metrics" --ready-gauge 'push_connections{transport="long-poll"}') ;;
         batch) extra=(--ready-gauge-url "$http/_push/metrics" --ready-gauge 'push_connections{transport="json"}') ;;
       esac ;;
@@ -341,6 +354,12 @@ for transport in $TRANSPORTS; do
         idle)
           bench "idle-$IDLE_SUBS" "$name" "$transport" "$out" --subscribers "$IDLE_SUBS" \
             --channels "$IDLE_SUBS" --messages 0 --hold-secs "$IDLE_HOLD_SECS" ;;
+        presence)
+          [ $first = 1 ] && [ "$name" = push-rs ] || continue
+          for variant in push-rs push-rs+presence; do
+            bench "idle-presence-$PRESENCE_MEMBERS" "$variant" "$transport" "$out" --subscribers "$PRESENCE_MEMBERS" \
+              --channels 1 --messages "$FANOUT_MESSAGES" --hold-secs "$IDLE_HOLD_SECS"
+          done ;;
         durability)
           [ $first = 1 ] && [ "$name" = push-rs ] || continue
           for variant in push-rs push-rs+disk-always push-rs+disk-interval push-rs+disk-never; do

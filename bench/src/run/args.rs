@@ -12,7 +12,8 @@ pub struct RunArgs {
     /// Label of the scenario (used by `table` to group rows).
     #[arg(long, default_value = "custom")]
     pub scenario: String,
-    /// Subscriber URL template; `{channel}` is replaced by the channel name. For socket.io this is
+    /// Subscriber URL template; `{channel}` is replaced by the channel name, `{subscriber}` by
+    /// the subscriber's number (e.g. a consumer id per subscriber). For socket.io this is
     /// the engine.io URL and the channel is the room.
     #[arg(long, default_value = "http://127.0.0.1:4000/bench/{channel}")]
     pub sub_url: String,

@@ -27,8 +27,8 @@ pub struct Subscribers {
     pub connect_secs: f64,
 }
 
-/// Subscriber j listens to channel j % channels, named `<prefix>-<number>`; `base` is the run's
-/// clock.
+/// Subscriber j listens to channel j % channels, named `<prefix>-<number>`, at the URL with
+/// `{channel}` and `{subscriber}` (j) filled in; `base` is the run's clock.
 pub async fn connect(a: &RunArgs, prefix: &str, base: Instant) -> Result<Subscribers, BoxError> {
     // Streams hold one connection each. Polling subscribers reuse keep-alive connections from the
     // pool, as browsers do (one new TCP connection per poll would measure connection setup).
@@ -50,7 +50,7 @@ pub async fn connect(a: &RunArgs, prefix: &str, base: Instant) -> Result<Subscri
         let channel = format!("{prefix}-{c}");
         let spec = SubSpec {
             index: j,
-            url: a.sub_url.replace("{channel}", &channel),
+            url: a.sub_url.replace("{channel}", &channel).replace("{subscriber}", &j.to_string()),
             channel,
             channel_no: c,
             channels: a.channels,
