@@ -1,6 +1,6 @@
 //! The server API beside publishing (docs/PROTOCOL.md, "Server API"): `push.Channel` (`info`,
-//! `history`), and the producer's `channels`, `disconnect` and `publish(...).to(many)` through
-//! the helpers here.
+//! `presence`, `history`), and the producer's `presence`, `channels`, `disconnect` and
+//! `publish(...).to(many)` through the helpers here.
 //!
 //! Each call is sdk-core's (`push_core::Producer::channel_info`, ...), which checks its input
 //! before any I/O; this file only turns Python arguments into sdk-core's inputs and its answers
@@ -17,7 +17,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::IntoPyObjectExt;
 use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyList, PyModule, PyString, PyTuple};
 
-use push_core::api::{ChannelInfo, ChannelPage, ChannelsQuery, Disconnect, Disconnected, History, HistoryRange};
+use push_core::api::{ChannelInfo, ChannelPage, ChannelsQuery, Disconnect, Disconnected, History, HistoryRange, Presence};
 use push_core::binding::guard;
 use push_core::{Error, ErrorKind, MessageId};
 
@@ -44,6 +44,14 @@ fn build<'py>(py: Python<'py>, class: &str, fields: &[(&str, Bound<'py, PyAny>)]
 /// A UTC `datetime` from ms since the Unix epoch (exact, see `_api._from_ms`).
 fn time(py: Python<'_>, ms: u64) -> PyResult<Bound<'_, PyAny>> {
     module(py)?.getattr("_from_ms")?.call1((ms,))
+}
+
+/// JSON text (a member's or an event's info) as `json.loads` gives it: a dict for an object.
+pub fn json<'py>(py: Python<'py>, text: Option<String>) -> PyResult<Bound<'py, PyAny>> {
+    match text {
+        Some(text) => py.import("json")?.call_method1("loads", (text,)),
+        None => Ok(py.None().into_bound(py)),
+    }
 }
 
 fn any<'py, T: IntoPyObject<'py>>(py: Python<'py>, value: T) -> PyResult<Bound<'py, PyAny>> {
@@ -77,6 +85,27 @@ fn info_fields<'py>(py: Python<'py>, info: ChannelInfo) -> PyResult<Vec<(&'stati
 impl ToPython for ChannelInfo {
     fn to_python(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         build(py, "ChannelInfo", &info_fields(py, self)?)
+    }
+}
+
+impl ToPython for Presence {
+    fn to_python(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let members = self
+            .members
+            .into_iter()
+            .map(|m| build(py, "Member", &[("consumer", any(py, m.consumer)?), ("info", json(py, m.info.map(|i| i.to_string()))?)]))
+            .collect::<PyResult<Vec<_>>>()?;
+        build(
+            py,
+            "Presence",
+            &[
+                ("channel", any(py, self.channel)?),
+                ("members", PyList::new(py, members)?.into_any()),
+                ("count", any(py, self.count)?),
+                ("nodes", any(py, self.nodes)?),
+                ("as_of", time(py, self.as_of)?),
+            ],
+        )
     }
 }
 
@@ -307,6 +336,18 @@ impl Channel {
     fn info_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let name = self.name.to_string();
         spawn(py, &self.producer, |p| async move { p.channel_info(&name).await })
+    }
+
+    /// Who is present on it, a presence channel (`--presence-prefix`), with their tokens' info.
+    fn presence(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let name = self.name.to_string();
+        blocking(py, self.producer.get(), |p| async move { p.presence(&name).await })
+    }
+
+    /// `presence()` as an asyncio future.
+    fn presence_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let name = self.name.to_string();
+        spawn(py, &self.producer, |p| async move { p.presence(&name).await })
     }
 
     /// Messages of its history, oldest first: `last=N`, or `after=id` (with `limit`), or all held.

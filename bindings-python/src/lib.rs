@@ -2,11 +2,13 @@
 //!
 //! - [`producer`]: `Producer` and `Publish`, thin wrappers of sdk-core's blocking producer, and
 //!   `default_producer()` / `close_default()` (sdk-core's `DefaultProducer`).
-//! - [`api`]: the server API: `Channel` (`info`, `history`), and the conversions behind the
-//!   producer's `channels`, `disconnect` and publish to many, answers as `push._api` dataclasses.
+//! - [`api`]: the server API: `Channel` (`info`, `presence`, `history`), and the conversions
+//!   behind the producer's `presence`, `channels`, `disconnect` and publish to many, answers as
+//!   `push._api` dataclasses.
 //! - [`wait`]: a blocking wait for a task that Ctrl-C interrupts (`Publish.to`).
 //! - [`future`]: the bridge from a tokio task to an asyncio future (`to_async`).
 //! - [`token`]: `Token.sign`, subscriber tokens signed by sdk-core.
+//! - [`events`]: `verify_events`, the server's signed events verified by sdk-core.
 //! - [`server`]: `Server` (the server in this process) and `server_main` (the `push-server` command).
 //! - [`errors`]: sdk-core errors (and caught panics) to the exception classes of `push._errors`,
 //!   and `error_table()`, sdk-core's table of kinds.
@@ -15,6 +17,7 @@
 
 mod api;
 mod errors;
+mod events;
 mod future;
 mod producer;
 mod server;
@@ -31,6 +34,7 @@ fn _push(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<token::Token>()?;
     m.add_class::<server::Server>()?;
     m.add_function(wrap_pyfunction!(server::server_main, m)?)?;
+    m.add_function(wrap_pyfunction!(events::verify_events, m)?)?;
     m.add_function(wrap_pyfunction!(producer::default_producer, m)?)?;
     m.add_function(wrap_pyfunction!(producer::close_default, m)?)?;
     m.add_function(wrap_pyfunction!(errors::error_table, m)?)?;

@@ -57,6 +57,16 @@ impl Producer {
         Channel::new(slf.py(), slf.clone().unbind(), name)
     }
 
+    /// Who is present on a presence channel: `producer.channel(name).presence()`.
+    fn presence(slf: &Bound<'_, Self>, channel: String) -> PyResult<Py<PyAny>> {
+        api::blocking(slf.py(), slf.get(), |p| async move { p.presence(&channel).await })
+    }
+
+    /// `presence(channel)` as an asyncio future.
+    fn presence_async<'py>(slf: &Bound<'py, Self>, channel: String) -> PyResult<Bound<'py, PyAny>> {
+        api::spawn(slf.py(), &slf.clone().unbind(), |p| async move { p.presence(&channel).await })
+    }
+
     /// One page of the channels with a connection or with history, in name order.
     #[pyo3(signature = (prefix=None, *, after=None, limit=None))]
     fn channels(slf: &Bound<'_, Self>, prefix: Option<String>, after: Option<String>, limit: Option<i64>) -> PyResult<Py<PyAny>> {
@@ -208,7 +218,7 @@ pub fn close_default(py: Python<'_>) {
 /// `str` is sent as UTF-8, `bytes`, `bytearray` and `memoryview` as they are. The payload is
 /// copied into Rust memory once: no Python object travels to the runtime's threads, and the
 /// caller may change a `bytearray` while the publish runs.
-fn payload(data: &Bound<'_, PyAny>) -> PyResult<Bytes> {
+pub(crate) fn payload(data: &Bound<'_, PyAny>) -> PyResult<Bytes> {
     if let Ok(text) = data.cast::<PyString>() {
         return Ok(Bytes::copy_from_slice(text.to_cow()?.as_bytes()));
     }

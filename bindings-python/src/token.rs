@@ -4,8 +4,9 @@
 //! id and secret, the `PUSH_SECRET` fallback and the default expiry are sdk-core's, so a token
 //! minted in Python is the same string as one from any other push-rs SDK or `push-server token`.
 
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString};
+use pyo3::types::{PyBytes, PyDict, PyString};
 
 use push_core::binding::{guard, TokenRequest};
 
@@ -24,10 +25,12 @@ impl Token {
     /// `consumer`: only a subscriber with this consumer id may use it. `expires_in`: seconds
     /// from now (default: an hour, sdk-core's); `expires_at`: absolute Unix seconds, used instead
     /// when given. `secret`: the server's `--secret` (a str is signed as UTF-8), default
-    /// `PUSH_SECRET`. Raises `InvalidConfigError` (missing or empty secret, bad consumer id,
-    /// negative expiry) or `InvalidChannelError`.
+    /// `PUSH_SECRET`. `info`: the consumer's public info (a dict, e.g. `{"name": "Alice"}`),
+    /// what the members of a presence channel see; signed, not secret; at most 1024 bytes of
+    /// compact JSON; needs `consumer`. Raises `InvalidConfigError` (missing or empty secret, bad
+    /// consumer id, negative expiry, bad info) or `InvalidChannelError`.
     #[staticmethod]
-    #[pyo3(signature = (channel, *, consumer=None, expires_in=None, expires_at=None, secret=None))]
+    #[pyo3(signature = (channel, *, consumer=None, expires_in=None, expires_at=None, secret=None, info=None))]
     fn sign(
         py: Python<'_>,
         channel: String,
@@ -35,14 +38,28 @@ impl Token {
         expires_in: Option<i64>,
         expires_at: Option<i64>,
         secret: Option<Secret>,
+        info: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<String> {
-        let request = TokenRequest { channel, consumer, expires_in, expires_at, secret: secret.map(|s| s.0) };
+        let info = info.filter(|i| !i.is_none()).map(compact_json).transpose()?;
+        let request = TokenRequest { channel, consumer, expires_in, expires_at, secret: secret.map(|s| s.0), info };
         guard(|| request.sign()).py(py)
     }
 }
 
+/// A dict as compact JSON: the same text as Ruby's JSON.generate and JavaScript's JSON.stringify
+/// give for the same object (no spaces, non-ASCII as is), so a token is the same in every SDK.
+fn compact_json(info: &Bound<'_, PyAny>) -> PyResult<String> {
+    if !info.is_instance_of::<PyDict>() {
+        return Err(PyTypeError::new_err(format!("info must be a dict, not {}", info.get_type().name()?)));
+    }
+    let kwargs = PyDict::new(info.py());
+    kwargs.set_item("separators", (",", ":"))?;
+    kwargs.set_item("ensure_ascii", false)?;
+    info.py().import("json")?.call_method("dumps", (info,), Some(&kwargs))?.extract()
+}
+
 /// The secret as given: text (signed with its UTF-8 bytes) or bytes.
-pub struct Secret(Vec<u8>);
+pub struct Secret(pub Vec<u8>);
 
 impl<'a, 'py> FromPyObject<'a, 'py> for Secret {
     type Error = PyErr;

@@ -8,6 +8,7 @@ command itself.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
@@ -16,7 +17,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 
@@ -115,6 +116,36 @@ def start_server() -> Iterator[Callable[..., Server]]:
 def server(start_server: Callable[..., Server]) -> Server:
     # History large enough to count every message of the biggest test.
     return start_server(history_size=10000)
+
+
+class Sse:
+    """An SSE subscription read line by line (http.client, as any client would)."""
+
+    def __init__(self, server: Server, path: str) -> None:
+        self.connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        self.connection.request("GET", path, headers={"Accept": "text/event-stream"})
+        self.response = self.connection.getresponse()
+        self.status = self.response.status
+
+    def next_event(self) -> Optional[Dict[str, str]]:
+        """The next event's fields (`event`, `data`, `id`), or None at the end of the stream."""
+        fields: Dict[str, str] = {}
+        while True:
+            line = self.response.readline()
+            if not line:
+                return None
+            text = line.decode().rstrip("\n")
+            if text == "":
+                if fields:
+                    return fields
+                continue
+            if text.startswith(":"):
+                continue  # a heartbeat
+            name, _, value = text.partition(":")
+            fields[name] = value[1:] if value.startswith(" ") else value
+
+    def close(self) -> None:
+        self.connection.close()
 
 
 class Silent:

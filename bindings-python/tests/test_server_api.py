@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import http.client
 import json
 import threading
 import time
 import urllib.error
 import urllib.request
-from typing import Any, Awaitable, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, Iterator, List, Tuple
 
 import pytest
 
 import push
 import push.aio
-from conftest import Server, Silent, wait_until
+from conftest import Server, Silent, Sse, wait_until
 
 KEY = "k3y"
 UTC = datetime.timezone.utc
@@ -53,36 +52,6 @@ async def wait_async(condition: Callable[[], Awaitable[bool]], what: str, timeou
     while not await condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.01)  # the poll interval, not a synchronisation
-
-
-class Sse:
-    """An SSE subscription read line by line (http.client, as any client would)."""
-
-    def __init__(self, server: Server, path: str) -> None:
-        self.connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-        self.connection.request("GET", path, headers={"Accept": "text/event-stream"})
-        self.response = self.connection.getresponse()
-        self.status = self.response.status
-
-    def next_event(self) -> Optional[Dict[str, str]]:
-        """The next event's fields (`event`, `data`, `id`), or None at the end of the stream."""
-        fields: Dict[str, str] = {}
-        while True:
-            line = self.response.readline()
-            if not line:
-                return None
-            text = line.decode().rstrip("\n")
-            if text == "":
-                if fields:
-                    return fields
-                continue
-            if text.startswith(":"):
-                continue  # a heartbeat
-            name, _, value = text.partition(":")
-            fields[name] = value[1:] if value.startswith(" ") else value
-
-    def close(self) -> None:
-        self.connection.close()
 
 
 @pytest.fixture

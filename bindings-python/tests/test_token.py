@@ -46,6 +46,41 @@ def cli_token(*args: str, secret: Optional[str] = None) -> str:
     return out.stdout.strip()
 
 
+# docs/PRESENCE.md's vector: info rides on a fourth line of the claims, as compact JSON.
+INFO_VECTOR = "push1.L3ByZXNlbmNlLWxvYmJ5CmFsaWNlCjIwMDAwMDAwMDAKeyJuYW1lIjoiQWxpY2UifQ.EevWok3FQiooG8ioVSnkFJLSGN2fD_BlBXcWzmdsbWY"
+
+
+def test_info_known_answer() -> None:
+    token = push.Token.sign("/presence-lobby", consumer="alice", expires_at=2_000_000_000, secret="s3cret", info={"name": "Alice"})
+    assert token == INFO_VECTOR
+    body, _, _ = token.rpartition(".")
+    claims = base64.urlsafe_b64decode(body.split(".")[1] + "==").decode()
+    assert claims == '/presence-lobby\nalice\n2000000000\n{"name":"Alice"}'
+    # The standard library's HMAC over the same body: the same token.
+    assert token == body + "." + b64url(hmac.new(b"s3cret", body.encode(), hashlib.sha256).digest())
+    # Compact, non-ASCII as is (Ruby's JSON.generate and JSON.stringify write the same text).
+    nested = push.Token.sign("/p", consumer="c", expires_at=1, secret="k", info={"name": "Zoë", "tags": ["a", 1, None, True], "n": {"x": 1.5}})
+    line = base64.urlsafe_b64decode(nested.split(".")[1] + "==").decode().split("\n")[3]
+    assert line == '{"name":"Zoë","tags":["a",1,null,true],"n":{"x":1.5}}'
+    # No info: the three-line token of before.
+    assert push.Token.sign("/rooms/*", consumer="alice", expires_at=2_000_000_000, secret="s3cret", info=None) == VECTOR
+
+
+def test_bad_info() -> None:
+    with pytest.raises(push.InvalidConfigError, match="consumer"):
+        push.Token.sign("/a", secret="k", info={"name": "x"})
+    with pytest.raises(push.InvalidConfigError, match="1024"):
+        push.Token.sign("/a", consumer="c", secret="k", info={"text": "x" * 1100})
+    with pytest.raises(push.InvalidConfigError):
+        push.Token.sign("/a", consumer="c", secret="k", info={"x": float("nan")})  # NaN is no JSON
+    not_dicts: List[object] = [[1, 2], '{"name":"Alice"}', 42]
+    for info in not_dicts:
+        with pytest.raises(TypeError):
+            push.Token.sign("/a", consumer="c", secret="k", info=info)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        push.Token.sign("/a", consumer="c", secret="k", info={"when": object()})
+
+
 def test_the_documented_test_vector() -> None:
     token = push.Token.sign("/rooms/*", consumer="alice", expires_at=2_000_000_000, secret="s3cret")
     assert token == VECTOR

@@ -10,8 +10,12 @@
     push.channel("/rooms/1").info().connections                # the server API (PROTOCOL.md)
     push.channel("/rooms/1").history(last=10).messages
     push.disconnect("alice", reason="logged out", ban=600)
+    push.channel("/presence-lobby").presence().members         # who is there (docs/PRESENCE.md)
+
+    events = push.verify_events(body, headers["Push-Signature"])  # the server's --events-url POSTs
 
     token = push.Token.sign("/rooms/*", expires_in=3600)       # subscriber token, PUSH_SECRET
+    push.Token.sign("/presence-lobby", consumer="alice", info={"name": "Alice"})
 
     with push.Server(history_size=100) as server:               # the server, in this process
         push.Producer(server.url).publish("hi").to("/greetings")
@@ -44,8 +48,19 @@ from push._errors import (
     TooManyConnectionsError,
     UnauthorizedError,
 )
-from push._api import ChannelInfo, ChannelPage, Disconnected, Gap, History, HistoryMessage
-from push._push import Channel, Producer, Publish, Server, Token, __version__, close_default, default_producer, server_main
+from push._api import ChannelInfo, ChannelPage, Disconnected, Event, Gap, History, HistoryMessage, Member, Presence
+from push._push import (
+    Channel,
+    Producer,
+    Publish,
+    Server,
+    Token,
+    __version__,
+    close_default,
+    default_producer,
+    server_main,
+    verify_events,
+)
 from push.aio import AsyncChannel, AsyncProducer, AsyncPublish
 
 __all__ = [
@@ -63,14 +78,18 @@ __all__ = [
     "channels",
     "iter_channels",
     "disconnect",
+    "verify_events",
     "Channel",
     "AsyncChannel",
     "ChannelInfo",
     "ChannelPage",
+    "Presence",
+    "Member",
     "History",
     "HistoryMessage",
     "Gap",
     "Disconnected",
+    "Event",
     "Channels",
     "Seconds",
     "default_producer",

@@ -1,19 +1,21 @@
-"""The server API's answers (docs/PROTOCOL.md, "Server API"), as frozen dataclasses.
+"""The server API's answers (docs/PROTOCOL.md, "Server API") and the server's events
+(docs/PRESENCE.md), as frozen dataclasses.
 
-The compiled module builds them from sdk-core's (``src/api.rs``): ids are ``str`` (as a publish
-returns them), times are UTC :class:`datetime.datetime`, payloads ``bytes``.
+The compiled module builds them from sdk-core's (``src/api.rs``, ``src/events.rs``): ids are
+``str`` (as a publish returns them), times are UTC :class:`datetime.datetime`, payloads ``bytes``,
+a member's or an event's ``info`` the ``dict`` that ``json.loads`` gives.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional
 
 if TYPE_CHECKING:
     from push._push import Producer
 
-__all__ = ["ChannelInfo", "ChannelPage", "History", "HistoryMessage", "Gap", "Disconnected"]
+__all__ = ["ChannelInfo", "ChannelPage", "Presence", "Member", "History", "HistoryMessage", "Gap", "Disconnected", "Event"]
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 
@@ -39,6 +41,32 @@ class ChannelInfo:
     consumers: int
     last_id: Optional[str]
     history: int
+    nodes: int
+    as_of: _dt.datetime
+
+
+@dataclass(frozen=True)
+class Member:
+    """A consumer present on a channel: its consumer id, and the public ``info`` its token carried
+    (``Token.sign(..., info={"name": "Alice"})``), or ``None`` without one."""
+
+    consumer: str
+    info: Optional[Dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Presence:
+    """Who is present on a presence channel (``push.channel("/presence-lobby").presence()``), each
+    consumer once however many connections and nodes it has.
+
+    ``members``: in consumer id order, at most 1000; ``count``: how many there are (more than
+    ``members`` holds when the list was cut); ``nodes``: how many nodes the list comes from;
+    ``as_of``: when the oldest part of it was taken.
+    """
+
+    channel: str
+    members: List[Member]
+    count: int
     nodes: int
     as_of: _dt.datetime
 
@@ -103,6 +131,27 @@ class Disconnected:
     channel: Optional[str]
     disconnected: int
     ban_until: Optional[_dt.datetime]
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event the server sent to the app's ``--events-url`` (``push.verify_events``).
+
+    ``id``: the same on every retry of it (act on an id once); ``name``: ``channel_occupied``,
+    ``channel_vacated``, ``member_joined``, ``member_left``, ``consumer_connected``,
+    ``consumer_disconnected`` or ``undelivered``; ``channel``: ``None`` for the ``consumer_*``
+    events; ``consumer``: ``None`` for the ``channel_*`` ones; ``info``: the member's public info
+    (``member_*``); ``message_id``: the message the consumer did not get (``undelivered``);
+    ``time``: when it happened.
+    """
+
+    id: str
+    name: str
+    channel: Optional[str]
+    consumer: Optional[str]
+    info: Optional[Dict[str, Any]]
+    message_id: Optional[str]
+    time: _dt.datetime
 
 
 def _iter_channels(producer: Producer, prefix: Optional[str], limit: Optional[int]) -> Iterator[ChannelInfo]:

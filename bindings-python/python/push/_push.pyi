@@ -4,13 +4,26 @@ import asyncio
 import datetime
 import os
 from types import TracebackType
-from typing import Any, Coroutine, Iterable, Iterator, List, Optional, Sequence, Type, TypedDict, Union, final
+from typing import Any, Coroutine, Dict, Iterable, Iterator, List, Optional, Sequence, Type, TypedDict, Union, final
 
 from typing_extensions import Self, disjoint_base
 
-from push._api import ChannelInfo, ChannelPage, Disconnected, History
+from push._api import ChannelInfo, ChannelPage, Disconnected, Event, History, Presence
 
-__all__ = ["Channel", "Producer", "Publish", "Server", "Token", "__version__", "close_default", "default_producer", "error_table", "server_main", "_raise_internal"]
+__all__ = [
+    "Channel",
+    "Producer",
+    "Publish",
+    "Server",
+    "Token",
+    "__version__",
+    "close_default",
+    "default_producer",
+    "error_table",
+    "server_main",
+    "verify_events",
+    "_raise_internal",
+]
 
 __version__: str
 
@@ -50,6 +63,10 @@ class Producer:
         """
     def channel(self, name: str) -> Channel:
         """The channel ``name``, to ask about: ``.info()``, ``.history(...)``. ``InvalidChannelError`` now for a bad name."""
+    def presence(self, channel: str) -> Presence:
+        """Who is present on a presence channel: ``channel(name).presence()``."""
+    def presence_async(self, channel: str) -> asyncio.Future[Presence]:
+        """``presence(channel)`` without blocking the running event loop."""
     def channels(self, prefix: Optional[str] = None, *, after: Optional[str] = None, limit: Optional[int] = None) -> ChannelPage:
         """One page (``limit`` 1 to 1000, default 100) of the channels with a connection or with
         history, in name order, starting with ``prefix``; the next is ``channels(prefix, after=page.next)``
@@ -112,6 +129,12 @@ class Channel:
         """Who is connected and what it holds, now, over every node (blocking; the GIL is released)."""
     def info_async(self) -> asyncio.Future[ChannelInfo]:
         """``info()`` without blocking the running event loop."""
+    def presence(self) -> Presence:
+        """Who is present on it, a presence channel (its name starts with the server's
+        ``--presence-prefix``, default ``/presence-``), each consumer once with its token's info.
+        ``BadRequestError`` for another channel (blocking; the GIL is released)."""
+    def presence_async(self) -> asyncio.Future[Presence]:
+        """``presence()`` without blocking the running event loop."""
     def history(self, *, last: Optional[int] = None, after: Union[str, int, None] = None, limit: Optional[int] = None) -> History:
         """Messages of its history, oldest first: ``last=N`` the newest N held in memory (1 to the
         server's ``--max-batch``), ``after=id`` every message after that cursor (at most ``limit``;
@@ -139,14 +162,17 @@ class Token:
         expires_in: Optional[int] = None,
         expires_at: Optional[int] = None,
         secret: Union[str, bytes, None] = None,
+        info: Optional[Dict[str, Any]] = None,
     ) -> str:
         """Signs a token for ``channel`` (or a pattern like ``/rooms/*``); returns it as a URL-safe str.
 
         ``consumer``: only a subscriber with this consumer id may use it. ``expires_in``: seconds
         from now (default: an hour, sdk-core's); ``expires_at``: absolute Unix seconds, used instead
         when given. ``secret``: the server's ``--secret`` (a str is signed as UTF-8), default
-        ``PUSH_SECRET``. Raises ``InvalidConfigError`` (missing or empty secret, bad consumer id,
-        negative expiry) or ``InvalidChannelError``.
+        ``PUSH_SECRET``. ``info``: the consumer's public info (``{"name": "Alice"}``), what the
+        members of a presence channel see; signed, not secret; at most 1024 bytes of compact JSON;
+        needs ``consumer``. Raises ``InvalidConfigError`` (missing or empty secret, bad consumer id,
+        negative expiry, bad info), ``InvalidChannelError``, or ``TypeError`` (info not a dict).
         """
 
 @final
@@ -197,6 +223,20 @@ class Server:
 def server_main(argv: List[str]) -> int:
     """Runs the ``push-server`` command line (``argv[0]`` is the program name) and returns its exit
     code: ``--help`` 0, bad flags 2. Serves until SIGINT/SIGTERM; the GIL is released meanwhile."""
+
+def verify_events(
+    body: Union[bytes, bytearray, memoryview, str],
+    signature: Optional[str],
+    *,
+    secret: Union[str, bytes, None] = None,
+    tolerance: int = 300,
+) -> List[Event]:
+    """Checks that an events request (``--events-url``) comes from the push server and returns
+    its events in order. ``body``: the raw request body, as received; ``signature``: its
+    ``Push-Signature`` header (``None``: no header). ``secret``: default ``PUSH_EVENTS_SECRET``,
+    then ``PUSH_SECRET``; ``tolerance``: seconds the signature's time may be from now. Raises
+    ``UnauthorizedError`` (no, wrong or too old signature), ``BadRequestError`` (a signed body
+    that is not an events batch), ``InvalidConfigError`` (no secret, negative tolerance)."""
 
 def default_producer() -> Producer:
     """The shared producer behind ``push.publish`` and ``push.aio.publish`` (sdk-core's rule, as in

@@ -1,5 +1,5 @@
 """asyncio: ``await AsyncProducer().publish(data).to(channel)``, and the server API:
-``await producer.channel(name).info()``, ``.history(...)``, ``await producer.channels(...)``,
+``await producer.channel(name).info()``, ``.presence()``, ``.history(...)``, ``await producer.channels(...)``,
 ``async for info in producer.iter_channels(...)``, ``await producer.disconnect(...)``; the
 module's functions do the same with the default producer.
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING, AsyncIterator, Iterable, Optional, Type, Union
 
-from push._api import ChannelInfo, ChannelPage, Disconnected, History
+from push._api import ChannelInfo, ChannelPage, Disconnected, History, Presence
 from push._push import Channel, Producer, Publish, default_producer
 
 if TYPE_CHECKING:
@@ -82,6 +82,10 @@ class AsyncProducer:
         """The channel ``name`` (checked now): ``await producer.channel("/rooms/1").info()``."""
         return AsyncChannel(self._producer.channel(name))
 
+    async def presence(self, channel: str) -> Presence:
+        """Who is present on a presence channel (see :meth:`push.Channel.presence`)."""
+        return await self._producer.presence_async(channel)
+
     async def channels(self, prefix: Optional[str] = None, *, after: Optional[str] = None, limit: Optional[int] = None) -> ChannelPage:
         """One page of the active channels (see :meth:`push.Producer.channels`)."""
         return await self._producer.channels_async(prefix, after=after, limit=limit)
@@ -123,7 +127,8 @@ class AsyncProducer:
 
 
 class AsyncChannel:
-    """A channel of an :class:`AsyncProducer`: ``await channel.info()``, ``await channel.history(last=10)``."""
+    """A channel of an :class:`AsyncProducer`: ``await channel.info()``, ``await channel.presence()``,
+    ``await channel.history(last=10)``."""
 
     __slots__ = ("_channel",)
 
@@ -142,6 +147,10 @@ class AsyncChannel:
     async def info(self) -> ChannelInfo:
         """Who is connected and what it holds, now."""
         return await self._channel.info_async()
+
+    async def presence(self) -> Presence:
+        """Who is present on it, a presence channel (see :meth:`push.Channel.presence`)."""
+        return await self._channel.presence_async()
 
     async def history(self, *, last: Optional[int] = None, after: Union[str, int, None] = None, limit: Optional[int] = None) -> History:
         """Messages of its history (see :meth:`push.Channel.history`)."""
