@@ -2,12 +2,13 @@
 
 require_relative "push/version"
 # The native extension: Push.error_table, and the native methods of Push::Producer,
-# Push::Channel, Push::Token and Push::Server.
+# Push::Channel, Push::Token, Push::Server and Push.verify_events.
 require "push/push_ext"
 require_relative "push/errors"
 require_relative "push/producer"
 require_relative "push/api"
 require_relative "push/token"
+require_relative "push/events"
 require_relative "push/server"
 
 # Publish messages to push-rs channels:
@@ -23,10 +24,16 @@ require_relative "push/server"
 #   Push.channel("/rooms/1").history(last: 10).messages
 #   Push.each_channel(prefix: "/rooms/") { |info| ... }
 #   Push.disconnect(consumer: "alice", reason: "logged out", ban: 600)
+#   Push.channel("/presence-lobby").presence.members    # who is there (docs/PRESENCE.md)
+#
+# verify the events the server posts to your app (`--events-url`):
+#
+#   Push.verify_events(request.raw_post, request.headers["Push-Signature"]) # => [Push::Event, ...]
 #
 # and sign subscriber tokens (push-server --auth token):
 #
 #   Push::Token.sign(channel: "/rooms/42", expires_in: 3600) # secret: ENV["PUSH_SECRET"]
+#   Push::Token.sign(channel: "/presence-lobby", consumer: "alice", info: { name: "Alice" })
 #
 # and run push-server in-process (tests, development), or as the gem's `push-server` command:
 #

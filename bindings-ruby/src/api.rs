@@ -1,6 +1,6 @@
 //! The server API beside publishing (docs/PROTOCOL.md, "Server API"): the native methods behind
-//! `Push::Channel#info` and `#history`, `Push::Producer#channels` and `#disconnect`, and the
-//! channel check of `Push::Channel.new`.
+//! `Push::Channel#info`, `#presence` and `#history`, `Push::Producer#channels` and
+//! `#disconnect`, and the channel check of `Push::Channel.new`.
 //!
 //! Each call is sdk-core's (`push_core::Producer::channel_info`, ...), which checks its input
 //! before any I/O; this file only turns Ruby arguments into sdk-core's inputs (what sdk-core
@@ -17,6 +17,7 @@ use magnus::{
 };
 use push_core::api::{
     ChannelInfo, ChannelPage, ChannelsQuery, Disconnect, Disconnected, History, HistoryRange,
+    Presence,
 };
 use push_core::{ErrorKind, MessageId};
 
@@ -80,6 +81,36 @@ fn info_hash(ruby: &Ruby, info: ChannelInfo) -> Result<RHash, Error> {
             ("history", info.history.into_value_with(ruby)),
             ("nodes", info.nodes.into_value_with(ruby)),
             ("as_of", info.as_of.into_value_with(ruby)),
+        ],
+    )
+}
+
+/// A member's info stays JSON text here: `lib/push/api.rb` parses it (JSON.parse), so it comes
+/// out as the Hash any JSON reader in Ruby would give.
+fn presence_hash(ruby: &Ruby, presence: Presence) -> Result<RHash, Error> {
+    let members = ruby.ary_new_capa(presence.members.len());
+    for m in presence.members {
+        members.push(hash(
+            ruby,
+            &[
+                ("consumer", ruby.str_new(&m.consumer).as_value()),
+                (
+                    "info",
+                    m.info
+                        .map(|i| ruby.str_new(&i.to_string()))
+                        .into_value_with(ruby),
+                ),
+            ],
+        )?)?;
+    }
+    hash(
+        ruby,
+        &[
+            ("channel", ruby.str_new(&presence.channel).as_value()),
+            ("members", members.as_value()),
+            ("count", presence.count.into_value_with(ruby)),
+            ("nodes", presence.nodes.into_value_with(ruby)),
+            ("as_of", presence.as_of.into_value_with(ruby)),
         ],
     )
 }
@@ -181,6 +212,13 @@ fn channel_info(ruby: &Ruby, rb_self: &Producer, channel: RString) -> Result<RHa
     info_hash(ruby, info)
 }
 
+/// `_presence(channel)`.
+fn presence(ruby: &Ruby, rb_self: &Producer, channel: RString) -> Result<RHash, Error> {
+    let channel = text(ruby, channel, "channel", ErrorKind::InvalidChannel)?;
+    let presence = run(ruby, rb_self, |p| async move { p.presence(&channel).await })?;
+    presence_hash(ruby, presence)
+}
+
 /// `_channels(prefix, after, limit)`, each may be nil.
 fn channels(
     ruby: &Ruby,
@@ -269,6 +307,7 @@ pub fn init(ruby: &Ruby, push: RModule) -> Result<(), Error> {
 
     let producer = push.define_class("Producer", ruby.class_object())?;
     producer.define_private_method("_channel_info", method!(channel_info, 1))?;
+    producer.define_private_method("_presence", method!(presence, 1))?;
     producer.define_private_method("_channels", method!(channels, 3))?;
     producer.define_private_method("_history", method!(history, 4))?;
     producer.define_private_method("_disconnect", method!(disconnect, 4))?;

@@ -1,10 +1,13 @@
 //! The native half of the `push-rs` gem: the native methods of `Push::Producer`,
-//! `Push::Channel`, `Push::Token` and `Push::Server`, and `Push.error_table`, over sdk-core.
+//! `Push::Channel`, `Push::Token` and `Push::Server`, `Push.error_table` and the private
+//! `Push._verify_events`, over sdk-core.
 //!
 //! - `producer.rs`: `Push::Producer`; converts arguments and makes one sdk-core call.
-//! - `api.rs`: the server API (channel info, channel listing, history, disconnect) on
+//! - `api.rs`: the server API (channel info, presence, channel listing, history, disconnect) on
 //!   `Push::Producer`, and `Push::Channel`'s name check.
 //! - `token.rs`: `Push::Token`; signs subscriber tokens with sdk-core.
+//! - `events.rs`: `Push.verify_events`' native half; the server's signed events, verified by
+//!   sdk-core.
 //! - `server.rs`: `Push::Server`; push-server in-process, and its command line (the gem's
 //!   `push-server` executable).
 //! - `errors.rs`: sdk-core errors to the `Push::Error` subclasses that `lib/push/errors.rb`
@@ -17,6 +20,7 @@
 
 mod api;
 mod errors;
+mod events;
 mod nogvl;
 mod producer;
 mod server;
@@ -31,5 +35,6 @@ fn init(ruby: &Ruby) -> Result<(), Error> {
     producer::init(ruby, push)?;
     api::init(ruby, push)?;
     token::init(ruby, push)?;
+    events::init(ruby, push)?;
     server::init(ruby, push)
 }

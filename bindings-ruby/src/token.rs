@@ -12,8 +12,9 @@ use push_core::ErrorKind;
 
 use crate::errors;
 
-/// `Push::Token._sign(secret, channel, consumer, expires_at, expires_in)`, called by
-/// `Push::Token.sign`: each but `channel` may be nil.
+/// `Push::Token._sign(secret, channel, consumer, expires_at, expires_in, info)`, called by
+/// `Push::Token.sign`: each but `channel` may be nil; `info` is compact JSON text (JSON.generate
+/// of the caller's Hash), checked by sdk-core.
 fn sign(
     ruby: &Ruby,
     secret: Option<RString>,
@@ -21,6 +22,7 @@ fn sign(
     consumer: Option<RString>,
     expires_at: Option<Integer>,
     expires_in: Option<Integer>,
+    info: Option<RString>,
 ) -> Result<RString, Error> {
     let request = TokenRequest {
         // SAFETY: the slice is copied at once, while no Ruby code runs.
@@ -31,6 +33,9 @@ fn sign(
             .transpose()?,
         expires_at: expires_at.map(|at| seconds(ruby, at, "expires_at")).transpose()?,
         expires_in: expires_in.map(|s| seconds(ruby, s, "expires_in")).transpose()?,
+        info: info
+            .map(|i| utf8(ruby, i, "info", ErrorKind::InvalidConfig))
+            .transpose()?,
     };
     let token = errors::native(ruby, || request.sign())?;
     Ok(ruby.str_new(&token))
@@ -63,7 +68,7 @@ fn seconds(ruby: &Ruby, value: Integer, name: &str) -> Result<i64, Error> {
 
 pub fn init(ruby: &Ruby, push: RModule) -> Result<(), Error> {
     let module = push.define_module("Token")?;
-    module.define_singleton_method("_sign", function!(sign, 5))?;
+    module.define_singleton_method("_sign", function!(sign, 6))?;
     // Only Push::Token.sign (lib/push/token.rb) calls it.
     let _: magnus::Value = module.funcall("private_class_method", (ruby.to_symbol("_sign"),))?;
     Ok(())

@@ -148,6 +148,59 @@ module ServerClient
   end
 end
 
+# An SSE subscriber over Net::HTTP in a thread: its events (Hashes of "id", "event", "data"),
+# then :end when the server ends the stream.
+class SseStream
+  def initialize(port, path)
+    @events = Queue.new
+    @thread = Thread.new do
+      Net::HTTP.start("127.0.0.1", port, read_timeout: 60) do |http|
+        http.request(Net::HTTP::Get.new(path, "Accept" => "text/event-stream")) do |response|
+          @events << { "status" => response.code }
+          buffer = +""
+          response.read_body do |chunk|
+            buffer << chunk
+            while (i = buffer.index("\n\n"))
+              event = parse(buffer.slice!(0, i + 2))
+              @events << event unless event.empty? # a heartbeat comment
+            end
+          end
+        end
+      end
+      @events << :end
+    rescue StandardError => e
+      @events << e
+    end
+    status = next_event
+    raise "the SSE request answered #{status.inspect}" unless status == { "status" => "200" }
+  end
+
+  # The next event, :end once the stream ended; raises if none comes within +timeout+ s.
+  def next_event(timeout: 10)
+    event = Timeout.timeout(timeout) { @events.pop }
+    raise event if event.is_a?(Exception)
+
+    event
+  end
+
+  def close
+    @thread.kill
+    @thread.join
+  end
+
+  private
+
+  def parse(text)
+    text.lines(chomp: true).each_with_object({}) do |line, event|
+      next if line.start_with?(":")
+
+      name, value = line.split(":", 2)
+      value = value.to_s.delete_prefix(" ")
+      event[name] = event.key?(name) ? "#{event[name]}\n#{value}" : value
+    end
+  end
+end
+
 # The test server: push-server in this process (Push::Server) on a free loopback port, stopped
 # when the tests end.
 class PushServer

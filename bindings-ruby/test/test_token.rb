@@ -3,6 +3,7 @@
 require_relative "test_helper"
 require "open3"
 require "uri"
+require "openssl"
 
 # Push::Token.sign: the shared test vector, the same tokens as `push-server token`, expiries,
 # errors, and a real push-server with --auth token accepting or refusing Ruby-minted tokens.
@@ -39,6 +40,41 @@ class TestToken < Minitest::Test
     assert_equal VECTOR, token
     assert_equal Encoding::UTF_8, token.encoding
     assert_equal ["/rooms/*", "alice", 2_000_000_000], claims(token)
+  end
+
+  # docs/PRESENCE.md: info rides on a fourth line of the claims, as compact JSON.
+  INFO_VECTOR = "push1.L3ByZXNlbmNlLWxvYmJ5CmFsaWNlCjIwMDAwMDAwMDAKeyJuYW1lIjoiQWxpY2UifQ." \
+                "EevWok3FQiooG8ioVSnkFJLSGN2fD_BlBXcWzmdsbWY"
+
+  def test_info_known_answer
+    sign = ->(info) { Push::Token.sign(secret: SECRET, channel: "/presence-lobby", consumer: "alice", expires_at: 2_000_000_000, info: info) }
+    assert_equal INFO_VECTOR, sign.call({ name: "Alice" })
+    assert_equal INFO_VECTOR, sign.call({ "name" => "Alice" })
+    _, encoded, = INFO_VECTOR.split(".")
+    assert_equal "/presence-lobby\nalice\n2000000000\n{\"name\":\"Alice\"}", encoded.tr("-_", "+/").unpack1("m")
+    # The same HMAC over the same body, by Ruby's OpenSSL: nothing but the claims changed.
+    body = INFO_VECTOR.rpartition(".").first
+    mac = [OpenSSL::HMAC.digest("SHA256", SECRET, body)].pack("m0").tr("+/", "-_").delete("=")
+    assert_equal INFO_VECTOR, "#{body}.#{mac}"
+    # Nested values and non-ASCII text are written as JSON.generate writes them (compact, as is).
+    token = sign.call({ name: "Zoë", tags: ["a", 1, nil, true], n: { x: 1.5 } })
+    info = token.split(".")[1].tr("-_", "+/").unpack1("m").force_encoding("UTF-8").lines.last
+    assert_equal '{"name":"Zoë","tags":["a",1,null,true],"n":{"x":1.5}}', info
+    # No info: three lines, the token of before.
+    assert_equal VECTOR, Push::Token.sign(secret: SECRET, channel: "/rooms/*", consumer: "alice", expires_at: 2_000_000_000, info: nil)
+  end
+
+  def test_bad_info
+    error = assert_raises(Push::InvalidConfigError) { Push::Token.sign(secret: SECRET, channel: "/a", info: { name: "x" }) }
+    assert_includes error.message, "consumer"
+    big = { text: "x" * 1100 }
+    assert_raises(Push::InvalidConfigError) { Push::Token.sign(secret: SECRET, channel: "/a", consumer: "c", info: big) }
+    assert_raises(Push::InvalidConfigError) do
+      Push::Token.sign(secret: SECRET, channel: "/a", consumer: "c", info: { x: Float::NAN })
+    end
+    [[1, 2], "{\"name\":\"Alice\"}", 42].each do |info|
+      assert_raises(TypeError, info.inspect) { Push::Token.sign(secret: SECRET, channel: "/a", consumer: "c", info: info) }
+    end
   end
 
   def test_same_token_as_push_server_token
@@ -138,7 +174,7 @@ class TestToken < Minitest::Test
       assert_raises(TypeError, options.inspect) { Push::Token.sign(secret: SECRET, **options) }
     end
     assert_raises(FloatDomainError) { Push::Token.sign(secret: SECRET, channel: "/a", expires_in: Float::INFINITY) }
-    assert_raises(NoMethodError) { Push::Token._sign(SECRET, "/a", nil, nil, 1) } # private
+    assert_raises(NoMethodError) { Push::Token._sign(SECRET, "/a", nil, nil, 1, nil) } # private
   end
 
   # A real server checking the tokens: GET /<channel>?token=...&timeout=0 answers 204 (no

@@ -1,5 +1,7 @@
 # frozen_string_literal: true
 
+require "json"
+
 module Push
   # Helpers of the server API's Ruby side: its answers (the native side's Hashes) made into
   # frozen Structs with keyword construction (Data would do, but the gem supports Ruby 3.0),
@@ -47,6 +49,17 @@ module Push
 
     def self.channel_info(h)
       ChannelInfo.new(**h, as_of: time(h[:as_of]))
+    end
+
+    def self.presence(h)
+      members = h[:members].map { |m| Member.new(consumer: m[:consumer], info: json(m[:info])) }
+      Presence.new(**h, members: members.freeze, as_of: time(h[:as_of]))
+    end
+
+    # A JSON object from the native side (a member's or an event's info) as a frozen Hash with
+    # String keys, as JSON.parse gives it; nil stays nil.
+    def self.json(text)
+      text && JSON.parse(text, freeze: true)
     end
 
     def self.channel_page(h)
@@ -126,6 +139,31 @@ module Push
   #   @return [Time] when the oldest count included was taken.
   ChannelInfo = API.value(:channel, :connections, :consumers, :last_id, :history, :nodes, :as_of)
 
+  # Who is present on a presence channel ({Channel#presence}): each consumer once, however many
+  # connections and nodes it has (docs/PRESENCE.md).
+  #
+  # @!attribute [r] channel
+  #   @return [String]
+  # @!attribute [r] members
+  #   @return [Array<Member>] in consumer id order, at most 1000 (see {#count}).
+  # @!attribute [r] count
+  #   @return [Integer] how many members there are (more than {#members} holds when cut).
+  # @!attribute [r] nodes
+  #   @return [Integer] how many nodes the list comes from (1 without RabbitMQ).
+  # @!attribute [r] as_of
+  #   @return [Time] when the oldest part of the list was taken.
+  Presence = API.value(:channel, :members, :count, :nodes, :as_of)
+
+  # A consumer present on a channel.
+  #
+  # @!attribute [r] consumer
+  #   @return [String] its consumer id.
+  # @!attribute [r] info
+  #   @return [Hash{String => Object}, nil] the public info its token carried
+  #     (`Push::Token.sign(..., info: {name: "Alice"})` gives `{"name" => "Alice"}`: String keys,
+  #     as JSON.parse gives them), frozen; nil without one.
+  Member = API.value(:consumer, :info)
+
   # One page of the active channels (channels with a connection or with history), in name
   # order ({Push.channels}).
   #
@@ -194,6 +232,7 @@ module Push
   #
   #   room = Push.channel("/rooms/1")          # or producer.channel("/rooms/1")
   #   room.info.connections                    # => 3
+  #   Push.channel("/presence-lobby").presence # => #<struct Push::Presence ...>
   #   room.history(last: 10).messages          # => [#<struct Push::HistoryMessage ...>, ...]
   #   room.publish("hi")                       # => "1795870127759001"
   #
@@ -224,6 +263,18 @@ module Push
     # @raise [Push::Error] e.g. UnauthorizedError (publish key), ConnectionFailedError.
     def info
       API.channel_info(producer.__send__(:_channel_info, @name))
+    end
+
+    # Who is present on the channel, a presence channel (its name starts with the server's
+    # `--presence-prefix`, default "/presence-"), with the public info of their tokens.
+    #
+    #   Push.channel("/presence-lobby").presence.members.map(&:consumer) # => ["alice", "bob"]
+    #
+    # @return [Push::Presence]
+    # @raise [Push::BadRequestError] if the channel is not a presence channel.
+    # @raise [Push::Error] e.g. UnauthorizedError (publish key), ConnectionFailedError.
+    def presence
+      API.presence(producer.__send__(:_presence, @name))
     end
 
     # Messages of the channel's history, oldest first:

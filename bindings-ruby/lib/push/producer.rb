@@ -13,13 +13,15 @@ module Push
   # its own connections.
   #
   # Over an http(s):// URL it also asks the server about channels and disconnects consumers
-  # (the server API, docs/PROTOCOL.md): {#channel} (`info`, `history`), {#channels},
-  # {#each_channel}, {#disconnect}. These calls wait like a publish (the GVL released, Ctrl-C
-  # interrupts them), need the publish key as publishing does, and raise the same error classes.
+  # (the server API, docs/PROTOCOL.md): {#channel} (`info`, `presence`, `history`),
+  # {#presence}, {#channels}, {#each_channel}, {#disconnect}. These calls wait like a publish
+  # (the GVL released, Ctrl-C interrupts them), need the publish key as publishing does, and
+  # raise the same error classes.
   #
   # The native methods (`url`, `close`, the private `_configure`, `_publish`, `_channel_info`,
-  # `_channels`, `_history` and `_disconnect`, and the private class methods `_default` and
-  # `_reset_default` behind {Push.producer}) are defined by the extension (push/push_ext).
+  # `_presence`, `_channels`, `_history` and `_disconnect`, and the private class methods
+  # `_default` and `_reset_default` behind {Push.producer}) are defined by the extension
+  # (push/push_ext).
   class Producer
     # @param url [String, URI, nil] the push server, e.g. "http://127.0.0.1:4000".
     #   nil or empty: ENV["PUSH_URL"], else "http://127.0.0.1:4000".
@@ -80,6 +82,15 @@ module Push
     # @raise [Push::InvalidChannelError] if +name+ is not a channel.
     def channel(name)
       Channel.new(name, producer: self)
+    end
+
+    # Who is present on a presence channel; see {Channel#presence}.
+    # @param channel [String, Push::Channel]
+    # @return [Push::Presence]
+    # @raise [Push::BadRequestError] if it is not a presence channel.
+    def presence(channel)
+      channel = channel.name if channel.is_a?(Channel)
+      API.presence(_presence(API.string(channel, "channel", nil_ok: false)))
     end
 
     # One page of the active channels: those with a connection or with history, in name

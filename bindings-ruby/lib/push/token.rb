@@ -1,5 +1,7 @@
 # frozen_string_literal: true
 
+require "json"
+
 module Push
   # Subscriber tokens, for a push server started with `--auth token --secret <secret>`: your
   # app signs a token for a channel (or a pattern like "/rooms/*") and hands it to the browser,
@@ -26,18 +28,24 @@ module Push
     #   instead of +expires_in+ when given.
     # @param secret [String, nil] the secret shared with the server (`--secret`); its bytes are
     #   used as they are. nil: ENV["PUSH_SECRET"], read by the push-rs core at each call.
+    # @param info [Hash, nil] the consumer's public info, e.g. `{name: "Alice"}`: what the
+    #   members of a presence channel see of it (docs/PRESENCE.md). Signed, not secret. Sent as
+    #   compact JSON (JSON.generate), at most 1024 bytes; needs +consumer+.
     # @return [String] the token, URL-safe ("push1.<claims>.<signature>").
     # @raise [Push::InvalidConfigError] if the secret is missing or empty, the consumer id is empty
-    #   or has a newline, or an expiry is negative.
+    #   or has a newline, an expiry is negative, or +info+ is over 1024 bytes of JSON, cannot be
+    #   JSON, or comes without +consumer+.
     # @raise [Push::InvalidChannelError] if the channel (or the part before "/*") is not a channel.
-    # @raise [TypeError] if channel, consumer or secret is not a String, or an expiry not a number.
-    def self.sign(channel:, consumer: nil, expires_in: nil, expires_at: nil, secret: nil)
+    # @raise [TypeError] if channel, consumer or secret is not a String, an expiry not a number,
+    #   or info not a Hash.
+    def self.sign(channel:, consumer: nil, expires_in: nil, expires_at: nil, secret: nil, info: nil)
       _sign(
         string(secret, "secret", nil_ok: true),
         string(channel, "channel"),
         string(consumer, "consumer", nil_ok: true),
         expires_at.nil? ? nil : seconds(expires_at, "expires_at", time_ok: true),
-        expires_in.nil? ? nil : seconds(expires_in, "expires_in")
+        expires_in.nil? ? nil : seconds(expires_in, "expires_in"),
+        info.nil? ? nil : json(info)
       )
     end
 
@@ -48,6 +56,15 @@ module Push
         return nil if value.nil? && nil_ok
 
         String.try_convert(value) or raise TypeError, "#{name} must be a String, got #{value.class}"
+      end
+
+      # Compact JSON, the same text as JSON.stringify and Python's json.dumps(separators=(",", ":"))
+      # give for the same object, so a token is the same string in every SDK.
+      def json(info)
+        hash = Hash.try_convert(info) or raise TypeError, "info must be a Hash, got #{info.class}"
+        JSON.generate(hash)
+      rescue JSON::GeneratorError => e
+        raise InvalidConfigError, "a token's info is not JSON: #{e.message}"
       end
 
       # Whole seconds as an Integer; the native side refuses negative ones (InvalidConfigError).
