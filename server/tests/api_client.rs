@@ -442,3 +442,37 @@ async fn the_subcommands_call_the_server_api() {
     assert!(err.contains("INVALID_CURSOR"), "{err}");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn presence_through_the_producer_and_the_cli() {
+    let server = TestServer::start().await;
+    let p = producer(&server);
+    let u = &server.url;
+    let _alice = sse(format!("{u}/presence-room?consumer=alice")).await;
+    let _alice_again = sse(format!("{u}/presence-room?consumer=alice")).await;
+    let _bob = sse(format!("{u}/presence-room?consumer=bob")).await;
+    let mut presence = p.presence("/presence-room").await.unwrap();
+    for _ in 0..500 {
+        if presence.count == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        presence = p.presence("/presence-room").await.unwrap();
+    }
+    let names: Vec<&str> = presence.members.iter().map(|m| m.consumer.as_str()).collect();
+    assert_eq!((names, presence.count, presence.nodes), (vec!["alice", "bob"], 2, 1));
+    assert_eq!(p.presence("/plain").await.unwrap_err().kind(), ErrorKind::BadRequest);
+    assert_eq!(p.presence("nope").await.unwrap_err().kind(), ErrorKind::InvalidChannel);
+
+    let (code, out, err) = cli(&["presence", "/presence-room", "--url", u]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("alice\nbob\n2 member(s) on /presence-room"), "{out}");
+    let (code, out, _) = cli(&["presence", "/presence-room", "--url", u, "--json"]).await;
+    assert_eq!(code, 0);
+    let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(json["members"], serde_json::json!([{"consumer": "alice"}, {"consumer": "bob"}]));
+    let (code, _, err) = cli(&["presence", "/plain", "--url", u]).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("not a presence channel"), "{err}");
+    server.shutdown().await;
+}

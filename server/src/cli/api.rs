@@ -1,11 +1,11 @@
 //! The server API from the command line, through the Rust producer (docs/PROTOCOL.md, "Server
-//! API"): `push-server channels`, `info <channel>`, `history <channel>` and `disconnect
-//! <consumer>`. Each prints for humans, or with `--json` the answer as JSON (one object, one line).
+//! API"): `push-server channels`, `info <channel>`, `presence <channel>`, `history <channel>`
+//! and `disconnect <consumer>`. Each prints for humans, or with `--json` the answer as JSON (one object, one line).
 
 use std::io::Write;
 use std::time::{Duration, UNIX_EPOCH};
 
-use push_core::api::{ChannelInfo, ChannelPage, ChannelsQuery, Disconnect, Disconnected, History, HistoryRange};
+use push_core::api::{ChannelInfo, ChannelPage, ChannelsQuery, Disconnect, Disconnected, History, HistoryRange, Presence};
 use push_core::MessageId;
 
 use super::publish::{fail, ProducerArgs};
@@ -130,6 +130,20 @@ pub async fn info(config: &Config, args: &InfoArgs) -> i32 {
     }
 }
 
+pub async fn presence(config: &Config, args: &InfoArgs) -> i32 {
+    let producer = match args.producer.producer(config, "presence") {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    match producer.presence(&args.channel).await {
+        Ok(presence) => {
+            print(&if args.json { json(&presence) } else { presence_text(&presence) });
+            0
+        }
+        Err(e) => fail("presence", &e),
+    }
+}
+
 pub async fn history(config: &Config, args: &HistoryArgs) -> i32 {
     let producer = match args.producer.producer(config, "history") {
         Ok(p) => p,
@@ -216,6 +230,21 @@ fn info_text(info: &ChannelInfo) -> String {
 
 /// One line a message (`<id> <time> <payload>`, newlines shown as `\n`, a binary payload as
 /// `base64:...`), in id order with the gaps on stderr where they fall.
+/// One member a line, with its info, then the count.
+fn presence_text(presence: &Presence) -> String {
+    let mut lines: Vec<String> = presence
+        .members
+        .iter()
+        .map(|m| match &m.info {
+            Some(info) => format!("{}  {info}", m.consumer),
+            None => m.consumer.clone(),
+        })
+        .collect();
+    let listed = if presence.members.len() as u64 == presence.count { String::new() } else { format!(" ({} listed)", presence.members.len()) };
+    lines.push(format!("{} member(s) on {}{listed}, as of {}", presence.count, presence.channel, time(presence.as_of)));
+    lines.join("\n")
+}
+
 fn print_history(history: &History) {
     use base64::Engine as _;
     let mut gaps = history.gaps.iter().peekable();

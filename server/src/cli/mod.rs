@@ -54,6 +54,8 @@ pub enum Command {
     Channels(ChannelsArgs),
     /// Print what a channel holds and who is connected to it, on every node.
     Info(InfoArgs),
+    /// Print who is present on a presence channel (each consumer once, with its info), on every node.
+    Presence(InfoArgs),
     /// Print a channel's history: what the server holds in memory, or every message after an id.
     History(HistoryArgs),
     /// End a consumer's subscriptions on every node, and optionally ban it for a while.
@@ -86,6 +88,7 @@ where
         Some(Command::Subscribe(args)) => return with_runtime(|| subscribe::run(args)),
         Some(Command::Channels(args)) => return with_runtime(|| api::channels(&config, args)),
         Some(Command::Info(args)) => return with_runtime(|| api::info(&config, args)),
+        Some(Command::Presence(args)) => return with_runtime(|| api::presence(&config, args)),
         Some(Command::History(args)) => return with_runtime(|| api::history(&config, args)),
         Some(Command::Disconnect(args)) => return with_runtime(|| api::disconnect(&config, args)),
         None => {}

@@ -17,6 +17,10 @@ pub struct TokenArgs {
     /// Absolute expiry (Unix seconds) instead of --expires-in.
     #[arg(long)]
     pub expires_at: Option<u64>,
+    /// Public info about the consumer that presence shows, a JSON object: `'{"name":"Alice"}'`
+    /// (needs --consumer; at most 1024 bytes).
+    #[arg(long)]
+    pub info: Option<String>,
 }
 
 pub fn print(config: &Config, args: &TokenArgs) -> i32 {
@@ -26,6 +30,13 @@ pub fn print(config: &Config, args: &TokenArgs) -> i32 {
     };
     let mut request = push_core::binding::TokenRequest::new(&args.channel);
     request.consumer = args.consumer.clone();
+    request.info = match args.info.as_deref().map(compact).transpose() {
+        Ok(info) => info,
+        Err(e) => {
+            eprintln!("push-server token: --info is not JSON: {e}");
+            return EXIT_USAGE;
+        }
+    };
     request.secret = Some(secret.as_bytes().to_vec());
     request.expires_at = args.expires_at.map(|at| i64::try_from(at).unwrap_or(i64::MAX));
     request.expires_in = Some(i64::try_from(args.expires_in).unwrap_or(i64::MAX));
@@ -39,4 +50,9 @@ pub fn print(config: &Config, args: &TokenArgs) -> i32 {
             EXIT_USAGE
         }
     }
+}
+
+/// JSON as one compact line, as a token carries it.
+fn compact(text: &str) -> Result<String, serde_json::Error> {
+    serde_json::from_str::<serde_json::Value>(text).map(|v| v.to_string())
 }
