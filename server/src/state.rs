@@ -82,7 +82,6 @@ impl AppState {
     /// The connection is registered under its channels and consumer id (channel info,
     /// disconnects), and enters the presence channels among them with `info`.
     pub fn connect(&self, transport: &'static str, consumer: Option<&str>, info: Option<&str>, channels: &[push_core::Channel]) -> Result<ConnectionGuard, ApiError> {
-        let ticket = self.presence().enter(consumer, info, channels)?;
         let max = self.config.max_connections;
         let taken = self.connections.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1));
         if taken.is_err() {
@@ -94,6 +93,14 @@ impl AppState {
                 .with_source(crate::metrics::Limit::Connections),
             ));
         }
+        // After the slot: a connection refused for the limit never joins (nor leaves).
+        let ticket = match self.presence().enter(consumer, info, channels) {
+            Ok(ticket) => ticket,
+            Err(e) => {
+                self.connections.fetch_sub(1, Ordering::AcqRel);
+                return Err(e);
+            }
+        };
         let metrics = self.metrics.transport(transport);
         metrics.open.inc();
         let session = self.sessions().register(consumer, channels);

@@ -6,11 +6,10 @@
 mod common;
 mod rabbitmq_support;
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{client, SseReader};
-use rabbitmq_support::{serial, unique_stream, Node, AMQP_URL};
+use rabbitmq_support::{serial, spawn_process_node, unique_stream, Node};
 use serde_json::{json, Value};
 
 async fn get(node: &str, path: &str) -> Value {
@@ -111,19 +110,7 @@ async fn a_killed_nodes_connections_leave_the_counts_within_the_lease() {
     let _turn = serial().await;
     let stream = unique_stream("lease");
     let a = Node::start(&stream, |_| {}).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut killed = Command::new(env!("CARGO_BIN_EXE_push-server"))
-        .args(["--bind", &format!("127.0.0.1:{port}"), "--broker", AMQP_URL, "--stream-name", &stream])
-        .env("PUSH_LOG", "push_server=warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let b = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !client().get(format!("{b}/_push/health")).send().await.is_ok_and(|r| r.status() == 200) {
-        assert!(Instant::now() < deadline, "node B never became healthy");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (mut killed, b) = spawn_process_node(&stream, &[]).await;
     let mut subscriber = SseReader::open(&format!("{b}/lease?consumer=carol"), None).await;
     subscriber.next().await.unwrap();
     wait_info(&a.url, "/lease", |i| i["connections"] == 1 && i["nodes"] == 2).await;

@@ -7,13 +7,12 @@ mod common;
 mod events_support;
 mod rabbitmq_support;
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{client, SseReader};
 use events_support::{names, Receiver, SECRET};
 use push_server::Config;
-use rabbitmq_support::{serial, unique_stream, Node, AMQP_URL};
+use rabbitmq_support::{serial, spawn_process_node, unique_stream, Node};
 use serde_json::{json, Value};
 
 const LOBBY: &str = "/presence-lobby";
@@ -85,7 +84,7 @@ async fn a_consumer_on_two_nodes_is_one_member_and_leaves_once() {
     drop(on_b);
     assert_eq!(next_notice(&mut carol).await, ("leave".into(), json!({"type": "leave", "channel": LOBBY, "consumer": "alice"})));
     wait_members(&b.url, LOBBY, &["carol"]).await;
-    let events = receiver.wait(Duration::from_secs(20), |e| e.iter().any(|e| e.name == "member_left")).await;
+    receiver.wait(Duration::from_secs(20), |e| e.iter().any(|e| e.name == "member_left")).await;
     for node in [&a, &b] {
         node.wait_metric("push_events_queued", 0.0).await;
     }
@@ -113,19 +112,7 @@ async fn a_killed_nodes_members_leave_within_the_lease() {
         c.heartbeat = Duration::from_secs(2);
     })
     .await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut killed = Command::new(env!("CARGO_BIN_EXE_push-server"))
-        .args(["--bind", &format!("127.0.0.1:{port}"), "--broker", AMQP_URL, "--stream-name", &stream, "--presence-grace", "1s"])
-        .env("PUSH_LOG", "push_server=warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let b = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !client().get(format!("{b}/_push/health")).send().await.is_ok_and(|r| r.status() == 200) {
-        assert!(Instant::now() < deadline, "node B never became healthy");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (mut killed, b) = spawn_process_node(&stream, &["--presence-grace", "1s"]).await;
     let mut carol = SseReader::open(&format!("{}{LOBBY}?consumer=carol&presence=1", a.url), None).await;
     assert_eq!(next_notice(&mut carol).await.0, "presence");
     let _alice = SseReader::open(&format!("{b}{LOBBY}?consumer=alice"), None).await;

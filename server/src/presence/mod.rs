@@ -226,9 +226,16 @@ impl Presence {
         self.dispatch(&mut state, out);
     }
 
-    /// This node's changes since the last call, for the other nodes.
+    /// This node's changes since the last call, for the other nodes: the last of each
+    /// member's (a long-poll's request after request nets out to one, or none).
     pub fn take_changes(&self) -> Vec<Change> {
-        std::mem::take(&mut self.lock().table.outbox)
+        let changes = std::mem::take(&mut self.lock().table.outbox);
+        let mut last: std::collections::HashMap<(&Channel, &str), usize> = std::collections::HashMap::new();
+        for (i, change) in changes.iter().enumerate() {
+            last.insert((&change.channel, change.consumer.as_str()), i);
+        }
+        let keep: std::collections::HashSet<usize> = last.into_values().collect();
+        changes.iter().enumerate().filter(|(i, _)| keep.contains(i)).map(|(_, c)| c.clone()).collect()
     }
 
     /// This node's members, for its report.

@@ -37,6 +37,26 @@ pub fn producer_url(stream: &str) -> String {
     format!("{AMQP_URL}?stream={stream}")
 }
 
+/// A node in a process of its own, to be killed (`kill -9`) by the test: the child and its URL,
+/// once it answers health. `extra`: more flags.
+pub async fn spawn_process_node(stream: &str, extra: &[&str]) -> (std::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_push-server"))
+        .args(["--bind", &format!("127.0.0.1:{port}"), "--broker", AMQP_URL, "--stream-name", stream])
+        .args(extra)
+        .env("PUSH_LOG", "push_server=warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !client().get(format!("{url}/_push/health")).send().await.is_ok_and(|r| r.status() == 200) {
+        assert!(std::time::Instant::now() < deadline, "the node at {url} never became healthy");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (child, url)
+}
+
 /// A push server node on the RabbitMQ engine, on an ephemeral port.
 pub struct Node {
     pub url: String,
