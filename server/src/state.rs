@@ -95,7 +95,7 @@ impl AppState {
         }
         // After the slot: a connection refused for the limit never joins (nor leaves).
         let ticket = match self.presence().enter(consumer, info, channels) {
-            Ok(ticket) => ticket,
+            Ok(ticket) => ticket.map(Box::new),
             Err(e) => {
                 self.connections.fetch_sub(1, Ordering::AcqRel);
                 return Err(e);
@@ -114,8 +114,9 @@ pub struct ConnectionGuard {
     gaps: prometheus::IntCounter,
     pub transport: &'static str,
     session: Session,
-    /// Its place in presence, if it subscribed to presence channels.
-    ticket: Option<Ticket>,
+    /// Its place in presence, if it subscribed to presence channels (boxed: one word on the
+    /// plain connections).
+    ticket: Option<Box<Ticket>>,
 }
 
 impl ConnectionGuard {

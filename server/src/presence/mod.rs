@@ -22,7 +22,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::events::Events;
 use crate::metrics::PresenceMetrics;
-pub use notice::{answer_json, Listener, Notice};
+pub use notice::{answer_json, Listener, Notice, Notices};
 pub use table::{Change, Info, Transition};
 use table::Table;
 use undelivered::Undelivered;
@@ -169,7 +169,10 @@ impl Presence {
 
     /// The current members of the presence channels among `channels`, and their notices from
     /// now on, with nothing between the two lost or told twice.
-    pub fn listen(self: &Arc<Self>, channels: &[Channel]) -> Listener {
+    pub fn listen(self: &Arc<Self>, channels: &[Channel]) -> Notices {
+        if !channels.iter().any(|c| self.covers(c)) {
+            return Notices(None);
+        }
         let mut state = self.lock();
         let mut rooms = Vec::new();
         for channel in channels.iter().filter(|c| self.covers(c)) {
@@ -178,7 +181,7 @@ impl Presence {
             rooms.push((channel.clone(), list, sender.subscribe()));
         }
         drop(state);
-        Listener::new(self.clone(), rooms)
+        Notices(Some(Box::new(Listener::new(self.clone(), rooms))))
     }
 
     /// What another node's connections changed.

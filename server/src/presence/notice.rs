@@ -70,6 +70,21 @@ fn members_json(head: &str, channel: &Channel, members: &Members, tail: &str) ->
     json
 }
 
+/// A connection's presence notices, if it asked for them: one word on a connection that did
+/// not (most of them).
+pub struct Notices(pub(super) Option<Box<Listener>>);
+
+impl Notices {
+    /// The next frame to send, as [`Listener::next`]; pending forever without a listener.
+    pub async fn next(&mut self) -> (&'static str, Arc<str>) {
+        match &mut self.0 {
+            // Boxed: the plain connections' streams do not carry a listener's future inline.
+            Some(listener) => Box::pin(listener.next()).await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
 /// A connection's view of its presence channels: their lists first, then each join and leave.
 pub struct Listener {
     presence: Arc<Presence>,

@@ -65,7 +65,7 @@ impl SubscribeRequest {
     }
 
     /// The presence notices this stream asked for (`?presence=1`); none when it did not.
-    pub fn listen(&self, state: &AppState) -> crate::presence::Listener {
+    pub fn listen(&self, state: &AppState) -> crate::presence::Notices {
         let channels: &[Channel] = if self.presence { &self.channels } else { &[] };
         state.presence().listen(channels)
     }
