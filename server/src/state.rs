@@ -53,7 +53,7 @@ impl AppState {
         let events = Events::start(&config, metrics.presence.clone(), shutdown.clone());
         let undelivered = (events.is_some() && !config.undelivered_after.is_zero())
             .then(|| Undelivered::new(broker.clone(), config.undelivered_after, link.is_some(), shutdown.clone()));
-        let presence = Presence::new(&config, &crate::cluster::new_node_name(), link.is_some(), events, undelivered, metrics.presence.clone());
+        let presence = Presence::new(&config, &crate::cluster::new_node_name(), link.is_some().then_some(crate::cluster::LEASE), events, undelivered, metrics.presence.clone());
         let cluster = match link {
             Some(options) => link::join(options, sessions, presence, shutdown.clone()),
             None => Cluster::alone(sessions, presence),

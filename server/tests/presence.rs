@@ -206,3 +206,26 @@ async fn undelivered_names_the_member_that_did_not_get_the_message() {
     assert_eq!(undelivered[0].message_id.map(|m| m.to_string()), Some(id));
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn events_past_the_queue_bound_are_dropped_and_counted() {
+    // An app that never accepts: the queue fills and stays full.
+    let receiver = Receiver::start(usize::MAX).await;
+    let url = receiver.url.clone();
+    let server = TestServer::with(|c| {
+        c.events_url = Some(url);
+        c.events_secret = Some(SECRET.into());
+        c.events_queue = 3;
+    })
+    .await;
+    // Alice makes three events (occupied, joined, connected); bob's two find no room.
+    let _alice = SseReader::open(&format!("{}{LOBBY}?consumer=alice", server.url), None).await;
+    let _bob = SseReader::open(&format!("{}{LOBBY}?consumer=bob", server.url), None).await;
+    server.wait_metric("push_events_dropped_total", 2.0).await;
+    assert_eq!(server.metric("push_events_queued").await, 3.0);
+    assert!(server.metric("push_events_failed_total").await >= 1.0);
+    // What was tried is alice's three, under the same ids each time.
+    let requests = receiver.requests();
+    assert!(requests.iter().all(|(ok, events)| !ok && names(events).iter().all(|n| !n.contains("bob"))), "{requests:?}");
+    server.shutdown().await;
+}

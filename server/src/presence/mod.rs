@@ -69,8 +69,9 @@ pub struct Members {
 impl Presence {
     /// Presence for node `node`; with `events`, the app is told, and with `undelivered` (which
     /// needs events) messages are checked.
-    /// `linked`: on RabbitMQ, among other nodes (see [`Presence::warm_in`]).
-    pub fn new(config: &Config, node: &str, linked: bool, events: Option<Arc<Events>>, undelivered: Option<Arc<Undelivered>>, metrics: PresenceMetrics) -> Arc<Presence> {
+    /// `linked`: on RabbitMQ, among other nodes, the app's events wait for the link at most this
+    /// long (see [`Presence::warm_in`]).
+    pub fn new(config: &Config, node: &str, linked: Option<Duration>, events: Option<Arc<Events>>, undelivered: Option<Arc<Undelivered>>, metrics: PresenceMetrics) -> Arc<Presence> {
         let (rooms, rx) = match undelivered {
             Some(_) => {
                 let (tx, rx) = mpsc::unbounded_channel();
@@ -88,7 +89,7 @@ impl Presence {
             table: Mutex::new(State {
                 table: Table::default(),
                 // Until the link says it is up (or a lease passes without it).
-                warming: linked.then(|| Instant::now() + crate::cluster::LEASE),
+                warming: linked.map(|wait| Instant::now() + wait),
                 held: Vec::new(),
                 notices: Default::default(),
             }),
@@ -330,7 +331,7 @@ impl Presence {
 /// Presence with the default settings and nothing to tell (unit tests).
 #[cfg(test)]
 pub fn for_tests(node: &str) -> Arc<Presence> {
-    Presence::new(&Config::defaults(), node, false, None, None, PresenceMetrics::unregistered())
+    Presence::new(&Config::defaults(), node, None, None, None, PresenceMetrics::unregistered())
 }
 
 fn members_of(table: &Table, channel: &Channel) -> Members {
