@@ -106,16 +106,24 @@ impl Message {
     }
 }
 
-/// One wire encoding of a message (the server keeps its JSON frame here), made by the first
-/// subscriber that needs it: a message delivered to 10,000 subscribers is encoded once, not
-/// 10,000 times. Not part of the message: equality and `Debug` ignore it.
+/// The wire encodings of a message (the server keeps its JSON frame and its SSE event here),
+/// each made by the first subscriber that needs it: a message delivered to 10,000 subscribers
+/// is encoded once, not 10,000 times. Not part of the message: equality and `Debug` ignore it.
 #[derive(Clone, Default)]
-pub struct Encoded(std::sync::OnceLock<Bytes>);
+pub struct Encoded {
+    json: std::sync::OnceLock<Bytes>,
+    sse: std::sync::OnceLock<Bytes>,
+}
 
 impl Encoded {
-    /// The encoding, made by `make` on first use.
+    /// The JSON encoding, made by `make` on first use.
     pub fn get_or_init(&self, make: impl FnOnce() -> Bytes) -> Bytes {
-        self.0.get_or_init(make).clone()
+        self.json.get_or_init(make).clone()
+    }
+
+    /// The Server-Sent Events encoding, made by `make` on first use.
+    pub fn sse_or_init(&self, make: impl FnOnce() -> Bytes) -> Bytes {
+        self.sse.get_or_init(make).clone()
     }
 }
 
@@ -129,7 +137,7 @@ impl Eq for Encoded {}
 
 impl fmt::Debug for Encoded {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.get().is_some() { "Encoded(..)" } else { "Encoded(none)" })
+        f.write_str(if self.json.get().is_some() || self.sse.get().is_some() { "Encoded(..)" } else { "Encoded(none)" })
     }
 }
 

@@ -167,7 +167,7 @@ pub struct Config {
     pub max_channels: usize,
 
     /// Memory for published channels and their history, in bytes (an estimate: about 500 bytes a
-    /// channel, and 250 plus twice its payload for each message held). Past it, the oldest is let
+    /// channel, and 300 plus three times its payload for each message held). Past it, the oldest is let
     /// go first: the history of quiet channels, then quiet channels themselves. Publishes are
     /// never refused for it.
     #[arg(long, env = "PUSH_CHANNEL_MEMORY_BYTES", default_value_t = 256 * 1024 * 1024)]

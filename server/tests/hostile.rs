@@ -769,12 +769,22 @@ async fn pipelining(s: &mut Suite) {
         ("a request with a bad header in the middle of valid ones", cat(&[health.as_bytes(), b"GET /_push/health HTTP/1.1\r\nBad Header\r\n\r\n", health.as_bytes()]), 1, &[200]),
         ("Connection: close in the middle", cat(&[health.as_bytes(), b"GET /_push/health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", health.as_bytes()]), 2, &[200]),
         ("a publish whose body hides a request", cat(&[b"POST /pl/z HTTP/1.1\r\nHost: t\r\nContent-Length: 44\r\n\r\nGET /_push/health HTTP/1.1\r\nHost: t\r\n\r\n\r\n", b"garbage\r\n\r\n"]), 1, &[200]),
+        // Plain GETs are served by the lean HTTP/1.1 path; the first request it does not take
+        // hands the connection to hyper with the bytes behind it.
+        ("long-polls, a publish, long-polls (lean, then hyper)", cat(&[poll.repeat(3).as_bytes(), b"POST /pl/w HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi", poll.repeat(3).as_bytes()]), 7, &[200, 204]),
+        ("a long-poll, then a GET with Content-Length and chunked", cat(&[poll.as_bytes(), b"GET /pl/x?timeout=0 HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", health.as_bytes()]), 1, &[204]),
+        ("a long-poll, then a GET with bare LFs", cat(&[poll.as_bytes(), b"GET /pl/x?timeout=0 HTTP/1.1\nHost: t\n\n", health.as_bytes()]), 1, &[204]),
+        ("a long-poll, then a GET with an obs-fold", cat(&[poll.as_bytes(), b"GET /pl/x?timeout=0 HTTP/1.1\r\nX: a\r\n b\r\n\r\n", health.as_bytes()]), 1, &[204]),
+        ("a long-poll, then an HTTP/1.0 GET", cat(&[poll.as_bytes(), b"GET /pl/x?timeout=0 HTTP/1.0\r\n\r\n"]), 2, &[204]),
         ("a 64 KiB header after valid requests", cat(&[health.repeat(2).as_bytes(), format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "x".repeat(65536)).as_bytes()]), 2, &[200]),
     ];
     for (name, bytes, valid, statuses) in list {
         let result = pipeline(addr, bytes, valid, statuses).await;
         s.record(name, result);
     }
+    // A fragment never belongs in a request: a raw '#' is refused, not dropped.
+    let cases = vec![case("a raw '#' in a GET's target", raw("GET /pl/a#b?timeout=0 HTTP/1.1\r\nHost: t\r\n\r\n"), BAD_REQUEST)];
+    s.run(cases).await;
     // Bytes that are no HTTP/1 at all.
     let cases = vec![
         case("only a TLS ClientHello", tls_hello.to_vec(), Expect::AnswerOrClose),

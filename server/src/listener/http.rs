@@ -1,12 +1,14 @@
-//! Serving one connection: HTTP/2 or HTTP/1.1 (ALPN over TLS, [`sniff`] on a plain port), with
-//! the limits of --header-timeout, --max-header-bytes and the HTTP/2 settings.
+//! Serving one connection: HTTP/2 or HTTP/1.1 (ALPN over TLS, [`sniff`] on a plain port, where
+//! HTTP/1.1 starts on the [`lean`](super::lean) path), with the limits of --header-timeout, --max-header-bytes and the HTTP/2 settings.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
 
 use super::idle::{idle, StreamGuard, Tracked};
 use super::limiter::ConnectionSlot;
@@ -26,6 +28,8 @@ pub(super) struct Protocols {
     /// --header-timeout: the TLS handshake, the first bytes, each HTTP/1 head, and an HTTP/2
     /// connection without an open stream.
     pub(super) header_timeout: Duration,
+    /// --max-header-bytes: the largest request head.
+    pub(super) max_head_bytes: usize,
     pub(super) tls: Option<Tls>,
     pub(super) metrics: Arc<Metrics>,
 }
@@ -50,67 +54,103 @@ impl Protocols {
             .max_local_error_reset_streams(1024)
             .keep_alive_interval((!config.http2_keep_alive.is_zero()).then_some(config.http2_keep_alive))
             .keep_alive_timeout(config.http2_keep_alive_timeout);
-        Protocols { http1, http2, header_timeout: config.header_timeout, tls, metrics }
+        Protocols { http1, http2, header_timeout: config.header_timeout, max_head_bytes: config.max_header_bytes, tls, metrics }
     }
 }
 
-/// Serves one connection (plain or TLS) with HTTP/2 when `h2` (negotiated by ALPN) or when it
-/// opens with the HTTP/2 preface, else HTTP/1.1.
-pub(super) async fn serve_io<I, S>(
-    mut io: I,
-    h2: bool,
-    protocols: &Protocols,
-    slot: &ConnectionSlot,
-    service: S,
-    mut closing: tokio::sync::watch::Receiver<bool>,
-) -> Result<(), String>
+/// Serves one TLS connection with HTTP/2 when `h2` (negotiated by ALPN), else HTTP/1.1.
+pub(super) async fn serve_io<I, S>(io: I, h2: bool, protocols: &Protocols, slot: &ConnectionSlot, service: S, closing: Closing) -> Result<(), String>
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: HyperService,
+    S::Future: Send + 'static,
+{
+    let io = TokioIo::new(Rewind::new(Vec::new(), io));
+    if h2 {
+        slot.count_in(protocols.metrics.http_connections.with_label_values(&["h2"]));
+        // Boxed: an HTTP/1 connection's task is not sized for HTTP/2's state.
+        return Box::pin(serve_h2(io, protocols, service, closed(closing))).await;
+    }
+    slot.count_in(protocols.metrics.http_connections.with_label_values(&["http1"]));
+    serve_http1(io, protocols, service, closed(closing)).await
+}
+
+/// Serves one plain-TCP connection: HTTP/2 when it opens with the HTTP/2 preface, else
+/// HTTP/1.1 on the [`lean`](super::lean) path, which hands the connection to hyper at the first
+/// request it does not take.
+pub(super) async fn serve_plain(
+    stream: TcpStream,
+    peer: SocketAddr,
+    protocols: &Protocols,
+    slot: &ConnectionSlot,
+    router: axum::Router,
+    mut closing: Closing,
+) -> Result<(), String> {
+    let mut stream = stream;
+    let (h2, opening) = match tokio::time::timeout(protocols.header_timeout, sniff(&mut stream)).await {
+        Ok(Ok(found)) => found,
+        Ok(Err(e)) => return Err(e.to_string()),
+        Err(_) => return Err("nothing received within --header-timeout".into()),
+    };
+    let service = || super::hyper_service(router.clone(), peer, slot.clone());
+    if h2 {
+        slot.count_in(protocols.metrics.http_connections.with_label_values(&["h2"]));
+        let io = TokioIo::new(Rewind::new(opening, stream));
+        return Box::pin(serve_h2(io, protocols, service(), closed(closing))).await;
+    }
+    slot.count_in(protocols.metrics.http_connections.with_label_values(&["http1"]));
+    let Some(rest) = super::lean::serve(stream, opening, peer, protocols, slot, &router, &mut closing).await? else {
+        return Ok(());
+    };
+    // Boxed: hyper's connection is large, and most connections never need it.
+    Box::pin(serve_http1(TokioIo::new(Rewind::new(rest.pending, rest.stream)), protocols, service(), closed(closing))).await
+}
+
+/// Tells a connection to finish its request in flight and close.
+pub(super) type Closing = tokio::sync::watch::Receiver<bool>;
+
+async fn closed(mut closing: Closing) {
+    let _ = closing.wait_for(|c| *c).await;
+}
+
+/// What hyper serves a connection with: the router, with the connection's details.
+pub(super) trait HyperService:
+    hyper::service::Service<hyper::Request<hyper::body::Incoming>, Response = axum::response::Response, Error = std::convert::Infallible> + Clone + Send + 'static
+{
+}
+
+impl<S> HyperService for S where
     S: hyper::service::Service<hyper::Request<hyper::body::Incoming>, Response = axum::response::Response, Error = std::convert::Infallible>
         + Clone
         + Send
-        + 'static,
+        + 'static
+{
+}
+
+/// Serves HTTP/1.1 with hyper until the peer closes or `closed` completes.
+async fn serve_http1<I, S>(io: TokioIo<Rewind<I>>, protocols: &Protocols, service: S, closed: impl std::future::Future<Output = ()>) -> Result<(), String>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: HyperService,
     S::Future: Send + 'static,
 {
-    let (h2, opening) = if h2 {
-        (true, Vec::new())
-    } else {
-        match tokio::time::timeout(protocols.header_timeout, sniff(&mut io)).await {
-            Ok(Ok(found)) => found,
-            Ok(Err(e)) => return Err(e.to_string()),
-            Err(_) => return Err("nothing received within --header-timeout".into()),
+    let connection = protocols.http1.serve_connection(io, service).with_upgrades();
+    tokio::pin!(connection);
+    tokio::select! {
+        ended = connection.as_mut() => ended,
+        () = closed => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
         }
-    };
-    let io = TokioIo::new(Rewind::new(opening, io));
-    let version = if h2 { "h2" } else { "http1" };
-    slot.count_in(protocols.metrics.http_connections.with_label_values(&[version]));
-    let closed = async move {
-        let _ = closing.wait_for(|c| *c).await;
-    };
-    if !h2 {
-        let connection = protocols.http1.serve_connection(io, service).with_upgrades();
-        tokio::pin!(connection);
-        return tokio::select! {
-            ended = connection.as_mut() => ended,
-            () = closed => {
-                connection.as_mut().graceful_shutdown();
-                connection.await
-            }
-        }
-        .map_err(|e| e.to_string());
     }
-    // Boxed: an HTTP/1 connection's task is not sized for HTTP/2's state.
-    Box::pin(serve_h2(io, protocols, service, closed)).await
+    .map_err(|e| e.to_string())
 }
 
 /// Serves HTTP/2 on `io` until the peer closes, the connection idles, or `closed` completes.
 async fn serve_h2<I, S>(io: TokioIo<Rewind<I>>, protocols: &Protocols, service: S, closed: impl std::future::Future<Output = ()>) -> Result<(), String>
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    S: hyper::service::Service<hyper::Request<hyper::body::Incoming>, Response = axum::response::Response, Error = std::convert::Infallible>
-        + Clone
-        + Send
-        + 'static,
+    S: HyperService,
     S::Future: Send + 'static,
 {
     // Streams open on this connection, to close it once idle for --header-timeout.

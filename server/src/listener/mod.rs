@@ -13,6 +13,7 @@
 
 mod http;
 mod idle;
+mod lean;
 mod limiter;
 mod sniff;
 
@@ -27,7 +28,7 @@ use tower::Service;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::tls::Tls;
-use http::{serve_io, Protocols};
+use http::{serve_io, serve_plain, Protocols};
 use limiter::{refuse, Limiter};
 
 pub use limiter::{check, parse_networks, ConnectionSlot};
@@ -80,25 +81,19 @@ pub async fn serve(listener: TcpListener, router: axum::Router, config: &Config,
         let _ = stream.set_nodelay(true);
         let router = router.clone();
         let slot = ConnectionSlot::new(permit);
-        let held = slot.clone();
-        let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
-            request.extensions_mut().insert(slot.clone());
-            router.clone().call(request)
-        });
         let closing = closing.subscribe();
         let protocols = protocols.clone();
         // Two task types, so a plain connection's task is not sized for a TLS session.
         match protocols.tls.clone() {
             None => tokio::spawn(async move {
-                let ended = serve_io(stream, false, &protocols, &held, service, closing).await;
+                let ended = serve_plain(stream, peer, &protocols, &slot, router, closing).await;
                 ended_with(peer, ended);
             }),
             Some(tls) => tokio::spawn(async move {
                 let ended = match tokio::time::timeout(protocols.header_timeout, tls.acceptor.accept(stream)).await {
                     Ok(Ok(stream)) => {
                         let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
-                        serve_io(stream, h2, &protocols, &held, service, closing).await
+                        serve_io(stream, h2, &protocols, &slot, hyper_service(router, peer, slot.clone()), closing).await
                     }
                     Ok(Err(e)) => {
                         protocols.metrics.tls_handshake_failures.inc();
@@ -118,6 +113,15 @@ pub async fn serve(listener: TcpListener, router: axum::Router, config: &Config,
     // bounds how long this may take.
     let _ = closing.send(true);
     limiter.all_closed().await;
+}
+
+/// The router as hyper calls it, with the connection's peer address and slot on every request.
+fn hyper_service(router: axum::Router, peer: std::net::SocketAddr, slot: ConnectionSlot) -> impl http::HyperService<Future: Send + 'static> {
+    hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        request.extensions_mut().insert(slot.clone());
+        router.clone().call(request)
+    })
 }
 
 fn ended_with(peer: std::net::SocketAddr, ended: Result<(), String>) {

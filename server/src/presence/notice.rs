@@ -75,6 +75,11 @@ fn members_json(head: &str, channel: &Channel, members: &Members, tail: &str) ->
 pub struct Notices(pub(super) Option<Box<Listener>>);
 
 impl Notices {
+    /// Whether the connection listens to any presence channel.
+    pub fn is_listening(&self) -> bool {
+        self.0.is_some()
+    }
+
     /// The next frame to send, as [`Listener::next`]; pending forever without a listener.
     pub async fn next(&mut self) -> (&'static str, Arc<str>) {
         match &mut self.0 {
