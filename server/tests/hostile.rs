@@ -783,7 +783,10 @@ async fn pipelining(s: &mut Suite) {
         s.record(name, result);
     }
     // A fragment never belongs in a request: a raw '#' is refused, not dropped.
-    let cases = vec![case("a raw '#' in a GET's target", raw("GET /pl/a#b?timeout=0 HTTP/1.1\r\nHost: t\r\n\r\n"), BAD_REQUEST)];
+    let cases = vec![
+        case("a raw '#' in a GET's target", raw("GET /pl/a#b?timeout=0 HTTP/1.1\r\nHost: t\r\n\r\n"), BAD_REQUEST),
+        case("a raw '#' in a publish's target", raw("POST /pl/a#b HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n\r\nx"), BAD_REQUEST),
+    ];
     s.run(cases).await;
     // Bytes that are no HTTP/1 at all.
     let cases = vec![

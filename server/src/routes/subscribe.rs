@@ -58,11 +58,13 @@ async fn dispatch(state: AppState, mut parts: Parts, params: Params, channels: V
     // The request head shares hyper's read buffer: let it go before a poll waits, or an idle
     // poller keeps that buffer as well as the one hyper reads the next request into.
     drop(parts);
+    // The polls wait inside their own box, sized to each: inline, every waiting poll would
+    // carry the largest of this function's states (about 2 KiB more).
     if sse {
         sse::respond(state, request).await
     } else if batch {
-        batch::respond(state, request).await
+        Box::pin(batch::respond(state, request)).await
     } else {
-        long_poll::respond(state, request).await
+        Box::pin(long_poll::respond(state, request)).await
     }
 }

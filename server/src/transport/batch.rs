@@ -5,10 +5,8 @@
 
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use futures_util::{FutureExt, StreamExt};
 use push_core::{ErrorKind, Event, MessageId};
-use serde::Serialize;
 
 use super::frame::Frame;
 use super::{SubscribeRequest, PUSH_ID};
@@ -24,9 +22,10 @@ fn payload_len(event: &Event) -> usize {
     }
 }
 
-#[derive(Serialize)]
+/// A batch's parts; its messages are their shared JSON frames (made once per message, not per
+/// poll), written into the answer as they are.
 struct Batch<'a> {
-    messages: Vec<Frame<'a>>,
+    messages: Vec<bytes::Bytes>,
     gaps: Vec<Frame<'a>>,
     last_id: MessageId,
     more: bool,
@@ -119,7 +118,7 @@ pub async fn answer(
     };
     for event in &events {
         match event {
-            Event::Message(m) => batch.messages.push(Frame::message_for(m, channels)),
+            Event::Message(m) => batch.messages.push(Frame::message_json_for(m, channels)),
             Event::Gap(channel, g) => {
                 batch.gaps.push(Frame::gap(channel, g));
                 if let Some(guard) = guard {
@@ -140,10 +139,24 @@ pub async fn answer(
     Ok(render(batch))
 }
 
-/// A batch as its JSON answer, with the common headers.
+/// A batch as its JSON answer (`{"messages":[...],"gaps":[...],"last_id":"..","more":..}`),
+/// with the common headers.
 fn render(batch: Batch<'_>) -> Response {
     let id = batch.last_id;
-    let mut response = Json(batch).into_response();
+    let mut body = Vec::with_capacity(64 + batch.messages.iter().map(|m| m.len() + 1).sum::<usize>());
+    body.extend_from_slice(b"{\"messages\":[");
+    for (i, message) in batch.messages.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(message);
+    }
+    body.extend_from_slice(b"],\"gaps\":");
+    serde_json::to_writer(&mut body, &batch.gaps).expect("frames always serialize");
+    body.extend_from_slice(b",\"last_id\":");
+    serde_json::to_writer(&mut body, &batch.last_id).expect("an id always serializes");
+    body.extend_from_slice(if batch.more { b",\"more\":true}" } else { b",\"more\":false}" });
+    let mut response = ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response();
     response.headers_mut().insert(&PUSH_ID, HeaderValue::from(id.0));
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
@@ -153,7 +166,7 @@ fn render(batch: Batch<'_>) -> Response {
 /// newest, or `last` (the broker's newest id) when there are none.
 pub fn of_messages(messages: &[std::sync::Arc<push_core::Message>], channels: &[push_core::Channel], last: MessageId) -> Response {
     render(Batch {
-        messages: messages.iter().map(|m| Frame::message_for(m, channels)).collect(),
+        messages: messages.iter().map(|m| Frame::message_json_for(m, channels)).collect(),
         gaps: Vec::new(),
         last_id: messages.last().map_or(last, |m| m.id),
         more: false,

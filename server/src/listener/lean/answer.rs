@@ -27,7 +27,8 @@ pub(super) async fn write(stream: &TcpStream, response: Response, pending: &mut 
     let bodiless = status.is_informational() || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
     let length = if bodiless { Some(0) } else { axum::body::HttpBody::size_hint(&body).exact() };
     let chunked = length.is_none();
-    let mut out = Vec::with_capacity(256);
+    // Room for a usual head and a long-poll's message: one allocation per answer.
+    let mut out = Vec::with_capacity(1024);
     head(&mut out, status, &parts.headers, length, bodiless);
     if length == Some(0) {
         write_all(stream, &out).await?;
@@ -100,9 +101,8 @@ fn head(out: &mut Vec<u8>, status: StatusCode, headers: &HeaderMap, length: Opti
     if !bodiless {
         match length {
             Some(n) => {
-                out.extend_from_slice(b"content-length: ");
-                out.extend_from_slice(n.to_string().as_bytes());
-                out.extend_from_slice(b"\r\n");
+                use std::io::Write;
+                let _ = write!(out, "content-length: {n}\r\n");
             }
             None => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
         }
@@ -121,7 +121,8 @@ fn put(out: &mut Vec<u8>, data: &[u8], chunked: bool) {
         return;
     }
     if chunked {
-        out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+        use std::io::Write;
+        let _ = write!(out, "{:x}\r\n", data.len());
         out.extend_from_slice(data);
         out.extend_from_slice(b"\r\n");
     } else {

@@ -4,8 +4,8 @@
 //! framing headers (`Content-Length`, `Transfer-Encoding`, `Expect`), an upgrade, a
 //! `Connection` other than `keep-alive`, a bare LF, an obsolete folded line, a name or value
 //! `http` refuses, or a target that is not a path goes to hyper unchanged, which answers it as
-//! it always has (including its 400s and 431s). A raw `#` in the target is refused here: a
-//! fragment never belongs in a request, and hyper would drop it silently.
+//! it always has (including its 400s and 431s). A raw `#` in the target of any request read here
+//! is refused: a fragment never belongs in a request, and hyper would drop it silently.
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, Version};
 use tokio::net::TcpStream;
@@ -91,13 +91,15 @@ pub(super) fn parse(head: &[u8]) -> Parsed {
         Ok(httparse::Status::Complete(n)) if n == head.len() => {}
         _ => return Parsed::Hyper,
     }
+    // Any method: hyper would drop the fragment and serve the rest (`POST /a#b` publishing to
+    // `/a`).
+    if parsed.path.is_some_and(|p| p.contains('#')) {
+        return Parsed::Refused("a request target cannot hold a raw '#' (a fragment is never sent to a server); encode it as %23");
+    }
     if parsed.method != Some("GET") || parsed.version != Some(1) {
         return Parsed::Hyper;
     }
     let Some(path) = parsed.path.filter(|p| p.starts_with('/')) else { return Parsed::Hyper };
-    if path.contains('#') {
-        return Parsed::Refused("a request target cannot hold a raw '#' (a fragment is never sent to a server); encode it as %23");
-    }
     let Ok(uri) = path.parse::<Uri>() else { return Parsed::Hyper };
     let mut map = HeaderMap::with_capacity(parsed.headers.len());
     for h in parsed.headers.iter() {
@@ -171,6 +173,7 @@ mod tests {
     #[test]
     fn a_fragment_is_refused() {
         assert!(matches!(parse(b"GET /a#b HTTP/1.1\r\n\r\n"), Parsed::Refused(_)));
+        assert!(matches!(parse(b"POST /a#b HTTP/1.1\r\nContent-Length: 1\r\n\r\n"), Parsed::Refused(_)));
     }
 
     #[test]

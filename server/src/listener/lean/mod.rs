@@ -64,6 +64,7 @@ pub(super) async fn serve(
             Parsed::Hyper => return Ok(Some(HandOver { stream, pending })),
             Parsed::Refused(message) => {
                 answer::refuse(&stream, message).await.map_err(|e| e.to_string())?;
+                linger(stream, protocols.header_timeout).await;
                 return Ok(None);
             }
         };
@@ -112,4 +113,23 @@ async fn peer_gone(stream: &TcpStream, pending: &mut Vec<u8>) {
             Err(_) => return,
         }
     }
+}
+
+/// Closes after a refusal without resetting it away: the client may still be sending (a body
+/// behind the refused head), and closing with unread bytes would send a reset that can discard
+/// the answer before the client reads it. Reads and drops up to 64 KiB, within `within`.
+async fn linger(mut stream: TcpStream, within: std::time::Duration) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = stream.shutdown().await;
+    let drain = async {
+        let mut left = 64 * 1024usize;
+        let mut chunk = vec![0u8; 2048];
+        while left > 0 {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(within, drain).await;
 }
