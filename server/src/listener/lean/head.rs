@@ -39,10 +39,13 @@ pub(super) enum Parsed {
 /// Reads until `pending` holds a complete head (or the peer closes, or the head cannot be
 /// lean). Cancel-safe: what was read stays in `pending`.
 pub(super) async fn read_head(stream: &TcpStream, pending: &mut Vec<u8>, max_bytes: usize) -> std::io::Result<Read> {
+    // Bytes already looked at: a head sent a byte at a time is scanned once, not once a byte.
+    let mut scanned = 0;
     loop {
-        if let Some(found) = head_end(pending) {
+        if let Some(found) = head_end(pending, scanned) {
             return Ok(found);
         }
+        scanned = pending.len();
         if pending.len() > max_bytes {
             return Ok(Read::Unfit);
         }
@@ -67,9 +70,9 @@ pub(super) fn read_some(stream: &TcpStream, pending: &mut Vec<u8>) -> std::io::R
 }
 
 /// Where the head in `bytes` ends, if it is complete; `Unfit` at the first LF without a CR
-/// before it (hyper's parser takes bare LFs; this one does not need to).
-fn head_end(bytes: &[u8]) -> Option<Read> {
-    let mut from = 0;
+/// before it (hyper's parser takes bare LFs; this one does not need to). Bytes before `from`
+/// were looked at already and hold neither.
+fn head_end(bytes: &[u8], mut from: usize) -> Option<Read> {
     while let Some(at) = bytes[from..].iter().position(|&b| b == b'\n').map(|i| i + from) {
         if at == 0 || bytes[at - 1] != b'\r' {
             return Some(Read::Unfit);
@@ -178,9 +181,13 @@ mod tests {
 
     #[test]
     fn heads_end_at_the_blank_line_and_bare_lfs_are_unfit() {
-        assert!(matches!(head_end(b"GET / HTTP/1.1\r\nA: b\r\n\r\nGET"), Some(Read::Head(24))));
-        assert!(head_end(b"GET / HTTP/1.1\r\nA: b\r\n").is_none());
-        assert!(matches!(head_end(b"GET / HTTP/1.1\nA: b\r\n\r\n"), Some(Read::Unfit)));
-        assert!(matches!(head_end(b"\n"), Some(Read::Unfit)));
+        assert!(matches!(head_end(b"GET / HTTP/1.1\r\nA: b\r\n\r\nGET", 0), Some(Read::Head(24))));
+        assert!(head_end(b"GET / HTTP/1.1\r\nA: b\r\n", 0).is_none());
+        assert!(matches!(head_end(b"GET / HTTP/1.1\nA: b\r\n\r\n", 0), Some(Read::Unfit)));
+        assert!(matches!(head_end(b"\n", 0), Some(Read::Unfit)));
+        // Arriving a byte at a time: the blank line is found where it ends.
+        let head = b"GET / HTTP/1.1\r\nA: b\r\n\r\n";
+        let found = (1..=head.len()).find_map(|n| head_end(&head[..n], n - 1));
+        assert!(matches!(found, Some(Read::Head(24))));
     }
 }
