@@ -58,6 +58,12 @@ impl Protocols {
     }
 }
 
+impl Protocols {
+    fn lean_limits(&self) -> super::lean::Limits {
+        super::lean::Limits { header_timeout: self.header_timeout, max_head_bytes: self.max_head_bytes }
+    }
+}
+
 /// Serves one TLS connection with HTTP/2 when `h2` (negotiated by ALPN), else HTTP/1.1.
 pub(super) async fn serve_io<I, S>(io: I, h2: bool, protocols: &Protocols, slot: &ConnectionSlot, service: S, closing: Closing) -> Result<(), String>
 where
@@ -99,7 +105,7 @@ pub(super) async fn serve_plain(
         return Box::pin(serve_h2(io, protocols, service(), closed(closing))).await;
     }
     slot.count_in(protocols.metrics.http_connections.with_label_values(&["http1"]));
-    let Some(rest) = super::lean::serve(stream, opening, peer, protocols, slot, &router, &mut closing).await? else {
+    let Some(rest) = super::lean::serve(stream, opening, peer, protocols.lean_limits(), slot, &router, &mut closing).await? else {
         return Ok(());
     };
     // Boxed: hyper's connection is large, and most connections never need it.

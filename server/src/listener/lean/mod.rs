@@ -22,10 +22,16 @@ use axum::extract::ConnectInfo;
 use tokio::net::TcpStream;
 use tower::Service;
 
-use super::http::Protocols;
 use super::limiter::ConnectionSlot;
 use answer::Ended;
 use head::{Parsed, Read};
+
+/// The bounds of a request head: --header-timeout and --max-header-bytes.
+#[derive(Clone, Copy)]
+pub(super) struct Limits {
+    pub(super) header_timeout: std::time::Duration,
+    pub(super) max_head_bytes: usize,
+}
 
 /// What the lean path hands to hyper: the socket and the bytes read from it but not answered.
 pub(super) struct HandOver {
@@ -39,18 +45,18 @@ pub(super) async fn serve(
     stream: TcpStream,
     mut pending: Vec<u8>,
     peer: SocketAddr,
-    protocols: &Protocols,
+    limits: Limits,
     slot: &ConnectionSlot,
     router: &axum::Router,
     closing: &mut tokio::sync::watch::Receiver<bool>,
 ) -> Result<Option<HandOver>, String> {
-    let max = protocols.max_head_bytes;
+    let Limits { header_timeout, max_head_bytes: max } = limits;
     loop {
         let read = tokio::select! {
             biased;
             // A graceful close between requests: nothing is in flight.
             _ = closing.wait_for(|c| *c) => return Ok(None),
-            read = tokio::time::timeout(protocols.header_timeout, head::read_head(&stream, &mut pending, max)) => read,
+            read = tokio::time::timeout(header_timeout, head::read_head(&stream, &mut pending, max)) => read,
         };
         let len = match read {
             Err(_) => return Err("no request head within --header-timeout".into()),
@@ -64,7 +70,7 @@ pub(super) async fn serve(
             Parsed::Hyper => return Ok(Some(HandOver { stream, pending })),
             Parsed::Refused(message) => {
                 answer::refuse(&stream, message).await.map_err(|e| e.to_string())?;
-                linger(stream, protocols.header_timeout).await;
+                linger(stream, header_timeout).await;
                 return Ok(None);
             }
         };
