@@ -1,5 +1,6 @@
 //! Serving one connection: HTTP/2 or HTTP/1.1 (ALPN over TLS, [`sniff`] on a plain port, where
-//! HTTP/1.1 starts on the [`lean`](super::lean) path), with the limits of --header-timeout, --max-header-bytes and the HTTP/2 settings.
+//! HTTP/1.1 starts on the [`lean`](super::lean) path), with the limits of --header-timeout,
+//! --max-header-bytes and the HTTP/2 settings.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -56,11 +57,14 @@ impl Protocols {
             .keep_alive_timeout(config.http2_keep_alive_timeout);
         Protocols { http1, http2, header_timeout: config.header_timeout, max_head_bytes: config.max_header_bytes, tls, metrics }
     }
-}
 
-impl Protocols {
     fn lean_limits(&self) -> super::lean::Limits {
         super::lean::Limits { header_timeout: self.header_timeout, max_head_bytes: self.max_head_bytes }
+    }
+
+    /// Counts the connection under its HTTP version for as long as its slot is held.
+    fn count(&self, slot: &ConnectionSlot, h2: bool) {
+        slot.count_in(self.metrics.http_connections.with_label_values(&[if h2 { "h2" } else { "http1" }]));
     }
 }
 
@@ -72,12 +76,11 @@ where
     S::Future: Send + 'static,
 {
     let io = TokioIo::new(Rewind::new(Vec::new(), io));
+    protocols.count(slot, h2);
     if h2 {
-        slot.count_in(protocols.metrics.http_connections.with_label_values(&["h2"]));
         // Boxed: an HTTP/1 connection's task is not sized for HTTP/2's state.
         return Box::pin(serve_h2(io, protocols, service, closed(closing))).await;
     }
-    slot.count_in(protocols.metrics.http_connections.with_label_values(&["http1"]));
     serve_http1(io, protocols, service, closed(closing)).await
 }
 
@@ -99,12 +102,11 @@ pub(super) async fn serve_plain(
         Err(_) => return Err("nothing received within --header-timeout".into()),
     };
     let service = || super::hyper_service(router.clone(), peer, slot.clone());
+    protocols.count(slot, h2);
     if h2 {
-        slot.count_in(protocols.metrics.http_connections.with_label_values(&["h2"]));
         let io = TokioIo::new(Rewind::new(opening, stream));
         return Box::pin(serve_h2(io, protocols, service(), closed(closing))).await;
     }
-    slot.count_in(protocols.metrics.http_connections.with_label_values(&["http1"]));
     let Some(rest) = super::lean::serve(stream, opening, peer, protocols.lean_limits(), slot, &router, &mut closing).await? else {
         return Ok(());
     };
