@@ -21,7 +21,7 @@ export declare class NativeProducer {
    * as a decimal string. Rejects with an `Error` whose `code` is the sdk-core code. Without
    * `idempotencyKey` sdk-core makes a fresh one per call.
    */
-  send(channels: Array<string>, data: string | Uint8Array, contentType?: string | undefined | null, idempotencyKey?: string | undefined | null): Promise<string>
+  send(channels: Array<string>, data: string | Uint8Array, contentType?: string | undefined | null, idempotencyKey?: string | undefined | null, event?: string | undefined | null): Promise<string>
   /** What a channel holds and who is connected to it. */
   channelInfo(channel: string): Promise<NativeChannelInfo>
   /** Who is present on a presence channel. */
@@ -146,6 +146,7 @@ export interface NativeHistoryMessage {
   /** The payload as text when it is UTF-8. */
   text: string | null
   contentType: string
+  event?: string
   /** ms since the Unix epoch. */
   time: number
 }

@@ -31,6 +31,13 @@ export interface PublishOptions {
    * a fresh key per `.to()`, with which the producer retries failures that may have stored it.
    */
   idempotencyKey?: string | null
+  /**
+   * The message's Server-Sent Events name (`event: chat`), what htmx's `sse-swap="chat"` and
+   * `addEventListener('chat')` select. 1 to 64 of `A-Z a-z 0-9 - _ . :`, not one the server
+   * sends itself (gap, disconnect, ...); others reject with `BadRequestError`. Default: a plain
+   * `message` event.
+   */
+  event?: string | null
 }
 
 export interface PublishToOptions extends PublishOptions {
@@ -164,6 +171,8 @@ export interface HistoryMessage {
   /** The payload as text when it is valid UTF-8, else `null`. */
   text: string | null
   contentType: string
+  /** Its Server-Sent Events name, if it was published with one. */
+  event: string | null
   /** When it was published. */
   time: Date
 }

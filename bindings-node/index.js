@@ -102,12 +102,13 @@ function channelList(to, what) {
 }
 
 /** Checks a publish's arguments and starts it with `producer` (a NativeProducer). */
-async function sendWith(producer, channels, data, contentType, idempotencyKey) {
+async function sendWith(producer, channels, data, options) {
   const args = [
     channels,
     bytesOf(data, 'data'),
-    optionalString(contentType, 'options.contentType'),
-    optionalString(idempotencyKey, 'options.idempotencyKey'),
+    optionalString(options?.contentType, 'options.contentType'),
+    optionalString(options?.idempotencyKey, 'options.idempotencyKey'),
+    optionalString(options?.event, 'options.event'),
   ]
   return native(() => producer.send(...args))
 }
@@ -116,13 +117,11 @@ async function sendWith(producer, channels, data, contentType, idempotencyKey) {
 class Publication {
   #native
   #data
-  #contentType
-  #idempotencyKey
-  constructor(native, data, contentType, idempotencyKey) {
+  #options
+  constructor(native, data, options) {
     this.#native = native
     this.#data = data
-    this.#contentType = contentType
-    this.#idempotencyKey = idempotencyKey
+    this.#options = options
   }
 
   /**
@@ -133,7 +132,7 @@ class Publication {
    */
   async to(...channels) {
     const list = channelList(channels.length === 1 ? channels[0] : channels, 'channel')
-    return sendWith(this.#native, list, this.#data, this.#contentType, this.#idempotencyKey)
+    return sendWith(this.#native, list, this.#data, this.#options)
   }
 }
 
@@ -163,7 +162,7 @@ function presenceOf(raw) {
 
 function historyOf(raw) {
   return {
-    messages: raw.messages.map(({ id, channel, channels, data, text, contentType, time }) => ({ id, channel, channels, data, text, contentType, time: date(time) })),
+    messages: raw.messages.map(({ id, channel, channels, data, text, contentType, event, time }) => ({ id, channel, channels, data, text, contentType, event: event ?? null, time: date(time) })),
     gaps: raw.gaps,
     lastId: raw.lastId,
     more: raw.more,
@@ -285,7 +284,7 @@ class Producer {
 
   /** Starts a publish; finish it with `.to(channel)` or `.to(channel, ...more)`. */
   publish(data, options) {
-    return new Publication(this.#native, data, options?.contentType, options?.idempotencyKey)
+    return new Publication(this.#native, data, options)
   }
 
   /** A channel of this producer's server, for its info and history. */
@@ -392,7 +391,7 @@ const byDefault = () => (environmentProducer ??= NativeProducer.fromEnvironment(
 /** `publish(data, { to })`: publishes with the default producer; `to` is a channel or an array. */
 async function publish(data, options) {
   if (options === null || typeof options !== 'object') throw argError('options', 'an object with `to`', options)
-  return sendWith(byDefault(), channelList(options.to, 'options.to'), data, options.contentType, options.idempotencyKey)
+  return sendWith(byDefault(), channelList(options.to, 'options.to'), data, options)
 }
 
 /** `channel(name)` of the default producer's server. */

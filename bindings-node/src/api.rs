@@ -80,6 +80,7 @@ pub struct NativeHistoryMessage {
     /// The payload as text when it is UTF-8.
     pub text: Option<String>,
     pub content_type: String,
+    pub event: Option<String>,
     /// ms since the Unix epoch.
     pub time: f64,
 }
@@ -195,6 +196,7 @@ impl From<History> for NativeHistory {
                 channel: m.channel,
                 channels: m.channels,
                 content_type: m.content_type,
+                event: m.event,
                 time: m.time as f64,
             })
             .collect();

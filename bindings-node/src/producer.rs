@@ -17,7 +17,7 @@ use napi::Env;
 use napi_derive::napi;
 use push_core::binding::{guard, guard_future, producer_options, DefaultProducer};
 use push_core::producer::LazyProducer;
-use push_core::Producer;
+use push_core::{Producer, PublishOptions};
 
 use crate::api::{ChannelsRequest, DisconnectRequest, HistoryRequest, NativeChannelInfo, NativeChannelPage, NativeDisconnected, NativeHistory, NativePresence};
 use crate::errors::{to_napi, to_rejection};
@@ -89,13 +89,15 @@ impl NativeProducer {
         data: Either<String, Uint8Array>,
         content_type: Option<String>,
         idempotency_key: Option<String>,
+        event: Option<String>,
     ) -> napi::Result<PromiseRaw<'env, String>> {
         // Copy the bytes now: the JavaScript buffer may change once this call returns.
         let payload = match data {
             Either::A(text) => Bytes::from(text),
             Either::B(bytes) => Bytes::copy_from_slice(&bytes),
         };
-        spawn(env, self.producer(), move |p| async move { p.send_keyed(channels, payload, content_type.as_deref(), idempotency_key).await.map(|id| id.to_string()) })
+        let options = PublishOptions { content_type, idempotency_key, event };
+        spawn(env, self.producer(), move |p| async move { p.send_with(channels, payload, options).await.map(|id| id.to_string()) })
     }
 
     /// What a channel holds and who is connected to it.

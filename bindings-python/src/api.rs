@@ -140,6 +140,7 @@ impl ToPython for History {
                         ("channels", PyList::new(py, m.channels)?.into_any()),
                         ("data", PyBytes::new(py, &m.data).into_any()),
                         ("content_type", any(py, m.content_type)?),
+                        ("event", any(py, m.event)?),
                         ("time", time(py, m.time)?),
                     ],
                 )

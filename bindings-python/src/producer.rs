@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyMemoryView, PyString, PyTuple};
 
 use push_core::binding::{self, guard, DefaultProducer};
-use push_core::producer::BlockingProducer;
+use push_core::producer::{BlockingProducer, PublishOptions};
 use push_core::{Error, ErrorKind};
 
 use crate::api::{self, Channel};
@@ -42,14 +42,16 @@ impl Producer {
     }
 
     /// Starts a publish; finish it with `.to(channel)` or `await ....to_async(channel)`.
-    #[pyo3(signature = (data, content_type=None, *, idempotency_key=None))]
+    #[pyo3(signature = (data, content_type=None, *, idempotency_key=None, event=None))]
     fn publish(
         slf: &Bound<'_, Self>,
         data: &Bound<'_, PyAny>,
         content_type: Option<String>,
         idempotency_key: Option<String>,
+        event: Option<String>,
     ) -> PyResult<Publish> {
-        Ok(Publish { producer: slf.clone().unbind(), data: payload(data)?, content_type, idempotency_key })
+        let options = PublishOptions { content_type, idempotency_key, event };
+        Ok(Publish { producer: slf.clone().unbind(), data: payload(data)?, options })
     }
 
     /// A channel to ask about: `producer.channel("/rooms/1").info()`. The name is checked now.
@@ -140,9 +142,9 @@ impl Producer {
 pub struct Publish {
     producer: Py<Producer>,
     data: Bytes,
-    content_type: Option<String>,
-    /// The caller's key; `None`: sdk-core makes a fresh one per `.to()`.
-    idempotency_key: Option<String>,
+    /// Content type, event name, and the caller's key (`None`: sdk-core makes a fresh one per
+    /// `.to()`).
+    options: PublishOptions,
 }
 
 #[pymethods]
@@ -155,9 +157,9 @@ impl Publish {
     fn to(&self, py: Python<'_>, channels: &Bound<'_, PyTuple>) -> PyResult<String> {
         let channels = api::targets(channels)?;
         let (handle, producer) = guard(|| self.producer.get().inner.async_parts()).py(py)?;
-        let (data, content_type, key) = (self.data.clone(), self.content_type.clone(), self.idempotency_key.clone());
+        let (data, options) = (self.data.clone(), self.options.clone());
         wait::interruptible(py, &handle, async move {
-            producer.send_keyed(channels, data, content_type.as_deref(), key).await.map(|id| id.to_string())
+            producer.send_with(channels, data, options).await.map(|id| id.to_string())
         })
     }
 
@@ -167,10 +169,10 @@ impl Publish {
     fn to_async<'py>(&self, py: Python<'py>, channels: &Bound<'_, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
         let channels = api::targets(channels)?;
         let (handle, producer) = guard(|| self.producer.get().inner.async_parts()).py(py)?;
-        let (data, content_type, key) = (self.data.clone(), self.content_type.clone(), self.idempotency_key.clone());
+        let (data, options) = (self.data.clone(), self.options.clone());
         let keepalive = self.producer.clone_ref(py).into_any();
         future::spawn(py, &handle, keepalive, async move {
-            producer.send_keyed(channels, data, content_type.as_deref(), key).await.map(|id| id.to_string())
+            producer.send_with(channels, data, options).await.map(|id| id.to_string())
         })
     }
 

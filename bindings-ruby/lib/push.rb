@@ -58,8 +58,8 @@ module Push
     # Publishes +data+ to the channel +to+ (or to each of an Array of channels: one message,
     # one id) through {Push.producer}; see {Producer#publish} and {Publish#to}.
     # @return [String] the message's id.
-    def publish(data, to:, content_type: nil, idempotency_key: nil)
-      producer.publish(data, content_type: content_type, idempotency_key: idempotency_key).to(to)
+    def publish(data, to:, content_type: nil, idempotency_key: nil, event: nil)
+      producer.publish(data, content_type: content_type, idempotency_key: idempotency_key, event: event).to(to)
     end
 
     # A channel whose calls go through {Push.producer} (the one current at each call):

@@ -151,6 +151,7 @@ fn history_hash(ruby: &Ruby, history: History) -> Result<RHash, Error> {
                 // BINARY here; lib/push/api.rb gives it the encoding its content type names.
                 ("data", ruby.str_from_slice(&m.data).as_value()),
                 ("content_type", ruby.str_new(&m.content_type).as_value()),
+                ("event", m.event.as_deref().map(|e| ruby.str_new(e)).into_value_with(ruby)),
                 ("time", m.time.into_value_with(ruby)),
             ],
         )?)?;

@@ -17,7 +17,7 @@ use magnus::{
     Error, RArray, RModule, RString, Ruby,
 };
 use push_core::binding::{self, DefaultProducer};
-use push_core::producer::BlockingProducer;
+use push_core::producer::{BlockingProducer, PublishOptions};
 use push_core::ErrorKind;
 
 use crate::errors;
@@ -96,7 +96,7 @@ impl Producer {
         })
     }
 
-    /// `_publish(channels, data, content_type, idempotency_key)`: publishes one message to the
+    /// `_publish(channels, data, content_type, idempotency_key, event)`: publishes one message to the
     /// channels (an Array of Strings: one, or several for one message with one id on all) and
     /// returns the id as a String. Without a key sdk-core makes a fresh one per call.
     fn publish(
@@ -106,6 +106,7 @@ impl Producer {
         data: RString,
         content_type: Option<RString>,
         idempotency_key: Option<RString>,
+        event: Option<RString>,
     ) -> Result<RString, Error> {
         let producer = rb_self.get(ruby)?;
         // Copy everything out of Ruby objects while the GVL is held.
@@ -121,12 +122,14 @@ impl Producer {
         // A key that is not UTF-8 is not visible ASCII either: sdk-core refuses it (BadRequest).
         let idempotency_key =
             idempotency_key.map(|k| String::from_utf8_lossy(unsafe { k.as_slice() }).into_owned());
+        // A name that is not UTF-8 is not a name either: sdk-core refuses it (BadRequest).
+        let event = event.map(|e| String::from_utf8_lossy(unsafe { e.as_slice() }).into_owned());
         let payload = Bytes::copy_from_slice(unsafe { data.as_slice() });
+        let options = PublishOptions { content_type, idempotency_key, event };
 
         let (handle, core) = errors::native(ruby, || producer.async_parts())?;
         let sent = crate::nogvl::run(ruby, &handle, async move {
-            core.send_keyed(names, payload, content_type.as_deref(), idempotency_key)
-                .await
+            core.send_with(names, payload, options).await
         })?;
         let id = sent.map_err(|e| errors::to_ruby(ruby, &e))?;
         Ok(ruby.str_new(&id.to_string()))
@@ -174,7 +177,7 @@ pub fn init(ruby: &Ruby, push: RModule) -> Result<(), Error> {
         "private_class_method",
         (ruby.to_symbol("_default"), ruby.to_symbol("_reset_default")),
     )?;
-    class.define_private_method("_publish", method!(Producer::publish, 4))?;
+    class.define_private_method("_publish", method!(Producer::publish, 5))?;
     class.define_method("initialize_copy", method!(Producer::initialize_copy, 1))?;
     class.define_method("url", method!(Producer::url, 0))?;
     class.define_method("close", method!(Producer::close, 0))?;

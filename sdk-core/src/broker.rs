@@ -23,6 +23,8 @@ pub struct Publication {
     pub also: Vec<Channel>,
     pub payload: Bytes,
     pub content_type: String,
+    /// Its SSE event name, checked by [`crate::event_name::parse`]; `None` is `message`.
+    pub event: Option<String>,
     /// A second publish with the same key to the same channel within the engine's window stores
     /// nothing and answers the first one's id (see [`crate::idempotency`]).
     pub idempotency_key: Option<String>,
@@ -31,7 +33,7 @@ pub struct Publication {
 impl Publication {
     /// A publication to one channel.
     pub fn new(channel: Channel, payload: Bytes, content_type: impl Into<String>) -> Publication {
-        Publication { channel, also: Vec::new(), payload, content_type: content_type.into(), idempotency_key: None }
+        Publication { channel, also: Vec::new(), payload, content_type: content_type.into(), event: None, idempotency_key: None }
     }
 
     /// Every channel, in order.
@@ -47,6 +49,7 @@ impl Publication {
             also: self.also.into(),
             payload: self.payload,
             content_type: self.content_type,
+            event: self.event,
             published_at,
             encoded: Default::default(),
         }

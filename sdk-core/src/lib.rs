@@ -10,6 +10,7 @@
 //!   (connects on first use and again in a forked child; what the bindings hold).
 //! - [`api`]: the server API's inputs and answers (channel info, active channels, history,
 //!   disconnect, publishing to many channels), called through the producer.
+//! - [`event_name`]: a message's SSE event name (`Push-Event`), checked once.
 //! - [`idempotency`]: keys that make a retried publish store once.
 //! - [`binding`]: what the Ruby, Python and Node bindings do alike (options, tokens, the
 //!   default producer, caught panics), decided once.
@@ -24,6 +25,7 @@ pub mod binding;
 pub mod broker;
 pub mod channel;
 pub mod error;
+pub mod event_name;
 pub mod idempotency;
 pub mod message;
 pub mod producer;
@@ -35,7 +37,7 @@ pub use broker::{Broker, EventStream, Position, Publication, Published, Subscrip
 pub use channel::{Channel, ChannelError};
 pub use error::{Error, ErrorKind, KindInfo, Result, KINDS};
 pub use message::{Encoded, Event, Gap, Message, MessageId};
-pub use producer::{Producer, ProducerOptions};
+pub use producer::{Producer, ProducerOptions, PublishOptions};
 
 /// The URL a producer uses when none is given and `PUSH_URL` is unset.
 pub const DEFAULT_URL: &str = "http://127.0.0.1:4000";

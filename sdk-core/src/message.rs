@@ -88,6 +88,8 @@ pub struct Message {
     pub also: Box<[Channel]>,
     pub payload: Bytes,
     pub content_type: String,
+    /// Its SSE event name, if the publisher gave one (see [`crate::event_name`]).
+    pub event: Option<String>,
     /// Publish time, milliseconds since the Unix epoch.
     pub published_at: u64,
     /// The message as the server sends it, made once and shared by every subscriber.

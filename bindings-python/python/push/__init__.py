@@ -128,7 +128,12 @@ ServerOption = Union[bool, int, float, str, "os.PathLike[str]", Sequence[Union[i
 
 
 def publish(
-    data: Data, *, to: Channels, content_type: Optional[str] = None, idempotency_key: Optional[str] = None
+    data: Data,
+    *,
+    to: Channels,
+    content_type: Optional[str] = None,
+    idempotency_key: Optional[str] = None,
+    event: Optional[str] = None,
 ) -> str:
     """Publishes ``data`` to ``to`` (a channel, or a list: one message with one id on all of them)
     with the default producer; returns the id.
@@ -138,7 +143,7 @@ def publish(
     (:func:`default_producer`) is made from ``PUSH_URL``, ``PUSH_PUBLISH_KEY`` and ``PUSH_CA_FILE``
     on first use and made again when any has changed, the same rule in every push-rs SDK (sdk-core's).
     """
-    return default_producer().publish(data, content_type, idempotency_key=idempotency_key).to(to)
+    return default_producer().publish(data, content_type, idempotency_key=idempotency_key, event=event).to(to)
 
 
 def channel(name: str) -> Channel:

@@ -93,6 +93,7 @@ class HistoryMessage:
     channels: List[str]
     data: bytes
     content_type: str
+    event: Optional[str]
     time: _dt.datetime
 
     @property

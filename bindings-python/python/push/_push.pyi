@@ -53,6 +53,7 @@ class Producer:
         content_type: Optional[str] = None,
         *,
         idempotency_key: Optional[str] = None,
+        event: Optional[str] = None,
     ) -> Publish:
         """Starts a publish; ``.to(channel)`` or ``await .to_async(channel)`` sends it.
 
@@ -60,6 +61,11 @@ class Producer:
         a key already used for the same channel, within the server's ``--idempotency-window``,
         stores nothing and returns the first id. ``None``: a fresh key per send. An invalid key
         raises ``push.BadRequestError`` when sent.
+
+        ``event``: the message's Server-Sent Events name (``event: chat``), what htmx's
+        ``sse-swap="chat"`` selects; 1 to 64 of ``A-Z a-z 0-9 - _ . :``, not one the server sends
+        itself (gap, disconnect, ...). ``None``: a plain ``message`` event. An invalid name raises
+        ``push.BadRequestError`` when sent.
         """
     def channel(self, name: str) -> Channel:
         """The channel ``name``, to ask about: ``.info()``, ``.history(...)``. ``InvalidChannelError`` now for a bad name."""

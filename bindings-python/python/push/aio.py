@@ -75,8 +75,9 @@ class AsyncProducer:
         content_type: Optional[str] = None,
         *,
         idempotency_key: Optional[str] = None,
+        event: Optional[str] = None,
     ) -> AsyncPublish:
-        return AsyncPublish(self._producer.publish(data, content_type, idempotency_key=idempotency_key))
+        return AsyncPublish(self._producer.publish(data, content_type, idempotency_key=idempotency_key, event=event))
 
     def channel(self, name: str) -> AsyncChannel:
         """The channel ``name`` (checked now): ``await producer.channel("/rooms/1").info()``."""
@@ -167,10 +168,15 @@ class AsyncChannel:
 
 
 async def publish(
-    data: Data, *, to: Channels, content_type: Optional[str] = None, idempotency_key: Optional[str] = None
+    data: Data,
+    *,
+    to: Channels,
+    content_type: Optional[str] = None,
+    idempotency_key: Optional[str] = None,
+    event: Optional[str] = None,
 ) -> str:
     """``await push.aio.publish("hi", to="/greetings")`` (or ``to=["/a", "/b"]``) with the default producer."""
-    return await default_producer().publish(data, content_type, idempotency_key=idempotency_key).to_async(to)
+    return await default_producer().publish(data, content_type, idempotency_key=idempotency_key, event=event).to_async(to)
 
 
 def channel(name: str) -> AsyncChannel:

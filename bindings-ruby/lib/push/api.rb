@@ -208,9 +208,11 @@ module Push
   #     or bytes that are not UTF-8, else UTF-8.
   # @!attribute [r] content_type
   #   @return [String]
+  # @!attribute [r] event
+  #   @return [String, nil] its Server-Sent Events name, if it was published with one.
   # @!attribute [r] time
   #   @return [Time] when it was published.
-  HistoryMessage = API.value(:id, :channel, :channels, :data, :content_type, :time)
+  HistoryMessage = API.value(:id, :channel, :channels, :data, :content_type, :event, :time)
 
   # Messages of +channel+ with ids from +from+ to +to+ (Strings, inclusive) may be gone.
   Gap = API.value(:channel, :from, :to)
@@ -300,8 +302,8 @@ module Push
 
     # Publishes +data+ to this channel; see {Producer#publish}.
     # @return [String] the message's id.
-    def publish(data, content_type: nil, idempotency_key: nil)
-      producer.publish(data, content_type: content_type, idempotency_key: idempotency_key).to(@name)
+    def publish(data, content_type: nil, idempotency_key: nil, event: nil)
+      producer.publish(data, content_type: content_type, idempotency_key: idempotency_key, event: event).to(@name)
     end
 
     def to_s

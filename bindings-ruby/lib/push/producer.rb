@@ -70,10 +70,14 @@ module Push
     #   used for the same channel (within the server's --idempotency-window) stores nothing and
     #   returns the first id. 1 to 255 visible ASCII characters, e.g. "order-9". nil: a fresh
     #   key per {Publish#to}, which still makes the producer's own retries safe.
+    # @param event [String, Symbol, nil] the message's Server-Sent Events name (`event: chat`), what
+    #   htmx's `sse-swap="chat"` and `addEventListener("chat")` select; 1 to 64 of
+    #   `A-Z a-z 0-9 - _ . :`, not one the server sends itself (gap, disconnect, ...). nil: a
+    #   plain `message` event.
     # @return [Push::Publish]
-    # @raise [TypeError] if data or idempotency_key is not a String.
-    def publish(data, content_type: nil, idempotency_key: nil)
-      Publish.new(self, data, content_type: content_type, idempotency_key: idempotency_key)
+    # @raise [TypeError] if data, idempotency_key or event is not a String (or event a Symbol).
+    def publish(data, content_type: nil, idempotency_key: nil, event: nil)
+      Publish.new(self, data, content_type: content_type, idempotency_key: idempotency_key, event: event)
     end
 
     # A channel whose calls go through this producer: `producer.channel("/rooms/1").info`,
@@ -156,15 +160,17 @@ module Push
   # A publish waiting for its channels: `producer.publish(data).to("/a")`, or
   # `.to("/a", "/b")` for one message to several channels.
   class Publish
-    attr_reader :producer, :data, :content_type, :idempotency_key
+    attr_reader :producer, :data, :content_type, :idempotency_key, :event
 
-    def initialize(producer, data, content_type: nil, idempotency_key: nil)
+    def initialize(producer, data, content_type: nil, idempotency_key: nil, event: nil)
       @producer = producer
       @data = String.try_convert(data) or
         raise TypeError, "data must be a String, got #{data.class} (serialize it first, e.g. data.to_json)"
       @content_type = content_type&.to_s
       @idempotency_key = idempotency_key.nil? ? nil : String.try_convert(idempotency_key) ||
         raise(TypeError, "idempotency_key must be a String, got #{idempotency_key.class}")
+      @event = event.is_a?(Symbol) ? event.to_s : event
+      @event = String.try_convert(@event) || raise(TypeError, "event must be a String, got #{event.class}") unless @event.nil?
     end
 
     # Sends the message and waits until the server has accepted it. To several channels
@@ -177,11 +183,11 @@ module Push
     #   these channels: the first publish's id).
     # @raise [Push::Error] a subclass naming what went wrong (docs/ERRORS.md):
     #   InvalidChannelError, BadRequestError (no channel, more than 100, an invalid idempotency
-    #   key), PayloadTooLargeError, UnauthorizedError, ConnectionFailedError, TimeoutError,
+    #   key or event name), PayloadTooLargeError, UnauthorizedError, ConnectionFailedError, TimeoutError,
     #   ServerError, ...
     # @raise [TypeError] if a channel is not a String or Push::Channel.
     def to(*channels)
-      @producer.__send__(:_publish, API.targets(channels), @data, @content_type, @idempotency_key)
+      @producer.__send__(:_publish, API.targets(channels), @data, @content_type, @idempotency_key, @event)
     end
   end
 end

@@ -22,6 +22,9 @@ pub const MARKER_HEADER: &str = "push-marker";
 /// that the node tells its own copy from another publisher's copy with the same idempotency
 /// digest. Optional; readers that do not know it ignore it.
 pub const SENDER_HEADER: &str = "push-sender";
+/// Header with the message's SSE event name (see [`crate::event_name`]). Optional; a name the
+/// server would refuse from a publisher is dropped (the message is then a plain `message`).
+pub const EVENT_HEADER: &str = "push-event";
 /// Header in which RabbitMQ gives each delivery from a stream its offset.
 pub const OFFSET_HEADER: &str = "x-stream-offset";
 
@@ -33,6 +36,9 @@ pub fn properties(publication: &Publication, message_id: &str, now_millis: u64) 
         headers.insert(CHANNELS_HEADER.into(), AMQPValue::LongString(Channel::join(publication.channels()).into()));
     }
     headers.insert(TIME_HEADER.into(), AMQPValue::LongLongInt(now_millis.min(i64::MAX as u64) as i64));
+    if let Some(event) = &publication.event {
+        headers.insert(EVENT_HEADER.into(), AMQPValue::LongString(event.as_str().into()));
+    }
     BasicProperties::default()
         .with_content_type(ShortString::from(short(&publication.content_type)))
         .with_headers(headers)
@@ -112,7 +118,8 @@ pub fn decode(properties: &BasicProperties, body: &[u8]) -> Result<Decoded> {
                     .and_then(as_u64)
                     .or_else(|| properties.timestamp().map(|s| s.saturating_mul(1000)))
                     .unwrap_or(0);
-                DecodedKind::Message(Message { id, channel, also, payload: Bytes::copy_from_slice(body), content_type, published_at, encoded: Default::default() })
+                let event = header(EVENT_HEADER).and_then(as_text).and_then(|e| crate::event_name::parse(Some(&e)).ok().flatten());
+                DecodedKind::Message(Message { id, channel, also, payload: Bytes::copy_from_slice(body), content_type, event, published_at, encoded: Default::default() })
             }
         }
     };

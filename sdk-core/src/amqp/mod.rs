@@ -80,7 +80,7 @@ mod tests {
     use lapin::BasicProperties;
 
     fn publication() -> Publication {
-        Publication { channel: Channel::parse("/a/b").unwrap(), also: Vec::new(), payload: Bytes::from_static(b"hi"), content_type: "text/plain".into(), idempotency_key: None }
+        Publication { channel: Channel::parse("/a/b").unwrap(), also: Vec::new(), payload: Bytes::from_static(b"hi"), content_type: "text/plain".into(), event: None, idempotency_key: None }
     }
 
     fn with_offset(mut props: BasicProperties, offset: i64) -> BasicProperties {
@@ -111,6 +111,22 @@ mod tests {
         let d = decode(&with_offset(properties(&p, "m-2", 1), 0), b"hi").unwrap();
         let DecodedKind::Message(m) = d.kind else { panic!("{:?}", d.kind) };
         assert_eq!(m.channels().map(Channel::as_str).collect::<Vec<_>>(), ["/a/b", "/c"]);
+    }
+
+    #[test]
+    fn an_event_name_round_trips_and_a_bad_one_is_dropped() {
+        let mut p = publication();
+        p.event = Some("chat".into());
+        let d = decode(&with_offset(properties(&p, "m-3", 1), 0), b"hi").unwrap();
+        let DecodedKind::Message(m) = d.kind else { panic!("{:?}", d.kind) };
+        assert_eq!(m.event.as_deref(), Some("chat"));
+        // Another client's header is checked like a publisher's: a line break never reaches SSE.
+        let mut headers = FieldTable::default();
+        headers.insert(CHANNEL_HEADER.into(), text("/x"));
+        headers.insert(format::EVENT_HEADER.into(), text("a\ndata: forged"));
+        let d = decode(&with_offset(BasicProperties::default().with_headers(headers), 0), b"x").unwrap();
+        let DecodedKind::Message(m) = d.kind else { panic!() };
+        assert_eq!(m.event, None);
     }
 
     #[test]

@@ -129,6 +129,8 @@ pub struct HistoryMessage {
     /// The payload, as published (base64 on the wire when it is not UTF-8, decoded here).
     pub data: Bytes,
     pub content_type: String,
+    /// Its SSE event name, if it was published with one.
+    pub event: Option<String>,
     /// Publish time, ms since the Unix epoch.
     pub time: u64,
 }
@@ -152,6 +154,8 @@ struct WireMessage {
     encoding: Option<String>,
     #[serde(default)]
     content_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    event: Option<String>,
     #[serde(default)]
     time: u64,
 }
@@ -166,7 +170,7 @@ impl TryFrom<WireMessage> for HistoryMessage {
             ),
             Some(other) => return Err(format!("message {}: unknown encoding {other:?}", wire.id)),
         };
-        Ok(HistoryMessage { id: wire.id, channel: wire.channel, channels: wire.channels, data, content_type: wire.content_type, time: wire.time })
+        Ok(HistoryMessage { id: wire.id, channel: wire.channel, channels: wire.channels, data, content_type: wire.content_type, event: wire.event, time: wire.time })
     }
 }
 
@@ -176,7 +180,7 @@ impl From<HistoryMessage> for WireMessage {
             Ok(text) => (text.to_owned(), None),
             Err(_) => (base64::engine::general_purpose::STANDARD.encode(&m.data), Some("base64".to_owned())),
         };
-        WireMessage { id: m.id, channel: m.channel, channels: m.channels, data, encoding, content_type: m.content_type, time: m.time }
+        WireMessage { id: m.id, channel: m.channel, channels: m.channels, data, encoding, content_type: m.content_type, event: m.event, time: m.time }
     }
 }
 

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use tokio::runtime::Handle;
 
 use super::lazy::LazyProducer;
-use super::{Producer, ProducerOptions};
+use super::{Producer, ProducerOptions, PublishOptions};
 use crate::api::{ChannelInfo, Presence, ChannelPage, ChannelsQuery, Disconnect, Disconnected, History, HistoryRange, Targets};
 use crate::{MessageId, Result};
 
@@ -27,13 +27,13 @@ impl BlockingProducer {
     /// Publishes and blocks until the server (or broker) has accepted the message.
     /// Must not be called from inside an async runtime.
     pub fn send(&self, channels: impl Targets, payload: Bytes, content_type: Option<&str>) -> Result<MessageId> {
-        self.send_keyed(channels, payload, content_type, None)
+        self.send_with(channels, payload, PublishOptions { content_type: content_type.map(str::to_owned), ..Default::default() })
     }
 
-    /// [`send`](Self::send) with the caller's idempotency key (see [`Producer::send_keyed`]).
-    pub fn send_keyed(&self, channels: impl Targets, payload: Bytes, content_type: Option<&str>, idempotency_key: Option<String>) -> Result<MessageId> {
+    /// [`send`](Self::send) with every option (see [`Producer::send_with`]).
+    pub fn send_with(&self, channels: impl Targets, payload: Bytes, options: PublishOptions) -> Result<MessageId> {
         let local = self.0.local()?;
-        local.runtime().block_on(local.producer.send_keyed(channels, payload, content_type, idempotency_key))
+        local.runtime().block_on(local.producer.send_with(channels, payload, options))
     }
 
     /// [`Producer::channel_info`], blocking.
@@ -68,7 +68,7 @@ impl BlockingProducer {
 
     /// `producer.publish(data).to(channel)`, blocking.
     pub fn publish(&self, data: impl Into<Bytes>) -> BlockingPublish<'_> {
-        BlockingPublish { producer: self, data: data.into(), content_type: None, idempotency_key: None }
+        BlockingPublish { producer: self, data: data.into(), options: PublishOptions::default() }
     }
 
     /// The runtime handle and async producer of this process, for bindings that bridge to their
@@ -96,25 +96,30 @@ impl std::fmt::Debug for BlockingProducer {
 pub struct BlockingPublish<'a> {
     producer: &'a BlockingProducer,
     data: Bytes,
-    content_type: Option<String>,
-    idempotency_key: Option<String>,
+    options: PublishOptions,
 }
 
 impl BlockingPublish<'_> {
     pub fn content_type(mut self, content_type: impl Into<String>) -> Self {
-        self.content_type = Some(content_type.into());
+        self.options.content_type = Some(content_type.into());
         self
     }
 
     /// See [`Publish::idempotency_key`](super::Publish::idempotency_key).
     pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
-        self.idempotency_key = Some(key.into());
+        self.options.idempotency_key = Some(key.into());
+        self
+    }
+
+    /// See [`Publish::event`](super::Publish::event).
+    pub fn event(mut self, name: impl Into<String>) -> Self {
+        self.options.event = Some(name.into());
         self
     }
 
     /// See [`Publish::to`](super::Publish::to): one channel or several.
     pub fn to(self, channels: impl Targets) -> Result<MessageId> {
-        self.producer.send_keyed(channels, self.data, self.content_type.as_deref(), self.idempotency_key)
+        self.producer.send_with(channels, self.data, self.options)
     }
 }
 

@@ -60,12 +60,16 @@ impl HttpTransport {
     }
 
     /// Publishes to one channel (`POST /<channel>`) or to several at once (one message, one id).
-    pub async fn publish(&self, channels: &[Channel], payload: Bytes, content_type: &str, idempotency_key: &str) -> Result<MessageId> {
+    pub async fn publish(&self, channels: &[Channel], payload: Bytes, content_type: &str, event: Option<&str>, idempotency_key: &str) -> Result<MessageId> {
         let url = match channels {
             [one] => self.endpoint(one.as_str(), []),
             many => self.endpoint("/_push/api/publish", many.iter().map(|c| ("channel", c.as_str()))),
         };
-        let request = self.client.post(url).header(CONTENT_TYPE, content_type).header(idempotency::HEADER, idempotency_key).body(payload);
+        let mut request = self.client.post(url).header(CONTENT_TYPE, content_type).header(idempotency::HEADER, idempotency_key);
+        if let Some(event) = event {
+            request = request.header(crate::event_name::HEADER, event);
+        }
+        let request = request.body(payload);
         let published: Published = self.send(request, "a publish receipt").await?;
         Ok(published.id)
     }

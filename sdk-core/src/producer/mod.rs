@@ -171,28 +171,30 @@ impl Producer {
 
     /// Starts a publish; finish it with [`Publish::to`].
     pub fn publish(&self, data: impl Into<Bytes>) -> Publish<'_> {
-        Publish { producer: self, data: data.into(), content_type: None, idempotency_key: None }
+        Publish { producer: self, data: data.into(), options: PublishOptions::default() }
     }
 
     /// Publishes `payload` to `channels` (one name, or a list: see [`Targets`]) and returns its
     /// id. Without a content type, valid UTF-8 is sent as `text/plain; charset=utf-8` and
     /// anything else as `application/octet-stream`.
     pub async fn send(&self, channels: impl Targets, payload: Bytes, content_type: Option<&str>) -> Result<MessageId> {
-        self.send_keyed(channels, payload, content_type, None).await
+        self.send_with(channels, payload, PublishOptions { content_type: content_type.map(str::to_owned), ..Default::default() }).await
     }
 
-    /// [`send`](Self::send) with the caller's idempotency key (else a fresh one). A failure that
-    /// leaves it unknown whether the message was stored (connection broken, timeout, a `503`
-    /// while the broker reconnects) is retried with the same key until the producer's timeout,
-    /// so the call returns one id or fails, and never stores twice. The key covers the list of
-    /// channels: a retry names the same channels in the same order.
-    pub async fn send_keyed(&self, channels: impl Targets, payload: Bytes, content_type: Option<&str>, idempotency_key: Option<String>) -> Result<MessageId> {
+    /// [`send`](Self::send) with every option: content type, event name, and the caller's
+    /// idempotency key (else a fresh one). A failure that leaves it unknown whether the message
+    /// was stored (connection broken, timeout, a `503` while the broker reconnects) is retried
+    /// with the same key until the producer's timeout, so the call returns one id or fails, and
+    /// never stores twice. The key covers the list of channels: a retry names the same channels
+    /// in the same order.
+    pub async fn send_with(&self, channels: impl Targets, payload: Bytes, options: PublishOptions) -> Result<MessageId> {
         let channels = channels.channels()?;
-        let content_type = match content_type {
-            Some(ct) => ct.to_owned(),
+        let content_type = match options.content_type {
+            Some(ct) => ct,
             None => default_content_type(&payload).to_owned(),
         };
-        let key = match idempotency_key {
+        let event = crate::event_name::parse(options.event.as_deref())?;
+        let key = match options.idempotency_key {
             Some(key) => {
                 idempotency::validate(&key)?;
                 key
@@ -202,14 +204,14 @@ impl Producer {
         match &self.inner.transport {
             Transport::Http(t) => {
                 let what = || format!("publish to {}", channels.iter().map(Channel::as_str).collect::<Vec<_>>().join(", "));
-                self.retrying(what, "no receipt", || t.publish(&channels, payload.clone(), &content_type, &key)).await
+                self.retrying(what, "no receipt", || t.publish(&channels, payload.clone(), &content_type, event.as_deref(), &key)).await
             }
             #[cfg(feature = "amqp")]
             Transport::Amqp(t) => {
                 let mut channels = channels;
                 let also = channels.split_off(1);
                 let channel = channels.pop().expect("Targets::channels gives at least one");
-                let publication = crate::broker::Publication { channel, also, payload, content_type, idempotency_key: Some(key) };
+                let publication = crate::broker::Publication { channel, also, payload, content_type, event, idempotency_key: Some(key) };
                 t.publish(publication).await.map(|p| p.id)
             }
         }
@@ -313,25 +315,42 @@ fn retry_safe(error: &Error) -> bool {
     }
 }
 
+/// How a message is published besides its payload and channels; `Default` is none of them.
+#[derive(Clone, Debug, Default)]
+pub struct PublishOptions {
+    /// Default: `text/plain; charset=utf-8` for UTF-8, else `application/octet-stream`.
+    pub content_type: Option<String>,
+    /// Default: a fresh key per call (see [`Publish::idempotency_key`]).
+    pub idempotency_key: Option<String>,
+    /// The SSE event name; default: none (`message`).
+    pub event: Option<String>,
+}
+
 /// A publish waiting for its channels: `producer.publish(data).to("/greetings")`.
 #[must_use = "a publish does nothing until .to(channel) is awaited"]
 pub struct Publish<'a> {
     producer: &'a Producer,
     data: Bytes,
-    content_type: Option<String>,
-    idempotency_key: Option<String>,
+    options: PublishOptions,
 }
 
 impl Publish<'_> {
     pub fn content_type(mut self, content_type: impl Into<String>) -> Self {
-        self.content_type = Some(content_type.into());
+        self.options.content_type = Some(content_type.into());
         self
     }
 
     /// The key that makes retries of this publish store once (default: a fresh one per call).
     /// Pass your own to make retries across calls or processes safe too (e.g. an order id).
     pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
-        self.idempotency_key = Some(key.into());
+        self.options.idempotency_key = Some(key.into());
+        self
+    }
+
+    /// The message's SSE event name (`event: chat`), what htmx's `sse-swap` and
+    /// `addEventListener` select by; see [`crate::event_name`].
+    pub fn event(mut self, name: impl Into<String>) -> Self {
+        self.options.event = Some(name.into());
         self
     }
 
@@ -339,7 +358,7 @@ impl Publish<'_> {
     /// with one id on all of them, delivered once to a subscriber of more than one), and returns
     /// its id.
     pub async fn to(self, channels: impl Targets) -> Result<MessageId> {
-        self.producer.send_keyed(channels, self.data, self.content_type.as_deref(), self.idempotency_key).await
+        self.producer.send_with(channels, self.data, self.options).await
     }
 }
 

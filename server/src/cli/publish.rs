@@ -70,6 +70,10 @@ pub struct PublishArgs {
     /// Idempotency key: publishing again with it stores the message once.
     #[arg(long)]
     pub idempotency_key: Option<String>,
+    /// SSE event name of the message (`event: <name>`), what htmx's `sse-swap` selects; default:
+    /// a plain `message` event.
+    #[arg(long)]
+    pub event: Option<String>,
 }
 
 pub async fn run(config: &Config, args: &PublishArgs) -> i32 {
@@ -94,6 +98,9 @@ pub async fn run(config: &Config, args: &PublishArgs) -> i32 {
     }
     if let Some(key) = &args.idempotency_key {
         publish = publish.idempotency_key(key.clone());
+    }
+    if let Some(event) = &args.event {
+        publish = publish.event(event.clone());
     }
     // A comma is never part of a channel name.
     let channels: Vec<&str> = args.channel.split(',').collect();

@@ -46,7 +46,7 @@ pub fn entry_cost(channel: &Channel) -> usize {
 /// A held message; the payload counts three times, for the encodings made for streaming
 /// subscribers (the JSON frame, the SSE event).
 pub fn message_cost(message: &Message) -> usize {
-    MESSAGE_BYTES + 3 * message.payload.len() + message.channel.as_str().len() + message.content_type.len()
+    MESSAGE_BYTES + 3 * message.payload.len() + message.channel.as_str().len() + message.content_type.len() + message.event.as_ref().map_or(0, String::len)
 }
 
 /// The key a published channel is ordered by: the oldest id it holds.
@@ -111,6 +111,7 @@ mod tests {
             also: Default::default(),
             payload: bytes::Bytes::from(vec![b'x'; 100]),
             content_type: "text/plain; charset=utf-8".into(),
+            event: None,
             published_at: 0,
             encoded: Default::default(),
         };

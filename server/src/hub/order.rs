@@ -61,6 +61,7 @@ mod tests {
             also: vec![Channel::parse("/b").unwrap()].into(),
             payload: Default::default(),
             content_type: String::new(),
+            event: None,
             published_at: 0,
             encoded: Default::default(),
         }));

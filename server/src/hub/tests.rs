@@ -13,6 +13,7 @@ fn msg(id: u64, channel: &str) -> Message {
         also: Default::default(),
         payload: Bytes::from(format!("m{id}")),
         content_type: "text/plain".into(),
+        event: None,
         published_at: 0,
         encoded: Default::default(),
     }

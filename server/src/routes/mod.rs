@@ -65,6 +65,7 @@ fn cors(state: &AppState) -> CorsLayer {
             header::CONTENT_TYPE,
             HeaderName::from_static("last-event-id"),
             HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static("push-event"),
             consumer,
         ])
         .expose_headers([
@@ -72,6 +73,7 @@ fn cors(state: &AppState) -> CorsLayer {
             HeaderName::from_static("push-gap"),
             HeaderName::from_static("push-error"),
             HeaderName::from_static("idempotent-replayed"),
+            HeaderName::from_static("push-event"),
         ])
         .max_age(std::time::Duration::from_secs(3600));
     if config.any_origin() {

@@ -10,7 +10,7 @@ use axum::Json;
 use bytes::Bytes;
 use push_core::broker::{Publication, Published};
 use push_core::producer::default_content_type;
-use push_core::{idempotency, Channel, ErrorKind};
+use push_core::{event_name, idempotency, Channel, ErrorKind};
 use subtle::ConstantTimeEq;
 
 use crate::error::{ApiError, ApiResult};
@@ -61,7 +61,11 @@ pub async fn read_publication(state: &AppState, parts: &Parts, body: Body, chann
             Some(key.to_owned())
         }
     };
-    Ok(Publication { channel, also, payload, content_type, idempotency_key })
+    let event = match parts.headers.get(event_name::HEADER) {
+        None => None,
+        Some(v) => event_name::parse(Some(v.to_str().map_err(|_| ApiError::new(ErrorKind::BadRequest, "the Push-Event header is not visible ASCII"))?))?,
+    };
+    Ok(Publication { channel, also, payload, content_type, event, idempotency_key })
 }
 
 /// A publish's answer: `body` as JSON, `Idempotent-Replayed` for a repeat (counted otherwise).

@@ -19,6 +19,8 @@ pub enum Frame<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         encoding: Option<&'static str>,
         content_type: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        event: Option<&'a str>,
         time: u64,
     },
     Gap {
@@ -42,7 +44,7 @@ impl<'a> Frame<'a> {
             Ok(text) => (text.to_owned(), None),
             Err(_) => (base64::engine::general_purpose::STANDARD.encode(&m.payload), Some("base64")),
         };
-        Frame::Message { id: m.id, channel: &m.channel, channels: None, data, encoding, content_type: &m.content_type, time: m.published_at }
+        Frame::Message { id: m.id, channel: &m.channel, channels: None, data, encoding, content_type: &m.content_type, event: m.event.as_deref(), time: m.published_at }
     }
 
     /// A message's frame for a reader of `subscribed`: a message published to several channels

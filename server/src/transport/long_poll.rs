@@ -48,6 +48,9 @@ pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Re
                     header::CONTENT_TYPE,
                     HeaderValue::from_str(&m.content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")),
                 );
+                if let Some(event) = m.event.as_deref().and_then(|e| HeaderValue::from_str(e).ok()) {
+                    headers.insert(push_core::event_name::HEADER, event);
+                }
                 decorate(&mut response, m.id, gap);
                 return Ok(response);
             }

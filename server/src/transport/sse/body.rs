@@ -18,7 +18,7 @@ use push_core::broker::{EventStream, Subscription};
 use push_core::{Channel, Event, MessageId};
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
-use super::encode;
+use super::encode::{self, GapAs};
 use crate::presence::Notices;
 use crate::state::{AppState, ConnectionGuard};
 use crate::transport::frame::Frame;
@@ -39,6 +39,7 @@ pub(super) struct SseBody {
     guard: ConnectionGuard,
     multiplexed: bool,
     subscribed: Vec<Channel>,
+    gap_as: GapAs,
     shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
     disconnected: Boxed<std::sync::Arc<str>>,
     expiry: Option<Pin<Box<tokio::time::Sleep>>>,
@@ -52,7 +53,7 @@ pub(super) struct SseBody {
 }
 
 impl SseBody {
-    pub(super) fn new(state: &AppState, request: &SubscribeRequest, subscription: Subscription, guard: ConnectionGuard, notices: Notices) -> SseBody {
+    pub(super) fn new(state: &AppState, request: &SubscribeRequest, subscription: Subscription, guard: ConnectionGuard, notices: Notices, gap_as: GapAs) -> SseBody {
         let every = state.config.heartbeat;
         let now = tokio::time::Instant::now();
         let expiry = request.expires_at.map(|at| {
@@ -71,6 +72,7 @@ impl SseBody {
             guard,
             multiplexed: request.multiplexed,
             subscribed: request.channels.clone(),
+            gap_as,
             // A token of its own: polling the server's one from every stream would contend on
             // its lock.
             shutdown: Box::pin(state.shutdown.child_token().cancelled_owned()),
@@ -114,7 +116,7 @@ impl SseBody {
                 }
                 Event::Gap(channel, g) => {
                     self.guard.gap();
-                    encode::gap(channel, g)
+                    encode::gap(channel, g, self.gap_as)
                 }
             };
             match (&first, &mut more) {
