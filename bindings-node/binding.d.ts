@@ -146,7 +146,7 @@ export interface NativeHistoryMessage {
   /** The payload as text when it is UTF-8. */
   text: string | null
   contentType: string
-  event?: string
+  event: string | null
   /** ms since the Unix epoch. */
   time: number
 }

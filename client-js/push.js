@@ -464,6 +464,7 @@
       channels: channels,
       data: f.encoding === 'base64' ? decodeBase64(f.data) : f.data,
       contentType: f.content_type,
+      event: f.event || null,
       time: f.time,
     };
     for (var i = 0; i < channels.length; i++) {

@@ -32,12 +32,15 @@ function freePort() {
   });
 }
 
-/** Starts push-server on a free loopback port with extra flags; resolves once it is healthy. */
-async function startServer(args = []) {
+/**
+ * Starts push-server on a loopback port (a free one unless `port` is given: a restart on the same
+ * address) with extra flags; resolves once it is healthy.
+ */
+async function startServer(args = [], { port } = {}) {
   if (!fs.existsSync(SERVER_BIN)) {
     throw new Error(`push-server not found at ${SERVER_BIN}: build it (cargo build --release -p push-server) or set PUSH_SERVER_BIN`);
   }
-  const port = await freePort();
+  port = port || await freePort();
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(SERVER_BIN, ['--bind', `127.0.0.1:${port}`, '--log', 'warn', ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
   let exited = null;
