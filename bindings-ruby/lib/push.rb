@@ -10,6 +10,12 @@ require_relative "push/api"
 require_relative "push/token"
 require_relative "push/events"
 require_relative "push/server"
+require_relative "push/markup"
+require_relative "push/subscribe_url"
+require_relative "push/turbo"
+require_relative "push/htmx"
+# Rails (not a dependency): view helpers and partial rendering, when Rails is loaded first.
+require_relative "push/railtie" if defined?(Rails::Railtie)
 
 # Publish messages to push-rs channels:
 #
@@ -34,6 +40,13 @@ require_relative "push/server"
 #
 #   Push::Token.sign(channel: "/rooms/42", expires_in: 3600) # secret: ENV["PUSH_SECRET"]
 #   Push::Token.sign(channel: "/presence-lobby", consumer: "alice", info: { name: "Alice" })
+#
+# and subscribe browsers with Turbo Streams (Hotwire) or htmx (README: "Turbo Streams and htmx"):
+#
+#   Push.subscribe_url("/rooms/42")                      # the SSE URL, with a signed token
+#   Push::Turbo.stream_source_tag("/rooms/42")           # <turbo-stream-source src="...">
+#   Push::Turbo.broadcast_append_to("/rooms/42", target: "messages", html: "<li>hi</li>")
+#   Push::Htmx.publish("<li>hi</li>", to: "/rooms/42", event: "chat")
 #
 # and run push-server in-process (tests, development), or as the gem's `push-server` command:
 #
