@@ -381,6 +381,144 @@ export interface VerifyEventsOptions {
  */
 export declare function verifyEvents(body: string | ArrayBufferView | ArrayBuffer, signature: string | null | undefined, options?: VerifyEventsOptions): PushEvent[]
 
+// --- Turbo Streams (Hotwire) and htmx ------------------------------------------------------------
+
+/** Options of `subscribeUrl`, `turbo.streamSourceTag` and `htmx.sseAttributes`. */
+export interface SubscribeUrlOptions {
+  /** Sent as `?consumer=`; the token is signed for this consumer id only. */
+  consumer?: string | null
+  /** Seconds until the token expires. Default: 3600 (`Token.sign`'s). */
+  expiresIn?: number | null
+  /** `false` for a server without `--auth token`: no token in the URL (then `secret` and `expiresIn` throw `TypeError`). Default: `true`. */
+  token?: boolean | null
+  /** The server's `--secret`, to sign the token. Default: `process.env.PUSH_SECRET`; with neither, `InvalidConfigError`. */
+  secret?: string | ArrayBufferView | ArrayBuffer | null
+  /**
+   * The push server as browsers reach it (`https://push.example.com`), a trailing `/` dropped.
+   * Default: `process.env.PUSH_PUBLIC_URL`, else `PUSH_URL`, else `http://127.0.0.1:4000`.
+   */
+  url?: string | null
+  /**
+   * How the stream announces a gap (messages gone before the browser resumed): `'event'`, the
+   * server's default (an `event: gap`; htmx reacts with `hx-trigger="sse:gap"`), or
+   * `'turbo-refresh'` (a Turbo `refresh` action, which reloads the page). Default: not sent.
+   */
+  gap?: 'event' | 'turbo-refresh' | null
+}
+
+/**
+ * The URL a browser's EventSource subscribes to `channel` with:
+ * `<base><channel>?gap=<gap>&consumer=<id>&token=<token>` (each part only when it applies, values
+ * percent-encoded), the token signed for exactly that channel and consumer. Throws
+ * `InvalidChannelError` (not a channel; a token pattern like `/rooms/*` is not one either),
+ * `InvalidConfigError` (no secret, or a bad consumer id or expiry), or `TypeError` for wrong
+ * options.
+ */
+export declare function subscribeUrl(channel: string, options?: SubscribeUrlOptions): string
+
+/** Where a publish goes and how: the options every publishing helper of `turbo` and `htmx` takes. */
+export interface HelperPublishOptions {
+  /** The channel (`'/rooms/1'`) or channels to publish to. */
+  to: string | readonly string[]
+  /** The producer to publish with. Default: the default producer (`PUSH_URL`, `PUSH_PUBLISH_KEY`), as `publish()`. */
+  producer?: Producer | null
+  /** As `PublishOptions.idempotencyKey`. */
+  idempotencyKey?: string | null
+}
+
+/** Turbo Streams (Hotwire): `turbo.stream(...)`, `await turbo.append({ to, target, html })`, `turbo.streamSourceTag(channel)`. */
+export declare namespace turbo {
+  /** The Turbo Stream actions. */
+  type Action = 'append' | 'prepend' | 'replace' | 'update' | 'remove' | 'before' | 'after' | 'refresh'
+
+  /** Exactly one of `target` (an element id) and `targets` (a CSS selector). */
+  type Target = { target: string; targets?: null } | { targets: string; target?: null }
+  /** Exactly one of `html` (markup, inserted as is) and `text` (HTML-escaped first); `''` is allowed. */
+  type Content = { html: string; text?: null } | { text: string; html?: null }
+  /** append, prepend, before, after. */
+  type InsertOptions = Target & Content & { method?: null; requestId?: null }
+  /** replace, update: `method: 'morph'` morphs the target instead of replacing it (Turbo 8). */
+  type ReplaceOptions = Target & Content & { method?: 'morph' | null; requestId?: null }
+  /** remove: no content. */
+  type RemoveOptions = Target & { html?: null; text?: null; method?: null; requestId?: null }
+  /** refresh: the whole page reloads (a `requestId` lets the page that caused it skip it). */
+  interface RefreshOptions {
+    requestId?: string | null
+    target?: null
+    targets?: null
+    html?: null
+    text?: null
+    method?: null
+  }
+
+  /**
+   * The `<turbo-stream>` fragment, e.g.
+   * `<turbo-stream action="append" target="messages"><template><li>hi</li></template></turbo-stream>`.
+   * Attribute values are HTML-escaped. Throws `TypeError` for a bad action or options.
+   */
+  function stream(action: 'append' | 'prepend' | 'before' | 'after', options: InsertOptions): string
+  function stream(action: 'replace' | 'update', options: ReplaceOptions): string
+  function stream(action: 'remove', options: RemoveOptions): string
+  function stream(action: 'refresh', options?: RefreshOptions): string
+
+  /**
+   * Publishes the fragment to `to` with content type `text/vnd.turbo-stream.html`; resolves to
+   * the message id. Rejects with `TypeError` for bad options, or the publish's `PushError`s
+   * (`InvalidChannelError`, ...).
+   */
+  function broadcast(action: 'append' | 'prepend' | 'before' | 'after', options: InsertOptions & HelperPublishOptions): Promise<string>
+  function broadcast(action: 'replace' | 'update', options: ReplaceOptions & HelperPublishOptions): Promise<string>
+  function broadcast(action: 'remove', options: RemoveOptions & HelperPublishOptions): Promise<string>
+  function broadcast(action: 'refresh', options: RefreshOptions & HelperPublishOptions): Promise<string>
+
+  /** `broadcast('append', options)`. */
+  function append(options: InsertOptions & HelperPublishOptions): Promise<string>
+  /** `broadcast('prepend', options)`. */
+  function prepend(options: InsertOptions & HelperPublishOptions): Promise<string>
+  /** `broadcast('replace', options)`. */
+  function replace(options: ReplaceOptions & HelperPublishOptions): Promise<string>
+  /** `broadcast('update', options)`. */
+  function update(options: ReplaceOptions & HelperPublishOptions): Promise<string>
+  /** `broadcast('remove', options)`. */
+  function remove(options: RemoveOptions & HelperPublishOptions): Promise<string>
+  /** `broadcast('before', options)`. */
+  function before(options: InsertOptions & HelperPublishOptions): Promise<string>
+  /** `broadcast('after', options)`. */
+  function after(options: InsertOptions & HelperPublishOptions): Promise<string>
+  /** `broadcast('refresh', options)`. */
+  function refresh(options: RefreshOptions & HelperPublishOptions): Promise<string>
+
+  /**
+   * `<turbo-stream-source src="URL"></turbo-stream-source>`, URL being
+   * `subscribeUrl(channel, { ...options, gap: 'turbo-refresh' })` (escaped for the attribute): a
+   * plain string, to output unescaped in a template. Throws as `subscribeUrl`.
+   */
+  function streamSourceTag(channel: string, options?: Omit<SubscribeUrlOptions, 'gap'> & { gap?: 'turbo-refresh' | null }): string
+}
+
+/** htmx with its SSE extension: `await htmx.publish(html, { to, event })`, `htmx.sseAttributes(channel)`. */
+export declare namespace htmx {
+  interface PublishOptions extends HelperPublishOptions {
+    /**
+     * The SSE event name, what `sse-swap="<name>"` selects: 1 to 64 of `A-Z a-z 0-9 - _ . :`,
+     * not one the server sends itself (else `BadRequestError`). Default: a plain `message` event.
+     */
+    event?: string | null
+  }
+
+  /**
+   * Publishes `html` with content type `text/html; charset=utf-8` and the SSE event name
+   * `event`; resolves to the message id.
+   */
+  function publish(html: string, options: PublishOptions): Promise<string>
+
+  /**
+   * `hx-ext="sse" sse-connect="URL"`, URL being `subscribeUrl(channel, options)` (escaped for
+   * the attribute): a plain string, to output unescaped inside an element's start tag.
+   */
+  function sseAttributes(channel: string, options?: SubscribeUrlOptions): string
+}
+
 /** A duration as the server's flags take it: `'30s'`, `'500ms'`, `'5m'`, `'1h 30m'`. */
 export type Duration = string
 

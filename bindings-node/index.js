@@ -5,6 +5,10 @@
 // file turns them into the PushError subclasses it builds from sdk-core's error table.
 
 const { NativeProducer, errorTable, signToken, startServer, verifyEvents: nativeVerifyEvents } = require('./binding.js')
+const { argError } = require('./lib/check.js')
+const { makeSubscribeUrl } = require('./lib/subscribe-url.js')
+const { makeTurbo } = require('./lib/turbo.js')
+const { makeHtmx } = require('./lib/htmx.js')
 
 /** Base class of every push-rs error; `code` is stable across languages and versions. */
 class PushError extends Error {
@@ -52,10 +56,6 @@ function native(call) {
   return result instanceof Promise ? result.catch((err) => { throw fromNative(err) }) : result
 }
 
-function argError(what, expected, value) {
-  const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value
-  return new TypeError(`${what} must be ${expected}, got ${got}`)
-}
 
 /** Checks the JavaScript types; sdk-core checks the values. */
 function nativeConfig(options) {
@@ -512,8 +512,26 @@ class Server {
   }
 }
 
+// --- Turbo Streams and htmx (lib/; docs/HOTWIRE_HTMX.md) ----------------------------------------
+
+/**
+ * Throws sdk-core's InvalidChannelError unless `name` is a channel (not a token pattern). The
+ * addon checks names where it uses them and exports no check of its own, so this asks the token
+ * signer, which checks the prefix of a pattern `<prefix>/*` as a channel name: for `name + '/*'`
+ * that is exactly `name`, with sdk-core's own message. (The empty name is refused as it is.)
+ */
+function checkChannel(name) {
+  native(() => signToken({ secret: CHANNEL_CHECK_SECRET, channel: name === '' ? '' : `${name}/*` }))
+}
+const CHANNEL_CHECK_SECRET = new Uint8Array([0]) // signs nothing anyone sees: the token is dropped
+
+const { subscribeUrl, urlFor } = makeSubscribeUrl({ Token, checkChannel, InvalidConfigError: errorClasses.InvalidConfigError })
+const turbo = makeTurbo({ Producer, publish, urlFor })
+const htmx = makeHtmx({ Producer, publish, urlFor })
+
 module.exports = {
   Producer, Server, Publication, Channel, publish, channel, channels, eachChannel, disconnect, Token, verifyEvents, PushError,
+  subscribeUrl, turbo, htmx,
   ...errorClasses,
 }
 // For the tests (not API, and under a symbol so that no ESM name shows it): how an addon error

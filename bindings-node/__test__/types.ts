@@ -4,6 +4,7 @@ import push = require('push-rs')
 import { InvalidConfigError, Producer, PushError, Server, TimeoutError, Token, publish, type PushErrorCode, type Publication, type ServerOptions, type TokenOptions } from 'push-rs'
 import { Channel, channel, channels, disconnect, eachChannel, type ChannelInfo, type ChannelPage, type Disconnected, type Gap, type History, type HistoryMessage, type HistoryOptions } from 'push-rs'
 import { verifyEvents, type Member, type Presence, type PushEvent, type VerifyEventsOptions } from 'push-rs'
+import { htmx, subscribeUrl, turbo, type HelperPublishOptions, type SubscribeUrlOptions } from 'push-rs'
 
 async function typeTests(): Promise<void> {
   const p = new Producer()
@@ -84,6 +85,76 @@ async function typeTests(): Promise<void> {
   const eventInfo: Record<string, unknown> | null = event.info
   Token.sign({ channel: '/presence-lobby', consumer: 'alice', info: { name: 'Alice', tags: ['a'] } })
   Token.sign({ channel: '/presence-lobby', consumer: 'alice', info: null })
+
+  // Turbo Streams and htmx.
+  const src: string = subscribeUrl('/rooms/1')
+  subscribeUrl('/rooms/1', { consumer: 'alice', expiresIn: 60, secret: 's3cret', url: 'https://push.example', gap: 'turbo-refresh' })
+  subscribeUrl('/rooms/1', { token: false, gap: 'event', consumer: null })
+  const urlOptions: SubscribeUrlOptions = { secret: Buffer.from('s3cret') }
+  push.subscribeUrl('/a', urlOptions)
+  const fragment: string = turbo.stream('append', { target: 'messages', html: '<li>hi</li>' })
+  turbo.stream('prepend', { targets: '.messages', text: 'hi' })
+  turbo.stream('replace', { target: 'm1', html: '', method: 'morph' })
+  turbo.stream('update', { target: 'm1', text: 'x', method: null })
+  turbo.stream('remove', { target: 'm1' })
+  turbo.stream('refresh')
+  turbo.stream('refresh', { requestId: 'r1' })
+  const broadcastId: string = await turbo.broadcast('before', { to: '/rooms/1', target: 'm1', html: '<p>' })
+  await turbo.broadcast('refresh', { to: ['/a', '/b'], producer: p, idempotencyKey: 'k' })
+  const appended: string = await turbo.append({ to: '/rooms/1', target: 'messages', html: '<li>hi</li>' })
+  await turbo.prepend({ to: '/a', targets: 'ul', text: 'x' })
+  await turbo.replace({ to: '/a', target: 'x', html: '', method: 'morph' })
+  await turbo.update({ to: '/a', target: 'x', text: '' })
+  await turbo.remove({ to: '/a', target: 'x' })
+  await turbo.before({ to: '/a', target: 'x', html: '' })
+  await turbo.after({ to: '/a', target: 'x', html: '' })
+  await turbo.refresh({ to: '/a', requestId: 'r1' })
+  await push.turbo.refresh({ to: '/a' })
+  const tag: string = turbo.streamSourceTag('/rooms/1', { consumer: 'alice', url: 'https://push.example' })
+  const action: turbo.Action = 'after'
+  const publishOptions: HelperPublishOptions = { to: '/a', producer: null }
+  const htmxId: string = await htmx.publish('<p>hi</p>', { to: '/alerts', event: 'notice' })
+  await htmx.publish('<p>hi</p>', { ...publishOptions, producer: p })
+  const htmxOptions: htmx.PublishOptions = { to: '/a', event: null, idempotencyKey: 'k' }
+  await htmx.publish('', htmxOptions)
+  const attrs: string = htmx.sseAttributes('/alerts', { consumer: 'alice', gap: 'event' })
+
+  // @ts-expect-error not an action
+  turbo.stream('insert', { target: 'x', html: '' })
+  // @ts-expect-error append needs content
+  turbo.stream('append', { target: 'x' })
+  // @ts-expect-error append needs a target
+  turbo.stream('append', { html: '' })
+  // @ts-expect-error target or targets, not both
+  turbo.stream('append', { target: 'x', targets: '.x', html: '' })
+  // @ts-expect-error html or text, not both
+  turbo.stream('update', { target: 'x', html: '', text: '' })
+  // @ts-expect-error remove takes no content
+  turbo.stream('remove', { target: 'x', html: '' })
+  // @ts-expect-error refresh takes no target
+  turbo.stream('refresh', { target: 'x' })
+  // @ts-expect-error morph is for replace and update only
+  turbo.stream('append', { target: 'x', html: '', method: 'morph' })
+  // @ts-expect-error the only method is morph
+  turbo.stream('replace', { target: 'x', html: '', method: 'swap' })
+  // @ts-expect-error requestId is for refresh only
+  turbo.stream('remove', { target: 'x', requestId: 'r' })
+  // @ts-expect-error a broadcast needs `to`
+  await turbo.append({ target: 'x', html: '' })
+  // @ts-expect-error the producer is a Producer
+  await turbo.remove({ to: '/a', target: 'x', producer: 'http://127.0.0.1:4000' })
+  // @ts-expect-error streamSourceTag sets the gap itself
+  turbo.streamSourceTag('/a', { gap: 'event' })
+  // @ts-expect-error unknown option
+  subscribeUrl('/a', { tokens: false })
+  // @ts-expect-error gap is 'event' or 'turbo-refresh'
+  subscribeUrl('/a', { gap: 'refresh' })
+  // @ts-expect-error htmx publishes HTML text
+  await htmx.publish(Buffer.from('<p>'), { to: '/a' })
+  // @ts-expect-error htmx.publish needs `to`
+  await htmx.publish('<p>', { event: 'notice' })
+
+  void [src, fragment, broadcastId, appended, tag, action, htmxId, attrs]
 
   // @ts-expect-error presence() takes no options
   await room.presence({ fresh: true })
