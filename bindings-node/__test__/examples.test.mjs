@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test'
 import { promisify } from 'node:util'
 import { execFile } from 'node:child_process'
 
-import { cleanEnv, freePort, heldLongPolls, longPoll, packageDir, runNode, startServer } from './helpers.mjs'
+import { cleanEnv, freePort, heldLongPolls, longPoll, packageDir, runNode, sse, startServer, waitFor } from './helpers.mjs'
 
 describe('examples', () => {
   let server
@@ -71,6 +71,63 @@ describe('examples', () => {
     assert.equal((await badToken.json()).error, 'INVALID_CHANNEL')
 
     // SIGTERM closes the listener and the producer; nothing else keeps the app alive.
+    app.kill('SIGTERM')
+    const [code] = await once(app, 'exit')
+    assert.equal(code, 0)
+  })
+
+  test('hotwire-express.mjs renders the Turbo tag and htmx attributes; its forms broadcast and publish to the subscribed pages', async (t) => {
+    const hotwire = await startServer({ auth: 'token', secret: 's3cret' })
+    t.after(() => hotwire.stop())
+    // Browsers reach the server as localhost (PUSH_PUBLIC_URL), the app as 127.0.0.1 (PUSH_URL).
+    const publicUrl = `http://localhost:${hotwire.port}`
+    const app = spawn(process.execPath, [path.join(packageDir, 'examples', 'hotwire-express.mjs')], {
+      env: cleanEnv({ PUSH_URL: hotwire.url, PUSH_PUBLIC_URL: publicUrl, PUSH_SECRET: 's3cret', PORT: '0' }),
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    t.after(() => app.kill('SIGKILL'))
+    const [line] = await once(app.stdout, 'data')
+    const base = String(line).match(/^listening on (http:\/\/127\.0\.0\.1:\d+)$/m)?.[1]
+    assert.ok(base, String(line))
+
+    const page = await fetch(`${base}/`)
+    assert.equal(page.status, 200)
+    assert.match(page.headers.get('content-type'), /^text\/html/)
+    const html = await page.text()
+    const unescape = (value) => value.replaceAll('&amp;', '&')
+    const src = unescape(html.match(/<turbo-stream-source src="([^"]+)"><\/turbo-stream-source>/)?.[1] ?? '')
+    const connect = unescape(html.match(/<div hx-ext="sse" sse-connect="([^"]+)">/)?.[1] ?? '')
+    assert.match(src, new RegExp(`^${publicUrl}/rooms/lobby\\?gap=turbo-refresh&token=push1\\.`), html)
+    assert.match(connect, new RegExp(`^${publicUrl}/notices\\?token=push1\\.`), html)
+    assert.match(html, /<ul id="messages"><\/ul>/)
+    assert.match(html, /<div id="notice" sse-swap="notice">/)
+
+    // The page's two subscriptions, as its EventSources open them.
+    const chat = await sse(hotwire.url, src.slice(publicUrl.length))
+    const notices = await sse(hotwire.url, connect.slice(publicUrl.length))
+    t.after(() => Promise.all([chat.close(), notices.close()]))
+    assert.deepEqual([chat.status, notices.status], [200, 200])
+    const refused = await fetch(`${hotwire.url}/notices${new URL(src).search}`, { headers: { accept: 'text/event-stream' } })
+    await refused.body?.cancel()
+    assert.equal(refused.status, 403, "the chat's token does not open the notices")
+
+    const form = (fields) => ({ method: 'POST', body: new URLSearchParams(fields) })
+    const posted = await fetch(`${base}/messages`, form({ text: 'hi <all> & "you"' }))
+    assert.equal(posted.status, 204)
+    const id = posted.headers.get('push-id')
+    assert.match(id, /^\d+$/)
+    await waitFor(() => chat.text.includes('target="count"'), 'the count update on the chat stream')
+    assert.match(chat.text, new RegExp(`id: ${id}\ndata: <turbo-stream action="append" target="messages"><template><li>hi &#60;all&#62; &#38; &#34;you&#34;</li></template></turbo-stream>\n\n`
+      + 'id: \\d+\ndata: <turbo-stream action="update" target="count"><template>1</template></turbo-stream>\n\n$'))
+
+    const notice = await fetch(`${base}/notices`, form({ text: 'Deploy at 5' }))
+    assert.equal(notice.status, 204)
+    const noticeId = notice.headers.get('push-id')
+    await waitFor(() => notices.text.includes('Deploy at 5'), 'the notice on the htmx stream')
+    assert.match(notices.text, new RegExp(`id: ${noticeId}\nevent: notice\ndata: <strong>Deploy at 5</strong>\n\n$`))
+    const latest = await fetch(`${base}/notice`)
+    assert.equal(await latest.text(), '<strong>Deploy at 5</strong>', 'what a page fetches after a gap')
+
     app.kill('SIGTERM')
     const [code] = await once(app, 'exit')
     assert.equal(code, 0)
