@@ -20,6 +20,15 @@
     with push.Server(history_size=100) as server:               # the server, in this process
         push.Producer(server.url).publish("hi").to("/greetings")
 
+    push.turbo.append(to="/rooms/1", target="messages", html="<li>hi</li>")  # Turbo Streams
+    push.turbo.stream_source_tag("/rooms/1")                   # the page's <turbo-stream-source>
+    push.htmx.publish("<li>hi</li>", to="/rooms/1", event="chat")  # htmx: sse-swap="chat"
+    push.htmx.sse_attributes("/rooms/1")                       # hx-ext="sse" sse-connect="..."
+    push.subscribe_url("/rooms/1")                             # an EventSource's URL, with a token
+
+Templates: ``push.jinja.install(env)`` (Jinja2, Flask), ``"push.django"`` in ``INSTALLED_APPS``
+and ``{% load push %}`` (Django).
+
 The ``push-server`` command (also ``python -m push``) is installed with the package.
 
 The work is done by the Rust core (sdk-core) in the compiled module ``push._push``.
@@ -62,6 +71,8 @@ from push._push import (
     verify_events,
 )
 from push.aio import AsyncChannel, AsyncProducer, AsyncPublish
+from push._html import SafeHTML, subscribe_url
+from push import htmx, turbo
 
 __all__ = [
     "__version__",
@@ -95,6 +106,11 @@ __all__ = [
     "default_producer",
     "close_default",
     "Data",
+    # Turbo Streams and htmx (push/turbo.py, push/htmx.py, push/_html.py).
+    "turbo",
+    "htmx",
+    "subscribe_url",
+    "SafeHTML",
     # The exceptions (push._errors): the classes of docs/ERRORS.md's table.
     "PushError",
     "InvalidChannelError",
