@@ -394,8 +394,9 @@ export interface SubscribeUrlOptions {
   /** The server's `--secret`, to sign the token. Default: `process.env.PUSH_SECRET`; with neither, `InvalidConfigError`. */
   secret?: string | ArrayBufferView | ArrayBuffer | null
   /**
-   * The push server as browsers reach it (`https://push.example.com`), a trailing `/` dropped.
-   * Default: `process.env.PUSH_PUBLIC_URL`, else `PUSH_URL`, else `http://127.0.0.1:4000`.
+   * The push server as browsers reach it (`https://push.example.com`, or with a path behind a
+   * proxy), a trailing `/` dropped. Default (an empty value counts as none):
+   * `process.env.PUSH_PUBLIC_URL`, else `PUSH_URL`, else `http://127.0.0.1:4000`.
    */
   url?: string | null
   /**
@@ -411,8 +412,9 @@ export interface SubscribeUrlOptions {
  * `<base><channel>?gap=<gap>&consumer=<id>&token=<token>` (each part only when it applies, values
  * percent-encoded), the token signed for exactly that channel and consumer. Throws
  * `InvalidChannelError` (not a channel; a token pattern like `/rooms/*` is not one either),
- * `InvalidConfigError` (no secret, or a bad consumer id or expiry), or `TypeError` for wrong
- * options.
+ * `InvalidConfigError` (no secret: set `PUSH_SECRET` or pass `token: false`; an empty consumer id
+ * or one with a line break; a negative expiry; a base that is not an `http(s)://` URL without
+ * query), or `TypeError` for wrong options.
  */
 export declare function subscribeUrl(channel: string, options?: SubscribeUrlOptions): string
 
