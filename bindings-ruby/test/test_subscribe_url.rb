@@ -52,6 +52,11 @@ class TestSubscribeUrl < Minitest::Test
       with_env("PUSH_PUBLIC_URL" => "") do
         assert_equal "http://push.internal:4000/rooms/1", Push.subscribe_url("/rooms/1", token: false)
       end
+      # Values are trimmed (as the push-rs core reads PUSH_URL): a blank one counts as none too.
+      with_env("PUSH_PUBLIC_URL" => " \t") do
+        assert_equal "http://push.internal:4000/rooms/1", Push.subscribe_url("/rooms/1", token: false)
+        assert_equal "http://localhost:9/rooms/1", Push.subscribe_url("/rooms/1", token: false, url: " http://localhost:9/ ")
+      end
     end
     with_env("PUSH_URL" => "") do
       assert_equal "http://127.0.0.1:4000/rooms/1", Push.subscribe_url("/rooms/1", token: false)

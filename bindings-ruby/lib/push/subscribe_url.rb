@@ -32,10 +32,12 @@ module Push
     end
 
     # The base URL: +url+, else ENV["PUSH_PUBLIC_URL"], else ENV["PUSH_URL"], else the default
-    # (an empty value counts as none), without trailing "/".
+    # (trimmed; a blank value counts as none, as the push-rs core reads PUSH_URL), without
+    # trailing "/".
     def base(url)
       url = url.to_s unless url.nil? || url.is_a?(String)
       from, value = [["url:", url], ["PUSH_PUBLIC_URL", ENV["PUSH_PUBLIC_URL"]], ["PUSH_URL", ENV["PUSH_URL"]]]
+                    .map { |source, candidate| [source, candidate&.strip] }
                     .find { |_, candidate| !candidate.nil? && !candidate.empty? }
       return DEFAULT_URL if value.nil?
 
@@ -99,7 +101,7 @@ module Push
     # @param expires_in [Numeric, nil] seconds until the token expires; nil: one hour.
     # @param token [Boolean] false: no token (a server without `--auth token`).
     # @param secret [String, nil] the server's `--secret`; nil: ENV["PUSH_SECRET"].
-    # @param url [String, URI, nil] the push server as browsers reach it; nil (or empty):
+    # @param url [String, URI, nil] the push server as browsers reach it; nil (or blank):
     #   ENV["PUSH_PUBLIC_URL"], else ENV["PUSH_URL"], else "http://127.0.0.1:4000". A trailing
     #   "/" is dropped; a path is kept ("https://example.com/push" + "/rooms/42").
     # @param gap [String, Symbol, nil] how the server announces a gap: "event" (an `event: gap`,
