@@ -121,14 +121,15 @@ def server(start_server: Callable[..., Server]) -> Server:
 class Sse:
     """An SSE subscription read line by line (http.client, as any client would)."""
 
-    def __init__(self, server: Server, path: str) -> None:
+    def __init__(self, server: Server, path: str, headers: Optional[Dict[str, str]] = None) -> None:
         self.connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-        self.connection.request("GET", path, headers={"Accept": "text/event-stream"})
+        self.connection.request("GET", path, headers={"Accept": "text/event-stream", **(headers or {})})
         self.response = self.connection.getresponse()
         self.status = self.response.status
 
     def next_event(self) -> Optional[Dict[str, str]]:
-        """The next event's fields (`event`, `data`, `id`), or None at the end of the stream."""
+        """The next event's fields (`event`, `data`, `id`), or None at the end of the stream.
+        Data lines are joined with newlines, as an EventSource does."""
         fields: Dict[str, str] = {}
         while True:
             line = self.response.readline()
@@ -142,7 +143,8 @@ class Sse:
             if text.startswith(":"):
                 continue  # a heartbeat
             name, _, value = text.partition(":")
-            fields[name] = value[1:] if value.startswith(" ") else value
+            value = value[1:] if value.startswith(" ") else value
+            fields[name] = fields[name] + "\n" + value if name == "data" and "data" in fields else value
 
     def close(self) -> None:
         self.connection.close()

@@ -4,7 +4,7 @@ key is written with ``str()``)."""
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Literal, Optional, Union
 
 from push import htmx, turbo
 from push._html import SafeHTML
@@ -23,12 +23,13 @@ def push_turbo_stream_from(
     consumer: Any = None,
     expires_in: Optional[int] = None,
     token: bool = True,
-    secret: Optional[str] = None,
+    secret: Union[str, bytes, None] = None,
     url: Optional[str] = None,
+    gap: Optional[Literal["event", "turbo-refresh"]] = "turbo-refresh",
 ) -> SafeHTML:
     """:func:`push.turbo.stream_source_tag` for a template (``consumer`` may be any value: it is
     written with ``str()``)."""
-    return turbo.stream_source_tag(channel, consumer=_consumer(consumer), expires_in=expires_in, token=token, secret=secret, url=url)
+    return turbo.stream_source_tag(channel, consumer=_consumer(consumer), expires_in=expires_in, token=token, secret=secret, url=url, gap=gap)
 
 
 def push_sse_attributes(
@@ -37,9 +38,10 @@ def push_sse_attributes(
     consumer: Any = None,
     expires_in: Optional[int] = None,
     token: bool = True,
-    secret: Optional[str] = None,
+    secret: Union[str, bytes, None] = None,
     url: Optional[str] = None,
+    gap: Optional[Literal["event", "turbo-refresh"]] = None,
 ) -> SafeHTML:
     """:func:`push.htmx.sse_attributes` for a template (``consumer`` may be any value: it is
     written with ``str()``)."""
-    return htmx.sse_attributes(channel, consumer=_consumer(consumer), expires_in=expires_in, token=token, secret=secret, url=url)
+    return htmx.sse_attributes(channel, consumer=_consumer(consumer), expires_in=expires_in, token=token, secret=secret, url=url, gap=gap)

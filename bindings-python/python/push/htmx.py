@@ -19,7 +19,7 @@ The same names and outputs as ``Push::Htmx`` (Ruby) and ``htmx`` (Node).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional, Union
+from typing import TYPE_CHECKING, Literal, Optional, Union
 
 from push._html import SafeHTML, escape, producer_of, subscribe_url
 from push._push import Producer
@@ -83,13 +83,14 @@ def sse_attributes(
     consumer: Optional[str] = None,
     expires_in: Optional[int] = None,
     token: bool = True,
-    secret: Optional[str] = None,
+    secret: Union[str, bytes, None] = None,
     url: Optional[str] = None,
+    gap: Optional[Literal["event", "turbo-refresh"]] = None,
 ) -> SafeHTML:
     """``hx-ext="sse" sse-connect="URL"``, the attributes of an element whose children take
     their content from ``channel`` (``sse-swap="<event>"``). ``URL`` is :func:`push.subscribe_url`
-    (same options; the gap is left at the server's default, the event ``gap``), escaped for the
-    attribute. A :class:`SafeHTML`: Jinja2 and Django insert it as is. Raises what
-    :func:`push.subscribe_url` raises."""
-    src = subscribe_url(channel, consumer=consumer, expires_in=expires_in, token=token, secret=secret, url=url)
+    (same options; ``gap`` left out by default: the server announces a gap as the event ``gap``,
+    which ``hx-trigger="sse:gap"`` reacts to), escaped for the attribute. A :class:`SafeHTML`:
+    Jinja2 and Django insert it as is. Raises what :func:`push.subscribe_url` raises."""
+    src = subscribe_url(channel, consumer=consumer, expires_in=expires_in, token=token, secret=secret, url=url, gap=gap)
     return SafeHTML(f'hx-ext="sse" sse-connect="{escape(src)}"')

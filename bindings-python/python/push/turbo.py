@@ -110,8 +110,9 @@ def stream(
       its own request caused).
 
     Attributes are written in this order (action, target or targets, method, request-id), their
-    values escaped (``& < > " '``). Raises ``ValueError`` for input that breaks these rules,
-    ``TypeError`` for a value that is not a ``str``.
+    values escaped (``& < > " '``). Raises ``ValueError`` for input that breaks these rules (and
+    an empty ``target``, ``targets`` or ``request_id``), with a message saying what the action
+    takes; ``TypeError`` for a value that is not a ``str``.
     """
     for name, value in (("target", target), ("targets", targets), ("html", html), ("text", text), ("method", method), ("request_id", request_id)):
         _check_str(name, value)
@@ -145,6 +146,8 @@ def stream(
             raise ValueError(f"method={method!r} is not a Turbo Stream method: use 'morph' (or leave it out)")
         attributes.append(("method", method))
     if request_id is not None:
+        if not request_id:
+            raise ValueError("refresh's request_id= is empty: give the id of the request that caused it, or None")
         attributes.append(("request-id", request_id))
 
     if action in ("remove", "refresh"):
@@ -451,13 +454,14 @@ def stream_source_tag(
     consumer: Optional[str] = None,
     expires_in: Optional[int] = None,
     token: bool = True,
-    secret: Optional[str] = None,
+    secret: Union[str, bytes, None] = None,
     url: Optional[str] = None,
+    gap: Optional[Literal["event", "turbo-refresh"]] = "turbo-refresh",
 ) -> SafeHTML:
     """The ``<turbo-stream-source src="URL"></turbo-stream-source>`` tag a page subscribes to
     ``channel`` with: Turbo connects an EventSource to ``URL`` and applies every fragment that
-    arrives. ``URL`` is :func:`push.subscribe_url` (same options) with ``gap="turbo-refresh"``, so
-    a gap reloads the page; it is escaped for the attribute. A :class:`SafeHTML`: Jinja2 and
-    Django insert it as is. Raises what :func:`push.subscribe_url` raises."""
-    src = subscribe_url(channel, consumer=consumer, expires_in=expires_in, token=token, secret=secret, url=url, gap="turbo-refresh")
+    arrives. ``URL`` is :func:`push.subscribe_url` (same options) with ``gap="turbo-refresh"`` by
+    default, so a gap reloads the page; it is escaped for the attribute. A :class:`SafeHTML`:
+    Jinja2 and Django insert it as is. Raises what :func:`push.subscribe_url` raises."""
+    src = subscribe_url(channel, consumer=consumer, expires_in=expires_in, token=token, secret=secret, url=url, gap=gap)
     return SafeHTML(f'<turbo-stream-source src="{escape(src)}"></turbo-stream-source>')

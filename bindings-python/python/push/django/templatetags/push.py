@@ -5,7 +5,7 @@ is written with ``str()``). Both give :class:`push.SafeHTML`, which autoescaping
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Literal, Optional, Union
 
 from django import template
 
@@ -22,11 +22,12 @@ def push_turbo_stream_from(
     consumer: Any = None,
     expires_in: Optional[int] = None,
     token: bool = True,
-    secret: Optional[str] = None,
+    secret: Union[str, bytes, None] = None,
     url: Optional[str] = None,
+    gap: Optional[Literal["event", "turbo-refresh"]] = "turbo-refresh",
 ) -> SafeHTML:
     """``<turbo-stream-source src="...">`` subscribing the page to ``channel``."""
-    return _templates.push_turbo_stream_from(channel, consumer=consumer, expires_in=expires_in, token=token, secret=secret, url=url)
+    return _templates.push_turbo_stream_from(channel, consumer=consumer, expires_in=expires_in, token=token, secret=secret, url=url, gap=gap)
 
 
 @register.simple_tag
@@ -36,8 +37,9 @@ def push_sse_attributes(
     consumer: Any = None,
     expires_in: Optional[int] = None,
     token: bool = True,
-    secret: Optional[str] = None,
+    secret: Union[str, bytes, None] = None,
     url: Optional[str] = None,
+    gap: Optional[Literal["event", "turbo-refresh"]] = None,
 ) -> SafeHTML:
     """``hx-ext="sse" sse-connect="..."`` subscribing an element to ``channel``."""
-    return _templates.push_sse_attributes(channel, consumer=consumer, expires_in=expires_in, token=token, secret=secret, url=url)
+    return _templates.push_sse_attributes(channel, consumer=consumer, expires_in=expires_in, token=token, secret=secret, url=url, gap=gap)
