@@ -395,7 +395,7 @@ export interface SubscribeUrlOptions {
   secret?: string | ArrayBufferView | ArrayBuffer | null
   /**
    * The push server as browsers reach it (`https://push.example.com`, or with a path behind a
-   * proxy), a trailing `/` dropped. Default (an empty value counts as none):
+   * proxy), trimmed, a trailing `/` dropped. Default (a blank value counts as none):
    * `process.env.PUSH_PUBLIC_URL`, else `PUSH_URL`, else `http://127.0.0.1:4000`.
    */
   url?: string | null
@@ -492,10 +492,11 @@ export declare namespace turbo {
 
   /**
    * `<turbo-stream-source src="URL"></turbo-stream-source>`, URL being
-   * `subscribeUrl(channel, { ...options, gap: 'turbo-refresh' })` (escaped for the attribute): a
-   * plain string, to output unescaped in a template. Throws as `subscribeUrl`.
+   * `subscribeUrl(channel, options)` with `gap` defaulting to `'turbo-refresh'` (a gap arrives as
+   * a `refresh` action: Turbo reloads the page), escaped for the attribute: a plain string, to
+   * output unescaped in a template. Throws as `subscribeUrl`.
    */
-  function streamSourceTag(channel: string, options?: Omit<SubscribeUrlOptions, 'gap'> & { gap?: 'turbo-refresh' | null }): string
+  function streamSourceTag(channel: string, options?: SubscribeUrlOptions): string
 }
 
 /** htmx with its SSE extension: `await htmx.publish(html, { to, event })`, `htmx.sseAttributes(channel)`. */

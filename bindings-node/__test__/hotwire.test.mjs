@@ -164,9 +164,12 @@ describe('subscribeUrl', () => {
     assert.equal(url(both), 'https://push.example.com/rooms/1')
     assert.equal(url({ ...both, PUSH_PUBLIC_URL: undefined }), 'http://push.internal:4000/rooms/1')
     assert.equal(url(noUrlEnv), 'http://127.0.0.1:4000/rooms/1')
-    // An empty value counts as none.
+    // Values are trimmed, and an empty or blank one counts as none (as the core reads PUSH_URL).
     assert.equal(url({ ...both, PUSH_PUBLIC_URL: '' }), 'http://push.internal:4000/rooms/1')
+    assert.equal(url({ ...both, PUSH_PUBLIC_URL: ' \t' }), 'http://push.internal:4000/rooms/1')
     assert.equal(url({ PUSH_PUBLIC_URL: '', PUSH_URL: '' }, { url: '' }), 'http://127.0.0.1:4000/rooms/1')
+    assert.equal(url({ PUSH_PUBLIC_URL: ' ', PUSH_URL: ' ' }, { url: '  ' }), 'http://127.0.0.1:4000/rooms/1')
+    assert.equal(url(both, { url: ' http://localhost:9/ \n' }), 'http://localhost:9/rooms/1')
     assert.equal(url(both, { url: null }), 'https://push.example.com/rooms/1')
     // A path is kept: a server behind a reverse proxy's prefix.
     assert.equal(url(noUrlEnv, { url: 'https://example.com/push/' }), 'https://example.com/push/rooms/1')
@@ -174,7 +177,7 @@ describe('subscribeUrl', () => {
   })
 
   test('a base that is not an http(s) URL without query is an InvalidConfigError naming where it came from', () => {
-    for (const base of ['push.example.com', '/push', 'ftp://push.example.com', 'https://push.example.com/?a=1', 'https://', 'https://a b']) {
+    for (const base of ['push.example.com', '/push', 'ftp://push.example.com', 'https://push.example.com/?a=1', 'https://push.example.com/#top', 'https://', 'https://a b']) {
       assertPushError(() => subscribeUrl('/a', { token: false, url: base }), InvalidConfigError,
         new RegExp(`^the subscribe URL's base \\(options\\.url ${JSON.stringify(base).replace(/[.?/]/g, '\\$&')}\\) is not an http:// or https:// URL`))
     }
@@ -253,7 +256,7 @@ describe('subscribeUrl', () => {
 })
 
 describe('tags', () => {
-  test('turbo.streamSourceTag: <turbo-stream-source> with gap=turbo-refresh, the src escaped for the attribute', () => {
+  test('turbo.streamSourceTag: <turbo-stream-source> with gap=turbo-refresh by default, the src escaped for the attribute', () => {
     withEnv({ ...noUrlEnv, PUSH_SECRET: SECRET }, () => {
       const tag = turbo.streamSourceTag('/rooms/1', { consumer: 'a"b' })
       const match = tag.match(/^<turbo-stream-source src="([^"]*)"><\/turbo-stream-source>$/)
@@ -267,8 +270,12 @@ describe('tags', () => {
       assert.equal(turbo.streamSourceTag('/rooms/1', { token: false, gap: 'turbo-refresh' }),
         '<turbo-stream-source src="http://127.0.0.1:4000/rooms/1?gap=turbo-refresh"></turbo-stream-source>')
       assert.equal(typeof tag, 'string', 'a plain string')
-      assertTypeError(() => turbo.streamSourceTag('/rooms/1', { gap: 'event' }),
-        /^turbo\.streamSourceTag announces gaps as a Turbo refresh \(gap "turbo-refresh"\); got options\.gap "event"$/)
+      assert.equal(turbo.streamSourceTag('/rooms/1', { token: false, gap: null }),
+        '<turbo-stream-source src="http://127.0.0.1:4000/rooms/1?gap=turbo-refresh"></turbo-stream-source>', 'null: the default')
+      assert.equal(turbo.streamSourceTag('/rooms/1', { token: false, gap: 'event' }),
+        '<turbo-stream-source src="http://127.0.0.1:4000/rooms/1?gap=event"></turbo-stream-source>', 'the default can be overridden')
+      assertTypeError(() => turbo.streamSourceTag('/rooms/1', { token: false, gap: 'reload' }),
+        /^turbo\.streamSourceTag: options\.gap must be "event" or "turbo-refresh", got "reload"$/)
       assertTypeError(() => turbo.streamSourceTag('/rooms/1', { target: 'x' }), /^turbo\.streamSourceTag: unknown option "target"/)
       assertTypeError(() => turbo.streamSourceTag(), /^turbo\.streamSourceTag: the channel must be a string/)
       assertPushError(() => turbo.streamSourceTag('rooms'), InvalidChannelError)

@@ -143,8 +143,9 @@ async function typeTests(): Promise<void> {
   await turbo.append({ target: 'x', html: '' })
   // @ts-expect-error the producer is a Producer
   await turbo.remove({ to: '/a', target: 'x', producer: 'http://127.0.0.1:4000' })
-  // @ts-expect-error streamSourceTag sets the gap itself
-  turbo.streamSourceTag('/a', { gap: 'event' })
+  turbo.streamSourceTag('/a', { gap: 'event', token: false })
+  // @ts-expect-error gap is 'event' or 'turbo-refresh'
+  turbo.streamSourceTag('/a', { gap: 'refresh' })
   // @ts-expect-error unknown option
   subscribeUrl('/a', { tokens: false })
   // @ts-expect-error gap is 'event' or 'turbo-refresh'

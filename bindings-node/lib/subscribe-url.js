@@ -29,13 +29,14 @@ function escapeQuery(value) {
 function makeSubscribeUrl({ Token, checkChannel, InvalidConfigError }) {
   /**
    * The base URL: `url`, else PUSH_PUBLIC_URL (what browsers use), else PUSH_URL, else the
-   * default (an empty value counts as none), without trailing `/`; InvalidConfigError unless it
-   * is an http:// or https:// URL without query (a path is kept: a server behind a prefix).
+   * default (values trimmed, a blank one counts as none, as the core reads PUSH_URL), without
+   * trailing `/`; InvalidConfigError unless it is an http:// or https:// URL without query (a
+   * path is kept: a server behind a prefix).
    */
   function baseUrl(url, where) {
     const candidates = [['options.url', optionalText(url, `${where}: options.url`)],
       ['PUSH_PUBLIC_URL', process.env.PUSH_PUBLIC_URL], ['PUSH_URL', process.env.PUSH_URL]]
-    const found = candidates.find(([, value]) => value !== undefined && value !== '')
+    const found = candidates.map(([from, value]) => [from, value?.trim()]).find(([, value]) => value)
     if (!found) return DEFAULT_URL
     const [from, value] = found
     if (!/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/i.test(value)) {

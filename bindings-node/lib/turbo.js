@@ -92,11 +92,9 @@ function makeTurbo({ Producer, publish, urlFor }) {
 
   function streamSourceTag(channel, options) {
     const where = 'turbo.streamSourceTag'
-    const gap = options?.gap
-    if (given(gap) && gap !== 'turbo-refresh') {
-      throw new TypeError(`${where} announces gaps as a Turbo refresh (gap "turbo-refresh"); got options.gap ${described(gap)}`)
-    }
-    const src = urlFor(channel, { ...knownOptions(options, ['consumer', 'expiresIn', 'token', 'secret', 'url', 'gap'], where), gap: 'turbo-refresh' }, where)
+    // A gap arrives as a refresh action by default, so Turbo reloads the page.
+    const checked = knownOptions(options, ['consumer', 'expiresIn', 'token', 'secret', 'url', 'gap'], where)
+    const src = urlFor(channel, { ...checked, gap: checked.gap ?? 'turbo-refresh' }, where)
     return `<turbo-stream-source src="${escapeHtml(src)}"></turbo-stream-source>`
   }
 
