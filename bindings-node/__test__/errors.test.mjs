@@ -305,13 +305,15 @@ describe('the error table', () => {
     test('the doc lists the six failures', () => {
       assert.deepEqual(failures.map(([failure]) => failure).sort(), Object.keys(causes).sort())
     })
-    for (const [failure, , , nodeClass] of failures) {
+    for (const [failure, , , nodeClass, maybeStored] of failures) {
       test(`${failure}: ${nodeClass}`, async (t) => {
         const row = table.find((r) => r.className === nodeClass)
         assert.ok(row, `${nodeClass} is in the native table`)
         const err = await rejection(() => causes[failure](t))
         assertPushError(err, push[nodeClass], row.code)
         assert.equal(err.retryable, row.retryable)
+        // What happened, where known (a refused connection sent nothing), else the kind's rule.
+        assert.equal(err.maybeStored, maybeStored === 'yes')
       })
     }
   })

@@ -64,7 +64,7 @@ pub fn to_rejection(env: &Env, e: &push_core::Error) -> Error {
     }
     let info = e.kind().info();
     let _ = object.set("retryable", info.retryable);
-    let _ = object.set("maybeStored", info.maybe_stored);
+    let _ = object.set("maybeStored", e.maybe_stored());
     Error::from(object.to_unknown())
 }
 

@@ -27,7 +27,7 @@ pub fn to_py(py: Python<'_>, error: &Error) -> PyErr {
             Ok(class) => class,
             Err(_) => module.getattr("PushError")?,
         };
-        let exception = class.call1((error.message(), info.code, error.status(), info.retryable, info.maybe_stored))?;
+        let exception = class.call1((error.message(), info.code, error.status(), info.retryable, error.maybe_stored()))?;
         Ok(PyErr::from_value(exception))
     };
     // If even the lookup fails (a broken install), raise that failure: it says what is wrong.

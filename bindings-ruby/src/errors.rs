@@ -30,13 +30,13 @@ fn class(ruby: &Ruby, name: &str) -> ExceptionClass {
 /// A Ruby exception for an sdk-core error: the class of its kind's row, with `#code`, `#status`,
 /// `#retryable?` and `#maybe_stored?` set from the error and the row.
 pub fn to_ruby(ruby: &Ruby, e: &push_core::Error) -> Error {
-    raise(ruby, e.kind(), e.to_string(), e.status())
+    raise(ruby, e.kind(), e.to_string(), e.status(), e.maybe_stored())
 }
 
 /// A Ruby exception of `kind` for a failure of this layer itself (an argument that is not
 /// UTF-8, a producer used before `initialize`, ...).
 pub fn new(ruby: &Ruby, kind: ErrorKind, message: String) -> Error {
-    raise(ruby, kind, message, None)
+    raise(ruby, kind, message, None, kind.info().maybe_stored)
 }
 
 /// Calls sdk-core: its error becomes the Ruby exception of its kind, and a panic (instead of
@@ -45,7 +45,7 @@ pub fn native<T>(ruby: &Ruby, call: impl FnOnce() -> push_core::Result<T>) -> Re
     guard(call).map_err(|e| to_ruby(ruby, &e))
 }
 
-fn raise(ruby: &Ruby, kind: ErrorKind, message: String, status: Option<u16>) -> Error {
+fn raise(ruby: &Ruby, kind: ErrorKind, message: String, status: Option<u16>, maybe_stored: bool) -> Error {
     let info = kind.info();
     let class = class(ruby, info.class_name);
     match class.new_instance((message.as_str(),)) {
@@ -54,7 +54,7 @@ fn raise(ruby: &Ruby, kind: ErrorKind, message: String, status: Option<u16>) -> 
                 ("@code", info.code.into_value_with(ruby)),
                 ("@status", status.into_value_with(ruby)),
                 ("@retryable", info.retryable.into_value_with(ruby)),
-                ("@maybe_stored", info.maybe_stored.into_value_with(ruby)),
+                ("@maybe_stored", maybe_stored.into_value_with(ruby)),
             ] {
                 let _: Result<Value, _> = exception.funcall("instance_variable_set", (name, value));
             }

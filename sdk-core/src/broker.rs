@@ -87,9 +87,10 @@ pub struct Subscription {
     /// The cursor the subscription started from (the latest id for [`Position::Latest`]).
     pub start: MessageId,
     pub events: EventStream,
-    /// Its first events come from a read of the log (a cursor older than the node's memory),
-    /// not at once: a caller that wants what is there now waits for them.
-    pub reading_log: bool,
+    /// Its first events come from a read of the log (a cursor older than the node's memory), up
+    /// to this id, in steps and not at once: a caller that wants what is there now waits for
+    /// them, and a batch that ends before this id was cut.
+    pub log_until: Option<MessageId>,
 }
 
 /// Whether a broker can take publishes and deliver messages now.

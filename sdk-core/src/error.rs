@@ -138,11 +138,33 @@ pub struct Error {
     message: String,
     status: Option<u16>,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    /// What is known of whether a failed publish stored its message, when the kind's default
+    /// ([`KindInfo::maybe_stored`]) is not the answer.
+    stored: Option<bool>,
 }
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error { kind, message: message.into(), status: None, source: None }
+        Error { kind, message: message.into(), status: None, source: None, stored: None }
+    }
+
+    /// Marks an error that happened before anything was sent (the connection was refused): the
+    /// message was certainly not stored, whatever its kind usually means.
+    pub fn not_sent(mut self) -> Error {
+        self.stored = Some(false);
+        self
+    }
+
+    /// Marks an error after an earlier attempt of the same publish that may have stored it.
+    pub fn after_maybe_stored(mut self) -> Error {
+        self.stored = Some(true);
+        self
+    }
+
+    /// Whether a failed publish may still have stored its message: what happened, where known,
+    /// else the kind's rule. A caller that gets `false` may publish again without a key.
+    pub fn maybe_stored(&self) -> bool {
+        self.stored.unwrap_or(self.kind.info().maybe_stored)
     }
 
     pub fn with_status(mut self, status: u16) -> Error {

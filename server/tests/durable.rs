@@ -123,6 +123,8 @@ impl Node {
             }
             let next: u64 = batch["last_id"].as_str().unwrap().parse().unwrap();
             assert!(next > cursor, "the batch moved the cursor ({cursor} -> {next})");
+            // Cut by --max-batch or by a catch-up step alike, a batch before the end says so.
+            assert!(next >= last || batch["more"] == true, "a batch that ends at {next}, before {last}, says more: true");
             cursor = next;
         }
         (messages, gaps)

@@ -130,6 +130,11 @@ async fn a_cursor_older_than_history_gets_a_gap_on_every_transport() {
     // `limit` counts messages, not the gap in front of them.
     let (messages, gaps, _) = batch(&format!("{}/g?after={cursor}&limit=1", server.url)).await;
     assert_eq!((gaps, messages.iter().map(|m| m.0).collect::<Vec<_>>()), (vec![(from, to)], vec![ids[15]]));
+    // The batch names the gap in Push-Gap too, as a long-poll answer does.
+    let response = client().get(format!("{}/g?after={cursor}", server.url)).header("Accept", "application/json").send().await.unwrap();
+    assert_eq!(response.headers()["push-gap"].to_str().unwrap(), format!("{from}-{to}"));
+    let (_, gaps, _) = batch(&format!("{}/g?after={}", server.url, ids[16])).await;
+    assert!(gaps.is_empty());
 
     let response = client().get(format!("{}/g?after={cursor}", server.url)).send().await.unwrap();
     assert_eq!(response.status(), 200);
@@ -205,5 +210,24 @@ async fn multiplexing_delivers_many_channels_in_id_order_with_one_cursor() {
         let frame: serde_json::Value = serde_json::from_str(&event.data.unwrap()).unwrap();
         assert_eq!((common::id(&frame["id"]), frame["channel"].as_str().unwrap()), (*id, channel.as_str()));
     }
+    server.shutdown().await;
+}
+
+/// `after=0` is "from before everything": on a fresh memory server nothing was lost, so no gap;
+/// history the server dropped itself still is one.
+#[tokio::test]
+async fn after_zero_on_a_fresh_memory_server_is_no_gap() {
+    let server = TestServer::with(|c| c.history_size = 3).await;
+    let ids = publish_many(&server, "/z", 2).await;
+    let (messages, gaps, _) = batch(&format!("{}/z?after=0", server.url)).await;
+    assert_eq!((gaps, messages.iter().map(|m| m.0).collect::<Vec<_>>()), (vec![], ids.clone()));
+    let response = client().get(format!("{}/z?after=0", server.url)).send().await.unwrap();
+    assert!(!response.headers().contains_key("push-gap"));
+    assert_eq!(response.headers()["push-id"].to_str().unwrap(), ids[0].to_string());
+    let more = publish_many(&server, "/z", 3).await;
+    let (messages, gaps, _) = batch(&format!("{}/z?after=0", server.url)).await;
+    assert_eq!(gaps.len(), 1, "the evicted messages are a gap: {gaps:?}");
+    assert!(gaps[0].0 <= ids[0] && gaps[0].1 == ids[1], "{gaps:?} covers {ids:?}");
+    assert_eq!(messages.iter().map(|m| m.0).collect::<Vec<_>>(), more);
     server.shutdown().await;
 }

@@ -131,6 +131,9 @@ impl HttpTransport {
         }
         let what = if e.is_timeout() { "timed out talking to" } else { "could not reach" };
         let detail = if cause.is_empty() { e.to_string() } else { cause };
-        Error::new(kind, format!("{what} push server at {}: {detail}", self.base)).with_source(e)
+        let refused = e.is_connect();
+        let error = Error::new(kind, format!("{what} push server at {}: {detail}", self.base)).with_source(e);
+        // No connection: the request never left this process.
+        if refused { error.not_sent() } else { error }
     }
 }

@@ -269,12 +269,16 @@ impl Producer {
     {
         let deadline = tokio::time::Instant::now() + self.inner.timeout;
         let mut backoff = Duration::from_millis(50);
+        // Whether an attempt so far may have stored the message: then the last error says so too.
+        let mut maybe_stored = false;
         loop {
             let error = match tokio::time::timeout_at(deadline, attempt()).await {
                 Ok(Ok(answer)) => return Ok(answer),
                 Ok(Err(e)) => e,
                 Err(_) => Error::new(ErrorKind::Timeout, format!("{silence} from {} within {:?}", self.inner.url, self.inner.timeout)),
             };
+            let error = if maybe_stored { error.after_maybe_stored() } else { error };
+            maybe_stored = error.maybe_stored();
             if !retry_safe(&error) || tokio::time::Instant::now() + backoff >= deadline {
                 return Err(error);
             }

@@ -49,7 +49,7 @@ impl TokenAuth {
                 None if claims.iter().any(|c| c.covers(channel)) => {
                     return Err(ApiError::new(
                         ErrorKind::Forbidden,
-                        format!("the token for {channel} belongs to another consumer id (send it as the consumer id)"),
+                        format!("the token for {channel} was signed for another consumer id: subscribe with that id (?consumer=<id>, or the Consumer-Id header)"),
                     ))
                 }
                 None => return Err(ApiError::new(ErrorKind::Forbidden, format!("no token given covers the channel {channel}"))),

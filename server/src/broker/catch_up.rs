@@ -173,7 +173,7 @@ impl CatchUp {
         // Items are `None` when the catch-up read failed: the subscription then ends where it
         // stands (the client resumes with its cursor later) instead of reporting a false gap.
         type Items = std::pin::Pin<Box<dyn futures_util::Stream<Item = Option<Event>> + Send>>;
-        let reading_log = gap_end.is_some() && self.options.limit > 0;
+        let log_until = gap_end.filter(|_| self.options.limit > 0);
         let head: Items = if let Some(until) = gap_end.filter(|_| self.options.limit > 0) {
             // Only a read of its own takes a place among the bounded reads; joining one that
             // runs or has just run is free.
@@ -223,7 +223,7 @@ impl CatchUp {
             let keep = order.admit(&event);
             futures_util::future::ready(Some(keep.then_some(event)))
         });
-        Ok(Subscription { start: after, events: Box::pin(events.filter_map(futures_util::future::ready)), reading_log })
+        Ok(Subscription { start: after, events: Box::pin(events.filter_map(futures_util::future::ready)), log_until })
     }
 
     /// One read of the log for a backlog that starts with `gaps` (`None` if the read fails): ids

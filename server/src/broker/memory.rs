@@ -3,6 +3,8 @@
 //! Ids continue across restarts without storage: the counter starts at the start time in
 //! microseconds, so ids of a restarted server are above those of its previous run (unless it
 //! published more than a million messages a second) and an old cursor gets a gap, not an error.
+//! `after=0` ("from before everything") is read from this process's start: a client that has
+//! seen nothing missed nothing of a run it never saw, so it gets no gap for it.
 
 use std::sync::{Arc, Mutex};
 
@@ -16,6 +18,7 @@ use crate::hub::{Hub, HubLimits};
 pub struct MemoryBroker {
     hub: Arc<Hub>,
     next: Mutex<u64>,
+    start: MessageId,
 }
 
 impl MemoryBroker {
@@ -23,7 +26,15 @@ impl MemoryBroker {
         let start = now_millis() * 1000;
         let hub = Hub::new(MessageId(start), limits, true);
         hub.spawn_sweeper();
-        MemoryBroker { hub, next: Mutex::new(start) }
+        MemoryBroker { hub, next: Mutex::new(start), start: MessageId(start) }
+    }
+
+    /// `after=0` is this run's start (see the module doc); every other position as it is.
+    fn from(&self, from: Position) -> Position {
+        match from {
+            Position::After(MessageId::ZERO) => Position::After(self.start),
+            other => other,
+        }
     }
 }
 
@@ -45,11 +56,11 @@ impl Broker for MemoryBroker {
     }
 
     fn subscribe(&self, channels: &[Channel], from: Position) -> Result<Subscription> {
-        self.hub.subscribe(channels, from)
+        self.hub.subscribe(channels, self.from(from))
     }
 
     fn poll(&self, channels: &[Channel], from: Position) -> Result<Subscription> {
-        self.hub.poll(channels, from)
+        self.hub.poll(channels, self.from(from))
     }
 
     fn last_id(&self) -> MessageId {

@@ -34,7 +34,7 @@ impl Hub {
         }
         drop(state);
         let events = stream::unfold(pull, |mut p| async move { p.next().await.map(|e| (e, p)) });
-        Ok(Subscription { start: after, events: Box::pin(events), reading_log: false })
+        Ok(Subscription { start: after, events: Box::pin(events), log_until: None })
     }
 }
 

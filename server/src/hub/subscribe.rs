@@ -42,7 +42,7 @@ impl Hub {
             order: InOrder::new(after),
         };
         let events = stream::unfold(sync, |mut s| async move { s.next().await.map(|e| (e, s)) });
-        Ok(Subscription { start: after, events: Box::pin(events), reading_log: false })
+        Ok(Subscription { start: after, events: Box::pin(events), log_until: None })
     }
 
     /// Where a subscription from `from` starts, unless its cursor is ahead of the log (one

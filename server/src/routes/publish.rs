@@ -94,7 +94,7 @@ pub fn authorize(state: &AppState, headers: &HeaderMap, what: &str) -> ApiResult
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim);
     match given {
-        None => Err(ApiError::new(ErrorKind::Unauthorized, format!("{what} needs the publish key: send Authorization: Bearer <key>"))),
+        None => Err(ApiError::new(ErrorKind::Unauthorized, format!("{what} needs the publish key: send Authorization: Bearer <key> (SDKs and the push-server CLI take it as publish_key / --publish-key, or PUSH_PUBLISH_KEY)"))),
         Some(given) if bool::from(given.as_bytes().ct_eq(key.as_bytes())) => Ok(()),
         Some(_) => Err(ApiError::new(ErrorKind::Unauthorized, "the publish key is wrong")),
     }

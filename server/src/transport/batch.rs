@@ -27,6 +27,8 @@ fn payload_len(event: &Event) -> usize {
 struct Batch<'a> {
     messages: Vec<bytes::Bytes>,
     gaps: Vec<Frame<'a>>,
+    /// The ids every gap of the batch spans together, for `Push-Gap`.
+    gap_span: Option<(MessageId, MessageId)>,
     last_id: MessageId,
     more: bool,
 }
@@ -73,7 +75,7 @@ pub async fn answer(
 ) -> ApiResult<Response> {
     let start = subscription.start;
     let log_read = async {
-        if subscription.reading_log {
+        if subscription.log_until.is_some() {
             tokio::time::sleep(state.config.long_poll_timeout).await
         }
     };
@@ -110,17 +112,17 @@ pub async fn answer(
         }
     }
 
-    let mut batch = Batch {
-        messages: Vec::new(),
-        gaps: Vec::new(),
-        last_id: events.last().map_or(start, Event::cursor),
-        more,
-    };
+    let last_id = events.last().map_or(start, Event::cursor);
+    // A catch-up read goes in steps of --catch-up-limit: a batch that ends before the range it
+    // reads does was cut too, even when the next step was not ready yet.
+    let more = more || subscription.log_until.is_some_and(|until| last_id < until);
+    let mut batch = Batch { messages: Vec::new(), gaps: Vec::new(), gap_span: None, last_id, more };
     for event in &events {
         match event {
             Event::Message(m) => batch.messages.push(Frame::message_json_for(m, channels)),
             Event::Gap(channel, g) => {
                 batch.gaps.push(Frame::gap(channel, g));
+                batch.gap_span = Some(batch.gap_span.map_or((g.from, g.to), |(from, to)| (from.min(g.from), to.max(g.to))));
                 if let Some(guard) = guard {
                     guard.gap();
                 }
@@ -159,6 +161,10 @@ fn render(batch: Batch<'_>) -> Response {
     let mut response = ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response();
     response.headers_mut().insert(&PUSH_ID, HeaderValue::from(id.0));
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // As on a long-poll answer: a client can see a gap without reading the body.
+    if let Some((from, to)) = batch.gap_span {
+        response.headers_mut().insert(&super::PUSH_GAP, HeaderValue::from_str(&format!("{from}-{to}")).expect("digits and a dash"));
+    }
     response
 }
 
@@ -168,6 +174,7 @@ pub fn of_messages(messages: &[std::sync::Arc<push_core::Message>], channels: &[
     render(Batch {
         messages: messages.iter().map(|m| Frame::message_json_for(m, channels)).collect(),
         gaps: Vec::new(),
+        gap_span: None,
         last_id: messages.last().map_or(last, |m| m.id),
         more: false,
     })
