@@ -134,9 +134,11 @@ impl Server {
     }
 }
 
-/// The `push-server` command: `server_main(["push-server", "--bind", ...])`; returns the exit
-/// code. Blocks until the server ends (SIGINT/SIGTERM), without holding the GIL.
+/// The `push-server` command: `server_main(["--bind", ...])` (the arguments without the program
+/// name, like `sys.argv[1:]` and Ruby's `Push::Server.cli(ARGV)`); returns the exit code. Blocks
+/// until the server ends (SIGINT/SIGTERM), without holding the GIL.
 #[pyfunction]
 pub fn server_main(py: Python<'_>, argv: Vec<String>) -> i32 {
+    let argv = std::iter::once("push-server".to_owned()).chain(argv).collect();
     py.detach(|| push_server::cli::main(argv))
 }

@@ -275,7 +275,10 @@ def test_a_server_dropped_while_running_stops() -> None:
 
 
 def test_server_main_is_the_command_line(capfd: pytest.CaptureFixture[str]) -> None:
-    assert push.server_main(["push-server", "--help"]) == 0
+    # The arguments without the program name, as Ruby's Push::Server.cli(ARGV) takes them.
+    assert push.server_main(["--help"]) == 0
     assert "Usage: push-server" in capfd.readouterr().out
-    assert push.server_main(["push-server", "--no-such-flag"]) == 2
+    assert push.server_main(["--version"]) == 0
+    assert "push-server" in capfd.readouterr().out
+    assert push.server_main(["--no-such-flag"]) == 2
     assert "--no-such-flag" in capfd.readouterr().err

@@ -104,7 +104,8 @@ pub struct Config {
     pub idempotency_horizon: std::time::Duration,
 
     /// Key publishers must send as `Authorization: Bearer <key>`. Without it, anyone who can
-    /// reach the server can publish, which is only allowed on a loopback address.
+    /// reach the server can publish, which is only allowed on a loopback address. Used by the
+    /// server, `publish` and the server API's subcommands; `token` and `subscribe` ignore it.
     #[arg(long, env = "PUSH_PUBLISH_KEY", hide_env_values = true, global = true)]
     pub publish_key: Option<String>,
 
@@ -238,7 +239,8 @@ pub struct Config {
     #[arg(long, env = "PUSH_AUTH", value_enum, default_value_t = AuthMode::None)]
     pub auth: AuthMode,
 
-    /// Secret that signs subscriber tokens (for --auth token and `push-server token`).
+    /// Secret that signs subscriber tokens: used by the server with --auth token and by
+    /// `push-server token`; the other subcommands ignore it.
     #[arg(long, env = "PUSH_SECRET", hide_env_values = true, global = true)]
     pub secret: Option<String>,
 

@@ -10,7 +10,7 @@ from push._push import server_main
 
 
 def main() -> NoReturn:
-    sys.exit(server_main(["push-server", *sys.argv[1:]]))
+    sys.exit(server_main(sys.argv[1:]))
 
 
 if __name__ == "__main__":

@@ -227,8 +227,9 @@ class Server:
     ) -> Coroutine[Any, Any, None]: ...
 
 def server_main(argv: List[str]) -> int:
-    """Runs the ``push-server`` command line (``argv[0]`` is the program name) and returns its exit
-    code: ``--help`` 0, bad flags 2. Serves until SIGINT/SIGTERM; the GIL is released meanwhile."""
+    """Runs the ``push-server`` command line with ``argv`` (the arguments, without the program name:
+    ``sys.argv[1:]``, as Ruby's ``Push::Server.cli(ARGV)``) and returns its exit code: ``--help`` 0,
+    bad flags 2. Serves until SIGINT/SIGTERM; the GIL is released meanwhile."""
 
 def verify_events(
     body: Union[bytes, bytearray, memoryview, str],

@@ -48,7 +48,8 @@ pub enum Command {
     Token(TokenArgs),
     /// Publish one message to a running server (or RabbitMQ), print its id, then exit.
     Publish(PublishArgs),
-    /// Print a channel's messages as they arrive, one per line, until interrupted.
+    /// Print a channel's messages as they arrive, until interrupted: each payload and a newline
+    /// (one with line breaks spans several lines; --json prints one JSON object per line).
     Subscribe(SubscribeArgs),
     /// List the channels with a connection or with history, with their counts.
     Channels(ChannelsArgs),

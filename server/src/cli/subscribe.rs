@@ -1,5 +1,6 @@
-//! `push-server subscribe <channel>`: prints the messages of a channel as they arrive, one per
-//! line (or as JSON lines with `--json`), for operators debugging a deployment without curl.
+//! `push-server subscribe <channel>`: prints the messages of a channel as they arrive, each
+//! payload and a newline (or one JSON object per line with `--json`, for payloads with line
+//! breaks), for operators debugging a deployment without curl.
 //! It reads with the JSON batch transport, so it resumes by cursor, sees gaps, and loses nothing
 //! between requests; a failed request is retried with backoff, from the same cursor.
 
@@ -23,7 +24,8 @@ pub struct SubscribeArgs {
     /// Exit after this many messages.
     #[arg(long)]
     pub count: Option<u64>,
-    /// Print each message and gap as a JSON object (one per line) instead of the payload.
+    /// Print each message and gap as a JSON object, exactly one per line, instead of the payload
+    /// (whose own line breaks would split it over several lines).
     #[arg(long)]
     pub json: bool,
     /// Subscriber token, for servers started with --auth token.
