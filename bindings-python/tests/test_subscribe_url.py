@@ -31,10 +31,15 @@ def test_base_url_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PUSH_PUBLIC_URL", "https://push.example.com/")
     assert url() == "https://push.example.com/rooms/1"
     assert push.subscribe_url("/rooms/1", token=False, url="https://other.example.com//") == "https://other.example.com/rooms/1"
-    # An empty value counts as none.
+    # Values are trimmed; a blank one counts as none (as the core reads PUSH_URL).
     assert push.subscribe_url("/rooms/1", token=False, url="") == "https://push.example.com/rooms/1"
-    monkeypatch.setenv("PUSH_PUBLIC_URL", "")
+    assert push.subscribe_url("/rooms/1", token=False, url=" \t") == "https://push.example.com/rooms/1"
+    assert push.subscribe_url("/rooms/1", token=False, url=" http://x.test/ \n") == "http://x.test/rooms/1"
+    monkeypatch.setenv("PUSH_PUBLIC_URL", " ")
     assert url() == "http://push.internal:4000/rooms/1"
+    monkeypatch.setenv("PUSH_URL", "")
+    assert url() == "http://127.0.0.1:4000/rooms/1"
+    monkeypatch.setenv("PUSH_URL", "http://push.internal:4000")
     # A path is kept (a server behind a prefix); the scheme is case-insensitive.
     assert push.subscribe_url("/rooms/1", token=False, url="HTTPS://example.com/push/") == "HTTPS://example.com/push/rooms/1"
 

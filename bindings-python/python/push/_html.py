@@ -76,13 +76,14 @@ _BASE = re.compile(r"https?://[^/?#\s]+(/[^?#\s]*)?", re.IGNORECASE)
 
 def base_url(url: Optional[str] = None) -> str:
     """The address browsers reach the push server at: ``url``, else ``PUSH_PUBLIC_URL``, else
-    ``PUSH_URL``, else ``http://127.0.0.1:4000`` (an empty value counts as none); trailing
-    slashes dropped. ``push.InvalidConfigError`` unless it is an ``http://`` or ``https://`` URL
+    ``PUSH_URL``, else ``http://127.0.0.1:4000`` (values trimmed; a blank one counts as none, as
+    the core reads ``PUSH_URL``); trailing slashes dropped. ``push.InvalidConfigError`` unless it is an ``http://`` or ``https://`` URL
     without query (a path is kept: a server behind a prefix)."""
     if url is not None and not isinstance(url, str):
         raise TypeError(f"url must be a str, not {type(url).__name__}")
     candidates = (("url=", url), ("PUSH_PUBLIC_URL", os.environ.get("PUSH_PUBLIC_URL")), ("PUSH_URL", os.environ.get("PUSH_URL")))
-    for source, value in candidates:
+    for source, given in candidates:
+        value = given.strip() if given is not None else ""
         if value:
             if not _BASE.fullmatch(value):
                 raise InvalidConfigError(
@@ -125,7 +126,7 @@ def subscribe_url(
         push.subscribe_url("/news", token=False)             # a server without --auth token
 
     - The base is ``url``, else ``PUSH_PUBLIC_URL`` (the address browsers use), else ``PUSH_URL``,
-      else ``http://127.0.0.1:4000`` (an empty value counts as none), without trailing ``/``; it
+      else ``http://127.0.0.1:4000`` (trimmed; a blank value counts as none), without trailing ``/``; it
       must be an ``http://`` or ``https://`` URL without query (a path is kept:
       ``https://example.com/push`` + ``/rooms/1``). The channel (checked) is appended as its path.
     - The query, in this order: ``gap=<gap>`` when given (``"turbo-refresh"``: a gap arrives as a
