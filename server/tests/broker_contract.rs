@@ -76,6 +76,7 @@ async fn publish_keyed(broker: &dyn Broker, to: &str, body: String, key: Option<
         also: Vec::new(),
         payload: Bytes::from(body),
         content_type: "text/plain".into(),
+        event: None,
         idempotency_key: key.map(str::to_owned),
     };
     let published = broker.publish(publication).await.expect("publish");
@@ -250,6 +251,25 @@ fn cursor_zero(broker: Arc<dyn Broker>) -> Pin<Box<dyn Future<Output = ()> + Sen
         let mut sub = broker.subscribe(&[channel("/c/zero")], Position::After(MessageId::ZERO)).unwrap();
         let events = take_through(&mut sub, sent.last().unwrap().0).await;
         assert_eq!(assert_accounted(&events, &sent), 3, "recent messages are all still held");
+    })
+}
+
+/// A message's event name is kept by every engine: live, and read back from where it is stored.
+fn event_names(broker: Arc<dyn Broker>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let before = broker.last_id();
+        let mut live = broker.subscribe(&[channel("/c/named")], Position::Latest).unwrap();
+        let mut publication = Publication::new(channel("/c/named"), Bytes::from_static(b"<li>x</li>"), "text/html");
+        publication.event = Some("chat".into());
+        let named = broker.publish(publication).await.expect("publish").id;
+        let plain = publish(&*broker, "/c/named", "plain".into()).await;
+        let events = take_through(&mut live, plain).await;
+        let names = |events: &[Event]| -> Vec<(MessageId, Option<String>)> {
+            events.iter().filter_map(|e| if let Event::Message(m) = e { Some((m.id, m.event.clone())) } else { None }).collect()
+        };
+        assert_eq!(names(&events), vec![(named, Some("chat".into())), (plain, None)]);
+        let mut again = broker.subscribe(&[channel("/c/named")], Position::After(before)).unwrap();
+        assert_eq!(names(&take_through(&mut again, plain).await), vec![(named, Some("chat".into())), (plain, None)]);
     })
 }
 
@@ -435,6 +455,7 @@ contract! {
         channels_in_one_order with defaults,
         older_than_history with small_history,
         cursor_zero with defaults,
+        event_names with defaults,
         slow_subscriber_resyncs with tiny_queue,
         idempotent_publish with defaults,
         expiry with short_history_age,
