@@ -56,8 +56,11 @@ describe('packaging', () => {
     if (tmp) await rm(tmp, { recursive: true, force: true })
   })
 
-  test('scripts/package writes the package with the addon and push-server, and the per-platform package', async () => {
+  // The addon is built for glibc 2.17 (zig) apart from ci.sh's build: on a fresh checkout that
+  // compiles the dependencies for it, longer than ci.sh's default test timeout.
+  test('scripts/package writes the package with the addon and push-server, and the per-platform package', { timeout: 30 * 60 * 1000 }, async () => {
     const dist = path.join(tmp, 'dist')
+    // scripts/package also checks the tarballs' addon (glibc <= 2.17, no debug info) and fails if not.
     const { stdout } = await run(path.join(packageDir, 'scripts', 'package'), [dist], { env: cleanEnv(), maxBuffer: 1 << 24 })
     const printed = stdout.trim().split('\n').slice(-2)
     assert.deepEqual(printed, [path.join(dist, `push-rs-${version}.tgz`), path.join(dist, `push-rs-${PLATFORM}-${version}.tgz`)])
@@ -65,8 +68,7 @@ describe('packaging', () => {
 
     const files = await tarFiles(tarball)
     const expected = ['index.js', 'index.mjs', 'index.d.ts', 'index.d.mts', 'binding.js', 'client.js', 'bin/push-server.js',
-      'package.json', 'README.md', `push-rs.${PLATFORM}.node`,
-      'lib/check.js', 'lib/html.js', 'lib/htmx.js', 'lib/subscribe-url.js', 'lib/turbo.js']
+      'package.json', 'README.md', `push-rs.${PLATFORM}.node`]
     for (const f of expected) assert.ok(files.includes(f), `${f} is in the tarball: ${files}`)
     const internal = ['src/', '__test__/', 'node_modules/', 'scripts/', 'npm/', 'Cargo.toml']
     assert.ok(!files.some((f) => internal.some((dir) => f.startsWith(dir))), `${files}`)
@@ -98,18 +100,13 @@ describe('packaging', () => {
       console.log(require.resolve('push-rs'))
       const token = Token.sign({ secret: 's3cret', channel: '/rooms/*', consumer: 'alice', expiresAt: 2000000000 })
       if (token !== 'push1.L3Jvb21zLyoKYWxpY2UKMjAwMDAwMDAwMA.uuwyPB4kr8XuuAm2aPVU1Hi7BBPL1FqUiPz0ibfoEMY') throw new Error(token)
-      const { turbo } = require('push-rs') // lib/, which index.js loads
-      const refresh = turbo.stream('refresh')
-      if (refresh !== '<turbo-stream action="refresh"></turbo-stream>') throw new Error(refresh)
       new Producer().publish('from cjs').to('/packed').then((id) => console.log(id))`], { cwd: project, env: publishEnv })
     assert.equal(cjs.code, 0, cjs.stderr)
     const [resolved, first] = cjs.stdout.trim().split('\n')
     assert.ok(resolved.startsWith(path.join(project, 'node_modules', 'push-rs')), resolved)
 
     const esm = await runNode(['--input-type=module', '-e', `
-      import { Producer, InvalidChannelError, htmx } from 'push-rs'
-      const attrs = htmx.sseAttributes('/packed', { token: false, url: 'https://push.example.com' })
-      if (attrs !== 'hx-ext="sse" sse-connect="https://push.example.com/packed"') throw new Error(attrs)
+      import { Producer, InvalidChannelError } from 'push-rs'
       const err = await new Producer().publish('x').to('bad').catch((e) => e)
       if (!(err instanceof InvalidChannelError)) throw err
       console.log(await new Producer().publish('from esm').to('/packed'))`], { cwd: project, env: publishEnv })
