@@ -68,7 +68,8 @@ describe('packaging', () => {
 
     const files = await tarFiles(tarball)
     const expected = ['index.js', 'index.mjs', 'index.d.ts', 'index.d.mts', 'binding.js', 'client.js', 'bin/push-server.js',
-      'package.json', 'README.md', `push-rs.${PLATFORM}.node`]
+      'package.json', 'README.md', `push-rs.${PLATFORM}.node`,
+      'lib/check.js', 'lib/html.js', 'lib/htmx.js', 'lib/subscribe-url.js', 'lib/turbo.js']
     for (const f of expected) assert.ok(files.includes(f), `${f} is in the tarball: ${files}`)
     const internal = ['src/', '__test__/', 'node_modules/', 'scripts/', 'npm/', 'Cargo.toml']
     assert.ok(!files.some((f) => internal.some((dir) => f.startsWith(dir))), `${files}`)
@@ -100,13 +101,18 @@ describe('packaging', () => {
       console.log(require.resolve('push-rs'))
       const token = Token.sign({ secret: 's3cret', channel: '/rooms/*', consumer: 'alice', expiresAt: 2000000000 })
       if (token !== 'push1.L3Jvb21zLyoKYWxpY2UKMjAwMDAwMDAwMA.uuwyPB4kr8XuuAm2aPVU1Hi7BBPL1FqUiPz0ibfoEMY') throw new Error(token)
+      const { turbo } = require('push-rs') // lib/, which index.js loads
+      const refresh = turbo.stream('refresh')
+      if (refresh !== '<turbo-stream action="refresh"></turbo-stream>') throw new Error(refresh)
       new Producer().publish('from cjs').to('/packed').then((id) => console.log(id))`], { cwd: project, env: publishEnv })
     assert.equal(cjs.code, 0, cjs.stderr)
     const [resolved, first] = cjs.stdout.trim().split('\n')
     assert.ok(resolved.startsWith(path.join(project, 'node_modules', 'push-rs')), resolved)
 
     const esm = await runNode(['--input-type=module', '-e', `
-      import { Producer, InvalidChannelError } from 'push-rs'
+      import { Producer, InvalidChannelError, htmx } from 'push-rs'
+      const attrs = htmx.sseAttributes('/packed', { token: false, url: 'https://push.example.com' })
+      if (attrs !== 'hx-ext="sse" sse-connect="https://push.example.com/packed"') throw new Error(attrs)
       const err = await new Producer().publish('x').to('bad').catch((e) => e)
       if (!(err instanceof InvalidChannelError)) throw err
       console.log(await new Producer().publish('from esm').to('/packed'))`], { cwd: project, env: publishEnv })

@@ -63,6 +63,9 @@ def test_the_wheel_installs_without_rust_and_its_push_server_serves_the_seed_flo
     names = zipfile.ZipFile(wheel).namelist()
     for part in ["push/__init__.py", "push/__main__.py", "push/aio.py", "push/_errors.py", "push/_push.pyi", "push/py.typed"]:
         assert part in names
+    # Turbo Streams / htmx and the template integrations (issue 31).
+    for part in ["push/turbo.py", "push/htmx.py", "push/_html.py", "push/jinja.py", "push/_templates.py", "push/django/__init__.py", "push/django/apps.py", "push/django/templatetags/__init__.py", "push/django/templatetags/push.py"]:
+        assert part in names, part
     assert any(n.startswith("push/_push.") and n.endswith(".so") for n in names), names
 
     venv = tmp_path / "venv"
@@ -94,6 +97,9 @@ def test_the_wheel_installs_without_rust_and_its_push_server_serves_the_seed_flo
             "import push\n"
             "assert 'bindings-python' not in push.__file__, push.__file__\n"
             "push.Producer().publish('hi there!').to('/greetings')\n"
+            # Turbo/htmx helpers and the template modules import in a venv without Jinja2 or Django.
+            "import push.jinja, push.django\n"
+            "assert push.turbo.stream_source_tag('/r', token=False, url='http://x') == '<turbo-stream-source src=\"http://x/r?gap=turbo-refresh\"></turbo-stream-source>'\n"
             "print(push.__file__)\n"
             "print(push.Token.sign('/rooms/*', consumer='alice', expires_at=2000000000, secret='s3cret'))\n"
         )
