@@ -24,3 +24,22 @@ async fn shutdown_ends_streams_and_long_polls() {
     assert!(ws.next().await.is_none());
     assert_eq!(poll.await.unwrap(), 204);
 }
+
+/// A connection that has sent nothing yet (a browser's preconnect) holds no request: shutdown
+/// closes it at once rather than waiting for its --header-timeout (a minute here).
+#[tokio::test]
+async fn shutdown_does_not_wait_for_connections_that_sent_nothing() {
+    let server = TestServer::with(|c| {
+        c.header_timeout = Duration::from_secs(60);
+        c.shutdown_timeout = Duration::from_secs(60);
+    })
+    .await;
+    let address = server.url.trim_start_matches("http://").to_owned();
+    let mut idle = tokio::net::TcpStream::connect(&address).await.unwrap();
+    // One request on another connection: the idle one is surely accepted by now.
+    assert_eq!(client().get(format!("{}/_push/health", server.url)).send().await.unwrap().status(), 200);
+    tokio::time::timeout(Duration::from_secs(10), server.shutdown()).await.expect("shutdown waited for the idle connection");
+    let mut byte = [0u8; 1];
+    let read = tokio::time::timeout(Duration::from_secs(10), tokio::io::AsyncReadExt::read(&mut idle, &mut byte)).await.expect("the idle connection was closed");
+    assert!(matches!(read, Ok(0) | Err(_)), "closed without an answer: {read:?}");
+}

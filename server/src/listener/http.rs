@@ -96,7 +96,13 @@ pub(super) async fn serve_plain(
     mut closing: Closing,
 ) -> Result<(), String> {
     let mut stream = stream;
-    let (h2, opening) = match tokio::time::timeout(protocols.header_timeout, sniff(&mut stream)).await {
+    // A connection that has sent nothing yet (a browser's preconnect) holds no request: on
+    // shutdown it closes at once instead of holding the server until --header-timeout.
+    let sniffed = tokio::select! {
+        sniffed = tokio::time::timeout(protocols.header_timeout, sniff(&mut stream)) => sniffed,
+        _ = closed(closing.clone()) => return Ok(()),
+    };
+    let (h2, opening) = match sniffed {
         Ok(Ok(found)) => found,
         Ok(Err(e)) => return Err(e.to_string()),
         Err(_) => return Err("nothing received within --header-timeout".into()),
@@ -117,7 +123,7 @@ pub(super) async fn serve_plain(
 /// Tells a connection to finish its request in flight and close.
 pub(super) type Closing = tokio::sync::watch::Receiver<bool>;
 
-async fn closed(mut closing: Closing) {
+pub(super) async fn closed(mut closing: Closing) {
     let _ = closing.wait_for(|c| *c).await;
 }
 

@@ -90,7 +90,12 @@ pub async fn serve(listener: TcpListener, router: axum::Router, config: &Config,
                 ended_with(peer, ended);
             }),
             Some(tls) => tokio::spawn(async move {
-                let ended = match tokio::time::timeout(protocols.header_timeout, tls.acceptor.accept(stream)).await {
+                // A handshake in progress holds no request: shutdown does not wait for it.
+                let handshake = tokio::select! {
+                    handshake = tokio::time::timeout(protocols.header_timeout, tls.acceptor.accept(stream)) => handshake,
+                    _ = http::closed(closing.clone()) => return ended_with(peer, Ok(())),
+                };
+                let ended = match handshake {
                     Ok(Ok(stream)) => {
                         let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
                         serve_io(stream, h2, &protocols, &slot, hyper_service(router, peer, slot.clone()), closing).await
