@@ -139,6 +139,6 @@ impl Server {
 /// until the server ends (SIGINT/SIGTERM), without holding the GIL.
 #[pyfunction]
 pub fn server_main(py: Python<'_>, argv: Vec<String>) -> i32 {
-    let argv = std::iter::once("push-server".to_owned()).chain(argv).collect();
+    let argv: Vec<String> = std::iter::once("push-server".to_owned()).chain(argv).collect();
     py.detach(|| push_server::cli::main(argv))
 }
