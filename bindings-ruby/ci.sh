@@ -15,9 +15,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 # Unconditional: apt-get is idempotent, and a check that guesses from a file glob skips needed
 # installs (the image's libclang-cpp14 matches libclang*.so*, but bindgen needs libclang-dev).
 # Debian's ruby ships rbs and bundler (rbs3.1, bundle3.1); curl: the gem test long-polls with it.
-# ruby-rack (rackup) and ruby-railties (Rails 6.1 with Action View and Action Pack, no database):
+# ruby-rack (rackup) and ruby-railties, ruby-actionpack, ruby-actionview (Rails 6.1, named each, no database):
 # the Turbo/htmx examples and the Railtie's tests run against them (Rails is not a gem dependency).
-packages=(ruby ruby-dev libclang-dev make ruby-minitest ruby-webrick curl ruby-rack ruby-railties)
+packages=(ruby ruby-dev libclang-dev make ruby-minitest ruby-webrick curl ruby-rack ruby-railties ruby-actionpack ruby-actionview)
 echo "ci.sh: apt-get install ${packages[*]}"
 "$ROOT/scripts/apt-install" "${packages[@]}"
 
