@@ -3,6 +3,9 @@
 //!
 //!   cargo run --release -p push-server --example long_poll_allocs [requests]
 //!
+//! With `PUSH_ALLOC_TRACE=1` it also prints, for three long-polls answered from history, the
+//! push-server, axum, tower and hyper frames of each allocation they make (where to cut next).
+//!
 //! The server runs in-process; a plain TCP client on its own thread (whose allocations are not
 //! counted) asks for messages that are already in history (`?after=`), then for one that is
 //! published while the request waits, each on one keep-alive connection.
@@ -17,6 +20,8 @@ struct Counting;
 
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
 static BYTES: AtomicU64 = AtomicU64::new(0);
+static TRACE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static TRACES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 thread_local! {
     static NOT_COUNTED: Cell<bool> = const { Cell::new(false) };
 }
@@ -27,6 +32,9 @@ unsafe impl GlobalAlloc for Counting {
         if !NOT_COUNTED.with(Cell::get) {
             ALLOCS.fetch_add(1, Relaxed);
             BYTES.fetch_add(layout.size() as u64, Relaxed);
+            if TRACE.load(Relaxed) {
+                trace(layout.size());
+            }
         }
         System.alloc(layout)
     }
@@ -40,6 +48,21 @@ unsafe impl GlobalAlloc for Counting {
         }
         System.realloc(ptr, layout, new_size)
     }
+}
+
+/// Records where an allocation comes from (its own allocations are not counted).
+fn trace(size: usize) {
+    NOT_COUNTED.with(|c| c.set(true));
+    let backtrace = std::backtrace::Backtrace::force_capture().to_string();
+    let frames: Vec<&str> = backtrace
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with("at "))
+        .filter(|l| ["push_server", "push_core", "axum", "tower", "hyper", "http::"].iter().any(|k| l.contains(k)))
+        .take(6)
+        .collect();
+    TRACES.lock().unwrap().push(format!("{size:>6} B  {}", frames.join("\n            ")));
+    NOT_COUNTED.with(|c| c.set(false));
 }
 
 #[global_allocator]
@@ -100,6 +123,20 @@ fn main() {
             cursor = publish("hello", false);
             let _ = send_and_read(&mut poller, &format!("/lp?after={before}"));
         });
+        if std::env::var_os("PUSH_ALLOC_TRACE").is_some() {
+            for _ in 0..3 {
+                let before = cursor.clone();
+                cursor = publish("hello", false);
+                TRACE.store(true, Relaxed);
+                let _ = send_and_read(&mut poller, &format!("/lp?after={before}"));
+                TRACE.store(false, Relaxed);
+            }
+            let traces = std::mem::take(&mut *TRACES.lock().unwrap());
+            println!("{} allocations in 3 long-polls from history:", traces.len());
+            for t in traces {
+                println!("{t}");
+            }
+        }
         let per = |(a, b): (f64, f64), (pa, pb): (f64, f64)| format!("{:.1} allocations, {:.0} bytes", a - pa, b - pb);
         println!("publish (no subscriber):                 {}", per(publish_only, (0.0, 0.0)));
         println!("long-poll that waits (publish excluded): {}", per(waiting, publish_only));

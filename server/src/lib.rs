@@ -111,6 +111,7 @@ pub async fn serve(
     if let Some(tls) = &tls {
         tls.watch(config.tls_reload_interval, token.clone());
     }
+    let direct = routes::direct(state.clone());
     let app = app(state);
     let signal = token.clone();
     tokio::spawn(async move {
@@ -118,7 +119,7 @@ pub async fn serve(
         tracing::info!("shutting down");
         signal.cancel();
     });
-    let server = listener::serve(listener, app, &config, metrics, tls, token.clone());
+    let server = listener::serve(listener, app, direct, &config, metrics, tls, token.clone());
     tokio::select! {
         () = server => {}
         _ = async { token.cancelled().await; tokio::time::sleep(grace).await } => {

@@ -42,7 +42,8 @@ impl Authorizer {
             grant = token.authorize(parts, params, channels, consumer)?;
         }
         if let Some(proxy) = &self.proxy {
-            proxy.authorize(parts, channels, consumer).await?;
+            // Boxed: inline, every waiting subscriber's future would be sized for an HTTP call.
+            Box::pin(proxy.authorize(parts, channels, consumer)).await?;
         }
         Ok(grant)
     }

@@ -8,6 +8,10 @@ use std::convert::Infallible;
 pub struct Params(pub Vec<(String, String)>);
 
 impl Params {
+    /// The pairs of a query string (`None`: no query).
+    pub fn from_query(query: Option<&str>) -> Params {
+        Params(form_urlencoded::parse(query.unwrap_or("").as_bytes()).into_owned().collect())
+    }
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
@@ -31,7 +35,6 @@ impl Params {
 impl<S: Send + Sync> FromRequestParts<S> for Params {
     type Rejection = Infallible;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let query = parts.uri.query().unwrap_or("");
-        Ok(Params(form_urlencoded::parse(query.as_bytes()).into_owned().collect()))
+        Ok(Params::from_query(parts.uri.query()))
     }
 }

@@ -93,6 +93,7 @@ pub(super) async fn serve_plain(
     protocols: &Protocols,
     slot: &ConnectionSlot,
     router: axum::Router,
+    direct: &super::lean::Direct,
     mut closing: Closing,
 ) -> Result<(), String> {
     let mut stream = stream;
@@ -113,7 +114,7 @@ pub(super) async fn serve_plain(
         let io = TokioIo::new(Rewind::new(opening, stream));
         return Box::pin(serve_h2(io, protocols, service(), closed(closing))).await;
     }
-    let Some(rest) = super::lean::serve(stream, opening, peer, protocols.lean_limits(), slot, &router, &mut closing).await? else {
+    let Some(rest) = super::lean::serve(stream, opening, peer, protocols.lean_limits(), slot, &router, direct, &mut closing).await? else {
         return Ok(());
     };
     // Boxed: hyper's connection is large, and most connections never need it.

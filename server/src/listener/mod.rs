@@ -31,6 +31,7 @@ use crate::tls::Tls;
 use http::{serve_io, serve_plain, Protocols};
 use limiter::{refuse, Limiter};
 
+pub use lean::Direct;
 pub use limiter::{check, parse_networks, ConnectionSlot};
 
 /// Pending connections the kernel queues before the server accepts them. Thousands of clients
@@ -47,8 +48,9 @@ pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 /// Serves `router` on `listener` until `stop` is cancelled, then waits for open connections to
-/// finish (the caller bounds that wait). With `tls`, every connection is HTTPS.
-pub async fn serve(listener: TcpListener, router: axum::Router, config: &Config, metrics: Arc<Metrics>, tls: Option<Tls>, stop: CancellationToken) {
+/// finish (the caller bounds that wait). With `tls`, every connection is HTTPS. On plain HTTP/1.1
+/// `direct` answers the requests it takes without the router.
+pub async fn serve(listener: TcpListener, router: axum::Router, direct: Direct, config: &Config, metrics: Arc<Metrics>, tls: Option<Tls>, stop: CancellationToken) {
     let limiter = Limiter::new(config, metrics.clone());
     let protocols = Arc::new(Protocols::new(config, tls, metrics.clone()));
     // Tells open connections to finish their request in flight and close.
@@ -80,13 +82,14 @@ pub async fn serve(listener: TcpListener, router: axum::Router, config: &Config,
         };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
+        let direct = direct.clone();
         let slot = ConnectionSlot::new(permit);
         let closing = closing.subscribe();
         let protocols = protocols.clone();
         // Two task types, so a plain connection's task is not sized for a TLS session.
         match protocols.tls.clone() {
             None => tokio::spawn(async move {
-                let ended = serve_plain(stream, peer, &protocols, &slot, router, closing).await;
+                let ended = serve_plain(stream, peer, &protocols, &slot, router, &direct, closing).await;
                 ended_with(peer, ended);
             }),
             Some(tls) => tokio::spawn(async move {

@@ -2,19 +2,20 @@
 
 pub mod admin;
 pub mod api;
+mod cors;
+mod direct;
 pub mod presence;
 pub mod publish;
 pub mod subscribe;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use push_core::{ErrorKind, ERROR_HEADER};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::error::ApiError;
 use crate::metrics::Limit;
@@ -22,6 +23,8 @@ use crate::state::AppState;
 
 /// Methods a channel path answers.
 const CHANNEL_METHODS: &str = "GET, HEAD, POST, PUT, OPTIONS";
+
+pub use direct::{direct, Direct};
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -37,7 +40,7 @@ pub fn router(state: AppState) -> Router {
         .route("/{*channel}", get(subscribe::channel).post(publish::publish).put(publish::publish).fallback(method_not_allowed))
         .layer(CatchPanicLayer::custom(panic_answer))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
-        .layer(cors(&state))
+        .layer(cors::layer(&state.config))
         .with_state(state)
 }
 
@@ -49,40 +52,6 @@ async fn method_not_allowed(method: Method) -> Response {
     *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
     response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(CHANNEL_METHODS));
     response
-}
-
-/// CORS from the one origin allow-list (`--cors-origins`): listed origins may send credentials
-/// (cookies, for proxy auth); `*` allows any origin, never with credentials.
-fn cors(state: &AppState) -> CorsLayer {
-    let config = &state.config;
-    let consumer = HeaderName::from_bytes(config.consumer_header.to_ascii_lowercase().as_bytes())
-        .unwrap_or(HeaderName::from_static("consumer-id"));
-    let layer = CorsLayer::new()
-        .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::PUT])
-        // Idempotency-Key: a page's retry-safe publish (PROTOCOL.md, "Retrying safely").
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            HeaderName::from_static("last-event-id"),
-            HeaderName::from_static("idempotency-key"),
-            HeaderName::from_static("push-event"),
-            consumer,
-        ])
-        .expose_headers([
-            HeaderName::from_static("push-id"),
-            HeaderName::from_static("push-gap"),
-            HeaderName::from_static("push-error"),
-            HeaderName::from_static("idempotent-replayed"),
-            HeaderName::from_static("push-event"),
-        ])
-        .max_age(std::time::Duration::from_secs(3600));
-    if config.any_origin() {
-        layer.allow_origin(AllowOrigin::any())
-    } else {
-        layer
-            .allow_origin(AllowOrigin::list(config.origins().filter_map(|o| HeaderValue::from_str(o).ok())))
-            .allow_credentials(true)
-    }
 }
 
 /// The route name a request is counted under: a fixed set, never the raw path.
@@ -107,6 +76,12 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     let method = request.method().clone();
     let route = route_name(&method, request.uri().path());
     let response = next.run(request).await;
+    observed(&state, &method, route, &response);
+    response
+}
+
+/// Counts an answer (its error code, the limit it hit) and logs it.
+fn observed(state: &AppState, method: &Method, route: &'static str, response: &Response) {
     if let Some(code) = response.headers().get(ERROR_HEADER).and_then(|v| v.to_str().ok()).and_then(ErrorKind::from_code) {
         state.metrics.errors.with_label_values(&[route, code.code()]).inc();
     }
@@ -114,7 +89,6 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
         state.metrics.limit_hit(*limit);
     }
     tracing::debug!(%method, route, status = response.status().as_u16(), "request");
-    response
 }
 
 /// A bug in a handler answers 500 and is logged; the connection is not reset.

@@ -2,6 +2,9 @@
 //! for. WebSocket upgrade, `Accept: text/event-stream` (SSE), `Accept: application/json` (JSON
 //! batch), else long-poll (raw payload; JSON batch on the multiplexing endpoint).
 
+use std::future::Future;
+use std::pin::Pin;
+
 use axum::extract::{FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::http::{header, request::Parts};
 use axum::response::Response;
@@ -13,18 +16,30 @@ use crate::state::AppState;
 use crate::transport::{batch, long_poll, sse, websocket, SubscribeRequest};
 
 pub async fn channel(State(state): State<AppState>, params: Params, request: Request) -> ApiResult<Response> {
-    let (parts, _) = request.into_parts();
-    let channel = channels::from_path(parts.uri.path())?;
-    dispatch(state, parts, params, vec![channel], false).await
+    prepare(state, params, request, false).await?.await
 }
 
 pub async fn multiplexed(State(state): State<AppState>, params: Params, request: Request) -> ApiResult<Response> {
-    let (parts, _) = request.into_parts();
-    let channels = channels::from_params(&params, state.config.max_channels_per_connection)?;
-    dispatch(state, parts, params, channels, true).await
+    prepare(state, params, request, true).await?.await
 }
 
-async fn dispatch(state: AppState, mut parts: Parts, params: Params, channels: Vec<push_core::Channel>, multiplexed: bool) -> ApiResult<Response> {
+/// A transport answering a subscriber: it runs (and waits) in its own box, sized to it, so a
+/// waiting subscriber does not carry the checks before it (auth, the request's head).
+pub type Answering = Pin<Box<dyn Future<Output = ApiResult<Response>> + Send>>;
+
+/// Checks a subscriber request (`/<channel>`, or `/_push/subscribe` when `multiplexed`) and
+/// picks the transport that answers it.
+pub async fn prepare(state: AppState, params: Params, request: Request, multiplexed: bool) -> ApiResult<Answering> {
+    let (parts, _) = request.into_parts();
+    let channels = if multiplexed {
+        channels::from_params(&params, state.config.max_channels_per_connection)?
+    } else {
+        vec![channels::from_path(parts.uri.path())?]
+    };
+    dispatch(state, parts, params, channels, multiplexed).await
+}
+
+async fn dispatch(state: AppState, mut parts: Parts, params: Params, channels: Vec<push_core::Channel>, multiplexed: bool) -> ApiResult<Answering> {
     let upgrade = parts.headers.get(header::UPGRADE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
     if upgrade {
         // Before auth: a page from another site must not even cause a check with its cookies.
@@ -50,7 +65,7 @@ async fn dispatch(state: AppState, mut parts: Parts, params: Params, channels: V
             .map_err(|e| ApiError::new(ErrorKind::BadRequest, format!("bad WebSocket upgrade: {}", e.body_text())))?;
         let slot = parts.extensions.get::<crate::listener::ConnectionSlot>().cloned();
         drop(parts);
-        return websocket::respond(state, request, ws, slot).await;
+        return Ok(Box::pin(websocket::respond(state, request, ws, slot)));
     }
     let accept = parts.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
     let sse = accept.contains("text/event-stream");
@@ -58,13 +73,11 @@ async fn dispatch(state: AppState, mut parts: Parts, params: Params, channels: V
     // The request head shares hyper's read buffer: let it go before a poll waits, or an idle
     // poller keeps that buffer as well as the one hyper reads the next request into.
     drop(parts);
-    // The polls wait inside their own box, sized to each: inline, every waiting poll would
-    // carry the largest of this function's states (about 2 KiB more).
-    if sse {
-        sse::respond(state, request).await
+    Ok(if sse {
+        Box::pin(sse::respond(state, request))
     } else if batch {
-        Box::pin(batch::respond(state, request)).await
+        Box::pin(batch::respond(state, request))
     } else {
-        Box::pin(long_poll::respond(state, request)).await
-    }
+        Box::pin(long_poll::respond(state, request))
+    })
 }

@@ -3,9 +3,10 @@
 //! Most requests a push server answers are subscribers' `GET`s that then wait: a long-poll
 //! for its next message, an SSE stream for ever. Under hyper each waiting connection keeps
 //! two 8 KiB buffers and its dispatcher. Here the head is read into a buffer that is let go
-//! once parsed ([`head`]), the same router answers the request as under hyper (CORS, auth,
-//! metrics, limits), and the answer is written straight to the socket ([`answer`]), so a
-//! waiting subscriber keeps only its socket and its subscription.
+//! once parsed ([`head`]), a subscriber's `GET` is answered by its handler directly
+//! ([`Direct`]: the router's CORS, metrics and panic answer without its per-request services)
+//! and any other by the router, as under hyper, and the answer is written straight to the
+//! socket ([`answer`]), so a waiting subscriber keeps only its socket and its subscription.
 //!
 //! Anything that is not a plain `GET` goes to hyper with the bytes read so far, for the rest of
 //! the connection: publishes, uploads, WebSocket upgrades, HTTP/1.0, `Connection: close`,
@@ -33,6 +34,14 @@ pub(super) struct Limits {
     pub(super) max_head_bytes: usize,
 }
 
+/// Answers the requests it takes (subscribers' `GET`s) without the router; gives any other
+/// back. Made by the routes, which know the handlers.
+pub type Direct = std::sync::Arc<
+    dyn Fn(axum::extract::Request, SocketAddr) -> Result<futures_util::future::BoxFuture<'static, axum::response::Response>, axum::extract::Request>
+        + Send
+        + Sync,
+>;
+
 /// What the lean path hands to hyper: the socket and the bytes read from it but not answered.
 pub(super) struct HandOver {
     pub(super) stream: TcpStream,
@@ -48,6 +57,7 @@ pub(super) async fn serve(
     limits: Limits,
     slot: &ConnectionSlot,
     router: &axum::Router,
+    direct: &Direct,
     closing: &mut tokio::sync::watch::Receiver<bool>,
 ) -> Result<Option<HandOver>, String> {
     let Limits { header_timeout, max_head_bytes: max } = limits;
@@ -65,7 +75,7 @@ pub(super) async fn serve(
             Ok(Ok(Read::Unfit)) => return Ok(Some(HandOver { stream, pending })),
             Ok(Ok(Read::Head(len))) => len,
         };
-        let mut request = match head::parse(&pending[..len]) {
+        let request = match head::parse(&pending[..len]) {
             Parsed::Lean(request) => request,
             Parsed::Hyper => return Ok(Some(HandOver { stream, pending })),
             Parsed::Refused(message) => {
@@ -79,16 +89,23 @@ pub(super) async fn serve(
             // A waiting subscriber keeps no read buffer.
             pending = Vec::new();
         }
-        request.extensions_mut().insert(ConnectInfo(peer));
-        request.extensions_mut().insert(slot.clone());
-        let answering = router.clone().call(request);
+        let answering = async {
+            match direct(request, peer) {
+                Ok(answering) => answering.await,
+                Err(mut request) => {
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                    request.extensions_mut().insert(slot.clone());
+                    match router.clone().call(request).await {
+                        Ok(response) => response,
+                        Err(never) => match never {},
+                    }
+                }
+            }
+        };
         let response = tokio::select! {
             // An answer that is ready goes first, before a half-close behind it is seen.
             biased;
-            response = answering => match response {
-                Ok(response) => response,
-                Err(never) => match never {},
-            },
+            response = answering => response,
             // Dropping the answer ends its subscription, as hyper does for a closed peer.
             () = peer_gone(&stream, &mut pending) => return Ok(None),
         };
