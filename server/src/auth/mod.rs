@@ -40,6 +40,12 @@ impl Authorizer {
         Authorizer { token, proxy }
     }
 
+    /// Whether a check reads the client's address (`ConnectInfo` in the request's extensions):
+    /// the auth URL is told it.
+    pub fn reads_client_address(&self) -> bool {
+        self.proxy.is_some()
+    }
+
     /// Allows or refuses a subscription to `channels` (401/403/503 with the reason).
     pub async fn authorize(
         &self,

@@ -62,8 +62,9 @@ pub fn direct(state: AppState) -> Direct {
             return Err(request);
         };
         let origin = request.headers().get(header::ORIGIN).cloned();
-        // Proxy auth passes the client's address on.
-        request.extensions_mut().insert(ConnectInfo(peer));
+        if state.auth.reads_client_address() {
+            request.extensions_mut().insert(ConnectInfo(peer));
+        }
         let params = Params::from_query(request.uri().query());
         // The checks run in a box of their own, let go before the transport waits: the answer's
         // future, which lives as long as the subscriber waits, holds neither them nor the head.

@@ -25,8 +25,10 @@ use crate::listener::ConnectionSlot;
 use crate::metrics::Limit;
 use crate::state::{AppState, ConnectionGuard};
 
-/// Bytes read from the socket at a time: clients send only small control frames.
-const READ_BUFFER: usize = 4096;
+/// The read buffer a socket keeps, and the bytes read at a time: clients send only control
+/// frames (at most 131 bytes each), so a larger buffer would be memory every idle subscriber
+/// holds for nothing. A larger frame grows it for as long as that frame is read.
+const READ_BUFFER: usize = 512;
 /// Most queued messages written with one flush.
 const COALESCE: usize = 64;
 
