@@ -58,24 +58,10 @@ fn trace(size: usize) {
         .lines()
         .map(str::trim)
         .filter(|l| !l.starts_with("at "))
-        .filter(|l| {
-            [
-                "push_server",
-                "push_core",
-                "axum",
-                "tower",
-                "hyper",
-                "http::",
-            ]
-            .iter()
-            .any(|k| l.contains(k))
-        })
+        .filter(|l| ["push_server", "push_core", "axum", "tower", "hyper", "http::"].iter().any(|k| l.contains(k)))
         .take(6)
         .collect();
-    TRACES
-        .lock()
-        .unwrap()
-        .push(format!("{size:>6} B  {}", frames.join("\n            ")));
+    TRACES.lock().unwrap().push(format!("{size:>6} B  {}", frames.join("\n            ")));
     NOT_COUNTED.with(|c| c.set(false));
 }
 
@@ -83,10 +69,7 @@ fn trace(size: usize) {
 static GLOBAL: Counting = Counting;
 
 fn main() {
-    let requests: u64 = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(2000);
+    let requests: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(2000);
     let config = push_server::embedded::config_from_options(Vec::new()).unwrap();
     let server = push_server::embedded::Server::start(config).unwrap();
     let addr = server.local_addr();
@@ -100,12 +83,7 @@ fn main() {
                 publisher = BufReader::new(TcpStream::connect(addr).unwrap());
             }
             let s = publisher.get_mut();
-            write!(
-                s,
-                "POST /lp HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            )
-            .unwrap();
+            write!(s, "POST /lp HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
             read_answer(&mut publisher)
         };
         let counted = |f: &mut dyn FnMut()| {
@@ -116,10 +94,7 @@ fn main() {
             for _ in 0..requests {
                 f();
             }
-            (
-                (ALLOCS.load(Relaxed) - a0) as f64 / requests as f64,
-                (BYTES.load(Relaxed) - b0) as f64 / requests as f64,
-            )
+            ((ALLOCS.load(Relaxed) - a0) as f64 / requests as f64, (BYTES.load(Relaxed) - b0) as f64 / requests as f64)
         };
         // 1. A publish alone (no subscriber).
         let publish_only = counted(&mut || {
@@ -135,19 +110,13 @@ fn main() {
         let mut cursor = publish("warm", true);
         let mut reads = 0u64;
         let waiting = counted(&mut || {
-            poller
-                .get_mut()
-                .write_all(format!("GET /lp?after={cursor} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-                .unwrap();
+            poller.get_mut().write_all(format!("GET /lp?after={cursor} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).unwrap();
             reads += wait_until_held(addr);
             publish("hello", false);
             cursor = read_answer(&mut poller);
         });
         let reads_per = reads as f64 / (requests + 20) as f64;
-        let waiting = (
-            waiting.0 - reads_per * metrics_read.0,
-            waiting.1 - reads_per * metrics_read.1,
-        );
+        let waiting = (waiting.0 - reads_per * metrics_read.0, waiting.1 - reads_per * metrics_read.1);
         // 3. A long-poll answered at once from history (one message after the cursor).
         let from_history = counted(&mut || {
             let before = cursor.clone();
@@ -168,24 +137,11 @@ fn main() {
                 println!("{t}");
             }
         }
-        let per = |(a, b): (f64, f64), (pa, pb): (f64, f64)| {
-            format!("{:.1} allocations, {:.0} bytes", a - pa, b - pb)
-        };
-        println!(
-            "publish (no subscriber):                 {}",
-            per(publish_only, (0.0, 0.0))
-        );
-        println!(
-            "long-poll that waits (publish excluded): {}",
-            per(waiting, publish_only)
-        );
-        println!(
-            "long-poll from history (publish excl.):  {}",
-            per(from_history, publish_only)
-        );
-        println!(
-            "({requests} of each; the {reads_per:.2} gauge reads per waiting poll are taken out)"
-        );
+        let per = |(a, b): (f64, f64), (pa, pb): (f64, f64)| format!("{:.1} allocations, {:.0} bytes", a - pa, b - pb);
+        println!("publish (no subscriber):                 {}", per(publish_only, (0.0, 0.0)));
+        println!("long-poll that waits (publish excluded): {}", per(waiting, publish_only));
+        println!("long-poll from history (publish excl.):  {}", per(from_history, publish_only));
+        println!("({requests} of each; the {reads_per:.2} gauge reads per waiting poll are taken out)");
     })
     .join()
     .unwrap();
@@ -193,9 +149,7 @@ fn main() {
 }
 
 fn send_and_read(conn: &mut BufReader<TcpStream>, path: &str) -> String {
-    conn.get_mut()
-        .write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-        .unwrap();
+    conn.get_mut().write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).unwrap();
     read_answer(conn)
 }
 
@@ -242,10 +196,8 @@ fn wait_until_held(addr: std::net::SocketAddr) -> u64 {
 
 fn metrics_shows_held(addr: std::net::SocketAddr) -> bool {
     let mut s = TcpStream::connect(addr).unwrap();
-    s.write_all(b"GET /_push/metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .unwrap();
+    s.write_all(b"GET /_push/metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
     let mut text = String::new();
     s.read_to_string(&mut text).unwrap();
-    text.lines()
-        .any(|l| l.starts_with("push_connections{transport=\"long-poll\"} 1"))
+    text.lines().any(|l| l.starts_with("push_connections{transport=\"long-poll\"} 1"))
 }

@@ -148,12 +148,7 @@ pub struct Config {
 
     /// Networks the per-IP limit does not apply to, comma-separated (a reverse proxy on the same
     /// machine connects from loopback and sets its own limits). Empty to exempt none.
-    #[arg(
-        long,
-        env = "PUSH_IP_LIMIT_EXEMPT",
-        default_value = "127.0.0.0/8,::1",
-        value_delimiter = ','
-    )]
+    #[arg(long, env = "PUSH_IP_LIMIT_EXEMPT", default_value = "127.0.0.0/8,::1", value_delimiter = ',')]
     pub ip_limit_exempt: Vec<String>,
 
     /// Largest request head (request line and headers) in bytes; `431` above it. At least 8192.
@@ -224,12 +219,7 @@ pub struct Config {
     /// Origins allowed to use the server from browsers, comma-separated: CORS answers and
     /// WebSocket `Origin` checks. Listed origins may send cookies (credentials); `*` allows any
     /// origin without credentials and is refused together with --auth-url.
-    #[arg(
-        long,
-        env = "PUSH_CORS_ORIGINS",
-        default_value = "*",
-        value_delimiter = ','
-    )]
+    #[arg(long, env = "PUSH_CORS_ORIGINS", default_value = "*", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
 
     /// How long shutdown waits for open requests before closing them.
@@ -310,12 +300,7 @@ pub struct Config {
     /// Channels whose names start with one of these are presence channels: their members are
     /// listed and their joins and leaves announced (docs/PRESENCE.md). Comma-separated or
     /// repeated; `''` turns presence off.
-    #[arg(
-        long,
-        env = "PUSH_PRESENCE_PREFIX",
-        value_delimiter = ',',
-        default_value = "/presence-"
-    )]
+    #[arg(long, env = "PUSH_PRESENCE_PREFIX", value_delimiter = ',', default_value = "/presence-")]
     pub presence_prefix: Vec<String>,
 
     /// A member leaves this long after its last connection closed, unless it is back by then
@@ -377,10 +362,7 @@ pub enum LogFormat {
 impl Config {
     /// The --cors-origins entries, trimmed, without empty ones.
     pub fn origins(&self) -> impl Iterator<Item = &str> {
-        self.cors_origins
-            .iter()
-            .map(|o| o.trim())
-            .filter(|o| !o.is_empty())
+        self.cors_origins.iter().map(|o| o.trim()).filter(|o| !o.is_empty())
     }
 
     /// Whether --cors-origins allows any origin (`*`).
@@ -388,32 +370,21 @@ impl Config {
         self.origins().any(|o| o == "*")
     }
 
+
     /// The TLS client settings for an https:// --auth-url: the system's roots plus --auth-ca-file.
     pub fn auth_tls(&self) -> push_core::Result<rustls::ClientConfig> {
-        let ca = self
-            .auth_ca_file
-            .as_deref()
-            .map(push_core::tls::CaFile::load)
-            .transpose()?;
+        let ca = self.auth_ca_file.as_deref().map(push_core::tls::CaFile::load).transpose()?;
         push_core::tls::client_config(ca.as_ref())
     }
 
     /// The --presence-prefix entries that are not empty.
     pub fn presence_prefixes(&self) -> Vec<String> {
-        self.presence_prefix
-            .iter()
-            .map(|p| p.trim())
-            .filter(|p| !p.is_empty())
-            .map(str::to_owned)
-            .collect()
+        self.presence_prefix.iter().map(|p| p.trim()).filter(|p| !p.is_empty()).map(str::to_owned).collect()
     }
 
     /// The secret that signs events: --events-secret, else --secret.
     pub fn events_secret(&self) -> Option<&str> {
-        self.events_secret
-            .as_deref()
-            .or(self.secret.as_deref())
-            .filter(|s| !s.is_empty())
+        self.events_secret.as_deref().or(self.secret.as_deref()).filter(|s| !s.is_empty())
     }
 
     /// Defaults for tests and embedding, as if no flag was given.
@@ -436,18 +407,12 @@ impl Config {
         for (name, value) in [
             ("--history-size", self.history_size),
             ("--max-connections", self.max_connections),
-            (
-                "--max-channels-per-connection",
-                self.max_channels_per_connection,
-            ),
+            ("--max-channels-per-connection", self.max_channels_per_connection),
             ("--max-batch", self.max_batch),
             ("--subscriber-queue", self.subscriber_queue),
             ("--max-payload-bytes", self.max_payload_bytes),
             ("--max-tcp-connections", self.max_tcp_connections),
-            (
-                "--max-tcp-connections-per-ip",
-                self.max_tcp_connections_per_ip,
-            ),
+            ("--max-tcp-connections-per-ip", self.max_tcp_connections_per_ip),
             ("--max-channels", self.max_channels),
             ("--max-batch-bytes", self.max_batch_bytes),
             ("--ws-max-message-bytes", self.ws_max_message_bytes),
@@ -462,16 +427,11 @@ impl Config {
             return Err("--auth token needs --secret (PUSH_SECRET) to check tokens with".into());
         }
         if let Some(url) = &self.auth_url {
-            if !(url.starts_with("http://") || url.starts_with("https://"))
-                || url.parse::<axum::http::Uri>().is_err()
-            {
-                return Err(format!(
-                    "--auth-url {url:?} must be an http:// or https:// URL"
-                ));
+            if !(url.starts_with("http://") || url.starts_with("https://")) || url.parse::<axum::http::Uri>().is_err() {
+                return Err(format!("--auth-url {url:?} must be an http:// or https:// URL"));
             }
             if url.starts_with("https://") {
-                self.auth_tls()
-                    .map_err(|e| format!("--auth-url {url:?}: {}", e.message()))?;
+                self.auth_tls().map_err(|e| format!("--auth-url {url:?}: {}", e.message()))?;
             }
             if self.any_origin() {
                 return Err("--auth-url forwards cookies, so --cors-origins must list the origins of your pages \
@@ -485,19 +445,14 @@ impl Config {
             }
         }
         if let Some(url) = &self.events_url {
-            if !(url.starts_with("http://") || url.starts_with("https://"))
-                || url.parse::<axum::http::Uri>().is_err()
-            {
-                return Err(format!(
-                    "--events-url {url:?} must be an http:// or https:// URL"
-                ));
+            if !(url.starts_with("http://") || url.starts_with("https://")) || url.parse::<axum::http::Uri>().is_err() {
+                return Err(format!("--events-url {url:?} must be an http:// or https:// URL"));
             }
             if self.events_secret().is_none() {
                 return Err("--events-url needs --events-secret (PUSH_EVENTS_SECRET) or --secret to sign the events with".into());
             }
             if url.starts_with("https://") {
-                self.auth_tls()
-                    .map_err(|e| format!("--events-url {url:?}: {}", e.message()))?;
+                self.auth_tls().map_err(|e| format!("--events-url {url:?}: {}", e.message()))?;
             }
             if self.events_queue == 0 || self.events_timeout.is_zero() {
                 return Err("--events-queue and --events-timeout must be greater than zero".into());
@@ -506,13 +461,8 @@ impl Config {
             return Err("--undelivered-after makes events: it needs --events-url".into());
         }
         // Read now, like --auth-ca-file and --tls-cert: a missing file is a settings error (exit 2).
-        if let Some(path) = self
-            .broker_ca_file
-            .as_deref()
-            .filter(|p| !p.as_os_str().is_empty())
-        {
-            push_core::tls::CaFile::load(path)
-                .map_err(|e| format!("--broker-ca-file: {}", e.message()))?;
+        if let Some(path) = self.broker_ca_file.as_deref().filter(|p| !p.as_os_str().is_empty()) {
+            push_core::tls::CaFile::load(path).map_err(|e| format!("--broker-ca-file: {}", e.message()))?;
         }
         for origin in self.origins() {
             if origin != "*" && origin.parse::<axum::http::HeaderValue>().is_err() {
@@ -556,17 +506,8 @@ impl Config {
             return Err("--http2-keep-alive-timeout must be greater than zero".into());
         }
         match (&self.tls_cert, &self.tls_key) {
-            (Some(_), None) => {
-                return Err(
-                    "--tls-cert needs --tls-key (PUSH_TLS_KEY): the certificate's private key"
-                        .into(),
-                )
-            }
-            (None, Some(_)) => {
-                return Err(
-                    "--tls-key needs --tls-cert (PUSH_TLS_CERT): the certificate chain".into(),
-                )
-            }
+            (Some(_), None) => return Err("--tls-cert needs --tls-key (PUSH_TLS_KEY): the certificate's private key".into()),
+            (None, Some(_)) => return Err("--tls-key needs --tls-cert (PUSH_TLS_CERT): the certificate chain".into()),
             _ => {}
         }
         Ok(())

@@ -59,11 +59,7 @@ pub struct Window {
 
 impl Window {
     pub fn new(limits: WindowLimits) -> Window {
-        let max_keys = if limits.ttl.is_zero() {
-            0
-        } else {
-            (limits.max_bytes / KEY_BYTES).min(u32::MAX as usize / 2)
-        };
+        let max_keys = if limits.ttl.is_zero() { 0 } else { (limits.max_bytes / KEY_BYTES).min(u32::MAX as usize / 2) };
         Window {
             limits,
             max_keys,
@@ -80,9 +76,7 @@ impl Window {
     pub fn first_copy(&self, digest: &str) -> Option<MessageId> {
         let digest = compact(digest);
         let hash = self.hasher.hash_one(digest);
-        self.index
-            .find(hash, |seq| self.key(*seq).digest == digest)
-            .map(|seq| self.key(*seq).id)
+        self.index.find(hash, |seq| self.key(*seq).digest == digest).map(|seq| self.key(*seq).id)
     }
 
     /// Records the first copy of `digest`, seen at `now`.
@@ -112,29 +106,21 @@ impl Window {
         self.ring.push_back(Key { digest, id, at });
         let hash = self.hasher.hash_one(digest);
         let (ring, head, hasher) = (&self.ring, self.head, &self.hasher);
-        self.index.insert_unique(hash, seq, |s| {
-            hasher.hash_one(ring[s.wrapping_sub(head) as usize].digest)
-        });
+        self.index.insert_unique(hash, seq, |s| hasher.hash_one(ring[s.wrapping_sub(head) as usize].digest));
     }
 
     /// Forgets digests older than the window.
     pub fn expire(&mut self, now: Instant) {
         let now = self.millis(now);
         let ttl = self.limits.ttl.as_millis() as u64;
-        while self
-            .ring
-            .front()
-            .is_some_and(|k| now.saturating_sub(k.at) > ttl)
-        {
+        while self.ring.front().is_some_and(|k| now.saturating_sub(k.at) > ttl) {
             self.pop_oldest();
         }
         // Give back what a burst grew the ring to once it is mostly empty again.
         if self.ring.capacity() > 1024 && self.ring.len() < self.ring.capacity() / 4 {
             self.ring.shrink_to(self.ring.len() * 2);
             let (ring, head, hasher) = (&self.ring, self.head, &self.hasher);
-            self.index.shrink_to(ring.len() * 2, |s| {
-                hasher.hash_one(ring[s.wrapping_sub(head) as usize].digest)
-            });
+            self.index.shrink_to(ring.len() * 2, |s| hasher.hash_one(ring[s.wrapping_sub(head) as usize].digest));
         }
     }
 
@@ -180,17 +166,11 @@ impl Window {
 /// A digest's 16 bytes: the hex that sdk-core's `idempotency::digest` makes, or, for a digest of
 /// another form (a foreign AMQP `message_id`), a hash of its text.
 fn compact(digest: &str) -> [u8; 16] {
-    let hex = digest
-        .strip_prefix(push_core::idempotency::DIGEST_PREFIX)
-        .unwrap_or(digest)
-        .as_bytes();
+    let hex = digest.strip_prefix(push_core::idempotency::DIGEST_PREFIX).unwrap_or(digest).as_bytes();
     let mut out = [0u8; 16];
     let parsed = hex.len() == 32
         && hex.chunks(2).zip(out.iter_mut()).all(|(pair, byte)| {
-            match std::str::from_utf8(pair)
-                .ok()
-                .and_then(|p| u8::from_str_radix(p, 16).ok())
-            {
+            match std::str::from_utf8(pair).ok().and_then(|p| u8::from_str_radix(p, 16).ok()) {
                 Some(b) => {
                     *byte = b;
                     true
@@ -210,18 +190,11 @@ mod tests {
     use super::*;
 
     fn digest(n: u32) -> String {
-        push_core::idempotency::digest(
-            &push_core::Channel::parse("/c").unwrap(),
-            &format!("key-{n}"),
-        )
+        push_core::idempotency::digest(&push_core::Channel::parse("/c").unwrap(), &format!("key-{n}"))
     }
 
     fn window(max_keys: usize, ttl: u64, horizon: u64) -> Window {
-        Window::new(WindowLimits {
-            ttl: Duration::from_secs(ttl),
-            horizon: Duration::from_secs(horizon),
-            max_bytes: max_keys * KEY_BYTES,
-        })
+        Window::new(WindowLimits { ttl: Duration::from_secs(ttl), horizon: Duration::from_secs(horizon), max_bytes: max_keys * KEY_BYTES })
     }
 
     #[test]
@@ -233,11 +206,7 @@ mod tests {
         assert_eq!(w.first_copy(&digest(1)), Some(MessageId(1)));
         assert_eq!(w.first_copy(&digest(2)), Some(MessageId(2)));
         w.record(&digest(3), MessageId(3), now);
-        assert_eq!(
-            w.first_copy(&digest(1)),
-            None,
-            "the oldest goes when the memory is used up"
-        );
+        assert_eq!(w.first_copy(&digest(1)), None, "the oldest goes when the memory is used up");
         assert_eq!(w.first_copy(&digest(3)), Some(MessageId(3)));
         assert_eq!(w.memory_bytes(), 2 * KEY_BYTES);
         w.expire(now + Duration::from_secs(61));
@@ -295,11 +264,7 @@ mod tests {
 
     #[test]
     fn a_zero_window_remembers_nothing() {
-        let mut w = Window::new(WindowLimits {
-            ttl: Duration::ZERO,
-            horizon: Duration::ZERO,
-            max_bytes: 1 << 20,
-        });
+        let mut w = Window::new(WindowLimits { ttl: Duration::ZERO, horizon: Duration::ZERO, max_bytes: 1 << 20 });
         w.record(&digest(1), MessageId(1), Instant::now());
         assert_eq!(w.first_copy(&digest(1)), None);
     }

@@ -37,15 +37,9 @@ pub enum OptionValue {
 
 /// `publish_key`, `publishKey` and `publish-key` → `--publish-key`.
 fn flag_name(name: &str) -> Result<String, Error> {
-    let valid = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if !valid || name.starts_with(['-', '_']) {
-        return Err(Error::new(
-            ErrorKind::InvalidConfig,
-            format!("{name:?} is not a server option"),
-        ));
+        return Err(Error::new(ErrorKind::InvalidConfig, format!("{name:?} is not a server option")));
     }
     let mut flag = String::from("--");
     for c in name.chars() {
@@ -71,10 +65,7 @@ where
     for (name, value) in options {
         let flag = flag_name(&name)?;
         if matches!(flag.as_str(), "--help" | "--version") {
-            return Err(Error::new(
-                ErrorKind::InvalidConfig,
-                format!("{name:?} is not a server option"),
-            ));
+            return Err(Error::new(ErrorKind::InvalidConfig, format!("{name:?} is not a server option")));
         }
         has_bind |= flag == "--bind";
         match value {
@@ -87,8 +78,7 @@ where
     if !has_bind {
         args.push("--bind=127.0.0.1:0".to_owned());
     }
-    let config = Config::try_parse_from(&args)
-        .map_err(|e| Error::new(ErrorKind::InvalidConfig, clap_reason(&e)))?;
+    let config = Config::try_parse_from(&args).map_err(|e| Error::new(ErrorKind::InvalidConfig, clap_reason(&e)))?;
     crate::check_config(&config).map_err(|reason| Error::new(ErrorKind::InvalidConfig, reason))?;
     Ok(config)
 }
@@ -96,13 +86,8 @@ where
 /// clap's first line without its `error: ` prefix and usage block.
 fn clap_reason(e: &clap::Error) -> String {
     let text = e.render().to_string();
-    let first = text
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("invalid server options");
-    first
-        .trim_start_matches("error: ")
-        .replace("argument '--", "option '--")
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid server options");
+    first.trim_start_matches("error: ").replace("argument '--", "option '--")
 }
 
 /// A running in-process server.
@@ -125,29 +110,16 @@ impl Server {
         let thread = std::thread::Builder::new()
             .name("push-server".into())
             .spawn(move || serve_on_own_runtime(config, ready_tx, stop_rx))
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::ServerError,
-                    format!("cannot start the server thread: {e}"),
-                )
-            })?;
+            .map_err(|e| Error::new(ErrorKind::ServerError, format!("cannot start the server thread: {e}")))?;
         match ready_rx.recv() {
-            Ok(Ok(addr)) => Ok(Server {
-                addr,
-                tls,
-                stop: Some(stop_tx),
-                thread: Some(thread),
-            }),
+            Ok(Ok(addr)) => Ok(Server { addr, tls, stop: Some(stop_tx), thread: Some(thread) }),
             Ok(Err(e)) => {
                 let _ = thread.join();
                 Err(e)
             }
             Err(_) => {
                 let _ = thread.join();
-                Err(Error::new(
-                    ErrorKind::ServerError,
-                    "the server thread ended before it was ready",
-                ))
+                Err(Error::new(ErrorKind::ServerError, "the server thread ended before it was ready"))
             }
         }
     }
@@ -190,29 +162,15 @@ impl Drop for Server {
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Server")
-            .field("addr", &self.addr)
-            .field("running", &self.is_running())
-            .finish()
+        f.debug_struct("Server").field("addr", &self.addr).field("running", &self.is_running()).finish()
     }
 }
 
-fn serve_on_own_runtime(
-    config: Config,
-    ready: std::sync::mpsc::Sender<Result<SocketAddr, Error>>,
-    stop: oneshot::Receiver<()>,
-) {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("push-server-worker")
-        .build()
-    {
+fn serve_on_own_runtime(config: Config, ready: std::sync::mpsc::Sender<Result<SocketAddr, Error>>, stop: oneshot::Receiver<()>) {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("push-server-worker").build() {
         Ok(r) => r,
         Err(e) => {
-            let _ = ready.send(Err(Error::new(
-                ErrorKind::ServerError,
-                format!("cannot start the async runtime: {e}"),
-            )));
+            let _ = ready.send(Err(Error::new(ErrorKind::ServerError, format!("cannot start the async runtime: {e}"))));
             return;
         }
     };
@@ -221,10 +179,7 @@ fn serve_on_own_runtime(
         let listener = match crate::listener::bind(config.bind) {
             Ok(l) => l,
             Err(e) => {
-                let _ = ready.send(Err(Error::new(
-                    ErrorKind::InvalidConfig,
-                    format!("cannot listen on {}: {e}", config.bind),
-                )));
+                let _ = ready.send(Err(Error::new(ErrorKind::InvalidConfig, format!("cannot listen on {}: {e}", config.bind))));
                 return;
             }
         };
@@ -276,19 +231,9 @@ mod tests {
 
     #[test]
     fn options_are_checked_like_flags() {
-        let config = config_from_options([
-            ("history_size".into(), text("5")),
-            (
-                "corsOrigins".into(),
-                OptionValue::List(vec!["https://a.example".into(), "https://b.example".into()]),
-            ),
-        ])
-        .unwrap();
+        let config = config_from_options([("history_size".into(), text("5")), ("corsOrigins".into(), OptionValue::List(vec!["https://a.example".into(), "https://b.example".into()]))]).unwrap();
         assert_eq!(config.history_size, 5);
-        assert_eq!(
-            config.cors_origins,
-            vec!["https://a.example", "https://b.example"]
-        );
+        assert_eq!(config.cors_origins, vec!["https://a.example", "https://b.example"]);
         assert_eq!(config.bind.port(), 0, "a free port by default");
         let e = config_from_options([("no_such_option".into(), text("1"))]).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidConfig);
@@ -308,17 +253,13 @@ mod tests {
         let addr = server.local_addr();
         use std::io::{Read, Write};
         let mut s = std::net::TcpStream::connect(addr).unwrap();
-        s.write_all(b"GET /_push/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            .unwrap();
+        s.write_all(b"GET /_push/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
         let mut answer = String::new();
         s.read_to_string(&mut answer).unwrap();
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
         server.stop();
         assert!(!server.is_running());
-        assert!(
-            std::net::TcpStream::connect(addr).is_err(),
-            "still listening after stop"
-        );
+        assert!(std::net::TcpStream::connect(addr).is_err(), "still listening after stop");
         server.stop();
     }
 
@@ -326,8 +267,7 @@ mod tests {
     fn a_taken_port_is_a_config_error() {
         let first = Server::start(config_from_options(Vec::new()).unwrap()).unwrap();
         let taken = first.local_addr().to_string();
-        let e = Server::start(config_from_options([("bind".into(), text(&taken))]).unwrap())
-            .unwrap_err();
+        let e = Server::start(config_from_options([("bind".into(), text(&taken))]).unwrap()).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidConfig);
         assert!(e.to_string().contains("cannot listen"), "{e}");
     }
@@ -336,22 +276,12 @@ mod tests {
     fn a_data_dir_is_released_at_stop_and_refused_while_in_use() {
         let dir = std::env::temp_dir().join(format!("push-embedded-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let options = || {
-            config_from_options([
-                ("data_dir".into(), text(dir.to_str().unwrap())),
-                ("fsync".into(), text("interval")),
-            ])
-            .unwrap()
-        };
+        let options = || config_from_options([("data_dir".into(), text(dir.to_str().unwrap())), ("fsync".into(), text("interval"))]).unwrap();
         assert_eq!(options().fsync, crate::config::FsyncPolicy::Interval);
         let mut first = Server::start(options()).unwrap();
         let e = Server::start(options()).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidConfig);
-        assert!(
-            e.to_string()
-                .contains("in use by another push-server process"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("in use by another push-server process"), "{e}");
         first.stop();
         // Stopped: the same process (a test suite, a reloading app) may open it again.
         let mut again = Server::start(options()).unwrap();
@@ -362,17 +292,9 @@ mod tests {
     #[test]
     fn broker_errors_keep_their_kind() {
         let unknown = config_from_options([("broker".into(), text("gopher://x"))]).unwrap();
-        assert_eq!(
-            Server::start(unknown).unwrap_err().kind(),
-            ErrorKind::InvalidConfig
-        );
+        assert_eq!(Server::start(unknown).unwrap_err().kind(), ErrorKind::InvalidConfig);
         // Nothing listens on port 1: the broker cannot be reached.
-        let unreachable =
-            config_from_options([("broker".into(), text("amqp://guest:guest@127.0.0.1:1/%2f"))])
-                .unwrap();
-        assert_eq!(
-            Server::start(unreachable).unwrap_err().kind(),
-            ErrorKind::ConnectionFailed
-        );
+        let unreachable = config_from_options([("broker".into(), text("amqp://guest:guest@127.0.0.1:1/%2f"))]).unwrap();
+        assert_eq!(Server::start(unreachable).unwrap_err().kind(), ErrorKind::ConnectionFailed);
     }
 }

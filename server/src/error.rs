@@ -33,26 +33,15 @@ impl IntoResponse for ApiError {
         // One line: the reason never carries newlines into a client's terminal.
         let reason = self.0.message().replace(['\r', '\n'], " ");
         let mut response = (status, format!("{reason}\n")).into_response();
-        response
-            .headers_mut()
-            .insert(ERROR_HEADER, HeaderValue::from_static(self.0.code()));
+        response.headers_mut().insert(ERROR_HEADER, HeaderValue::from_static(self.0.code()));
         if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert("WWW-Authenticate", HeaderValue::from_static("Bearer"));
+            response.headers_mut().insert("WWW-Authenticate", HeaderValue::from_static("Bearer"));
         }
-        if matches!(
-            self.0.kind(),
-            ErrorKind::Overloaded | ErrorKind::TooManyConnections
-        ) {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        if matches!(self.0.kind(), ErrorKind::Overloaded | ErrorKind::TooManyConnections) {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         // The limit that refused the request, for the metrics middleware to count.
-        if let Some(limit) =
-            std::error::Error::source(&self.0).and_then(|s| s.downcast_ref::<Limit>())
-        {
+        if let Some(limit) = std::error::Error::source(&self.0).and_then(|s| s.downcast_ref::<Limit>()) {
             response.extensions_mut().insert(*limit);
         }
         response

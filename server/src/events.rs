@@ -38,17 +38,9 @@ struct Queue {
 
 impl Events {
     /// The queue and its sender task, when `--events-url` is set.
-    pub fn start(
-        config: &Config,
-        metrics: PresenceMetrics,
-        stop: CancellationToken,
-    ) -> Option<std::sync::Arc<Events>> {
+    pub fn start(config: &Config, metrics: PresenceMetrics, stop: CancellationToken) -> Option<std::sync::Arc<Events>> {
         let url = config.events_url.clone()?;
-        let secret = config
-            .events_secret()
-            .expect("checked by Config::validate")
-            .as_bytes()
-            .to_vec();
+        let secret = config.events_secret().expect("checked by Config::validate").as_bytes().to_vec();
         let events = std::sync::Arc::new(Events {
             queue: Mutex::default(),
             wake: Notify::new(),
@@ -91,14 +83,8 @@ impl Events {
     fn dropped(&self, queue: &mut Queue, n: u64, why: &str) {
         self.metrics.events_dropped.inc_by(n);
         queue.dropped_since_log += n;
-        if queue
-            .logged_at
-            .is_none_or(|at| at.elapsed() >= LOG_DROPS_EVERY)
-        {
-            tracing::warn!(
-                dropped = queue.dropped_since_log,
-                "events to the app dropped: {why}"
-            );
+        if queue.logged_at.is_none_or(|at| at.elapsed() >= LOG_DROPS_EVERY) {
+            tracing::warn!(dropped = queue.dropped_since_log, "events to the app dropped: {why}");
             queue.dropped_since_log = 0;
             queue.logged_at = Some(Instant::now());
         }
@@ -107,32 +93,19 @@ impl Events {
     /// The next batch: the oldest events, at most [`PER_BATCH`], after dropping those too old.
     fn batch(&self) -> Vec<Event> {
         let mut queue = self.lock();
-        let stale = queue
-            .events
-            .iter()
-            .take_while(|(at, _)| at.elapsed() > self.max_age)
-            .count();
+        let stale = queue.events.iter().take_while(|(at, _)| at.elapsed() > self.max_age).count();
         if stale > 0 {
             queue.events.drain(..stale);
             self.dropped(&mut queue, stale as u64, "not sent within --events-max-age");
         }
-        queue
-            .events
-            .iter()
-            .take(PER_BATCH)
-            .map(|(_, e)| e.clone())
-            .collect()
+        queue.events.iter().take(PER_BATCH).map(|(_, e)| e.clone()).collect()
     }
 
     /// The first `n` events were sent.
     fn sent(&self, ids: &[String]) {
         let mut queue = self.lock();
         // Only those still at the front: some may have been dropped as too old meanwhile.
-        while queue
-            .events
-            .front()
-            .is_some_and(|(_, e)| ids.contains(&e.id))
-        {
+        while queue.events.front().is_some_and(|(_, e)| ids.contains(&e.id)) {
             queue.events.pop_front();
         }
         self.metrics.events_queued.set(queue.events.len() as i64);
@@ -152,21 +125,14 @@ fn client(config: &Config, url: &str) -> reqwest::Client {
         // fails (and is retried), never sent unchecked.
         let tls = config.auth_tls().unwrap_or_else(|e| {
             tracing::error!("--events-url: {e}; events will not be delivered");
-            push_core::tls::client_config_with_roots(rustls::RootCertStore::empty())
-                .expect("a TLS client with no roots builds")
+            push_core::tls::client_config_with_roots(rustls::RootCertStore::empty()).expect("a TLS client with no roots builds")
         });
         builder = builder.tls_backend_preconfigured(tls);
     }
     builder.build().expect("an HTTP client builds")
 }
 
-async fn send(
-    events: std::sync::Arc<Events>,
-    client: reqwest::Client,
-    url: String,
-    secret: Vec<u8>,
-    stop: CancellationToken,
-) {
+async fn send(events: std::sync::Arc<Events>, client: reqwest::Client, url: String, secret: Vec<u8>, stop: CancellationToken) {
     let mut backoff = BACKOFF.0;
     loop {
         let batch = events.batch();

@@ -77,14 +77,8 @@ pub fn app(state: AppState) -> axum::Router {
 
 /// Serves on `listener` until `shutdown` completes, then stops taking connections, ends open
 /// streams, and waits up to `--shutdown-timeout` for requests in flight.
-pub async fn run(
-    listener: TcpListener,
-    config: Config,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let broker = broker::from_config(&config)
-        .await
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
+pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let broker = broker::from_config(&config).await.map_err(|e| std::io::Error::other(e.to_string()))?;
     serve(listener, broker, config, shutdown).await
 }
 
@@ -102,10 +96,7 @@ pub async fn serve(
         Err(e) => {
             token.cancel();
             broker.close();
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                e.to_string(),
-            ));
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()));
         }
     };
     let (config, metrics) = (state.config.clone(), state.metrics.clone());
@@ -114,10 +105,7 @@ pub async fn serve(
         Err(reason) => {
             token.cancel();
             broker.close();
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                reason,
-            ));
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, reason));
         }
     };
     if let Some(tls) = &tls {

@@ -3,10 +3,8 @@
 //! Every label comes from a fixed set (transports, route names, error codes, limits), never from
 //! a request, so the number of series is bounded whatever clients send.
 
-use prometheus::{
-    Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
-};
 use push_core::broker::MemoryStats;
+use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
 /// The limits whose hits are counted in `push_limit_rejections_total{limit}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,17 +88,7 @@ pub struct TransportMetrics {
 }
 
 /// Route names for `push_http_errors_total{route}`.
-pub const ROUTES: [&str; 9] = [
-    "publish",
-    "subscribe",
-    "multiplexed",
-    "health",
-    "metrics",
-    "client.js",
-    "demo",
-    "index",
-    "other",
-];
+pub const ROUTES: [&str; 9] = ["publish", "subscribe", "multiplexed", "health", "metrics", "client.js", "demo", "index", "other"];
 
 pub struct Metrics {
     registry: Registry,
@@ -134,76 +122,35 @@ pub struct Metrics {
 impl Metrics {
     pub fn new() -> Metrics {
         let registry = Registry::new();
-        let connections = IntGaugeVec::new(
-            Opts::new("push_connections", "Open subscriber connections"),
-            &["transport"],
-        )
-        .unwrap();
-        let tcp_connections =
-            IntGauge::new("push_tcp_connections", "Open TCP connections").unwrap();
+        let connections =
+            IntGaugeVec::new(Opts::new("push_connections", "Open subscriber connections"), &["transport"]).unwrap();
+        let tcp_connections = IntGauge::new("push_tcp_connections", "Open TCP connections").unwrap();
         let channels = IntGauge::new("push_channels", "Channels tracked by the hub").unwrap();
-        let published = IntCounter::new(
-            "push_messages_published_total",
-            "Messages accepted for publishing",
-        )
-        .unwrap();
-        let delivered = IntCounterVec::new(
-            Opts::new(
-                "push_messages_delivered_total",
-                "Messages delivered to subscribers",
-            ),
-            &["transport"],
-        )
-        .unwrap();
+        let published = IntCounter::new("push_messages_published_total", "Messages accepted for publishing").unwrap();
+        let delivered =
+            IntCounterVec::new(Opts::new("push_messages_delivered_total", "Messages delivered to subscribers"), &["transport"])
+                .unwrap();
         let gaps = IntCounter::new("push_gaps_total", "Gap signals sent to subscribers").unwrap();
-        let errors = IntCounterVec::new(
-            Opts::new("push_http_errors_total", "Error answers"),
-            &["route", "code"],
-        )
-        .unwrap();
-        let limits = IntCounterVec::new(
-            Opts::new(
-                "push_limit_rejections_total",
-                "Requests refused or cut short by a limit",
-            ),
-            &["limit"],
-        )
-        .unwrap();
-        let http_connections = IntGaugeVec::new(
-            Opts::new("push_http_connections", "Open HTTP connections by protocol"),
-            &["version"],
-        )
-        .unwrap();
-        let tls_handshake_failures = IntCounter::new(
-            "push_tls_handshake_failures_total",
-            "TLS handshakes that failed or timed out",
-        )
-        .unwrap();
-        let tls_reloads = IntCounterVec::new(
-            Opts::new(
-                "push_tls_reloads_total",
-                "TLS certificate reloads by result",
-            ),
-            &["result"],
-        )
-        .unwrap();
+        let errors = IntCounterVec::new(Opts::new("push_http_errors_total", "Error answers"), &["route", "code"]).unwrap();
+        let limits =
+            IntCounterVec::new(Opts::new("push_limit_rejections_total", "Requests refused or cut short by a limit"), &["limit"])
+                .unwrap();
+        let http_connections =
+            IntGaugeVec::new(Opts::new("push_http_connections", "Open HTTP connections by protocol"), &["version"]).unwrap();
+        let tls_handshake_failures = IntCounter::new("push_tls_handshake_failures_total", "TLS handshakes that failed or timed out").unwrap();
+        let tls_reloads =
+            IntCounterVec::new(Opts::new("push_tls_reloads_total", "TLS certificate reloads by result"), &["result"]).unwrap();
         for version in ["http1", "h2"] {
             http_connections.with_label_values(&[version]).set(0);
         }
         for result in ["ok", "error"] {
             tls_reloads.with_label_values(&[result]).inc_by(0);
         }
-        registry
-            .register(Box::new(http_connections.clone()))
-            .unwrap();
-        registry
-            .register(Box::new(tls_handshake_failures.clone()))
-            .unwrap();
+        registry.register(Box::new(http_connections.clone())).unwrap();
+        registry.register(Box::new(tls_handshake_failures.clone())).unwrap();
         registry.register(Box::new(tls_reloads.clone())).unwrap();
         registry.register(Box::new(connections.clone())).unwrap();
-        registry
-            .register(Box::new(tcp_connections.clone()))
-            .unwrap();
+        registry.register(Box::new(tcp_connections.clone())).unwrap();
         registry.register(Box::new(channels.clone())).unwrap();
         registry.register(Box::new(published.clone())).unwrap();
         registry.register(Box::new(delivered.clone())).unwrap();
@@ -214,15 +161,7 @@ impl Metrics {
         let presence = PresenceMetrics::new(&registry);
         let by_transport = TRANSPORTS
             .iter()
-            .map(|t| {
-                (
-                    *t,
-                    TransportMetrics {
-                        open: connections.with_label_values(&[t]),
-                        delivered: delivered.with_label_values(&[t]),
-                    },
-                )
-            })
+            .map(|t| (*t, TransportMetrics { open: connections.with_label_values(&[t]), delivered: delivered.with_label_values(&[t]) }))
             .collect();
         for limit in Limit::ALL {
             limits.with_label_values(&[limit.name()]).inc_by(0);
@@ -252,16 +191,12 @@ impl Metrics {
         self.channels.set(stats.channels as i64);
         m.channel_memory.set(stats.channel_memory_bytes as i64);
         m.idempotency_keys.set(stats.idempotency_keys as i64);
-        m.idempotency_memory
-            .set(stats.idempotency_memory_bytes as i64);
+        m.idempotency_memory.set(stats.idempotency_memory_bytes as i64);
         // The engine counts; the counters catch up with it.
         for (counter, total) in [
             (&m.channels_shed, stats.channels_shed),
             (&m.history_shed, stats.history_shed),
-            (
-                &m.idempotency_evicted_early,
-                stats.idempotency_evicted_early,
-            ),
+            (&m.idempotency_evicted_early, stats.idempotency_evicted_early),
         ] {
             counter.inc_by(total.saturating_sub(counter.get()));
         }
@@ -271,10 +206,7 @@ impl Metrics {
     pub fn transport(&self, transport: &'static str) -> TransportMetrics {
         match self.by_transport.iter().find(|(t, _)| *t == transport) {
             Some((_, m)) => m.clone(),
-            None => TransportMetrics {
-                open: self.connections.with_label_values(&[transport]),
-                delivered: self.delivered.with_label_values(&[transport]),
-            },
+            None => TransportMetrics { open: self.connections.with_label_values(&[transport]), delivered: self.delivered.with_label_values(&[transport]) },
         }
     }
 
@@ -284,9 +216,7 @@ impl Metrics {
 
     pub fn render(&self) -> String {
         let mut out = Vec::new();
-        TextEncoder::new()
-            .encode(&self.registry.gather(), &mut out)
-            .expect("text encoding cannot fail");
+        TextEncoder::new().encode(&self.registry.gather(), &mut out).expect("text encoding cannot fail");
         String::from_utf8(out).expect("metrics are UTF-8")
     }
 }

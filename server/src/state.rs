@@ -11,9 +11,9 @@ use crate::cluster::{link, Cluster};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::events::Events;
-use crate::metrics::Metrics;
 use crate::presence::undelivered::Undelivered;
 use crate::presence::{Presence, Ticket};
+use crate::metrics::Metrics;
 use crate::sessions::{Bans, Session, Sessions};
 
 /// Cloned for every request (axum's `State`): one reference count, not one per field.
@@ -42,11 +42,7 @@ impl std::ops::Deref for AppState {
 impl AppState {
     /// Fails when the bans file of `--data-dir` cannot be read. On RabbitMQ it starts the link
     /// to the other nodes (in the background: it connects and reconnects by itself).
-    pub fn new(
-        broker: Arc<dyn Broker>,
-        config: Config,
-        shutdown: CancellationToken,
-    ) -> push_core::Result<AppState> {
+    pub fn new(broker: Arc<dyn Broker>, config: Config, shutdown: CancellationToken) -> push_core::Result<AppState> {
         let bans = match &config.data_dir {
             Some(dir) => Bans::in_file(dir.join("bans.json"))?,
             None => Bans::in_memory(),
@@ -55,30 +51,14 @@ impl AppState {
         let metrics = Arc::new(Metrics::new());
         let link = link::LinkOptions::from_config(&config)?;
         let events = Events::start(&config, metrics.presence.clone(), shutdown.clone());
-        let undelivered = (events.is_some() && !config.undelivered_after.is_zero()).then(|| {
-            Undelivered::new(
-                broker.clone(),
-                config.undelivered_after,
-                link.is_some(),
-                shutdown.clone(),
-            )
-        });
-        let presence = Presence::new(
-            &config,
-            &crate::cluster::new_node_name(),
-            link.is_some().then_some(crate::cluster::LEASE),
-            events,
-            undelivered,
-            metrics.presence.clone(),
-        );
+        let undelivered = (events.is_some() && !config.undelivered_after.is_zero())
+            .then(|| Undelivered::new(broker.clone(), config.undelivered_after, link.is_some(), shutdown.clone()));
+        let presence = Presence::new(&config, &crate::cluster::new_node_name(), link.is_some().then_some(crate::cluster::LEASE), events, undelivered, metrics.presence.clone());
         let cluster = match link {
             Some(options) => link::join(options, sessions, presence, shutdown.clone()),
             None => Cluster::alone(sessions, presence),
         };
-        tokio::spawn(crate::cluster::sweep_until(
-            cluster.clone(),
-            shutdown.clone(),
-        ));
+        tokio::spawn(crate::cluster::sweep_until(cluster.clone(), shutdown.clone()));
         Ok(AppState(Arc::new(Shared {
             broker,
             auth: Arc::new(Authorizer::new(&config)),
@@ -101,26 +81,14 @@ impl AppState {
     /// Counts one subscriber connection for as long as the guard lives; 503 over the limit.
     /// The connection is registered under its channels and consumer id (channel info,
     /// disconnects), and enters the presence channels among them with `info`.
-    pub fn connect(
-        &self,
-        transport: &'static str,
-        consumer: Option<&str>,
-        info: Option<&str>,
-        channels: &[push_core::Channel],
-    ) -> Result<ConnectionGuard, ApiError> {
+    pub fn connect(&self, transport: &'static str, consumer: Option<&str>, info: Option<&str>, channels: &[push_core::Channel]) -> Result<ConnectionGuard, ApiError> {
         let max = self.config.max_connections;
-        let taken = self
-            .connections
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < max).then_some(n + 1)
-            });
+        let taken = self.connections.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1));
         if taken.is_err() {
             return Err(ApiError(
                 push_core::Error::new(
                     ErrorKind::TooManyConnections,
-                    format!(
-                        "the server holds its maximum of {max} subscriber connections; retry later"
-                    ),
+                    format!("the server holds its maximum of {max} subscriber connections; retry later"),
                 )
                 .with_source(crate::metrics::Limit::Connections),
             ));
@@ -136,14 +104,7 @@ impl AppState {
         let metrics = self.metrics.transport(transport);
         metrics.open.inc();
         let session = self.sessions().register(consumer, channels);
-        Ok(ConnectionGuard {
-            connections: self.connections.clone(),
-            gaps: self.metrics.gaps.clone(),
-            metrics,
-            transport,
-            session,
-            ticket,
-        })
+        Ok(ConnectionGuard { connections: self.connections.clone(), gaps: self.metrics.gaps.clone(), metrics, transport, session, ticket })
     }
 }
 

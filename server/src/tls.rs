@@ -34,76 +34,44 @@ fn provider() -> Arc<CryptoProvider> {
 /// Reads a file of at most [`MAX_PEM_BYTES`], naming it in the error.
 fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {
     use std::io::Read;
-    let file = std::fs::File::open(path)
-        .map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
     let mut bytes = Vec::new();
-    file.take(MAX_PEM_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
+    file.take(MAX_PEM_BYTES + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot read {what} {}: {e}", path.display()))?;
     if bytes.len() as u64 > MAX_PEM_BYTES {
-        return Err(format!(
-            "{what} {} is larger than {MAX_PEM_BYTES} bytes: not a PEM file",
-            path.display()
-        ));
+        return Err(format!("{what} {} is larger than {MAX_PEM_BYTES} bytes: not a PEM file", path.display()));
     }
     Ok(bytes)
 }
 
 /// Parses a PEM certificate chain and private key into a key rustls can serve, checking that the
 /// key belongs to the first certificate. Errors name the file at fault.
-pub fn parse(
-    cert_path: &Path,
-    cert_pem: &[u8],
-    key_path: &Path,
-    key_pem: &[u8],
-) -> Result<CertifiedKey, String> {
+pub fn parse(cert_path: &Path, cert_pem: &[u8], key_path: &Path, key_pem: &[u8]) -> Result<CertifiedKey, String> {
     let chain = CertificateDer::pem_slice_iter(cert_pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| {
-            format!(
-                "--tls-cert {}: not a PEM certificate file ({e})",
-                cert_path.display()
-            )
-        })?;
+        .map_err(|e| format!("--tls-cert {}: not a PEM certificate file ({e})", cert_path.display()))?;
     if chain.is_empty() {
-        return Err(format!(
-            "--tls-cert {}: no PEM certificate (`-----BEGIN CERTIFICATE-----`) in it",
-            cert_path.display()
-        ));
+        return Err(format!("--tls-cert {}: no PEM certificate (`-----BEGIN CERTIFICATE-----`) in it", cert_path.display()));
     }
     let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| match e {
         rustls_pki_types::pem::Error::NoItemsFound => {
-            format!(
-                "--tls-key {}: no PEM private key (PKCS#8, PKCS#1 or SEC1) in it",
-                key_path.display()
-            )
+            format!("--tls-key {}: no PEM private key (PKCS#8, PKCS#1 or SEC1) in it", key_path.display())
         }
-        e => format!(
-            "--tls-key {}: not a PEM private key file ({e})",
-            key_path.display()
-        ),
+        e => format!("--tls-key {}: not a PEM private key file ({e})", key_path.display()),
     })?;
     let provider = provider();
-    let signing = provider.key_provider.load_private_key(key).map_err(|e| {
-        format!(
-            "--tls-key {}: unusable private key ({e})",
-            key_path.display()
-        )
-    })?;
+    let signing = provider
+        .key_provider
+        .load_private_key(key)
+        .map_err(|e| format!("--tls-key {}: unusable private key ({e})", key_path.display()))?;
     let certified = CertifiedKey::new(chain, signing);
     match certified.keys_match() {
-        Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {
-            Ok(certified)
-        }
+        Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => Ok(certified),
         Err(rustls::Error::InconsistentKeys(_)) => Err(format!(
             "--tls-key {} is not the private key of the certificate in --tls-cert {}",
             key_path.display(),
             cert_path.display()
         )),
-        Err(e) => Err(format!(
-            "--tls-cert {}: unusable certificate ({e})",
-            cert_path.display()
-        )),
+        Err(e) => Err(format!("--tls-cert {}: unusable certificate ({e})", cert_path.display())),
     }
 }
 
@@ -136,21 +104,13 @@ pub struct Certificates {
 
 impl std::fmt::Debug for Certificates {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Certificates")
-            .field("cert", &self.cert_path)
-            .field("key", &self.key_path)
-            .finish()
+        f.debug_struct("Certificates").field("cert", &self.cert_path).field("key", &self.key_path).finish()
     }
 }
 
 impl ResolvesServerCert for Certificates {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(
-            self.current
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone(),
-        )
+        Some(self.current.read().unwrap_or_else(|p| p.into_inner()).clone())
     }
 }
 
@@ -166,8 +126,7 @@ pub enum Trigger {
 impl Certificates {
     /// Reloads the pair if `trigger` asks for it; returns whether a new certificate is in use.
     pub fn reload(&self, trigger: Trigger) -> bool {
-        let read = read(&self.cert_path, "--tls-cert")
-            .and_then(|c| Ok((c, read(&self.key_path, "--tls-key")?)));
+        let read = read(&self.cert_path, "--tls-cert").and_then(|c| Ok((c, read(&self.key_path, "--tls-key")?)));
         let (cert, key) = match read {
             Ok(pair) => pair,
             Err(reason) => {
@@ -245,10 +204,7 @@ impl Tls {
             .with_no_client_auth()
             .with_cert_resolver(certificates.clone());
         server.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
-        Ok(Some(Tls {
-            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(server)),
-            certificates,
-        }))
+        Ok(Some(Tls { acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(server)), certificates }))
     }
 
     /// Reloads the certificate on SIGHUP and when its files change, until `stop`. The SIGHUP

@@ -32,30 +32,11 @@ impl TlsRabbit {
     fn start() -> TlsRabbit {
         let dir = std::env::temp_dir().join(format!("push-amqps-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let out = std::process::Command::new(script())
-            .arg("start")
-            .arg(&dir)
-            .output()
-            .expect("scripts/rabbitmq-tls runs");
-        assert!(
-            out.status.success(),
-            "scripts/rabbitmq-tls start failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = std::process::Command::new(script()).arg("start").arg(&dir).output().expect("scripts/rabbitmq-tls runs");
+        assert!(out.status.success(), "scripts/rabbitmq-tls start failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         let env = std::fs::read_to_string(dir.join("env")).unwrap();
-        let get = |key: &str| {
-            env.lines()
-                .find_map(|l| l.strip_prefix(&format!("{key}=")))
-                .unwrap_or_else(|| panic!("{key} in {env}"))
-                .to_owned()
-        };
-        TlsRabbit {
-            url: get("AMQPS_URL"),
-            ca: get("CA_FILE").into(),
-            other_ca: get("OTHER_CA_FILE").into(),
-            dir,
-        }
+        let get = |key: &str| env.lines().find_map(|l| l.strip_prefix(&format!("{key}="))).unwrap_or_else(|| panic!("{key} in {env}")).to_owned();
+        TlsRabbit { url: get("AMQPS_URL"), ca: get("CA_FILE").into(), other_ca: get("OTHER_CA_FILE").into(), dir }
     }
 
     fn stream_url(&self, stream: &str) -> String {
@@ -65,18 +46,13 @@ impl TlsRabbit {
 
 impl Drop for TlsRabbit {
     fn drop(&mut self) {
-        let _ = std::process::Command::new(script())
-            .arg("stop")
-            .arg(&self.dir)
-            .status();
+        let _ = std::process::Command::new(script()).arg("stop").arg(&self.dir).status();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
 fn producer(url: &str, ca: Option<&Path>) -> push_core::Result<Producer> {
-    let mut options = ProducerOptions::new()
-        .url(url)
-        .timeout(Duration::from_secs(10));
+    let mut options = ProducerOptions::new().url(url).timeout(Duration::from_secs(10));
     if let Some(ca) = ca {
         options = options.ca_file(ca);
     }
@@ -90,11 +66,7 @@ async fn expect_tls_error(producer: &Producer, what: &str, words: &str) {
     assert_eq!(e.kind(), ErrorKind::Tls, "{what}: {e}");
     assert!(!e.is_retryable());
     assert!(e.to_string().contains(words), "{what}: {e:?}");
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "{what}: took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(5), "{what}: took {:?}", started.elapsed());
     println!("{what}: {e} ({:?})", started.elapsed());
 }
 
@@ -105,11 +77,7 @@ async fn amqps_and_https_with_a_test_ca() {
     // A producer publishes over amqps:// trusting the test CA.
     let stream = unique_stream("amqps");
     let direct = producer(&rabbit.stream_url(&stream), Some(&rabbit.ca)).unwrap();
-    let first = direct
-        .publish("over amqps")
-        .to("/tls/room")
-        .await
-        .expect("amqps publish with the test CA");
+    let first = direct.publish("over amqps").to("/tls/room").await.expect("amqps publish with the test CA");
 
     // A server node on --broker amqps:// with --broker-ca-file delivers what producers publish.
     let (url, ca) = (rabbit.stream_url(&stream), rabbit.ca.clone());
@@ -119,54 +87,26 @@ async fn amqps_and_https_with_a_test_ca() {
     })
     .await;
     let mut sse = Sse::open(&format!("{}/tls/room", node.url)).await;
-    node.wait_metric("push_connections{transport=\"sse\"}", 1.0)
-        .await;
-    let second = direct
-        .publish("producer -> amqps -> node")
-        .to("/tls/room")
-        .await
-        .unwrap();
+    node.wait_metric("push_connections{transport=\"sse\"}", 1.0).await;
+    let second = direct.publish("producer -> amqps -> node").to("/tls/room").await.unwrap();
     let third = node.publish("/tls/room", "http -> node -> amqps").await;
-    assert!(
-        first.0 < second.0 && second.0 < third,
-        "{first:?} {second:?} {third}"
-    );
+    assert!(first.0 < second.0 && second.0 < third, "{first:?} {second:?} {third}");
     let mut got = Vec::new();
     while got.len() < 2 {
-        match sse
-            .next(Duration::from_secs(10))
-            .await
-            .expect("stream open")
-        {
+        match sse.next(Duration::from_secs(10)).await.expect("stream open") {
             SseEvent::Message(id, data) => got.push((id, data)),
             gap => panic!("unexpected {gap:?}"),
         }
     }
-    assert_eq!(
-        got,
-        vec![
-            (second.0, "producer -> amqps -> node".to_owned()),
-            (third, "http -> node -> amqps".to_owned())
-        ]
-    );
+    assert_eq!(got, vec![(second.0, "producer -> amqps -> node".to_owned()), (third, "http -> node -> amqps".to_owned())]);
     drop(sse);
     node.shutdown().await;
 
     // Certificate problems on amqps://: another CA, and the system's roots alone.
     let wrong = producer(&rabbit.stream_url(&stream), Some(&rabbit.other_ca)).unwrap();
-    expect_tls_error(
-        &wrong,
-        "amqps with another CA",
-        "not signed by a trusted CA",
-    )
-    .await;
+    expect_tls_error(&wrong, "amqps with another CA", "not signed by a trusted CA").await;
     let system = producer(&rabbit.stream_url(&stream), None).unwrap();
-    expect_tls_error(
-        &system,
-        "amqps with the system's roots only",
-        "not signed by a trusted CA",
-    )
-    .await;
+    expect_tls_error(&system, "amqps with the system's roots only", "not signed by a trusted CA").await;
 
     // A server node with the wrong CA does not start, and says why.
     let mut config = push_server::Config::defaults();
@@ -174,54 +114,30 @@ async fn amqps_and_https_with_a_test_ca() {
     config.stream_name = stream.clone();
     config.broker_ca_file = Some(rabbit.other_ca.clone());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let ended = tokio::time::timeout(
-        Duration::from_secs(20),
-        push_server::run(listener, config, std::future::pending()),
-    )
-    .await;
-    let e = ended
-        .expect("a node with the wrong CA stops at once")
-        .expect_err("a node with the wrong CA must not start");
+    let ended = tokio::time::timeout(Duration::from_secs(20), push_server::run(listener, config, std::future::pending())).await;
+    let e = ended.expect("a node with the wrong CA stops at once").expect_err("a node with the wrong CA must not start");
     assert!(e.to_string().contains("not signed by a trusted CA"), "{e}");
     println!("node with another CA: {e}");
 
     // An unreadable CA file fails when the producer is made.
-    let e = producer(
-        &rabbit.stream_url(&stream),
-        Some(Path::new("/nonexistent/ca.pem")),
-    )
-    .unwrap_err();
+    let e = producer(&rabbit.stream_url(&stream), Some(Path::new("/nonexistent/ca.pem"))).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
 
     // https:// to a push server with --tls-cert (the same test CA signed its certificate).
     let certs = rabbit.dir.join("certs");
     let server = https_node(&certs.join("server.pem"), &certs.join("server-key.pem")).await;
     let p = producer(&server.0, Some(&rabbit.ca)).unwrap();
-    let id = p
-        .publish("over https")
-        .to("/tls/https")
-        .await
-        .expect("https publish with the test CA");
+    let id = p.publish("over https").to("/tls/https").await.expect("https publish with the test CA");
     println!("https publish: id {}", id.0);
     let wrong = producer(&server.0, Some(&rabbit.other_ca)).unwrap();
-    expect_tls_error(
-        &wrong,
-        "https with another CA",
-        "not signed by a trusted CA",
-    )
-    .await;
+    expect_tls_error(&wrong, "https with another CA", "not signed by a trusted CA").await;
     server.1.send(()).unwrap();
 
     // Another host's certificate and an expired one, made here with rcgen.
     let made = MadeCerts::new(&rabbit.dir.join("rcgen"));
     let other_host = https_node(&made.other_host, &made.key).await;
     let p = producer(&other_host.0, Some(&made.ca)).unwrap();
-    expect_tls_error(
-        &p,
-        "https to a certificate for another host",
-        "not valid for this host name",
-    )
-    .await;
+    expect_tls_error(&p, "https to a certificate for another host", "not valid for this host name").await;
     other_host.1.send(()).unwrap();
     let expired = https_node(&made.expired, &made.key).await;
     let p = producer(&expired.0, Some(&made.ca)).unwrap();
@@ -262,12 +178,8 @@ impl MadeCerts {
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
         let key = KeyPair::generate().unwrap();
-        let other_host = CertificateParams::new(vec!["other.example".to_owned()])
-            .unwrap()
-            .signed_by(&key, &ca)
-            .unwrap();
-        let mut expired =
-            CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+        let other_host = CertificateParams::new(vec!["other.example".to_owned()]).unwrap().signed_by(&key, &ca).unwrap();
+        let mut expired = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
         expired.not_before = rcgen::date_time_ymd(2020, 1, 1);
         expired.not_after = rcgen::date_time_ymd(2021, 1, 1);
         let expired = expired.signed_by(&key, &ca).unwrap();

@@ -52,9 +52,7 @@ async fn run(engine: Engine, name: &str, tweak: fn(&mut Config), check: Check) {
             (Some(turn), Some(stream))
         }
     };
-    let broker = push_server::broker::from_config(&config)
-        .await
-        .expect("the engine starts");
+    let broker = push_server::broker::from_config(&config).await.expect("the engine starts");
     check(broker.clone()).await;
     broker.close();
     drop(broker);
@@ -72,12 +70,7 @@ async fn publish(broker: &dyn Broker, to: &str, body: String) -> MessageId {
     publish_keyed(broker, to, body, None).await.0
 }
 
-async fn publish_keyed(
-    broker: &dyn Broker,
-    to: &str,
-    body: String,
-    key: Option<&str>,
-) -> (MessageId, bool) {
+async fn publish_keyed(broker: &dyn Broker, to: &str, body: String, key: Option<&str>) -> (MessageId, bool) {
     let publication = Publication {
         channel: channel(to),
         also: Vec::new(),
@@ -96,15 +89,8 @@ async fn take(subscription: &mut Subscription, n: usize) -> Vec<Event> {
     while events.len() < n {
         match tokio::time::timeout(Duration::from_secs(10), subscription.events.next()).await {
             Ok(Some(event)) => events.push(event),
-            Ok(None) => panic!(
-                "the subscription ended after {} of {n} events",
-                events.len()
-            ),
-            Err(_) => panic!(
-                "no event within 10 s after {} of {n}: {:?}",
-                events.len(),
-                describe(&events)
-            ),
+            Ok(None) => panic!("the subscription ended after {} of {n} events", events.len()),
+            Err(_) => panic!("no event within 10 s after {} of {n}: {:?}", events.len(), describe(&events)),
         }
     }
     events
@@ -130,12 +116,7 @@ fn describe(events: &[Event]) -> Vec<String> {
     events
         .iter()
         .map(|e| match e {
-            Event::Message(m) => format!(
-                "{}:{}:{}",
-                m.id,
-                m.channel,
-                String::from_utf8_lossy(&m.payload)
-            ),
+            Event::Message(m) => format!("{}:{}:{}", m.id, m.channel, String::from_utf8_lossy(&m.payload)),
             Event::Gap(c, g) => format!("gap {c} {}-{}", g.from, g.to),
         })
         .collect()
@@ -149,23 +130,13 @@ fn assert_accounted(events: &[Event], expected: &[(MessageId, String)]) -> usize
     let mut delivered = 0;
     let mut cursor = MessageId::ZERO;
     for event in events {
-        assert!(
-            event.cursor() > cursor,
-            "out of order or repeated at {:?} in {:?}",
-            describe(&[event.clone()]),
-            describe(events)
-        );
+        assert!(event.cursor() > cursor, "out of order or repeated at {:?} in {:?}", describe(&[event.clone()]), describe(events));
         cursor = event.cursor();
         match event {
             Event::Gap(_, gap) => {
                 assert!(gap.from <= gap.to, "an empty gap {gap:?}");
                 while rest.first().is_some_and(|(id, _)| *id <= gap.to) {
-                    assert!(
-                        rest[0].0 >= gap.from,
-                        "message {} skipped without a gap: {:?}",
-                        rest[0].0,
-                        describe(events)
-                    );
+                    assert!(rest[0].0 >= gap.from, "message {} skipped without a gap: {:?}", rest[0].0, describe(events));
                     rest = &rest[1..];
                 }
             }
@@ -173,23 +144,14 @@ fn assert_accounted(events: &[Event], expected: &[(MessageId, String)]) -> usize
                 let Some(((id, body), tail)) = rest.split_first() else {
                     panic!("message {} was not expected: {:?}", m.id, describe(events))
                 };
-                assert_eq!(
-                    m.id,
-                    *id,
-                    "message {id} skipped without a gap: {:?}",
-                    describe(events)
-                );
+                assert_eq!(m.id, *id, "message {id} skipped without a gap: {:?}", describe(events));
                 assert_eq!(String::from_utf8_lossy(&m.payload), body.as_str());
                 rest = tail;
                 delivered += 1;
             }
         }
     }
-    assert!(
-        rest.is_empty(),
-        "never delivered nor announced as a gap: {:?}",
-        rest.iter().map(|(id, _)| id).collect::<Vec<_>>()
-    );
+    assert!(rest.is_empty(), "never delivered nor announced as a gap: {:?}", rest.iter().map(|(id, _)| id).collect::<Vec<_>>());
     delivered
 }
 
@@ -200,12 +162,8 @@ fn defaults(_: &mut Config) {}
 /// Live subscribers get every message published after they subscribed, in order.
 fn live_in_order(broker: Arc<dyn Broker>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
     Box::pin(async move {
-        let mut first = broker
-            .subscribe(&[channel("/c/live")], Position::Latest)
-            .unwrap();
-        let mut second = broker
-            .subscribe(&[channel("/c/live")], Position::Latest)
-            .unwrap();
+        let mut first = broker.subscribe(&[channel("/c/live")], Position::Latest).unwrap();
+        let mut second = broker.subscribe(&[channel("/c/live")], Position::Latest).unwrap();
         let mut sent = Vec::new();
         for i in 0..50 {
             let body = format!("m{i}");
@@ -228,9 +186,7 @@ fn resume_from_cursor(broker: Arc<dyn Broker>) -> Pin<Box<dyn Future<Output = ()
             let body = format!("r{i}");
             sent.push((publish(&*broker, "/c/resume", body.clone()).await, body));
         }
-        let mut sub = broker
-            .subscribe(&[channel("/c/resume")], Position::After(sent[3].0))
-            .unwrap();
+        let mut sub = broker.subscribe(&[channel("/c/resume")], Position::After(sent[3].0)).unwrap();
         assert_eq!(sub.start, sent[3].0);
         let backlog = take(&mut sub, 6).await;
         assert_eq!(assert_accounted(&backlog, &sent[4..]), 6);
@@ -250,9 +206,7 @@ fn channels_in_one_order(broker: Arc<dyn Broker>) -> Pin<Box<dyn Future<Output =
             let (to, body) = (if i % 3 == 0 { "/c/b" } else { "/c/a" }, format!("x{i}"));
             sent.push((publish(&*broker, to, body.clone()).await, body));
         }
-        let mut sub = broker
-            .subscribe(&[channel("/c/a"), channel("/c/b")], Position::After(before))
-            .unwrap();
+        let mut sub = broker.subscribe(&[channel("/c/a"), channel("/c/b")], Position::After(before)).unwrap();
         let events = take(&mut sub, 20).await;
         assert_eq!(assert_accounted(&events, &sent), 20);
         assert_nothing_ready(&mut sub);
@@ -279,19 +233,10 @@ async fn behind_history(broker: Arc<dyn Broker>, to: &str, poll: bool) {
         sent.push((publish(&*broker, to, body.clone()).await, body));
     }
     let (channels, from) = ([channel(to)], Position::After(before));
-    let mut sub = if poll {
-        broker.poll(&channels, from)
-    } else {
-        broker.subscribe(&channels, from)
-    }
-    .unwrap();
+    let mut sub = if poll { broker.poll(&channels, from) } else { broker.subscribe(&channels, from) }.unwrap();
     let events = take_through(&mut sub, sent.last().unwrap().0).await;
     let delivered = assert_accounted(&events, &sent);
-    assert!(
-        delivered >= 5,
-        "at least the history ring is delivered: {:?}",
-        describe(&events)
-    );
+    assert!(delivered >= 5, "at least the history ring is delivered: {:?}", describe(&events));
     assert_nothing_ready(&mut sub);
 }
 
@@ -303,15 +248,9 @@ fn cursor_zero(broker: Arc<dyn Broker>) -> Pin<Box<dyn Future<Output = ()> + Sen
             let body = format!("z{i}");
             sent.push((publish(&*broker, "/c/zero", body.clone()).await, body));
         }
-        let mut sub = broker
-            .subscribe(&[channel("/c/zero")], Position::After(MessageId::ZERO))
-            .unwrap();
+        let mut sub = broker.subscribe(&[channel("/c/zero")], Position::After(MessageId::ZERO)).unwrap();
         let events = take_through(&mut sub, sent.last().unwrap().0).await;
-        assert_eq!(
-            assert_accounted(&events, &sent),
-            3,
-            "recent messages are all still held"
-        );
+        assert_eq!(assert_accounted(&events, &sent), 3, "recent messages are all still held");
     })
 }
 
@@ -319,41 +258,18 @@ fn cursor_zero(broker: Arc<dyn Broker>) -> Pin<Box<dyn Future<Output = ()> + Sen
 fn event_names(broker: Arc<dyn Broker>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
     Box::pin(async move {
         let before = broker.last_id();
-        let mut live = broker
-            .subscribe(&[channel("/c/named")], Position::Latest)
-            .unwrap();
-        let mut publication = Publication::new(
-            channel("/c/named"),
-            Bytes::from_static(b"<li>x</li>"),
-            "text/html",
-        );
+        let mut live = broker.subscribe(&[channel("/c/named")], Position::Latest).unwrap();
+        let mut publication = Publication::new(channel("/c/named"), Bytes::from_static(b"<li>x</li>"), "text/html");
         publication.event = Some("chat".into());
         let named = broker.publish(publication).await.expect("publish").id;
         let plain = publish(&*broker, "/c/named", "plain".into()).await;
         let events = take_through(&mut live, plain).await;
         let names = |events: &[Event]| -> Vec<(MessageId, Option<String>)> {
-            events
-                .iter()
-                .filter_map(|e| {
-                    if let Event::Message(m) = e {
-                        Some((m.id, m.event.clone()))
-                    } else {
-                        None
-                    }
-                })
-                .collect()
+            events.iter().filter_map(|e| if let Event::Message(m) = e { Some((m.id, m.event.clone())) } else { None }).collect()
         };
-        assert_eq!(
-            names(&events),
-            vec![(named, Some("chat".into())), (plain, None)]
-        );
-        let mut again = broker
-            .subscribe(&[channel("/c/named")], Position::After(before))
-            .unwrap();
-        assert_eq!(
-            names(&take_through(&mut again, plain).await),
-            vec![(named, Some("chat".into())), (plain, None)]
-        );
+        assert_eq!(names(&events), vec![(named, Some("chat".into())), (plain, None)]);
+        let mut again = broker.subscribe(&[channel("/c/named")], Position::After(before)).unwrap();
+        assert_eq!(names(&take_through(&mut again, plain).await), vec![(named, Some("chat".into())), (plain, None)]);
     })
 }
 
@@ -366,9 +282,7 @@ fn tiny_queue(config: &mut Config) {
 /// history and still gets all of them, in order.
 fn slow_subscriber_resyncs(broker: Arc<dyn Broker>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
     Box::pin(async move {
-        let mut sub = broker
-            .subscribe(&[channel("/c/slow")], Position::Latest)
-            .unwrap();
+        let mut sub = broker.subscribe(&[channel("/c/slow")], Position::Latest).unwrap();
         let mut sent = Vec::new();
         for i in 0..100 {
             let body = format!("s{i}");
@@ -383,21 +297,14 @@ fn slow_subscriber_resyncs(broker: Arc<dyn Broker>) -> Pin<Box<dyn Future<Output
 /// A second publish with the same idempotency key stores nothing and answers the first id.
 fn idempotent_publish(broker: Arc<dyn Broker>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
     Box::pin(async move {
-        let mut sub = broker
-            .subscribe(&[channel("/c/idem")], Position::Latest)
-            .unwrap();
-        let (first, replayed) =
-            publish_keyed(&*broker, "/c/idem", "once".into(), Some("order-17")).await;
+        let mut sub = broker.subscribe(&[channel("/c/idem")], Position::Latest).unwrap();
+        let (first, replayed) = publish_keyed(&*broker, "/c/idem", "once".into(), Some("order-17")).await;
         assert!(!replayed);
-        let (again, replayed) =
-            publish_keyed(&*broker, "/c/idem", "once".into(), Some("order-17")).await;
+        let (again, replayed) = publish_keyed(&*broker, "/c/idem", "once".into(), Some("order-17")).await;
         assert_eq!((again, replayed), (first, true));
         let other = publish(&*broker, "/c/idem", "next".into()).await;
         let events = take(&mut sub, 2).await;
-        assert_eq!(
-            assert_accounted(&events, &[(first, "once".into()), (other, "next".into())]),
-            2
-        );
+        assert_eq!(assert_accounted(&events, &[(first, "once".into()), (other, "next".into())]), 2);
         assert_nothing_ready(&mut sub);
     })
 }
@@ -421,9 +328,7 @@ fn expiry(broker: Arc<dyn Broker>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         let started = Instant::now();
         let mut saw_expiry = false;
         while started.elapsed() < Duration::from_secs(4) {
-            let mut sub = broker
-                .subscribe(&[channel("/c/expire")], Position::After(before))
-                .unwrap();
+            let mut sub = broker.subscribe(&[channel("/c/expire")], Position::After(before)).unwrap();
             let events = take_through(&mut sub, sent.last().unwrap().0).await;
             let delivered = assert_accounted(&events, &sent);
             saw_expiry |= delivered < sent.len();
@@ -438,14 +343,9 @@ fn expiry(broker: Arc<dyn Broker>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
             assert!(saw_expiry, "history did not expire within 4 s");
         }
         // New messages after expiry are live as usual.
-        let mut sub = broker
-            .subscribe(&[channel("/c/expire")], Position::Latest)
-            .unwrap();
+        let mut sub = broker.subscribe(&[channel("/c/expire")], Position::Latest).unwrap();
         let id = publish(&*broker, "/c/expire", "new".into()).await;
-        assert_eq!(
-            assert_accounted(&take(&mut sub, 1).await, &[(id, "new".into())]),
-            1
-        );
+        assert_eq!(assert_accounted(&take(&mut sub, 1).await, &[(id, "new".into())]), 1);
     })
 }
 
@@ -469,32 +369,17 @@ fn forgotten_channel(broker: Arc<dyn Broker>) -> Pin<Box<dyn Future<Output = ()>
             publish(&*broker, &format!("/c/filler/{i}"), filler.clone()).await;
         }
         let stats = broker.memory();
-        assert!(
-            stats.channels_shed > 0 && stats.channel_memory_bytes <= 64 * 1024,
-            "nothing was forgotten: {stats:?}"
-        );
+        assert!(stats.channels_shed > 0 && stats.channel_memory_bytes <= 64 * 1024, "nothing was forgotten: {stats:?}");
 
-        let mut sub = broker
-            .subscribe(&[channel("/c/forgotten")], Position::After(before))
-            .unwrap();
+        let mut sub = broker.subscribe(&[channel("/c/forgotten")], Position::After(before)).unwrap();
         let events = take_through(&mut sub, sent.last().unwrap().0).await;
         let delivered = assert_accounted(&events, &sent);
         // Only the embedded broker without a data dir has no log to read them back from.
         if broker.health().engine != "memory" {
-            assert_eq!(
-                delivered,
-                sent.len(),
-                "the log still has them: {:?}",
-                describe(&events)
-            );
+            assert_eq!(delivered, sent.len(), "the log still has them: {:?}", describe(&events));
         }
 
-        let mut sub = broker
-            .subscribe(
-                &[channel("/c/forgotten")],
-                Position::After(sent.last().unwrap().0),
-            )
-            .unwrap();
+        let mut sub = broker.subscribe(&[channel("/c/forgotten")], Position::After(sent.last().unwrap().0)).unwrap();
         let id = publish(&*broker, "/c/forgotten", "new".into()).await;
         let events = take_through(&mut sub, id).await;
         assert_eq!(assert_accounted(&events, &[(id, "new".into())]), 1);
@@ -503,18 +388,11 @@ fn forgotten_channel(broker: Arc<dyn Broker>) -> Pin<Box<dyn Future<Output = ()>
 }
 
 /// Subscriptions to channels without history do not keep them once dropped.
-fn dropped_subscriptions_release_channels(
-    broker: Arc<dyn Broker>,
-) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+fn dropped_subscriptions_release_channels(broker: Arc<dyn Broker>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
     Box::pin(async move {
         let at_start = broker.channels();
-        let subs: Vec<_> = (0..3)
-            .map(|i| {
-                broker
-                    .subscribe(&[channel(&format!("/c/fleeting/{i}"))], Position::Latest)
-                    .unwrap()
-            })
-            .collect();
+        let subs: Vec<_> =
+            (0..3).map(|i| broker.subscribe(&[channel(&format!("/c/fleeting/{i}"))], Position::Latest).unwrap()).collect();
         assert_eq!(broker.channels(), at_start + 3);
         drop(subs);
         assert_eq!(broker.channels(), at_start);
@@ -530,30 +408,17 @@ fn poll_reads_then_waits(broker: Arc<dyn Broker>) -> Pin<Box<dyn Future<Output =
             let body = format!("p{i}");
             sent.push((publish(&*broker, "/c/poll", body.clone()).await, body));
         }
-        let mut poll = broker
-            .poll(&[channel("/c/poll")], Position::After(sent[1].0))
-            .unwrap();
+        let mut poll = broker.poll(&[channel("/c/poll")], Position::After(sent[1].0)).unwrap();
         assert_eq!(poll.start, sent[1].0);
         let backlog = take(&mut poll, 4).await;
         assert_eq!(assert_accounted(&backlog, &sent[2..]), 4);
         assert_nothing_ready(&mut poll);
-        let mut both = broker
-            .poll(
-                &[channel("/c/poll"), channel("/c/poll-b")],
-                Position::Latest,
-            )
-            .unwrap();
+        let mut both = broker.poll(&[channel("/c/poll"), channel("/c/poll-b")], Position::Latest).unwrap();
         assert_nothing_ready(&mut both);
         let id = publish(&*broker, "/c/poll-b", "live".into()).await;
-        assert_eq!(
-            assert_accounted(&take(&mut both, 1).await, &[(id, "live".into())]),
-            1
-        );
+        assert_eq!(assert_accounted(&take(&mut both, 1).await, &[(id, "live".into())]), 1);
         let id = publish(&*broker, "/c/poll", "live".into()).await;
-        assert_eq!(
-            assert_accounted(&take(&mut poll, 1).await, &[(id, "live".into())]),
-            1
-        );
+        assert_eq!(assert_accounted(&take(&mut poll, 1).await, &[(id, "live".into())]), 1);
         assert_nothing_ready(&mut poll);
     })
 }

@@ -31,11 +31,7 @@ struct Process {
 
 impl Process {
     async fn start(port: u16, stream: &str) -> Process {
-        let mut process = Process {
-            port,
-            stream: stream.to_owned(),
-            child: None,
-        };
+        let mut process = Process { port, stream: stream.to_owned(), child: None };
         process.spawn().await;
         process
     }
@@ -46,24 +42,8 @@ impl Process {
 
     async fn spawn(&mut self) {
         let child = Command::new(env!("CARGO_BIN_EXE_push-server"))
-            .args([
-                "--bind",
-                &format!("127.0.0.1:{}", self.port),
-                "--broker",
-                AMQP_URL,
-                "--stream-name",
-                &self.stream,
-            ])
-            .args([
-                "--publish-timeout",
-                "5s",
-                "--long-poll-timeout",
-                "2s",
-                "--shutdown-timeout",
-                "1s",
-                "--heartbeat",
-                "1s",
-            ])
+            .args(["--bind", &format!("127.0.0.1:{}", self.port), "--broker", AMQP_URL, "--stream-name", &self.stream])
+            .args(["--publish-timeout", "5s", "--long-poll-timeout", "2s", "--shutdown-timeout", "1s", "--heartbeat", "1s"])
             .env("PUSH_LOG", "push_server=error,lapin=off")
             .stdout(Stdio::null())
             .spawn()
@@ -75,12 +55,7 @@ impl Process {
     async fn wait_healthy(&self) {
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(60) {
-            if let Ok(r) = client()
-                .get(format!("{}/_push/health", self.url()))
-                .timeout(Duration::from_secs(1))
-                .send()
-                .await
-            {
+            if let Ok(r) = client().get(format!("{}/_push/health", self.url())).timeout(Duration::from_secs(1)).send().await {
                 if r.status() == 200 {
                     return;
                 }
@@ -112,11 +87,7 @@ impl Drop for Process {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// What the publishers saw: (id, payload) for each call that returned, payloads of calls that
@@ -128,12 +99,7 @@ struct Ledger {
 }
 
 /// Publishes `{name}-{i}` every 20 ms until `stop`, recording every outcome.
-fn publisher(
-    name: &'static str,
-    producer: Producer,
-    ledger: Arc<Mutex<Ledger>>,
-    stop: Arc<AtomicBool>,
-) -> tokio::task::JoinHandle<()> {
+fn publisher(name: &'static str, producer: Producer, ledger: Arc<Mutex<Ledger>>, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut i = 0;
         while !stop.load(Ordering::Acquire) {
@@ -165,13 +131,7 @@ enum Transport {
 
 /// One read session on one node from `cursor`: appends what arrives, returns when the node
 /// fails, after `max` messages (to switch nodes), or at END. Ok(true) means END was seen.
-async fn session(
-    transport: Transport,
-    node: &str,
-    cursor: &mut u64,
-    got: &mut Received,
-    max: usize,
-) -> Result<bool, String> {
+async fn session(transport: Transport, node: &str, cursor: &mut u64, got: &mut Received, max: usize) -> Result<bool, String> {
     let base = got.messages.len();
     let take = |id: u64, data: String, cursor: &mut u64, got: &mut Received| -> bool {
         *cursor = id;
@@ -194,9 +154,7 @@ async fn session(
             let mut response = response;
             let mut buffer = String::new();
             loop {
-                let chunk = tokio::time::timeout(Duration::from_secs(20), response.chunk())
-                    .await
-                    .map_err(|_| "SSE silent".to_owned())?;
+                let chunk = tokio::time::timeout(Duration::from_secs(20), response.chunk()).await.map_err(|_| "SSE silent".to_owned())?;
                 let chunk = chunk.map_err(|e| e.to_string())?.ok_or("SSE ended")?;
                 buffer.push_str(&String::from_utf8_lossy(&chunk));
                 while let Some(end) = buffer.find("\n\n") {
@@ -231,33 +189,19 @@ async fn session(
             }
         }
         Transport::WebSocket => {
-            let url = format!(
-                "{}{CHANNEL}?after={cursor}",
-                node.replacen("http://", "ws://", 1)
-            );
-            let (mut socket, _) = tokio_tungstenite::connect_async(url)
-                .await
-                .map_err(|e| e.to_string())?;
+            let url = format!("{}{CHANNEL}?after={cursor}", node.replacen("http://", "ws://", 1));
+            let (mut socket, _) = tokio_tungstenite::connect_async(url).await.map_err(|e| e.to_string())?;
             loop {
-                let frame = tokio::time::timeout(Duration::from_secs(20), socket.next())
-                    .await
-                    .map_err(|_| "WebSocket silent".to_owned())?;
+                let frame = tokio::time::timeout(Duration::from_secs(20), socket.next()).await.map_err(|_| "WebSocket silent".to_owned())?;
                 let text = match frame.ok_or("WebSocket ended")?.map_err(|e| e.to_string())? {
                     tokio_tungstenite::tungstenite::Message::Text(t) => t.to_string(),
-                    tokio_tungstenite::tungstenite::Message::Close(_) => {
-                        return Err("WebSocket closed".into())
-                    }
+                    tokio_tungstenite::tungstenite::Message::Close(_) => return Err("WebSocket closed".into()),
                     _ => continue,
                 };
                 let v: serde_json::Value = serde_json::from_str(&text).unwrap();
                 match v["type"].as_str() {
                     Some("message") => {
-                        if take(
-                            id_of(&v["id"]),
-                            v["data"].as_str().unwrap().to_owned(),
-                            cursor,
-                            got,
-                        ) {
+                        if take(id_of(&v["id"]), v["data"].as_str().unwrap().to_owned(), cursor, got) {
                             return Ok(true);
                         }
                     }
@@ -280,13 +224,7 @@ async fn session(
                 .await
                 .map_err(|e| e.to_string())?;
             let status = response.status().as_u16();
-            let header = |name: &str| {
-                response
-                    .headers()
-                    .get(name)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned)
-            };
+            let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
             let (id, gap) = (header("push-id"), header("push-gap"));
             if let Some(gap) = gap {
                 let (from, to) = gap.split_once('-').unwrap();
@@ -316,23 +254,14 @@ fn id_of(v: &serde_json::Value) -> u64 {
 
 /// A subscriber that reads from `start`, switching between the nodes every few messages and on
 /// every failure, until END.
-fn subscriber(
-    transport: Transport,
-    nodes: [String; 2],
-    start: u64,
-    offset: usize,
-) -> tokio::task::JoinHandle<Received> {
+fn subscriber(transport: Transport, nodes: [String; 2], start: u64, offset: usize) -> tokio::task::JoinHandle<Received> {
     tokio::spawn(async move {
         let mut got = Received::default();
         let mut cursor = start;
         let mut turn = offset;
         let deadline = Instant::now() + Duration::from_secs(240);
         loop {
-            assert!(
-                Instant::now() < deadline,
-                "{transport:?} subscriber did not see END; got {} messages",
-                got.messages.len()
-            );
+            assert!(Instant::now() < deadline, "{transport:?} subscriber did not see END; got {} messages", got.messages.len());
             let node = &nodes[turn % 2];
             match session(transport, node, &mut cursor, &mut got, 37).await {
                 Ok(true) => return got,
@@ -352,22 +281,14 @@ async fn outage_felt(ledger: &Mutex<Ledger>) {
     let failed = ledger.lock().unwrap().failed.len();
     let deadline = Instant::now() + Duration::from_secs(60);
     while ledger.lock().unwrap().failed.len() == failed {
-        assert!(
-            Instant::now() < deadline,
-            "no publish failed within 60 s of RabbitMQ going away"
-        );
+        assert!(Instant::now() < deadline, "no publish failed within 60 s of RabbitMQ going away");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 async fn wait_health(url: &str, status: u16) {
     for _ in 0..300 {
-        if let Ok(r) = client()
-            .get(format!("{url}/_push/health"))
-            .timeout(Duration::from_secs(1))
-            .send()
-            .await
-        {
+        if let Ok(r) = client().get(format!("{url}/_push/health")).timeout(Duration::from_secs(1)).send().await {
             if r.status().as_u16() == status {
                 return;
             }
@@ -378,9 +299,7 @@ async fn wait_health(url: &str, status: u16) {
 }
 
 async fn broker(command: &'static str) {
-    tokio::task::spawn_blocking(move || rabbitmqctl(&[command]))
-        .await
-        .unwrap();
+    tokio::task::spawn_blocking(move || rabbitmqctl(&[command])).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -391,30 +310,18 @@ async fn nothing_lost_nothing_twice_across_broker_restarts_and_a_killed_node() {
     let mut b = Process::start(free_port(), &stream).await;
     let nodes = [a.url(), b.url()];
     let timeout = Duration::from_secs(8);
-    let http = |url: String| {
-        Producer::with_options(ProducerOptions::new().url(url).timeout(timeout)).unwrap()
-    };
+    let http = |url: String| Producer::with_options(ProducerOptions::new().url(url).timeout(timeout)).unwrap();
     let start: u64 = http(a.url()).publish("start").to(CHANNEL).await.unwrap().0;
 
     let subscribers: Vec<_> = [Transport::Sse, Transport::WebSocket, Transport::LongPoll]
         .into_iter()
         .enumerate()
-        .flat_map(|(i, t)| {
-            [
-                subscriber(t, nodes.clone(), start, i),
-                subscriber(t, nodes.clone(), start, i + 1),
-            ]
-        })
+        .flat_map(|(i, t)| [subscriber(t, nodes.clone(), start, i), subscriber(t, nodes.clone(), start, i + 1)])
         .collect();
 
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let stop = Arc::new(AtomicBool::new(false));
-    let amqp = Producer::with_options(
-        ProducerOptions::new()
-            .url(producer_url(&stream))
-            .timeout(timeout),
-    )
-    .unwrap();
+    let amqp = Producer::with_options(ProducerOptions::new().url(producer_url(&stream)).timeout(timeout)).unwrap();
     let publishers = [
         publisher("http-a", http(a.url()), ledger.clone(), stop.clone()),
         publisher("http-b", http(b.url()), ledger.clone(), stop.clone()),
@@ -455,23 +362,11 @@ async fn nothing_lost_nothing_twice_across_broker_restarts_and_a_killed_node() {
     for p in publishers {
         p.await.unwrap();
     }
-    let end = http(a.url())
-        .publish(END)
-        .to(CHANNEL)
-        .await
-        .expect("END publishes once the faults are over");
+    let end = http(a.url()).publish(END).to(CHANNEL).await.expect("END publishes once the faults are over");
 
     let ledger = std::mem::take(&mut *ledger.lock().unwrap());
-    let acknowledged: HashMap<u64, &str> = ledger
-        .confirmed
-        .iter()
-        .map(|(id, d)| (*id, d.as_str()))
-        .collect();
-    assert_eq!(
-        acknowledged.len(),
-        ledger.confirmed.len(),
-        "every acknowledged publish has its own id"
-    );
+    let acknowledged: HashMap<u64, &str> = ledger.confirmed.iter().map(|(id, d)| (*id, d.as_str())).collect();
+    assert_eq!(acknowledged.len(), ledger.confirmed.len(), "every acknowledged publish has its own id");
     let failed: HashSet<&str> = ledger.failed.iter().map(String::as_str).collect();
     let mut expected: Vec<u64> = acknowledged.keys().copied().collect();
     expected.push(end.0);
@@ -480,59 +375,26 @@ async fn nothing_lost_nothing_twice_across_broker_restarts_and_a_killed_node() {
     let mut report = Vec::new();
     for (i, handle) in subscribers.into_iter().enumerate() {
         let got = handle.await.unwrap();
-        let name = format!(
-            "subscriber {i} ({:?})",
-            [
-                Transport::Sse,
-                Transport::Sse,
-                Transport::WebSocket,
-                Transport::WebSocket,
-                Transport::LongPoll,
-                Transport::LongPoll
-            ][i]
-        );
+        let name = format!("subscriber {i} ({:?})", [Transport::Sse, Transport::Sse, Transport::WebSocket, Transport::WebSocket, Transport::LongPoll, Transport::LongPoll][i]);
         assert!(got.gaps.is_empty(), "{name}: gap signals {:?}", got.gaps);
         let ids: Vec<u64> = got.messages.iter().map(|(id, _)| *id).collect();
-        assert!(
-            ids.windows(2).all(|w| w[0] < w[1]),
-            "{name}: ids out of order or repeated"
-        );
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{name}: ids out of order or repeated");
         let mut payloads = HashSet::new();
         let mut from_failed = 0;
         for (id, data) in &got.messages {
-            assert!(
-                payloads.insert(data.as_str()),
-                "{name}: {data:?} delivered twice"
-            );
+            assert!(payloads.insert(data.as_str()), "{name}: {data:?} delivered twice");
             match acknowledged.get(id) {
-                Some(expected) => {
-                    assert_eq!(expected, data, "{name}: id {id} carries another payload")
-                }
+                Some(expected) => assert_eq!(expected, data, "{name}: id {id} carries another payload"),
                 None if *id == end.0 => assert_eq!(data, END),
                 None => {
-                    assert!(
-                        failed.contains(data.as_str()),
-                        "{name}: {data:?} (id {id}) was never published"
-                    );
+                    assert!(failed.contains(data.as_str()), "{name}: {data:?} (id {id}) was never published");
                     from_failed += 1;
                 }
             }
         }
-        let missing: Vec<u64> = expected
-            .iter()
-            .filter(|id| !ids.contains(id))
-            .copied()
-            .collect();
-        assert!(
-            missing.is_empty(),
-            "{name}: acknowledged ids never delivered: {missing:?}"
-        );
-        report.push(format!(
-            "{name}: {} received ({} from failed calls), {} node switches",
-            got.messages.len(),
-            from_failed,
-            got.switches
-        ));
+        let missing: Vec<u64> = expected.iter().filter(|id| !ids.contains(id)).copied().collect();
+        assert!(missing.is_empty(), "{name}: acknowledged ids never delivered: {missing:?}");
+        report.push(format!("{name}: {} received ({} from failed calls), {} node switches", got.messages.len(), from_failed, got.switches));
     }
     println!(
         "chaos: {} publishes acknowledged, {} failed; 2 broker restarts, 1 node killed; 0 lost, 0 duplicates",

@@ -27,19 +27,14 @@ struct Answer {
 async fn get(server: &TestServer, target: &str, headers: &str, close: bool) -> Answer {
     let mut conn = TcpStream::connect(server.addr).await.unwrap();
     let close = if close { "Connection: close\r\n" } else { "" };
-    conn.write_all(format!("GET {target} HTTP/1.1\r\nHost: x\r\n{headers}{close}\r\n").as_bytes())
-        .await
-        .unwrap();
+    conn.write_all(format!("GET {target} HTTP/1.1\r\nHost: x\r\n{headers}{close}\r\n").as_bytes()).await.unwrap();
     let mut bytes = Vec::new();
     let head_end = loop {
         if let Some(at) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
             break at + 4;
         }
         let mut chunk = [0u8; 4096];
-        let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut chunk))
-            .await
-            .expect("an answer")
-            .unwrap();
+        let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut chunk)).await.expect("an answer").unwrap();
         assert!(n > 0, "closed before the head of {target}");
         bytes.extend_from_slice(&chunk[..n]);
     };
@@ -49,20 +44,11 @@ async fn get(server: &TestServer, target: &str, headers: &str, close: bool) -> A
     let mut headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for line in lines.filter(|l| !l.is_empty()) {
         let (name, value) = line.split_once(':').unwrap();
-        headers
-            .entry(name.trim().to_ascii_lowercase())
-            .or_default()
-            .push(value.trim().to_owned());
+        headers.entry(name.trim().to_ascii_lowercase()).or_default().push(value.trim().to_owned());
     }
-    let length = headers
-        .get("content-length")
-        .map(|v| v[0].parse::<usize>().unwrap());
-    let chunked = headers
-        .get("transfer-encoding")
-        .is_some_and(|v| v[0] == "chunked");
-    let stream = headers
-        .get("content-type")
-        .is_some_and(|v| v[0].starts_with("text/event-stream"));
+    let length = headers.get("content-length").map(|v| v[0].parse::<usize>().unwrap());
+    let chunked = headers.get("transfer-encoding").is_some_and(|v| v[0] == "chunked");
+    let stream = headers.get("content-type").is_some_and(|v| v[0].starts_with("text/event-stream"));
     let body = if stream {
         None
     } else {
@@ -73,10 +59,7 @@ async fn get(server: &TestServer, target: &str, headers: &str, close: bool) -> A
         };
         while !complete(&rest) {
             let mut chunk = [0u8; 4096];
-            let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut chunk))
-                .await
-                .expect("a body")
-                .unwrap();
+            let n = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut chunk)).await.expect("a body").unwrap();
             assert!(n > 0, "closed inside the body of {target}");
             rest.extend_from_slice(&chunk[..n]);
         }
@@ -86,11 +69,7 @@ async fn get(server: &TestServer, target: &str, headers: &str, close: bool) -> A
     for name in ["content-length", "transfer-encoding", "date", "connection"] {
         headers.remove(name);
     }
-    Answer {
-        status,
-        headers,
-        body,
-    }
+    Answer { status, headers, body }
 }
 
 fn unchunk(mut bytes: &[u8]) -> Vec<u8> {
@@ -117,43 +96,23 @@ async fn same_both_ways(server: &TestServer, requests: &[(String, String)]) {
     let between = errors(server).await;
     for ((target, headers), lean) in requests.iter().zip(lean) {
         let router = get(server, target, headers, true).await;
-        assert_eq!(
-            lean, router,
-            "GET {target} with {headers:?}: the lean path (left) and the router (right) differ"
-        );
+        assert_eq!(lean, router, "GET {target} with {headers:?}: the lean path (left) and the router (right) differ");
     }
     let after = errors(server).await;
-    let added =
-        |from: &BTreeMap<String, f64>, to: &BTreeMap<String, f64>| -> BTreeMap<String, f64> {
-            to.iter()
-                .map(|(k, v)| (k.clone(), v - from.get(k).unwrap_or(&0.0)))
-                .filter(|(_, d)| *d > 0.0)
-                .collect()
-        };
+    let added = |from: &BTreeMap<String, f64>, to: &BTreeMap<String, f64>| -> BTreeMap<String, f64> {
+        to.iter().map(|(k, v)| (k.clone(), v - from.get(k).unwrap_or(&0.0))).filter(|(_, d)| *d > 0.0).collect()
+    };
     let (by_lean, by_router) = (added(&before, &between), added(&between, &after));
     assert!(!by_lean.is_empty(), "the refusals were not counted");
-    assert_eq!(
-        by_lean, by_router,
-        "error counts: the lean path (left) and the router (right)"
-    );
+    assert_eq!(by_lean, by_router, "error counts: the lean path (left) and the router (right)");
 }
 
 /// The error answers counted so far, by route and code.
 async fn errors(server: &TestServer) -> BTreeMap<String, f64> {
-    let text = common::client()
-        .get(format!("{}/_push/metrics", server.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = common::client().get(format!("{}/_push/metrics", server.url)).send().await.unwrap().text().await.unwrap();
     text.lines()
         .filter(|l| l.starts_with("push_http_errors_total{"))
-        .filter_map(|l| {
-            l.rsplit_once(' ')
-                .map(|(k, v)| (k.to_owned(), v.parse().unwrap()))
-        })
+        .filter_map(|l| l.rsplit_once(' ').map(|(k, v)| (k.to_owned(), v.parse().unwrap())))
         .collect()
 }
 
@@ -164,27 +123,12 @@ fn requests(first: &str, token: &str) -> Vec<(String, String)> {
         r(format!("/d/a?timeout=0{token}"), ""),
         r(format!("/d/a?after={first}{token}"), ""),
         r(format!("/d/a?after={first}{token}"), allowed),
-        r(
-            format!("/d/a?timeout=0{token}"),
-            "Origin: http://elsewhere.example\r\n",
-        ),
+        r(format!("/d/a?timeout=0{token}"), "Origin: http://elsewhere.example\r\n"),
         r(format!("/d/a?after=0{token}"), allowed),
-        r(
-            format!("/d/a?after={first}{token}"),
-            "Accept: application/json\r\n",
-        ),
-        r(
-            format!("/d/a?timeout=0{token}"),
-            "Accept: text/event-stream\r\n",
-        ),
-        r(
-            format!("/_push/subscribe?channel=/d/a&after={first}{token}"),
-            allowed,
-        ),
-        r(
-            format!("/_push/subscribe?channel=/d/a&channel=/d/b&timeout=0{token}"),
-            "",
-        ),
+        r(format!("/d/a?after={first}{token}"), "Accept: application/json\r\n"),
+        r(format!("/d/a?timeout=0{token}"), "Accept: text/event-stream\r\n"),
+        r(format!("/_push/subscribe?channel=/d/a&after={first}{token}"), allowed),
+        r(format!("/_push/subscribe?channel=/d/a&channel=/d/b&timeout=0{token}"), ""),
         // Refusals: every one an error answer in the server's form.
         r(format!("/d/a?timeout=abc{token}"), allowed),
         r(format!("/d/a?after=nope{token}"), ""),

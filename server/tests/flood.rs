@@ -83,17 +83,12 @@ async fn keep_alive_flood(
                 };
                 let bytes = request(i);
                 let answer = match c.send(&bytes).await {
-                    Ok(()) => c
-                        .response(READ_TIMEOUT, false)
-                        .await
-                        .map_err(|e| e.to_string()),
+                    Ok(()) => c.response(READ_TIMEOUT, false).await.map_err(|e| e.to_string()),
                     Err(e) => Err(e.to_string()),
                 };
                 match answer {
                     Ok(r) if ok(&r) => {
-                        if r.header("connection")
-                            .is_some_and(|v| v.eq_ignore_ascii_case("close"))
-                        {
+                        if r.header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close")) {
                             conn = None;
                         }
                     }
@@ -153,20 +148,10 @@ async fn subscribe_only_channels_are_forgotten() {
     let server = Server::spawn(&["--log", "warn"]).await;
     let addr = server.addr;
     // Warm up: connection buffers and allocator arenas exist before "before" is read.
-    let (failed, first) = keep_alive_flood(
-        addr,
-        2_000,
-        64,
-        |i| format!("GET /warm/{}?timeout=0 HTTP/1.1\r\nHost: t\r\n\r\n", i % 64).into_bytes(),
-        |r| r.status == 204,
-    )
-    .await;
+    let (failed, first) = keep_alive_flood(addr, 2_000, 64, |i| format!("GET /warm/{}?timeout=0 HTTP/1.1\r\nHost: t\r\n\r\n", i % 64).into_bytes(), |r| r.status == 204).await;
     assert_eq!(failed, 0, "warm-up: {first:?}");
-    let start_channels = server
-        .wait_metric("push_channels", Duration::from_secs(5), |v| v.is_finite())
-        .await;
-    let start_channels =
-        start_channels.unwrap_or_else(|v| panic!("no push_channels gauge in /_push/metrics ({v})"));
+    let start_channels = server.wait_metric("push_channels", Duration::from_secs(5), |v| v.is_finite()).await;
+    let start_channels = start_channels.unwrap_or_else(|v| panic!("no push_channels gauge in /_push/metrics ({v})"));
 
     let before = server.rss_kib();
     let peak = RssPeak::start(server.pid);
@@ -175,22 +160,12 @@ async fn subscribe_only_channels_are_forgotten() {
         addr,
         N,
         64,
-        |i| {
-            format!(
-                "GET /flood/{i:06}/c{}?timeout=0 HTTP/1.1\r\nHost: t\r\n\r\n",
-                i.wrapping_mul(2_654_435_761) % 1_000_003
-            )
-            .into_bytes()
-        },
+        |i| format!("GET /flood/{i:06}/c{}?timeout=0 HTTP/1.1\r\nHost: t\r\n\r\n", i.wrapping_mul(2_654_435_761) % 1_000_003).into_bytes(),
         |r| r.status == 204,
     )
     .await;
     let took = started.elapsed();
-    let end_channels = server
-        .wait_metric("push_channels", Duration::from_secs(10), |v| {
-            v == start_channels
-        })
-        .await;
+    let end_channels = server.wait_metric("push_channels", Duration::from_secs(10), |v| v == start_channels).await;
     let after = rss_settles(server.pid, before + GROWTH_KIB, Duration::from_secs(5)).await;
     let peak = peak.peak();
     println!(
@@ -201,29 +176,10 @@ async fn subscribe_only_channels_are_forgotten() {
         mib(peak),
         mib(after)
     );
-    assert_eq!(
-        failed, 0,
-        "{failed} of {N} long-polls failed, first: {first:?}"
-    );
-    assert_eq!(
-        end_channels,
-        Ok(start_channels),
-        "push_channels did not return to its start: subscribe-only channels are kept"
-    );
-    assert!(
-        peak <= before + GROWTH_KIB,
-        "RSS peaked at {} from {} (bound +{})",
-        mib(peak),
-        mib(before),
-        mib(GROWTH_KIB)
-    );
-    assert!(
-        after <= before + GROWTH_KIB,
-        "RSS stayed at {} from {} (bound +{})",
-        mib(after),
-        mib(before),
-        mib(GROWTH_KIB)
-    );
+    assert_eq!(failed, 0, "{failed} of {N} long-polls failed, first: {first:?}");
+    assert_eq!(end_channels, Ok(start_channels), "push_channels did not return to its start: subscribe-only channels are kept");
+    assert!(peak <= before + GROWTH_KIB, "RSS peaked at {} from {} (bound +{})", mib(peak), mib(before), mib(GROWTH_KIB));
+    assert!(after <= before + GROWTH_KIB, "RSS stayed at {} from {} (bound +{})", mib(after), mib(before), mib(GROWTH_KIB));
     let mut server = server;
     server.alive().unwrap();
 }
@@ -240,17 +196,8 @@ async fn random_server_paths_add_no_metric_series() {
     let server = Server::spawn(&["--log", "warn"]).await;
     let addr = server.addr;
     // One of each kind first, so that fixed series that appear on first use already exist.
-    for p in [
-        "GET /_push/warm HTTP/1.1",
-        "POST /_push/warm HTTP/1.1",
-        "DELETE /_push/warm/x HTTP/1.1",
-    ] {
-        let _ = one_shot(
-            addr,
-            format!("{p}\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes(),
-            READ_TIMEOUT,
-        )
-        .await;
+    for p in ["GET /_push/warm HTTP/1.1", "POST /_push/warm HTTP/1.1", "DELETE /_push/warm/x HTTP/1.1"] {
+        let _ = one_shot(addr, format!("{p}\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes(), READ_TIMEOUT).await;
     }
     let before = server.metrics().await.unwrap();
     let (failed, first) = keep_alive_flood(
@@ -271,11 +218,7 @@ async fn random_server_paths_add_no_metric_series() {
     )
     .await;
     let after = server.metrics().await.unwrap();
-    let series = |t: &str| {
-        t.lines()
-            .filter(|l| !l.starts_with('#') && !l.is_empty())
-            .count()
-    };
+    let series = |t: &str| t.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).count();
     println!(
         "flood paths: {N} random /_push/* paths: metrics lines {} -> {}, series {} -> {}",
         before.lines().count(),
@@ -283,10 +226,7 @@ async fn random_server_paths_add_no_metric_series() {
         series(&before),
         series(&after)
     );
-    assert_eq!(
-        failed, 0,
-        "{failed} of {N} requests got no answer or a 5xx, first: {first:?}"
-    );
+    assert_eq!(failed, 0, "{failed} of {N} requests got no answer or a 5xx, first: {first:?}");
     assert!(
         after.lines().count() <= before.lines().count() + SLACK_LINES,
         "/_push/metrics grew from {} to {} lines with {N} distinct paths",
@@ -315,15 +255,7 @@ async fn json_batches_are_bounded_in_bytes() {
     // What a second round may add to the first's RSS (allocator arenas filling, measured 3-6
     // MiB): a per-request leak would add the answers themselves, over 30 MiB a round.
     const AFTER_KIB: u64 = 16 * MIB;
-    let server = Server::spawn(&[
-        "--log",
-        "warn",
-        "--max-batch-bytes",
-        &MAX_BATCH_BYTES.to_string(),
-        "--history-size",
-        "100",
-    ])
-    .await;
+    let server = Server::spawn(&["--log", "warn", "--max-batch-bytes", &MAX_BATCH_BYTES.to_string(), "--history-size", "100"]).await;
     let addr = server.addr;
 
     let mut first_id = 0;
@@ -341,9 +273,7 @@ async fn json_batches_are_bounded_in_bytes() {
     let body_bound = MAX_BATCH_BYTES + MESSAGE_BYTES + most_messages * per_message_overhead + 512;
 
     // Warm-up, then "before".
-    let r = one_shot(addr, request.as_bytes(), READ_TIMEOUT)
-        .await
-        .unwrap();
+    let r = one_shot(addr, request.as_bytes(), READ_TIMEOUT).await.unwrap();
     assert_eq!(r.status, 200, "{}", r.summary());
     let before = server.rss_kib();
     // Two rounds: the allocator may keep what the first one freed (glibc holds arenas per
@@ -360,26 +290,15 @@ async fn json_batches_are_bounded_in_bytes() {
             .map(|_| {
                 let request = request.clone();
                 async move {
-                    let mut conn = Conn::connect(addr)
-                        .await
-                        .map_err(|e| format!("connect: {e}"))?;
-                    conn.send(request.as_bytes())
-                        .await
-                        .map_err(|e| format!("send: {e}"))?;
-                    let r = conn
-                        .response_capped(Duration::from_secs(20), false, read_cap)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    let mut conn = Conn::connect(addr).await.map_err(|e| format!("connect: {e}"))?;
+                    conn.send(request.as_bytes()).await.map_err(|e| format!("send: {e}"))?;
+                    let r = conn.response_capped(Duration::from_secs(20), false, read_cap).await.map_err(|e| e.to_string())?;
                     if r.status != 200 {
                         return Err(r.summary());
                     }
-                    let json: serde_json::Value =
-                        serde_json::from_slice(&r.body).map_err(|e| format!("body: {e}"))?;
+                    let json: serde_json::Value = serde_json::from_slice(&r.body).map_err(|e| format!("body: {e}"))?;
                     let messages = json["messages"].as_array().ok_or("no messages array")?;
-                    let data: usize = messages
-                        .iter()
-                        .map(|m| m["data"].as_str().map_or(0, str::len))
-                        .sum();
+                    let data: usize = messages.iter().map(|m| m["data"].as_str().map_or(0, str::len)).sum();
                     Ok((r.body.len(), messages.len(), data, json["more"] == true))
                 }
             })
@@ -391,12 +310,7 @@ async fn json_batches_are_bounded_in_bytes() {
         let baseline = after_first.unwrap_or(before);
         let after = rss_settles(server.pid, baseline + AFTER_KIB, Duration::from_secs(5)).await;
 
-        let largest = answers
-            .iter()
-            .filter_map(|a| a.as_ref().ok())
-            .map(|a| a.0)
-            .max()
-            .unwrap_or(0);
+        let largest = answers.iter().filter_map(|a| a.as_ref().ok()).map(|a| a.0).max().unwrap_or(0);
         let errors: Vec<&String> = answers.iter().filter_map(|a| a.as_ref().err()).collect();
         println!(
             "flood batches, round {round}: {REQUESTS} concurrent JSON batches in {:.1}s; largest body {largest} bytes (bound {body_bound}); {} failed; RSS before {} peak {} after {}",
@@ -406,51 +320,22 @@ async fn json_batches_are_bounded_in_bytes() {
             mib(peak),
             mib(after)
         );
-        assert!(
-            errors.is_empty(),
-            "{} of {REQUESTS} batches failed, e.g. {}",
-            errors.len(),
-            errors[0]
-        );
+        assert!(errors.is_empty(), "{} of {REQUESTS} batches failed, e.g. {}", errors.len(), errors[0]);
         for (bytes, count, data, more) in answers.into_iter().map(Result::unwrap) {
-            assert!(
-                bytes <= body_bound,
-                "a batch of {bytes} bytes ({count} messages) is over the bound of {body_bound}"
-            );
+            assert!(bytes <= body_bound, "a batch of {bytes} bytes ({count} messages) is over the bound of {body_bound}");
             assert!(count >= 1, "a batch always carries at least one message");
-            assert!(
-                data <= MAX_BATCH_BYTES + MESSAGE_BYTES,
-                "{data} payload bytes in one batch"
-            );
+            assert!(data <= MAX_BATCH_BYTES + MESSAGE_BYTES, "{data} payload bytes in one batch");
             assert!(more, "a batch cut by --max-batch-bytes says more: true");
         }
-        assert!(
-            peak <= before + PEAK_KIB,
-            "RSS peaked at {} from {} (bound +{})",
-            mib(peak),
-            mib(before),
-            mib(PEAK_KIB)
-        );
+        assert!(peak <= before + PEAK_KIB, "RSS peaked at {} from {} (bound +{})", mib(peak), mib(before), mib(PEAK_KIB));
         match after_first {
             // What the first round left may stay with the allocator, within the peak bound.
             None => {
-                assert!(
-                    after <= before + PEAK_KIB,
-                    "RSS stayed at {} from {} (bound +{})",
-                    mib(after),
-                    mib(before),
-                    mib(PEAK_KIB)
-                );
+                assert!(after <= before + PEAK_KIB, "RSS stayed at {} from {} (bound +{})", mib(after), mib(before), mib(PEAK_KIB));
                 after_first = Some(after);
             }
             Some(first) => {
-                assert!(
-                    after <= first + AFTER_KIB,
-                    "round 2 left RSS at {} after round 1's {} (bound +{})",
-                    mib(after),
-                    mib(first),
-                    mib(AFTER_KIB)
-                )
+                assert!(after <= first + AFTER_KIB, "round 2 left RSS at {} after round 1's {} (bound +{})", mib(after), mib(first), mib(AFTER_KIB))
             }
         }
     }
@@ -468,74 +353,30 @@ async fn channels_past_the_limit_are_refused_with_503() {
     let mut streams = Vec::new();
     for i in 0..MAX {
         let mut c = Conn::connect(addr).await.unwrap();
-        c.send(
-            format!("GET /cap/{i} HTTP/1.1\r\nHost: t\r\nAccept: text/event-stream\r\n\r\n")
-                .as_bytes(),
-        )
-        .await
-        .unwrap();
+        c.send(format!("GET /cap/{i} HTTP/1.1\r\nHost: t\r\nAccept: text/event-stream\r\n\r\n").as_bytes()).await.unwrap();
         let head = c.head(READ_TIMEOUT).await.unwrap();
         assert_eq!(head.status, 200, "stream {i}: {}", head.summary());
         streams.push(c);
     }
-    server
-        .wait_metric("push_channels", Duration::from_secs(5), |v| v == MAX as f64)
-        .await
-        .expect("push_channels counts the held channels");
+    server.wait_metric("push_channels", Duration::from_secs(5), |v| v == MAX as f64).await.expect("push_channels counts the held channels");
 
     let refused = get(addr, "/cap/new?timeout=0", READ_TIMEOUT).await.unwrap();
-    println!(
-        "flood max-channels: the channel past {MAX} answered {} Retry-After {:?}",
-        refused.summary(),
-        refused.header("retry-after")
-    );
+    println!("flood max-channels: the channel past {MAX} answered {} Retry-After {:?}", refused.summary(), refused.header("retry-after"));
     assert_eq!(refused.status, 503, "{}", refused.summary());
     assert_eq!(refused.header("push-error"), Some("OVERLOADED"));
-    assert!(
-        refused.header("retry-after").is_some(),
-        "503 without Retry-After"
-    );
-    let multi = get(
-        addr,
-        "/_push/subscribe?channel=/cap/0&channel=/cap/other&timeout=0",
-        READ_TIMEOUT,
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        multi.status,
-        503,
-        "a multiplexed subscription adding a channel: {}",
-        multi.summary()
-    );
+    assert!(refused.header("retry-after").is_some(), "503 without Retry-After");
+    let multi = get(addr, "/_push/subscribe?channel=/cap/0&channel=/cap/other&timeout=0", READ_TIMEOUT).await.unwrap();
+    assert_eq!(multi.status, 503, "a multiplexed subscription adding a channel: {}", multi.summary());
 
     let existing = get(addr, "/cap/3?timeout=0", READ_TIMEOUT).await.unwrap();
-    assert_eq!(
-        existing.status,
-        204,
-        "a tracked channel stays usable: {}",
-        existing.summary()
-    );
+    assert_eq!(existing.status, 204, "a tracked channel stays usable: {}", existing.summary());
 
     drop(streams.pop());
-    server
-        .wait_metric("push_channels", Duration::from_secs(5), |v| {
-            v == (MAX - 1) as f64
-        })
-        .await
-        .expect("a channel left by its last subscriber is dropped");
+    server.wait_metric("push_channels", Duration::from_secs(5), |v| v == (MAX - 1) as f64).await.expect("a channel left by its last subscriber is dropped");
     let again = get(addr, "/cap/new?timeout=0", READ_TIMEOUT).await.unwrap();
-    assert_eq!(
-        again.status,
-        204,
-        "a freed slot is usable: {}",
-        again.summary()
-    );
+    assert_eq!(again.status, 204, "a freed slot is usable: {}", again.summary());
     let text = server.metrics().await.unwrap();
-    assert!(
-        metric(&text, "push_limit_rejections_total").is_some_and(|n| n >= 2.0),
-        "limit hits are counted:\n{text}"
-    );
+    assert!(metric(&text, "push_limit_rejections_total").is_some_and(|n| n >= 2.0), "limit hits are counted:\n{text}");
     let mut server = server;
     server.alive().unwrap();
 }
@@ -548,19 +389,12 @@ async fn publish_one_each(addr: SocketAddr, n: usize) {
         32,
         |i| {
             let body = format!("p{i}");
-            format!(
-                "POST /user/{i} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            )
-            .into_bytes()
+            format!("POST /user/{i} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{body}", body.len()).into_bytes()
         },
         |r| r.status == 200,
     )
     .await;
-    assert_eq!(
-        failed, 0,
-        "{failed} of {n} publishes failed, first: {first:?}"
-    );
+    assert_eq!(failed, 0, "{failed} of {n} publishes failed, first: {first:?}");
 }
 
 /// The most common pattern of a push server, a channel per user, must never lock subscribers
@@ -573,32 +407,17 @@ async fn publish_one_each(addr: SocketAddr, n: usize) {
 async fn published_channels_never_lock_out_subscribers() {
     const PUBLISHED: usize = 200_000;
     const SUBSCRIBERS: usize = 1_000;
-    let server = Server::spawn(&[
-        "--log",
-        "warn",
-        "--max-channels",
-        &SUBSCRIBERS.to_string(),
-        "--max-connections",
-        "20000",
-    ])
-    .await;
+    let server = Server::spawn(&["--log", "warn", "--max-channels", &SUBSCRIBERS.to_string(), "--max-connections", "20000"]).await;
     let addr = server.addr;
     let health = get(addr, "/_push/health", READ_TIMEOUT).await.unwrap();
     let health: serde_json::Value = serde_json::from_slice(&health.body).unwrap();
-    let cursor = health["last_id"]
-        .as_str()
-        .map(str::to_owned)
-        .unwrap_or_else(|| health["last_id"].to_string());
+    let cursor = health["last_id"].as_str().map(str::to_owned).unwrap_or_else(|| health["last_id"].to_string());
     let before = server.rss_kib();
 
     let started = Instant::now();
     publish_one_each(addr, PUBLISHED).await;
     let took = started.elapsed();
-    let channels = server
-        .wait_metric("push_channels", Duration::from_secs(5), |v| {
-            v >= PUBLISHED as f64
-        })
-        .await;
+    let channels = server.wait_metric("push_channels", Duration::from_secs(5), |v| v >= PUBLISHED as f64).await;
     let text = server.metrics().await.unwrap();
     println!(
         "flood published channels: {PUBLISHED} channels published once in {:.1}s; push_channels {channels:?}, push_channel_memory_bytes {:?}; RSS {} -> {}",
@@ -612,51 +431,24 @@ async fn published_channels_never_lock_out_subscribers() {
     let mut polls = Vec::new();
     for i in 0..SUBSCRIBERS {
         let mut c = Conn::connect(addr).await.unwrap();
-        c.send(format!("GET /fresh/{i}?timeout=60 HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
-            .await
-            .unwrap();
+        c.send(format!("GET /fresh/{i}?timeout=60 HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes()).await.unwrap();
         polls.push(c);
     }
-    let held = server
-        .wait_metric(
-            "push_connections{transport=\"long-poll\"}",
-            Duration::from_secs(20),
-            |v| v >= SUBSCRIBERS as f64,
-        )
-        .await;
-    assert!(
-        held.is_ok(),
-        "the server holds {held:?} of {SUBSCRIBERS} long-polls on new channels"
-    );
+    let held = server.wait_metric("push_connections{transport=\"long-poll\"}", Duration::from_secs(20), |v| v >= SUBSCRIBERS as f64).await;
+    assert!(held.is_ok(), "the server holds {held:?} of {SUBSCRIBERS} long-polls on new channels");
     // ... and each gets what is published to its channel.
     let (failed, first) = keep_alive_flood(
         addr,
         SUBSCRIBERS,
         16,
-        |i| {
-            format!(
-                "POST /fresh/{i} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\nf{i}",
-                format!("f{i}").len()
-            )
-            .into_bytes()
-        },
+        |i| format!("POST /fresh/{i} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\nf{i}", format!("f{i}").len()).into_bytes(),
         |r| r.status == 200,
     )
     .await;
     assert_eq!(failed, 0, "publishing to the waiting channels: {first:?}");
     for (i, mut c) in polls.into_iter().enumerate() {
-        let answer = c
-            .response(READ_TIMEOUT, false)
-            .await
-            .unwrap_or_else(|e| panic!("long-poll {i}: {e:?}"));
-        assert_eq!(
-            (
-                answer.status,
-                String::from_utf8_lossy(&answer.body).into_owned()
-            ),
-            (200, format!("f{i}")),
-            "long-poll on /fresh/{i}"
-        );
+        let answer = c.response(READ_TIMEOUT, false).await.unwrap_or_else(|e| panic!("long-poll {i}: {e:?}"));
+        assert_eq!((answer.status, String::from_utf8_lossy(&answer.body).into_owned()), (200, format!("f{i}")), "long-poll on /fresh/{i}");
     }
 
     // 1,000 reads of published channels from before the flood: exactly their one message.
@@ -678,16 +470,9 @@ async fn published_channels_never_lock_out_subscribers() {
         },
     )
     .await;
-    assert_eq!(
-        failed, 0,
-        "{failed} of {SUBSCRIBERS} reads of published channels were wrong, first: {first:?}"
-    );
+    assert_eq!(failed, 0, "{failed} of {SUBSCRIBERS} reads of published channels were wrong, first: {first:?}");
     let text = server.metrics().await.unwrap();
-    assert_eq!(
-        metric(&text, "push_limit_rejections_total{limit=\"channels\"}"),
-        Some(0.0),
-        "no subscription was refused:\n{text}"
-    );
+    assert_eq!(metric(&text, "push_limit_rejections_total{limit=\"channels\"}"), Some(0.0), "no subscription was refused:\n{text}");
     let mut server = server;
     server.alive().unwrap();
 }
@@ -699,13 +484,7 @@ async fn published_channels_never_lock_out_subscribers() {
 async fn published_channels_are_bounded_in_bytes() {
     const PUBLISHED: usize = 200_000;
     const BUDGET: u64 = 16 << 20;
-    let server = Server::spawn(&[
-        "--log",
-        "warn",
-        "--channel-memory-bytes",
-        &BUDGET.to_string(),
-    ])
-    .await;
+    let server = Server::spawn(&["--log", "warn", "--channel-memory-bytes", &BUDGET.to_string()]).await;
     let addr = server.addr;
     let before = server.rss_kib();
     let peak = RssPeak::start(server.pid);
@@ -722,46 +501,20 @@ async fn published_channels_are_bounded_in_bytes() {
         mib(before),
         mib(peak)
     );
-    assert!(
-        used <= BUDGET as f64,
-        "the estimate {used} is over the budget {BUDGET}"
-    );
-    assert!(
-        shed > 0.0 && channels + shed >= PUBLISHED as f64,
-        "channels {channels} + shed {shed}"
-    );
+    assert!(used <= BUDGET as f64, "the estimate {used} is over the budget {BUDGET}");
+    assert!(shed > 0.0 && channels + shed >= PUBLISHED as f64, "channels {channels} + shed {shed}");
     // The estimate is within a third of the truth, and nothing else grows with the channels.
     let bound = before + BUDGET / 1024 * 4 / 3 + 8 * MIB;
-    assert!(
-        peak <= bound,
-        "RSS peaked at {} from {} (bound {})",
-        mib(peak),
-        mib(before),
-        mib(bound)
-    );
+    assert!(peak <= bound, "RSS peaked at {} from {} (bound {})", mib(peak), mib(before), mib(bound));
 
     let newest = one_shot(addr, b"POST /user/newest HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\nConnection: close\r\n\r\nnewest", READ_TIMEOUT).await.unwrap();
     assert_eq!(newest.status, 200, "{}", newest.summary());
-    let newest = get(addr, "/user/newest?after=0", READ_TIMEOUT)
-        .await
-        .unwrap();
-    assert_eq!(
-        (
-            newest.status,
-            String::from_utf8_lossy(&newest.body).into_owned()
-        ),
-        (200, "newest".to_owned())
-    );
+    let newest = get(addr, "/user/newest?after=0", READ_TIMEOUT).await.unwrap();
+    assert_eq!((newest.status, String::from_utf8_lossy(&newest.body).into_owned()), (200, "newest".to_owned()));
     // /user/0 was among the first published: forgotten. Its message is announced lost.
-    let forgotten = get(addr, "/user/0?after=0&timeout=1", READ_TIMEOUT)
-        .await
-        .unwrap();
+    let forgotten = get(addr, "/user/0?after=0&timeout=1", READ_TIMEOUT).await.unwrap();
     assert_eq!(forgotten.status, 204, "{}", forgotten.summary());
-    assert!(
-        forgotten.header("push-gap").is_some(),
-        "a forgotten channel's cursor must get a gap: {}",
-        forgotten.summary()
-    );
+    assert!(forgotten.header("push-gap").is_some(), "a forgotten channel's cursor must get a gap: {}", forgotten.summary());
     let mut server = server;
     server.alive().unwrap();
 }

@@ -21,12 +21,7 @@ use push_server::{AppState, Config};
 use tower::ServiceExt;
 
 fn runner(cases: u32) -> Runner {
-    Runner {
-        cases,
-        failure_persistence: None,
-        max_shrink_iters: 512,
-        ..Runner::default()
-    }
+    Runner { cases, failure_persistence: None, max_shrink_iters: 512, ..Runner::default() }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -66,24 +61,12 @@ proptest! {
 /// A channel (`/a/b`) or a prefix pattern (`/a/*`, `/*`), as tokens may claim.
 fn claimed_channel() -> impl Strategy<Value = String> {
     let segment = "[A-Za-z0-9_~:@-][A-Za-z0-9._~:@-]{0,9}";
-    let name = prop::collection::vec(segment, 1..4)
-        .prop_map(|s| format!("/{}", s.join("/")))
-        .prop_filter("not reserved", |n| push_core::Channel::parse(n).is_ok());
+    let name = prop::collection::vec(segment, 1..4).prop_map(|s| format!("/{}", s.join("/"))).prop_filter("not reserved", |n| push_core::Channel::parse(n).is_ok());
     prop_oneof![4 => name.clone(), 1 => name.prop_map(|n| format!("{n}/*")), 1 => Just("/*".to_string())]
 }
 
 fn claims() -> impl Strategy<Value = Claims> {
-    (
-        claimed_channel(),
-        prop::option::of("[^\n]{1,20}"),
-        1..u64::MAX,
-    )
-        .prop_map(|(channel, consumer, expires_at)| Claims {
-            channel,
-            consumer,
-            expires_at,
-            info: None,
-        })
+    (claimed_channel(), prop::option::of("[^\n]{1,20}"), 1..u64::MAX).prop_map(|(channel, consumer, expires_at)| Claims { channel, consumer, expires_at, info: None })
 }
 
 proptest! {
@@ -214,18 +197,9 @@ fn headers() -> impl Strategy<Value = Vec<(&'static str, Vec<u8>)>> {
         vec![],
         vec![("accept", "application/json")],
         vec![("accept", "text/event-stream")],
-        vec![
-            ("upgrade", "websocket"),
-            ("connection", "upgrade"),
-            ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
-            ("sec-websocket-version", "13"),
-        ],
+        vec![("upgrade", "websocket"), ("connection", "upgrade"), ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="), ("sec-websocket-version", "13")],
     ];
-    let transport = prop::sample::select(transport).prop_map(|hs| {
-        hs.into_iter()
-            .map(|(k, v)| (k, v.as_bytes().to_vec()))
-            .collect::<Vec<_>>()
-    });
+    let transport = prop::sample::select(transport).prop_map(|hs| hs.into_iter().map(|(k, v)| (k, v.as_bytes().to_vec())).collect::<Vec<_>>());
     (transport, other_headers()).prop_map(|(mut a, b)| {
         a.extend(b);
         a
@@ -234,20 +208,8 @@ fn headers() -> impl Strategy<Value = Vec<(&'static str, Vec<u8>)>> {
 
 fn other_headers() -> impl Strategy<Value = Vec<(&'static str, Vec<u8>)>> {
     let name = prop::sample::select(vec![
-        "accept",
-        "last-event-id",
-        "consumer-id",
-        "upgrade",
-        "connection",
-        "sec-websocket-key",
-        "sec-websocket-version",
-        "origin",
-        "authorization",
-        "content-type",
-        "cookie",
-        "x-forwarded-for",
-        "host",
-        "access-control-request-method",
+        "accept", "last-event-id", "consumer-id", "upgrade", "connection", "sec-websocket-key", "sec-websocket-version", "origin",
+        "authorization", "content-type", "cookie", "x-forwarded-for", "host", "access-control-request-method",
     ]);
     prop::collection::vec((name, header_value()), 0..6)
 }
@@ -259,24 +221,8 @@ fn generated() -> impl Strategy<Value = Generated> {
         1 => "[A-Z]{1,10}",
     ];
     let raw_query = prop_oneof![4 => Just(String::new()), 1 => prop::sample::select(vec!["&%", "&%zz", "&%2", "&=&&=", "&after", "&timeout", "&limit=", "&a=%ff%fe"]).prop_map(str::to_owned)];
-    (
-        method,
-        path(),
-        query(),
-        raw_query,
-        headers(),
-        prop::collection::vec(any::<u8>(), 0..64),
-    )
-        .prop_map(
-            |(method, path, query, raw_query, headers, body)| Generated {
-                method,
-                path,
-                query,
-                raw_query,
-                headers,
-                body,
-            },
-        )
+    (method, path(), query(), raw_query, headers(), prop::collection::vec(any::<u8>(), 0..64))
+        .prop_map(|(method, path, query, raw_query, headers, body)| Generated { method, path, query, raw_query, headers, body })
 }
 
 impl Generated {
@@ -288,36 +234,23 @@ impl Generated {
         if !pairs.iter().any(|(k, _)| k == "timeout") {
             pairs.push(("timeout".into(), "0".into()));
         }
-        let encoded: String = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(&pairs)
-            .finish();
+        let encoded: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(&pairs).finish();
         let uri = format!("{}?{}{}", self.path, encoded, self.raw_query);
-        let mut request = Request::builder()
-            .method(self.method.as_str())
-            .uri(uri)
-            .body(Body::from(self.body.clone()))
-            .ok()?;
+        let mut request = Request::builder().method(self.method.as_str()).uri(uri).body(Body::from(self.body.clone())).ok()?;
         for (name, value) in &self.headers {
             if let Ok(v) = HeaderValue::from_bytes(value) {
-                request
-                    .headers_mut()
-                    .append(HeaderName::from_static(name), v);
+                request.headers_mut().append(HeaderName::from_static(name), v);
             }
         }
         // What the server's listener provides to handlers.
-        request
-            .extensions_mut()
-            .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+        request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
         Some(request)
     }
 }
 
 /// Runs `cases` generated requests against a router built from `tweak`ed defaults.
 fn requests_never_fail(cases: u32, tweak: impl FnOnce(&mut Config)) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let mut config = Config::defaults();
     // Waits a generated `timeout=` may ask for are capped by this.
     config.long_poll_timeout = Duration::from_millis(20);
@@ -326,15 +259,9 @@ fn requests_never_fail(cases: u32, tweak: impl FnOnce(&mut Config)) {
     config.validate().expect("valid test config");
     let app = rt.block_on(async {
         let broker = push_server::broker::from_config(&config).await.unwrap();
-        let app = push_server::app(
-            AppState::new(broker, config, tokio_util::sync::CancellationToken::new())
-                .expect("state"),
-        );
+        let app = push_server::app(AppState::new(broker, config, tokio_util::sync::CancellationToken::new()).expect("state"));
         // One message in history, published as a client would.
-        let publish = Request::post("/a")
-            .extension(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))))
-            .body(Body::from("x"))
-            .unwrap();
+        let publish = Request::post("/a").extension(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000)))).body(Body::from("x")).unwrap();
         let published = app.clone().oneshot(publish).await.unwrap();
         assert_eq!(published.status(), 200);
         app
@@ -342,22 +269,15 @@ fn requests_never_fail(cases: u32, tweak: impl FnOnce(&mut Config)) {
     let sent = Arc::new(std::sync::atomic::AtomicU32::new(0));
     let mut runner = TestRunner::new(runner(cases));
     let result = runner.run(&generated(), |g| {
-        let Some(request) = g.request() else {
-            return Ok(());
-        };
+        let Some(request) = g.request() else { return Ok(()) };
         sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let app = app.clone();
         let response = rt
-            .block_on(async move {
-                tokio::time::timeout(Duration::from_secs(5), app.oneshot(request)).await
-            })
+            .block_on(async move { tokio::time::timeout(Duration::from_secs(5), app.oneshot(request)).await })
             .map_err(|_| TestCaseError::fail("no answer within 5 s"))?
             .unwrap_or_else(|never| match never {});
         let status = response.status();
-        let code = response
-            .headers()
-            .get("push-error")
-            .map(|v| v.to_str().unwrap_or("?").to_owned());
+        let code = response.headers().get("push-error").map(|v| v.to_str().unwrap_or("?").to_owned());
         // Streams (SSE) are dropped at once: only the head matters here.
         drop(response);
         prop_assert!(status.as_u16() < 500, "{} {:?}", status, code);
@@ -367,10 +287,7 @@ fn requests_never_fail(cases: u32, tweak: impl FnOnce(&mut Config)) {
         panic!("{e}");
     }
     let sent = sent.load(std::sync::atomic::Ordering::Relaxed);
-    assert!(
-        sent >= cases / 2,
-        "only {sent} of {cases} generated requests were valid HTTP"
-    );
+    assert!(sent >= cases / 2, "only {sent} of {cases} generated requests were valid HTTP");
 }
 
 #[test]
@@ -385,3 +302,4 @@ fn generated_requests_with_token_auth_get_no_panic_and_no_5xx() {
         c.secret = Some("s3cret".into());
     });
 }
+

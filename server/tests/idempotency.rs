@@ -9,27 +9,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{client, TestServer};
-use push_core::{Producer, ProducerOptions};
 use push_server::Config;
+use push_core::{Producer, ProducerOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 async fn keyed(url: &str, key: &str, body: &str) -> reqwest::Response {
-    client()
-        .post(url)
-        .header("Idempotency-Key", key)
-        .body(body.to_owned())
-        .send()
-        .await
-        .unwrap()
+    client().post(url).header("Idempotency-Key", key).body(body.to_owned()).send().await.unwrap()
 }
 
 async fn id_of(response: reqwest::Response) -> (u64, bool) {
     assert_eq!(response.status(), 200);
-    let replayed = response
-        .headers()
-        .get("idempotent-replayed")
-        .is_some_and(|v| v == "true");
+    let replayed = response.headers().get("idempotent-replayed").is_some_and(|v| v == "true");
     let json: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
     (json["id"].as_str().unwrap().parse().unwrap(), replayed)
 }
@@ -41,27 +32,13 @@ async fn a_repeated_key_answers_the_first_id_and_delivers_once() {
     let url = format!("{}/o", server.url);
     let (first, replayed) = id_of(keyed(&url, "k-1", "one").await).await;
     assert!(!replayed);
-    assert_eq!(
-        id_of(keyed(&url, "k-1", "one again").await).await,
-        (first, true)
-    );
+    assert_eq!(id_of(keyed(&url, "k-1", "one again").await).await, (first, true));
     let (other, _) = id_of(keyed(&format!("{}/p", server.url), "k-1", "elsewhere").await).await;
     assert_ne!(other, first, "a key is scoped to its channel");
-    let (messages, gaps, _) =
-        common::batch(&format!("{}/o?after={before}&timeout=0", server.url)).await;
+    let (messages, gaps, _) = common::batch(&format!("{}/o?after={before}&timeout=0", server.url)).await;
     assert!(gaps.is_empty());
-    assert_eq!(
-        messages
-            .iter()
-            .map(|m| (m.0, m.2.as_str()))
-            .collect::<Vec<_>>(),
-        vec![(first, "one")]
-    );
-    assert_eq!(
-        server.metric("push_messages_published_total").await,
-        3.0,
-        "a replay is not a new publish"
-    );
+    assert_eq!(messages.iter().map(|m| (m.0, m.2.as_str())).collect::<Vec<_>>(), vec![(first, "one")]);
+    assert_eq!(server.metric("push_messages_published_total").await, 3.0, "a replay is not a new publish");
 
     for bad in ["", "with space", &"x".repeat(256)] {
         let response = keyed(&url, bad, "x").await;
@@ -103,41 +80,16 @@ async fn the_producer_retries_a_lost_answer_without_storing_twice() {
     let server = TestServer::start().await;
     let before: u64 = server.publish("/lost", "before").await.parse().unwrap();
     let (url, connections) = answer_losing_proxy(server.addr).await;
-    let producer = Producer::with_options(
-        ProducerOptions::new()
-            .url(url)
-            .timeout(Duration::from_secs(5)),
-    )
-    .unwrap();
+    let producer = Producer::with_options(ProducerOptions::new().url(url).timeout(Duration::from_secs(5))).unwrap();
     let id = producer.publish("exactly once").to("/lost").await.unwrap();
-    assert!(
-        connections.load(Ordering::SeqCst) >= 2,
-        "the first answer was lost, so the producer retried"
-    );
-    let (messages, _, _) =
-        common::batch(&format!("{}/lost?after={before}&timeout=0", server.url)).await;
-    assert_eq!(
-        messages
-            .iter()
-            .map(|m| (m.0, m.2.as_str()))
-            .collect::<Vec<_>>(),
-        vec![(id.0, "exactly once")]
-    );
+    assert!(connections.load(Ordering::SeqCst) >= 2, "the first answer was lost, so the producer retried");
+    let (messages, _, _) = common::batch(&format!("{}/lost?after={before}&timeout=0", server.url)).await;
+    assert_eq!(messages.iter().map(|m| (m.0, m.2.as_str())).collect::<Vec<_>>(), vec![(id.0, "exactly once")]);
 
     // The caller's own key holds across calls too.
     let direct = Producer::new(Some(&server.url)).unwrap();
-    let a = direct
-        .publish("order 9")
-        .idempotency_key("order-9")
-        .to("/lost")
-        .await
-        .unwrap();
-    let b = direct
-        .publish("order 9")
-        .idempotency_key("order-9")
-        .to("/lost")
-        .await
-        .unwrap();
+    let a = direct.publish("order 9").idempotency_key("order-9").to("/lost").await.unwrap();
+    let b = direct.publish("order 9").idempotency_key("order-9").to("/lost").await.unwrap();
     assert_eq!(a, b);
     server.shutdown().await;
 }
@@ -152,13 +104,7 @@ async fn keyed_flood(url: &str, width: usize, lasting: Duration) -> usize {
             let client = client();
             let mut n = 0;
             while started.elapsed() < lasting {
-                let r = client
-                    .post(&url)
-                    .header("Idempotency-Key", format!("flood-{t}-{n}"))
-                    .body("x")
-                    .send()
-                    .await
-                    .unwrap();
+                let r = client.post(&url).header("Idempotency-Key", format!("flood-{t}-{n}")).body("x").send().await.unwrap();
                 assert_eq!(r.status(), 200);
                 n += 1;
             }
@@ -186,11 +132,7 @@ async fn the_window_covers_the_horizon_at_full_rate() {
     let (first, _) = id_of(keyed(&url, "the-first-key", "first").await).await;
     let lasting = HORIZON + Duration::from_millis(500);
     let published = keyed_flood(&url, 32, lasting).await;
-    assert_eq!(
-        id_of(keyed(&url, "the-first-key", "again").await).await,
-        (first, true),
-        "a retry from the start of the horizon"
-    );
+    assert_eq!(id_of(keyed(&url, "the-first-key", "again").await).await, (first, true), "a retry from the start of the horizon");
     let rate = published as f64 / lasting.as_secs_f64();
     let keys = server.metric("push_idempotency_keys").await;
     let bytes = server.metric("push_idempotency_memory_bytes").await;
@@ -203,10 +145,7 @@ async fn the_window_covers_the_horizon_at_full_rate() {
         per_1k / (1 << 20) as f64,
         per_1k * rate / 1000.0 / (1 << 20) as f64,
     );
-    assert_eq!(
-        server.metric("push_idempotency_evicted_early_total").await,
-        0.0
-    );
+    assert_eq!(server.metric("push_idempotency_evicted_early_total").await, 0.0);
     assert!(
         per_1k * rate / 1000.0 <= Config::defaults().idempotency_memory_bytes as f64,
         "the default --idempotency-memory-bytes does not cover the default horizon at this rate"
@@ -225,19 +164,8 @@ async fn a_window_too_small_for_the_horizon_counts_early_evictions() {
     let keys = server.metric("push_idempotency_keys").await;
     let early = server.metric("push_idempotency_evicted_early_total").await;
     println!("a 64 KiB window: {published} keyed publishes in 1 s; {keys} keys held, {early} forgotten younger than the horizon");
-    assert_eq!(
-        keys,
-        (MEMORY / 37) as f64,
-        "a full window holds what its memory pays for"
-    );
-    assert!(
-        published as f64 > keys,
-        "the flood ({published}) did not fill the window"
-    );
-    assert_eq!(
-        early,
-        published as f64 - keys,
-        "every key forgotten within the horizon is counted"
-    );
+    assert_eq!(keys, (MEMORY / 37) as f64, "a full window holds what its memory pays for");
+    assert!(published as f64 > keys, "the flood ({published}) did not fill the window");
+    assert_eq!(early, published as f64 - keys, "every key forgotten within the horizon is counted");
     server.shutdown().await;
 }

@@ -21,11 +21,7 @@ async fn raw(server: &TestServer, request: &[u8], wait: Duration) -> String {
 }
 
 async fn code(response: reqwest::Response) -> (u16, String) {
-    let code = response
-        .headers()
-        .get("push-error")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
+    let code = response.headers().get("push-error").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
     (response.status().as_u16(), code)
 }
 
@@ -33,26 +29,13 @@ async fn code(response: reqwest::Response) -> (u16, String) {
 async fn a_huge_timeout_is_a_400_not_a_reset() {
     let server = TestServer::start().await;
     for bad in ["1e20", "-1", "NaN", "inf", "3601", "1e309"] {
-        let response = client()
-            .get(format!("{}/t?timeout={bad}", server.url))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            code(response).await,
-            (400, "BAD_REQUEST".into()),
-            "timeout={bad}"
-        );
+        let response = client().get(format!("{}/t?timeout={bad}", server.url)).send().await.unwrap();
+        assert_eq!(code(response).await, (400, "BAD_REQUEST".into()), "timeout={bad}");
     }
     // Within the range but above --long-poll-timeout: capped, not refused.
-    let response = client()
-        .get(format!("{}/t?timeout=3600", server.url))
-        .header("Accept", "application/json");
+    let response = client().get(format!("{}/t?timeout=3600", server.url)).header("Accept", "application/json");
     let response = response.timeout(Duration::from_secs(1)).send().await;
-    assert!(
-        response.is_err(),
-        "still waiting at 1 s: the request was taken"
-    );
+    assert!(response.is_err(), "still waiting at 1 s: the request was taken");
     server.shutdown().await;
 }
 
@@ -64,19 +47,10 @@ async fn last_event_id_wins_over_the_query_cursor() {
     server.publish("/le", "three").await;
     // An EventSource opened at ?after=<first> reconnects with that URL and Last-Event-ID: <second>.
     let url = format!("{}/le?after={first}&timeout=0", server.url);
-    let response = client()
-        .get(&url)
-        .header("Last-Event-ID", second.to_string())
-        .send()
-        .await
-        .unwrap();
+    let response = client().get(&url).header("Last-Event-ID", second.to_string()).send().await.unwrap();
     assert_eq!(response.text().await.unwrap(), "three");
     let response = client().get(&url).send().await.unwrap();
-    assert_eq!(
-        response.text().await.unwrap(),
-        "two",
-        "without the header the query counts"
-    );
+    assert_eq!(response.text().await.unwrap(), "two", "without the header the query counts");
     server.shutdown().await;
 }
 
@@ -84,40 +58,14 @@ async fn last_event_id_wins_over_the_query_cursor() {
 async fn push_paths_do_not_add_metric_series() {
     let server = TestServer::start().await;
     let series = |text: &str| text.lines().filter(|l| !l.starts_with('#')).count();
-    let before = series(
-        &client()
-            .get(format!("{}/_push/metrics", server.url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let before = series(&client().get(format!("{}/_push/metrics", server.url)).send().await.unwrap().text().await.unwrap());
     for i in 0..50 {
-        let response = client()
-            .get(format!("{}/_push/random-{i}", server.url))
-            .send()
-            .await
-            .unwrap();
+        let response = client().get(format!("{}/_push/random-{i}", server.url)).send().await.unwrap();
         assert_eq!(response.status(), 400);
     }
-    let text = client()
-        .get(format!("{}/_push/metrics", server.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        series(&text) <= before + 1,
-        "one series for route=\"other\" at most:\n{text}"
-    );
-    assert!(
-        text.contains(r#"push_http_errors_total{code="INVALID_CHANNEL",route="other"} 50"#),
-        "{text}"
-    );
+    let text = client().get(format!("{}/_push/metrics", server.url)).send().await.unwrap().text().await.unwrap();
+    assert!(series(&text) <= before + 1, "one series for route=\"other\" at most:\n{text}");
+    assert!(text.contains(r#"push_http_errors_total{code="INVALID_CHANNEL",route="other"} 50"#), "{text}");
     server.shutdown().await;
 }
 
@@ -125,52 +73,27 @@ async fn push_paths_do_not_add_metric_series() {
 async fn subscribe_only_channels_are_forgotten_and_capped() {
     let server = TestServer::with(|c| c.max_channels = 3).await;
     for i in 0..20 {
-        let response = client()
-            .get(format!("{}/only-{i}?timeout=0", server.url))
-            .send()
-            .await
-            .unwrap();
+        let response = client().get(format!("{}/only-{i}?timeout=0", server.url)).send().await.unwrap();
         assert_eq!(response.status(), 204);
     }
-    assert_eq!(
-        server.metric("push_channels").await,
-        0.0,
-        "no history, no subscriber: dropped"
-    );
+    assert_eq!(server.metric("push_channels").await, 0.0, "no history, no subscriber: dropped");
     server.publish("/kept", "x").await;
     let _a = common::SseReader::open(&format!("{}/a", server.url), None).await;
     let _b = common::SseReader::open(&format!("{}/b", server.url), None).await;
     let _c = common::SseReader::open(&format!("{}/c", server.url), None).await;
     server.wait_metric("push_channels", 4.0).await;
-    let response = client()
-        .get(format!("{}/d?timeout=0", server.url))
-        .send()
-        .await
-        .unwrap();
+    let response = client().get(format!("{}/d?timeout=0", server.url)).send().await.unwrap();
     assert_eq!(response.headers()["retry-after"], "1");
     assert_eq!(code(response).await, (503, "OVERLOADED".into()));
-    assert_eq!(
-        server
-            .metric("push_limit_rejections_total{limit=\"channels\"}")
-            .await,
-        1.0
-    );
+    assert_eq!(server.metric("push_limit_rejections_total{limit=\"channels\"}").await, 1.0);
     // Publishing is never refused by the channel limit, and published channels do not count in
     // it: they stay open to subscribers.
     for i in 0..10 {
         server.publish(&format!("/published/{i}"), "x").await;
     }
-    let response = client()
-        .get(format!("{}/published/7?timeout=0", server.url))
-        .send()
-        .await
-        .unwrap();
+    let response = client().get(format!("{}/published/7?timeout=0", server.url)).send().await.unwrap();
     assert_eq!(response.status(), 204);
-    let response = client()
-        .get(format!("{}/kept?timeout=0", server.url))
-        .send()
-        .await
-        .unwrap();
+    let response = client().get(format!("{}/kept?timeout=0", server.url)).send().await.unwrap();
     assert_eq!(response.status(), 204);
     server.shutdown().await;
 }
@@ -183,11 +106,7 @@ async fn a_json_batch_is_bounded_in_bytes() {
     })
     .await;
     let payload = "x".repeat(3_000);
-    let first: u64 = server
-        .publish("/big", payload.clone())
-        .await
-        .parse()
-        .unwrap();
+    let first: u64 = server.publish("/big", payload.clone()).await.parse().unwrap();
     for _ in 1..10 {
         server.publish("/big", payload.clone()).await;
     }
@@ -196,19 +115,10 @@ async fn a_json_batch_is_bounded_in_bytes() {
     let mut batches = 0;
     loop {
         let url = format!("{}/big?after={after}&timeout=0", server.url);
-        let response = client()
-            .get(&url)
-            .header("Accept", "application/json")
-            .send()
-            .await
-            .unwrap();
-        let json: serde_json::Value =
-            serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        let response = client().get(&url).header("Accept", "application/json").send().await.unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
         let count = json["messages"].as_array().unwrap().len();
-        assert!(
-            count * 3_000 <= 10_000,
-            "{count} messages of 3,000 bytes exceed the 10,000-byte bound"
-        );
+        assert!(count * 3_000 <= 10_000, "{count} messages of 3,000 bytes exceed the 10,000-byte bound");
         received += count;
         batches += 1;
         after = json["last_id"].as_str().unwrap().parse().unwrap();
@@ -216,19 +126,10 @@ async fn a_json_batch_is_bounded_in_bytes() {
             break;
         }
     }
-    assert_eq!(
-        (received, batches),
-        (10, 4),
-        "3 + 3 + 3 + 1: nothing lost between batches"
-    );
+    assert_eq!((received, batches), (10, 4), "3 + 3 + 3 + 1: nothing lost between batches");
     // One message larger than the bound still goes out, alone.
-    let big: u64 = server
-        .publish("/huge", "y".repeat(20_000))
-        .await
-        .parse()
-        .unwrap();
-    let (messages, _, _) =
-        common::batch(&format!("{}/huge?after={}&timeout=0", server.url, big - 1)).await;
+    let big: u64 = server.publish("/huge", "y".repeat(20_000)).await.parse().unwrap();
+    let (messages, _, _) = common::batch(&format!("{}/huge?after={}&timeout=0", server.url, big - 1)).await;
     assert_eq!(messages.len(), 1);
     server.shutdown().await;
 }
@@ -236,10 +137,7 @@ async fn a_json_batch_is_bounded_in_bytes() {
 #[tokio::test]
 async fn request_heads_are_bounded_in_size() {
     let server = TestServer::with(|c| c.max_header_bytes = 8192).await;
-    let request = format!(
-        "GET /h?timeout=0 HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
-        "a".repeat(10_000)
-    );
+    let request = format!("GET /h?timeout=0 HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(10_000));
     let answer = raw(&server, request.as_bytes(), Duration::from_secs(5)).await;
     assert!(answer.starts_with("HTTP/1.1 431"), "{answer:?}");
     server.shutdown().await;
@@ -249,17 +147,13 @@ async fn request_heads_are_bounded_in_size() {
 async fn slow_request_heads_are_closed() {
     let server = TestServer::with(|c| c.header_timeout = Duration::from_millis(300)).await;
     let mut tcp = TcpStream::connect(server.addr).await.unwrap();
-    tcp.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n")
-        .await
-        .unwrap();
+    tcp.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n").await.unwrap();
     let mut answer = Vec::new();
     let read = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut answer)).await;
     assert!(read.is_ok(), "the server closed the connection by itself");
     // An idle keep-alive connection is closed the same way after its answer.
     let mut tcp = TcpStream::connect(server.addr).await.unwrap();
-    tcp.write_all(b"GET /slow?timeout=0 HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
+    tcp.write_all(b"GET /slow?timeout=0 HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
     let mut answer = Vec::new();
     let read = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut answer)).await;
     assert!(read.is_ok() && String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 204"));
@@ -277,43 +171,23 @@ async fn tcp_connections_are_bounded_per_ip_with_an_answer() {
     for _ in 0..3 {
         // Admitted: each one gets an answer and stays open (keep-alive).
         let mut tcp = TcpStream::connect(server.addr).await.unwrap();
-        tcp.write_all(b"GET /x?timeout=0 HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .unwrap();
+        tcp.write_all(b"GET /x?timeout=0 HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
         let mut head = Vec::new();
         while !head.ends_with(b"\r\n\r\n") {
             let mut byte = [0u8; 1];
-            assert_eq!(
-                tcp.read(&mut byte).await.unwrap(),
-                1,
-                "admitted connection closed"
-            );
+            assert_eq!(tcp.read(&mut byte).await.unwrap(), 1, "admitted connection closed");
             head.push(byte[0]);
         }
-        assert!(
-            head.starts_with(b"HTTP/1.1 204"),
-            "{}",
-            String::from_utf8_lossy(&head)
-        );
+        assert!(head.starts_with(b"HTTP/1.1 204"), "{}", String::from_utf8_lossy(&head));
         held.push(tcp);
     }
-    let answer = raw(
-        &server,
-        b"GET /x?timeout=0 HTTP/1.1\r\nHost: x\r\n\r\n",
-        Duration::from_secs(5),
-    )
-    .await;
+    let answer = raw(&server, b"GET /x?timeout=0 HTTP/1.1\r\nHost: x\r\n\r\n", Duration::from_secs(5)).await;
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer:?}");
     assert!(answer.contains("Retry-After: 1"), "{answer:?}");
     drop(held);
     // Places free again once the held connections close.
     for _ in 0..100 {
-        let answer = raw(
-            &server,
-            b"GET /x?timeout=0 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-            Duration::from_secs(5),
-        )
-        .await;
+        let answer = raw(&server, b"GET /x?timeout=0 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", Duration::from_secs(5)).await;
         if answer.starts_with("HTTP/1.1 204") {
             server.shutdown().await;
             return;
@@ -336,42 +210,19 @@ async fn websocket_origins_come_from_the_allow_list() {
     };
     match open(Some("http://evil.example")).await {
         Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
-        other => panic!(
-            "a foreign origin must be refused, got {:?}",
-            other.map(|_| ())
-        ),
+        other => panic!("a foreign origin must be refused, got {:?}", other.map(|_| ())),
     }
     assert!(open(Some("http://app.example")).await.is_ok());
     assert!(open(None).await.is_ok(), "no Origin: not a browser page");
-    assert_eq!(
-        server
-            .metric("push_limit_rejections_total{limit=\"origin\"}")
-            .await,
-        1.0
-    );
+    assert_eq!(server.metric("push_limit_rejections_total{limit=\"origin\"}").await, 1.0);
     // Listed origins may send cookies; `*` never allows credentials.
-    let response = client()
-        .get(format!("{}/w?timeout=0", server.url))
-        .header("Origin", "http://app.example")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        response.headers()["access-control-allow-credentials"],
-        "true"
-    );
+    let response = client().get(format!("{}/w?timeout=0", server.url)).header("Origin", "http://app.example").send().await.unwrap();
+    assert_eq!(response.headers()["access-control-allow-credentials"], "true");
     server.shutdown().await;
     let open_server = TestServer::start().await;
-    let response = client()
-        .get(format!("{}/w?timeout=0", open_server.url))
-        .header("Origin", "http://any.example")
-        .send()
-        .await
-        .unwrap();
+    let response = client().get(format!("{}/w?timeout=0", open_server.url)).header("Origin", "http://any.example").send().await.unwrap();
     assert_eq!(response.headers()["access-control-allow-origin"], "*");
-    assert!(!response
-        .headers()
-        .contains_key("access-control-allow-credentials"));
+    assert!(!response.headers().contains_key("access-control-allow-credentials"));
     open_server.shutdown().await;
 }
 
@@ -380,14 +231,8 @@ async fn oversized_websocket_messages_close_with_1009() {
     let server = TestServer::with(|c| c.ws_max_message_bytes = 1024).await;
     let url = format!("{}/w", server.url.replacen("http://", "ws://", 1));
     let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    socket
-        .send(Message::Text("small frames are ignored".into()))
-        .await
-        .unwrap();
-    socket
-        .send(Message::Binary(vec![0u8; 4096].into()))
-        .await
-        .unwrap();
+    socket.send(Message::Text("small frames are ignored".into())).await.unwrap();
+    socket.send(Message::Binary(vec![0u8; 4096].into())).await.unwrap();
     let mut close = None;
     while let Ok(Some(frame)) = tokio::time::timeout(Duration::from_secs(5), socket.next()).await {
         match frame {
@@ -400,11 +245,6 @@ async fn oversized_websocket_messages_close_with_1009() {
         }
     }
     assert_eq!(close, Some(1009));
-    assert_eq!(
-        server
-            .metric("push_limit_rejections_total{limit=\"ws_message_bytes\"}")
-            .await,
-        1.0
-    );
+    assert_eq!(server.metric("push_limit_rejections_total{limit=\"ws_message_bytes\"}").await, 1.0);
     server.shutdown().await;
 }

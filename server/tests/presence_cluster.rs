@@ -27,19 +27,10 @@ fn with_events(url: &str) -> impl FnOnce(&mut Config) + '_ {
 }
 
 async fn members(node: &str, channel: &str) -> Vec<String> {
-    let response = client()
-        .get(format!("{node}/_push/api/presence{channel}"))
-        .send()
-        .await
-        .unwrap();
+    let response = client().get(format!("{node}/_push/api/presence{channel}")).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let list: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
-    list["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["consumer"].as_str().unwrap().to_owned())
-        .collect()
+    list["members"].as_array().unwrap().iter().map(|m| m["consumer"].as_str().unwrap().to_owned()).collect()
 }
 
 async fn wait_members(node: &str, channel: &str, want: &[&str]) {
@@ -49,10 +40,7 @@ async fn wait_members(node: &str, channel: &str, want: &[&str]) {
         if now == want {
             return;
         }
-        assert!(
-            Instant::now() < deadline,
-            "{channel} on {node} never listed {want:?}: {now:?}"
-        );
+        assert!(Instant::now() < deadline, "{channel} on {node} never listed {want:?}: {now:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -62,10 +50,7 @@ async fn next_notice(reader: &mut SseReader) -> (String, Value) {
     loop {
         let event = reader.next().await.expect("the stream is open");
         if let Some(kind) = event.event {
-            return (
-                kind,
-                serde_json::from_str(event.data.as_deref().unwrap()).unwrap(),
-            );
+            return (kind, serde_json::from_str(event.data.as_deref().unwrap()).unwrap());
         }
     }
 }
@@ -78,8 +63,7 @@ async fn a_consumer_on_two_nodes_is_one_member_and_leaves_once() {
     let a = Node::start(&stream, with_events(&receiver.url)).await;
     let b = Node::start(&stream, with_events(&receiver.url)).await;
 
-    let mut carol =
-        SseReader::open(&format!("{}{LOBBY}?consumer=carol&presence=1", a.url), None).await;
+    let mut carol = SseReader::open(&format!("{}{LOBBY}?consumer=carol&presence=1", a.url), None).await;
     assert_eq!(next_notice(&mut carol).await.0, "presence");
     let on_a = SseReader::open(&format!("{}{LOBBY}?consumer=alice", a.url), None).await;
     assert_eq!(next_notice(&mut carol).await.1["consumer"], "alice");
@@ -90,48 +74,24 @@ async fn a_consumer_on_two_nodes_is_one_member_and_leaves_once() {
 
     // One connection closes: alice is still on B, through more than the grace.
     drop(on_a);
-    a.wait_metric("push_connections{transport=\"sse\"}", 1.0)
-        .await;
+    a.wait_metric("push_connections{transport=\"sse\"}", 1.0).await;
     let watch_until = Instant::now() + GRACE * 2;
     while Instant::now() < watch_until {
-        assert_eq!(
-            members(&a.url, LOBBY).await,
-            ["alice", "carol"],
-            "alice left while connected to B"
-        );
+        assert_eq!(members(&a.url, LOBBY).await, ["alice", "carol"], "alice left while connected to B");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // The other closes: one leave to carol, one member_left to the app.
     drop(on_b);
-    assert_eq!(
-        next_notice(&mut carol).await,
-        (
-            "leave".into(),
-            json!({"type": "leave", "channel": LOBBY, "consumer": "alice"})
-        )
-    );
+    assert_eq!(next_notice(&mut carol).await, ("leave".into(), json!({"type": "leave", "channel": LOBBY, "consumer": "alice"})));
     wait_members(&b.url, LOBBY, &["carol"]).await;
-    receiver
-        .wait(Duration::from_secs(20), |e| {
-            e.iter().any(|e| e.name == "member_left")
-        })
-        .await;
+    receiver.wait(Duration::from_secs(20), |e| e.iter().any(|e| e.name == "member_left")).await;
     for node in [&a, &b] {
         node.wait_metric("push_events_queued", 0.0).await;
     }
     let events = receiver.accepted();
-    let count = |name: &str, who: Option<&str>| {
-        events
-            .iter()
-            .filter(|e| e.name == name && e.consumer.as_deref() == who)
-            .count()
-    };
+    let count = |name: &str, who: Option<&str>| events.iter().filter(|e| e.name == name && e.consumer.as_deref() == who).count();
     assert_eq!(
-        (
-            count("member_joined", Some("alice")),
-            count("member_left", Some("alice")),
-            count("channel_occupied", None)
-        ),
+        (count("member_joined", Some("alice")), count("member_left", Some("alice")), count("channel_occupied", None)),
         (1, 1, 1),
         "each change once across the nodes: {:#?}",
         names(&events)
@@ -153,17 +113,10 @@ async fn a_killed_nodes_members_leave_within_the_lease() {
     })
     .await;
     let (mut killed, b) = spawn_process_node(&stream, &["--presence-grace", "1s"]).await;
-    let mut carol =
-        SseReader::open(&format!("{}{LOBBY}?consumer=carol&presence=1", a.url), None).await;
+    let mut carol = SseReader::open(&format!("{}{LOBBY}?consumer=carol&presence=1", a.url), None).await;
     assert_eq!(next_notice(&mut carol).await.0, "presence");
     let _alice = SseReader::open(&format!("{b}{LOBBY}?consumer=alice"), None).await;
-    assert_eq!(
-        next_notice(&mut carol).await,
-        (
-            "join".into(),
-            json!({"type": "join", "channel": LOBBY, "consumer": "alice"})
-        )
-    );
+    assert_eq!(next_notice(&mut carol).await, ("join".into(), json!({"type": "join", "channel": LOBBY, "consumer": "alice"})));
 
     killed.kill().unwrap();
     killed.wait().unwrap();
@@ -172,10 +125,7 @@ async fn a_killed_nodes_members_leave_within_the_lease() {
     let left_after = killed_at.elapsed();
     // The lease (15 s) from B's last report, then the grace.
     let bound = push_server::cluster::LEASE + GRACE + Duration::from_secs(2);
-    assert!(
-        left_after <= bound,
-        "the killed node's member stayed {left_after:?} (bound {bound:?})"
-    );
+    assert!(left_after <= bound, "the killed node's member stayed {left_after:?} (bound {bound:?})");
     println!("a killed node's member left after {left_after:?}");
     assert_eq!(members(&a.url, LOBBY).await, ["carol"]);
     drop(carol);
@@ -200,42 +150,24 @@ async fn undelivered_counts_what_the_other_node_delivered() {
     // Several rooms, so that each node owns some of them (ownership hashes the channel).
     let rooms: Vec<String> = (1..=4).map(|i| format!("/presence-room{i}")).collect();
     let query: String = rooms.iter().map(|r| format!("channel={r}&")).collect();
-    let alice = SseReader::open(
-        &format!("{}/_push/subscribe?{query}consumer=alice", a.url),
-        None,
-    )
-    .await;
-    let mut bob = SseReader::open(
-        &format!("{}/_push/subscribe?{query}consumer=bob", b.url),
-        None,
-    )
-    .await;
+    let alice = SseReader::open(&format!("{}/_push/subscribe?{query}consumer=alice", a.url), None).await;
+    let mut bob = SseReader::open(&format!("{}/_push/subscribe?{query}consumer=bob", b.url), None).await;
     bob.next().await.unwrap();
     for room in &rooms {
         wait_members(&a.url, room, &["alice", "bob"]).await;
         wait_members(&b.url, room, &["alice", "bob"]).await;
     }
     drop(alice);
-    a.wait_metric("push_connections{transport=\"json\"}", 0.0)
-        .await;
-    a.wait_metric("push_connections{transport=\"sse\"}", 0.0)
-        .await;
+    a.wait_metric("push_connections{transport=\"json\"}", 0.0).await;
+    a.wait_metric("push_connections{transport=\"sse\"}", 0.0).await;
     let mut ids = Vec::new();
     for room in &rooms {
         ids.push(a.publish(room, "hello?").await.to_string());
     }
     for id in &ids {
-        assert_eq!(
-            bob.next().await.unwrap().id.as_deref(),
-            Some(id.as_str()),
-            "bob got it on B"
-        );
+        assert_eq!(bob.next().await.unwrap().id.as_deref(), Some(id.as_str()), "bob got it on B");
     }
-    receiver
-        .wait(Duration::from_secs(20), |e| {
-            e.iter().filter(|e| e.name == "undelivered").count() >= rooms.len()
-        })
-        .await;
+    receiver.wait(Duration::from_secs(20), |e| e.iter().filter(|e| e.name == "undelivered").count() >= rooms.len()).await;
     for node in [&a, &b] {
         node.wait_metric("push_events_queued", 0.0).await;
     }
@@ -245,10 +177,7 @@ async fn undelivered_counts_what_the_other_node_delivered() {
         .filter(|e| e.name == "undelivered")
         .map(|e| (e.consumer.unwrap(), e.message_id.unwrap().to_string()))
         .collect();
-    let mut want: Vec<(String, String)> = ids
-        .iter()
-        .map(|id| ("alice".to_owned(), id.clone()))
-        .collect();
+    let mut want: Vec<(String, String)> = ids.iter().map(|id| ("alice".to_owned(), id.clone())).collect();
     let mut got = undelivered.clone();
     want.sort();
     got.sort();

@@ -27,19 +27,9 @@ async fn subscribers_joining_during_publishing_see_a_gap_free_sequence() {
             let mut i = 0;
             loop {
                 let done = joined.load(Ordering::Acquire) == SUBSCRIBERS && i >= MIN_MESSAGES;
-                let body = if done {
-                    "end".to_owned()
-                } else {
-                    i.to_string()
-                };
-                let response = client
-                    .post(format!("{url}/race"))
-                    .body(body)
-                    .send()
-                    .await
-                    .unwrap();
-                let json: serde_json::Value =
-                    serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+                let body = if done { "end".to_owned() } else { i.to_string() };
+                let response = client.post(format!("{url}/race")).body(body).send().await.unwrap();
+                let json: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
                 ids.push(id(&json["id"]));
                 if done {
                     return ids;
@@ -86,8 +76,7 @@ async fn subscribers_joining_during_publishing_see_a_gap_free_sequence() {
                     joined.fetch_add(1, Ordering::Release);
                     let mut cursor = start.clone();
                     loop {
-                        let (messages, gaps, last) =
-                            batch(&format!("{url}/race?after={cursor}")).await;
+                        let (messages, gaps, last) = batch(&format!("{url}/race?after={cursor}")).await;
                         assert!(gaps.is_empty(), "no gap expected");
                         got.extend(messages.iter().map(|m| m.0));
                         cursor = last;
@@ -107,11 +96,7 @@ async fn subscribers_joining_during_publishing_see_a_gap_free_sequence() {
         let (start, got) = subscriber.await.unwrap();
         let expected: Vec<u64> = published.iter().copied().filter(|i| *i > start).collect();
         assert!(!expected.is_empty());
-        assert_eq!(
-            got.len(),
-            expected.len(),
-            "subscriber {n}: received vs expected count"
-        );
+        assert_eq!(got.len(), expected.len(), "subscriber {n}: received vs expected count");
         assert_eq!(got, expected, "subscriber {n}: sequence");
     }
     server.shutdown().await;

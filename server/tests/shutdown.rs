@@ -14,19 +14,12 @@ async fn shutdown_ends_streams_and_long_polls() {
     let mut ws = WsReader::open(&format!("{}/s", server.url)).await;
     ws.next().await.unwrap();
     let url = format!("{}/s", server.url);
-    let poll =
-        tokio::spawn(async move { client().get(url).send().await.unwrap().status().as_u16() });
-    server
-        .wait_metric("push_connections{transport=\"long-poll\"}", 1.0)
-        .await;
+    let poll = tokio::spawn(async move { client().get(url).send().await.unwrap().status().as_u16() });
+    server.wait_metric("push_connections{transport=\"long-poll\"}", 1.0).await;
 
     let started = Instant::now();
     server.shutdown().await;
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "shutdown took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(5), "shutdown took {:?}", started.elapsed());
     assert_eq!(sse.next().await, None);
     assert!(ws.next().await.is_none());
     assert_eq!(poll.await.unwrap(), 204);
@@ -44,27 +37,9 @@ async fn shutdown_does_not_wait_for_connections_that_sent_nothing() {
     let address = server.url.trim_start_matches("http://").to_owned();
     let mut idle = tokio::net::TcpStream::connect(&address).await.unwrap();
     // One request on another connection: the idle one is surely accepted by now.
-    assert_eq!(
-        client()
-            .get(format!("{}/_push/health", server.url))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    tokio::time::timeout(Duration::from_secs(10), server.shutdown())
-        .await
-        .expect("shutdown waited for the idle connection");
+    assert_eq!(client().get(format!("{}/_push/health", server.url)).send().await.unwrap().status(), 200);
+    tokio::time::timeout(Duration::from_secs(10), server.shutdown()).await.expect("shutdown waited for the idle connection");
     let mut byte = [0u8; 1];
-    let read = tokio::time::timeout(
-        Duration::from_secs(10),
-        tokio::io::AsyncReadExt::read(&mut idle, &mut byte),
-    )
-    .await
-    .expect("the idle connection was closed");
-    assert!(
-        matches!(read, Ok(0) | Err(_)),
-        "closed without an answer: {read:?}"
-    );
+    let read = tokio::time::timeout(Duration::from_secs(10), tokio::io::AsyncReadExt::read(&mut idle, &mut byte)).await.expect("the idle connection was closed");
+    assert!(matches!(read, Ok(0) | Err(_)), "closed without an answer: {read:?}");
 }

@@ -5,12 +5,12 @@
 
 mod test_ca;
 
+use test_ca::Ca;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use test_ca::Ca;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -69,14 +69,8 @@ impl CertDir {
 
     fn options(&self) -> Vec<(String, OptionValue)> {
         vec![
-            (
-                "tls_cert".into(),
-                OptionValue::Text(self.cert().display().to_string()),
-            ),
-            (
-                "tls_key".into(),
-                OptionValue::Text(self.key().display().to_string()),
-            ),
+            ("tls_cert".into(), OptionValue::Text(self.cert().display().to_string())),
+            ("tls_key".into(), OptionValue::Text(self.key().display().to_string())),
         ]
     }
 }
@@ -98,26 +92,18 @@ fn tls_client(cas: &[&str], alpn: &[&[u8]]) -> tokio_rustls::TlsConnector {
             roots.add(cert.unwrap()).unwrap();
         }
     }
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     tokio_rustls::TlsConnector::from(Arc::new(config))
 }
 
-async fn tls_connect(
-    addr: SocketAddr,
-    cas: &[&str],
-    alpn: &[&[u8]],
-) -> std::io::Result<TlsStream<TcpStream>> {
+async fn tls_connect(addr: SocketAddr, cas: &[&str], alpn: &[&[u8]]) -> std::io::Result<TlsStream<TcpStream>> {
     let tcp = TcpStream::connect(addr).await?;
-    tls_client(cas, alpn)
-        .connect(ServerName::try_from("127.0.0.1").unwrap(), tcp)
-        .await
+    tls_client(cas, alpn).connect(ServerName::try_from("127.0.0.1").unwrap(), tcp).await
 }
 
 type H2 = hyper::client::conn::http2::SendRequest<Full<Bytes>>;
@@ -125,26 +111,19 @@ type H1 = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
 /// An HTTP/2 connection over `io` (TLS after ALPN `h2`, or plain TCP: prior knowledge).
 async fn h2_over<I: AsyncRead + AsyncWrite + Unpin + Send + 'static>(io: I) -> H2 {
-    let (send, connection) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(io))
-            .await
-            .unwrap();
+    let (send, connection) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(io)).await.unwrap();
     tokio::spawn(connection);
     send
 }
 
 async fn h1_over<I: AsyncRead + AsyncWrite + Unpin + Send + 'static>(io: I) -> H1 {
-    let (send, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
-        .await
-        .unwrap();
+    let (send, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await.unwrap();
     tokio::spawn(connection);
     send
 }
 
 fn request(method: &str, path: &str, accept: Option<&str>, body: &str) -> Request<Full<Bytes>> {
-    let mut r = Request::builder()
-        .method(method)
-        .uri(format!("https://127.0.0.1{path}"));
+    let mut r = Request::builder().method(method).uri(format!("https://127.0.0.1{path}"));
     if let Some(a) = accept {
         r = r.header("accept", a);
     }
@@ -153,10 +132,7 @@ fn request(method: &str, path: &str, accept: Option<&str>, body: &str) -> Reques
 
 /// HTTP/1 wants an origin-form target and a Host header.
 fn request1(method: &str, path: &str, accept: Option<&str>, body: &str) -> Request<Full<Bytes>> {
-    let mut r = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", "127.0.0.1");
+    let mut r = Request::builder().method(method).uri(path).header("host", "127.0.0.1");
     if let Some(a) = accept {
         r = r.header("accept", a);
     }
@@ -164,11 +140,7 @@ fn request1(method: &str, path: &str, accept: Option<&str>, body: &str) -> Reque
 }
 
 async fn text(response: Response<Incoming>) -> String {
-    let bytes = tokio::time::timeout(WAIT, response.into_body().collect())
-        .await
-        .expect("body timed out")
-        .unwrap()
-        .to_bytes();
+    let bytes = tokio::time::timeout(WAIT, response.into_body().collect()).await.expect("body timed out").unwrap().to_bytes();
     String::from_utf8(bytes.to_vec()).unwrap()
 }
 
@@ -181,32 +153,20 @@ struct Sse {
 impl Sse {
     fn new(response: Response<Incoming>) -> Sse {
         assert_eq!(response.status(), StatusCode::OK);
-        assert!(response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/event-stream"));
-        Sse {
-            body: response.into_body(),
-            buffer: String::new(),
-        }
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+        Sse { body: response.into_body(), buffer: String::new() }
     }
 
     async fn next_data(&mut self) -> Option<String> {
         loop {
             while let Some(end) = self.buffer.find("\n\n") {
                 let block: String = self.buffer.drain(..end + 2).collect();
-                let data: Vec<&str> = block
-                    .lines()
-                    .filter_map(|l| l.strip_prefix("data:"))
-                    .map(|d| d.strip_prefix(' ').unwrap_or(d))
-                    .collect();
+                let data: Vec<&str> = block.lines().filter_map(|l| l.strip_prefix("data:")).map(|d| d.strip_prefix(' ').unwrap_or(d)).collect();
                 if !data.is_empty() {
                     return Some(data.join("\n"));
                 }
             }
-            let frame = tokio::time::timeout(WAIT, self.body.frame())
-                .await
-                .expect("SSE read timed out");
+            let frame = tokio::time::timeout(WAIT, self.body.frame()).await.expect("SSE read timed out");
             match frame {
                 Some(Ok(frame)) => {
                     if let Ok(data) = frame.into_data() {
@@ -222,31 +182,16 @@ impl Sse {
 /// Reads the server's metrics over a new HTTPS (HTTP/1.1) connection trusting `cas`.
 async fn metrics_tls(addr: SocketAddr, cas: &[&str]) -> String {
     let mut h1 = h1_over(tls_connect(addr, cas, &[b"http/1.1"]).await.unwrap()).await;
-    text(
-        h1.send_request(request1("GET", "/_push/metrics", None, ""))
-            .await
-            .unwrap(),
-    )
-    .await
+    text(h1.send_request(request1("GET", "/_push/metrics", None, "")).await.unwrap()).await
 }
 
 async fn metrics_plain(addr: SocketAddr) -> String {
     let mut h1 = h1_over(TcpStream::connect(addr).await.unwrap()).await;
-    text(
-        h1.send_request(request1("GET", "/_push/metrics", None, ""))
-            .await
-            .unwrap(),
-    )
-    .await
+    text(h1.send_request(request1("GET", "/_push/metrics", None, "")).await.unwrap()).await
 }
 
 fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix(name)
-                .and_then(|rest| rest.trim().parse().ok())
-        })
-        .unwrap_or(0.0)
+    text.lines().find_map(|l| l.strip_prefix(name).and_then(|rest| rest.trim().parse().ok())).unwrap_or(0.0)
 }
 
 /// Waits until metric `name` reaches `value` on the server at `addr` (TLS when `cas` is given).
@@ -261,30 +206,20 @@ async fn wait_metric(addr: SocketAddr, cas: Option<&[&str]>, name: &str, value: 
         if now == value {
             return;
         }
-        assert!(
-            started.elapsed() < WAIT,
-            "{name} never reached {value} (now {now})"
-        );
+        assert!(started.elapsed() < WAIT, "{name} never reached {value} (now {now})");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
 fn start_tls(certs: &CertDir, extra: &[(&str, &str)]) -> Server {
     let mut options = certs.options();
-    options.extend(
-        extra
-            .iter()
-            .map(|(k, v)| (k.to_string(), OptionValue::Text(v.to_string()))),
-    );
+    options.extend(extra.iter().map(|(k, v)| (k.to_string(), OptionValue::Text(v.to_string()))));
     Server::start(config_from_options(options).unwrap()).unwrap()
 }
 
 /// Publishes over a connection of its own and returns the answer's body.
 async fn publish_h2(send: &mut H2, channel: &str, body: &str) -> String {
-    let response = send
-        .send_request(request("POST", channel, None, body))
-        .await
-        .unwrap();
+    let response = send.send_request(request("POST", channel, None, body)).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.version(), Version::HTTP_2);
     text(response).await
@@ -300,11 +235,7 @@ async fn https_long_poll_and_publish_over_http1() {
     let ca = Ca::new("push test CA");
     let certs = CertDir::new(&ca);
     let server = start_tls(&certs, &[]);
-    assert!(
-        server.url().starts_with("https://127.0.0.1:"),
-        "{}",
-        server.url()
-    );
+    assert!(server.url().starts_with("https://127.0.0.1:"), "{}", server.url());
     let addr = server.local_addr();
     let cas = [ca.pem.as_str()];
 
@@ -312,27 +243,15 @@ async fn https_long_poll_and_publish_over_http1() {
     assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
     let mut poller = h1_over(tls).await;
     let poll = tokio::spawn(async move {
-        let response = poller
-            .send_request(request1("GET", "/tls/poll", None, ""))
-            .await
-            .unwrap();
+        let response = poller.send_request(request1("GET", "/tls/poll", None, "")).await.unwrap();
         assert_eq!(response.version(), Version::HTTP_11);
         (response.status(), text(response).await)
     });
-    wait_metric(
-        addr,
-        Some(&cas),
-        "push_connections{transport=\"long-poll\"}",
-        1.0,
-    )
-    .await;
+    wait_metric(addr, Some(&cas), "push_connections{transport=\"long-poll\"}", 1.0).await;
 
     // A client that offers no ALPN at all gets HTTP/1.1 too.
     let mut publisher = h1_over(tls_connect(addr, &cas, &[]).await.unwrap()).await;
-    let answer = publisher
-        .send_request(request1("POST", "/tls/poll", None, "over https"))
-        .await
-        .unwrap();
+    let answer = publisher.send_request(request1("POST", "/tls/poll", None, "over https")).await.unwrap();
     assert_eq!(answer.status(), StatusCode::OK);
     assert!(text(answer).await.contains("\"id\""));
     let (status, body) = poll.await.unwrap();
@@ -341,21 +260,13 @@ async fn https_long_poll_and_publish_over_http1() {
     // An untrusted CA is refused by the client; the server counts the failed handshake.
     let other = Ca::new("another CA");
     let refused = tls_connect(addr, &[other.pem.as_str()], &[b"h2"]).await;
-    assert!(
-        refused.is_err(),
-        "a certificate from an unknown CA was accepted"
-    );
+    assert!(refused.is_err(), "a certificate from an unknown CA was accepted");
     wait_metric(addr, Some(&cas), "push_tls_handshake_failures_total", 1.0).await;
     // Plain HTTP on the TLS port is no TLS handshake either.
     let mut plain = TcpStream::connect(addr).await.unwrap();
-    plain
-        .write_all(b"GET /_push/health HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
+    plain.write_all(b"GET /_push/health HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
     let mut sink = Vec::new();
-    let _ = tokio::time::timeout(WAIT, plain.read_to_end(&mut sink))
-        .await
-        .expect("plain HTTP on the TLS port was not closed");
+    let _ = tokio::time::timeout(WAIT, plain.read_to_end(&mut sink)).await.expect("plain HTTP on the TLS port was not closed");
     assert!(!String::from_utf8_lossy(&sink).contains("200 OK"));
 }
 
@@ -367,44 +278,19 @@ async fn http2_over_tls_by_alpn_serves_every_http_transport() {
     let addr = server.local_addr();
     let cas = [ca.pem.as_str()];
 
-    let tls = tls_connect(addr, &cas, &[b"h2", b"http/1.1"])
-        .await
-        .unwrap();
+    let tls = tls_connect(addr, &cas, &[b"h2", b"http/1.1"]).await.unwrap();
     assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
     let mut h2 = h2_over(tls).await;
 
     // SSE, long-poll and a JSON batch open at once on the one connection; then a publish on it.
-    let sse = h2
-        .send_request(request("GET", "/h2/all", Some("text/event-stream"), ""))
-        .await
-        .unwrap();
+    let sse = h2.send_request(request("GET", "/h2/all", Some("text/event-stream"), "")).await.unwrap();
     assert_eq!(sse.version(), Version::HTTP_2);
     let mut sse = Sse::new(sse);
     let mut poll_send = h2.clone();
-    let poll = tokio::spawn(async move {
-        text(
-            poll_send
-                .send_request(request("GET", "/h2/all", None, ""))
-                .await
-                .unwrap(),
-        )
-        .await
-    });
+    let poll = tokio::spawn(async move { text(poll_send.send_request(request("GET", "/h2/all", None, "")).await.unwrap()).await });
     wait_metric(addr, Some(&cas), "push_connections{transport=\"sse\"}", 1.0).await;
-    wait_metric(
-        addr,
-        Some(&cas),
-        "push_connections{transport=\"long-poll\"}",
-        1.0,
-    )
-    .await;
-    wait_metric(
-        addr,
-        Some(&cas),
-        "push_http_connections{version=\"h2\"}",
-        1.0,
-    )
-    .await;
+    wait_metric(addr, Some(&cas), "push_connections{transport=\"long-poll\"}", 1.0).await;
+    wait_metric(addr, Some(&cas), "push_http_connections{version=\"h2\"}", 1.0).await;
 
     let answer = publish_h2(&mut h2, "/h2/all", "one").await;
     assert!(answer.contains("\"id\""), "{answer}");
@@ -413,29 +299,13 @@ async fn http2_over_tls_by_alpn_serves_every_http_transport() {
     publish_h2(&mut h2, "/h2/all", "two").await;
     assert_eq!(sse.next_data().await.as_deref(), Some("two"));
 
-    let batch = h2
-        .send_request(request(
-            "GET",
-            "/h2/all?after=0",
-            Some("application/json"),
-            "",
-        ))
-        .await
-        .unwrap();
+    let batch = h2.send_request(request("GET", "/h2/all?after=0", Some("application/json"), "")).await.unwrap();
     assert_eq!(batch.status(), StatusCode::OK);
     let json: serde_json::Value = serde_json::from_str(&text(batch).await).unwrap();
-    let data: Vec<&str> = json["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["data"].as_str().unwrap())
-        .collect();
+    let data: Vec<&str> = json["messages"].as_array().unwrap().iter().map(|m| m["data"].as_str().unwrap()).collect();
     assert_eq!(data, ["one", "two"]);
 
-    let health = h2
-        .send_request(request("GET", "/_push/health", None, ""))
-        .await
-        .unwrap();
+    let health = h2.send_request(request("GET", "/_push/health", None, "")).await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
     drop(sse);
     wait_metric(addr, Some(&cas), "push_connections{transport=\"sse\"}", 0.0).await;
@@ -447,10 +317,7 @@ async fn h2c_prior_knowledge_and_http1_share_the_plain_port() {
     let addr = server.local_addr();
 
     let mut h2 = h2_over(TcpStream::connect(addr).await.unwrap()).await;
-    let sse = h2
-        .send_request(request("GET", "/h2c/x", Some("text/event-stream"), ""))
-        .await
-        .unwrap();
+    let sse = h2.send_request(request("GET", "/h2c/x", Some("text/event-stream"), "")).await.unwrap();
     assert_eq!(sse.version(), Version::HTTP_2);
     let mut sse = Sse::new(sse);
     wait_metric(addr, None, "push_connections{transport=\"sse\"}", 1.0).await;
@@ -458,14 +325,8 @@ async fn h2c_prior_knowledge_and_http1_share_the_plain_port() {
 
     // HTTP/1.1 on the same port, meanwhile.
     let mut h1 = h1_over(TcpStream::connect(addr).await.unwrap()).await;
-    let answer = h1
-        .send_request(request1("POST", "/h2c/x", None, "from http/1.1"))
-        .await
-        .unwrap();
-    assert_eq!(
-        (answer.version(), answer.status()),
-        (Version::HTTP_11, StatusCode::OK)
-    );
+    let answer = h1.send_request(request1("POST", "/h2c/x", None, "from http/1.1")).await.unwrap();
+    assert_eq!((answer.version(), answer.status()), (Version::HTTP_11, StatusCode::OK));
     assert_eq!(sse.next_data().await.as_deref(), Some("from http/1.1"));
     publish_h2(&mut h2, "/h2c/x", "from h2c").await;
     assert_eq!(sse.next_data().await.as_deref(), Some("from h2c"));
@@ -483,39 +344,15 @@ async fn twenty_sse_streams_on_one_http2_connection_all_receive_every_message() 
     let mut streams = Vec::new();
     for i in 0..20 {
         // Ten streams on one channel, ten on their own: the hub fans out to each.
-        let path = if i % 2 == 0 {
-            "/twenty/shared".to_owned()
-        } else {
-            format!("/twenty/shared,/twenty/own{i}")
-        };
-        let path = if path.contains(',') {
-            format!("/_push/subscribe?channels={}", path)
-        } else {
-            path
-        };
-        let response = h2
-            .clone()
-            .send_request(request("GET", &path, Some("text/event-stream"), ""))
-            .await
-            .unwrap();
+        let path = if i % 2 == 0 { "/twenty/shared".to_owned() } else { format!("/twenty/shared,/twenty/own{i}") };
+        let path = if path.contains(',') { format!("/_push/subscribe?channels={}", path) } else { path };
+        let response = h2.clone().send_request(request("GET", &path, Some("text/event-stream"), "")).await.unwrap();
         assert_eq!(response.version(), Version::HTTP_2);
         streams.push(Sse::new(response));
     }
-    wait_metric(
-        addr,
-        Some(&cas),
-        "push_connections{transport=\"sse\"}",
-        20.0,
-    )
-    .await;
+    wait_metric(addr, Some(&cas), "push_connections{transport=\"sse\"}", 20.0).await;
     // One TCP (and HTTP/2) connection carries all 20; the metrics reads are HTTP/1.1.
-    wait_metric(
-        addr,
-        Some(&cas),
-        "push_http_connections{version=\"h2\"}",
-        1.0,
-    )
-    .await;
+    wait_metric(addr, Some(&cas), "push_http_connections{version=\"h2\"}", 1.0).await;
 
     let mut publisher = h2.clone();
     let messages: Vec<String> = (0..5).map(|i| format!("message {i}")).collect();
@@ -539,20 +376,14 @@ async fn twenty_sse_streams_on_one_http2_connection_all_receive_every_message() 
         assert_eq!(got, messages);
     }
     let text = metrics_tls(addr, &cas).await;
-    assert_eq!(
-        metric(&text, "push_messages_delivered_total{transport=\"sse\"}"),
-        100.0
-    );
+    assert_eq!(metric(&text, "push_messages_delivered_total{transport=\"sse\"}"), 100.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_limits_streams_and_header_lists_and_closes_idle_connections() {
     let server = Server::start(
         config_from_options([
-            (
-                "http2_max_concurrent_streams".into(),
-                OptionValue::Text("3".into()),
-            ),
+            ("http2_max_concurrent_streams".into(), OptionValue::Text("3".into())),
             ("header_timeout".into(), OptionValue::Text("500ms".into())),
         ])
         .unwrap(),
@@ -561,34 +392,21 @@ async fn http2_limits_streams_and_header_lists_and_closes_idle_connections() {
     let addr = server.local_addr();
 
     // The server's SETTINGS carry the stream limit.
-    let (send, connection) = h2::client::handshake(TcpStream::connect(addr).await.unwrap())
-        .await
-        .unwrap();
+    let (send, connection) = h2::client::handshake(TcpStream::connect(addr).await.unwrap()).await.unwrap();
     tokio::spawn(async move {
         let _ = connection.await;
     });
     let mut send = send.ready().await.unwrap();
     let started = Instant::now();
     while send.current_max_send_streams() != 3 {
-        assert!(
-            started.elapsed() < WAIT,
-            "SETTINGS_MAX_CONCURRENT_STREAMS never arrived ({})",
-            send.current_max_send_streams()
-        );
+        assert!(started.elapsed() < WAIT, "SETTINGS_MAX_CONCURRENT_STREAMS never arrived ({})", send.current_max_send_streams());
         tokio::task::yield_now().await;
         send = send.ready().await.unwrap();
     }
     // A header list over --max-header-bytes (16 KiB) is refused: 431, or the stream reset.
-    let big = Request::builder()
-        .uri(format!("http://{addr}/_push/health"))
-        .header("x-big", "a".repeat(20_000))
-        .body(())
-        .unwrap();
+    let big = Request::builder().uri(format!("http://{addr}/_push/health")).header("x-big", "a".repeat(20_000)).body(()).unwrap();
     match send.send_request(big, true) {
-        Ok((response, _)) => match tokio::time::timeout(WAIT, response)
-            .await
-            .expect("no answer to a huge header list")
-        {
+        Ok((response, _)) => match tokio::time::timeout(WAIT, response).await.expect("no answer to a huge header list") {
             Ok(r) => assert_eq!(r.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
             Err(e) => assert!(e.is_reset() || e.is_go_away(), "{e}"),
         },
@@ -599,42 +417,23 @@ async fn http2_limits_streams_and_header_lists_and_closes_idle_connections() {
     // only part of the preface, and a silent one.
     let started = Instant::now();
     let mut idle = TcpStream::connect(addr).await.unwrap();
-    idle.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
-        .await
-        .unwrap();
+    idle.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0").await.unwrap();
     let mut partial = TcpStream::connect(addr).await.unwrap();
     partial.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
     let mut silent = TcpStream::connect(addr).await.unwrap();
-    for (name, conn) in [
-        ("idle h2c", &mut idle),
-        ("partial preface", &mut partial),
-        ("silent", &mut silent),
-    ] {
+    for (name, conn) in [("idle h2c", &mut idle), ("partial preface", &mut partial), ("silent", &mut silent)] {
         let mut sink = Vec::new();
-        let _ = tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut sink))
-            .await
-            .unwrap_or_else(|_| panic!("{name} connection still open"));
+        let _ = tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut sink)).await.unwrap_or_else(|_| panic!("{name} connection still open"));
     }
-    assert!(
-        started.elapsed() >= Duration::from_millis(400),
-        "closed before --header-timeout: {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() >= Duration::from_millis(400), "closed before --header-timeout: {:?}", started.elapsed());
     wait_metric(addr, None, "push_http_connections{version=\"h2\"}", 0.0).await;
 
     // An open SSE stream keeps its HTTP/2 connection past --header-timeout.
     let mut h2c = h2_over(TcpStream::connect(addr).await.unwrap()).await;
-    let mut sse = Sse::new(
-        h2c.send_request(request("GET", "/idle/x", Some("text/event-stream"), ""))
-            .await
-            .unwrap(),
-    );
+    let mut sse = Sse::new(h2c.send_request(request("GET", "/idle/x", Some("text/event-stream"), "")).await.unwrap());
     wait_metric(addr, None, "push_connections{transport=\"sse\"}", 1.0).await;
     // Wait out the idle timeout on the server's own clock: a long-poll of 1 s answered 204.
-    let waited = h2c
-        .send_request(request("GET", "/idle/y?timeout=1", None, ""))
-        .await
-        .unwrap();
+    let waited = h2c.send_request(request("GET", "/idle/y?timeout=1", None, "")).await.unwrap();
     assert_eq!(waited.status(), StatusCode::NO_CONTENT);
     publish_h2(&mut h2c, "/idle/x", "still here").await;
     assert_eq!(sse.next_data().await.as_deref(), Some("still here"));
@@ -648,35 +447,16 @@ async fn websocket_over_tls_is_http1() {
     let addr = server.local_addr();
     let cas = [ca.pem.as_str()];
     let tls = tls_connect(addr, &cas, &[b"http/1.1"]).await.unwrap();
-    let (mut ws, response) =
-        tokio_tungstenite::client_async(format!("wss://127.0.0.1:{}/wss/x", addr.port()), tls)
-            .await
-            .unwrap();
+    let (mut ws, response) = tokio_tungstenite::client_async(format!("wss://127.0.0.1:{}/wss/x", addr.port()), tls).await.unwrap();
     assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
-    wait_metric(
-        addr,
-        Some(&cas),
-        "push_connections{transport=\"websocket\"}",
-        1.0,
-    )
-    .await;
+    wait_metric(addr, Some(&cas), "push_connections{transport=\"websocket\"}", 1.0).await;
     // The upgraded socket still counts as an HTTP/1 connection (beside the one reading metrics).
-    wait_metric(
-        addr,
-        Some(&cas),
-        "push_http_connections{version=\"http1\"}",
-        2.0,
-    )
-    .await;
+    wait_metric(addr, Some(&cas), "push_http_connections{version=\"http1\"}", 2.0).await;
     let mut h2 = h2_over(tls_connect(addr, &cas, &[b"h2"]).await.unwrap()).await;
     publish_h2(&mut h2, "/wss/x", "over wss").await;
     use futures_util::StreamExt;
     loop {
-        let frame = tokio::time::timeout(WAIT, ws.next())
-            .await
-            .expect("wss read timed out")
-            .unwrap()
-            .unwrap();
+        let frame = tokio::time::timeout(WAIT, ws.next()).await.expect("wss read timed out").unwrap().unwrap();
         if let tokio_tungstenite::tungstenite::Message::Text(t) = frame {
             let json: serde_json::Value = serde_json::from_str(&t).unwrap();
             if json["data"] == "over wss" {
@@ -685,20 +465,8 @@ async fn websocket_over_tls_is_http1() {
         }
     }
     ws.close(None).await.unwrap();
-    wait_metric(
-        addr,
-        Some(&cas),
-        "push_connections{transport=\"websocket\"}",
-        0.0,
-    )
-    .await;
-    wait_metric(
-        addr,
-        Some(&cas),
-        "push_http_connections{version=\"http1\"}",
-        1.0,
-    )
-    .await;
+    wait_metric(addr, Some(&cas), "push_connections{transport=\"websocket\"}", 0.0).await;
+    wait_metric(addr, Some(&cas), "push_http_connections{version=\"http1\"}", 1.0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -712,35 +480,16 @@ async fn stalled_tls_handshakes_are_closed_after_the_header_timeout() {
     let mut silent = TcpStream::connect(addr).await.unwrap();
     let mut partial = TcpStream::connect(addr).await.unwrap();
     partial.write_all(&[0x16, 0x03, 0x01, 0x02]).await.unwrap();
-    for (name, conn) in [
-        ("silent", &mut silent),
-        ("partial ClientHello", &mut partial),
-    ] {
+    for (name, conn) in [("silent", &mut silent), ("partial ClientHello", &mut partial)] {
         let mut sink = Vec::new();
-        let _ = tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut sink))
-            .await
-            .unwrap_or_else(|_| panic!("{name} connection still open"));
+        let _ = tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut sink)).await.unwrap_or_else(|_| panic!("{name} connection still open"));
     }
-    assert!(
-        started.elapsed() >= Duration::from_millis(400),
-        "closed before --header-timeout: {:?}",
-        started.elapsed()
-    );
-    wait_metric(
-        addr,
-        Some(&[ca.pem.as_str()]),
-        "push_tls_handshake_failures_total",
-        2.0,
-    )
-    .await;
+    assert!(started.elapsed() >= Duration::from_millis(400), "closed before --header-timeout: {:?}", started.elapsed());
+    wait_metric(addr, Some(&[ca.pem.as_str()]), "push_tls_handshake_failures_total", 2.0).await;
     // A TLS connection that went idle after its handshake is closed like any keep-alive one.
-    let mut idle = tls_connect(addr, &[ca.pem.as_str()], &[b"http/1.1"])
-        .await
-        .unwrap();
+    let mut idle = tls_connect(addr, &[ca.pem.as_str()], &[b"http/1.1"]).await.unwrap();
     let mut sink = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(5), idle.read_to_end(&mut sink))
-        .await
-        .expect("idle TLS connection still open");
+    let _ = tokio::time::timeout(Duration::from_secs(5), idle.read_to_end(&mut sink)).await.expect("idle TLS connection still open");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -752,57 +501,21 @@ async fn a_changed_certificate_file_is_served_to_new_connections_while_old_strea
     let both = [first_ca.pem.as_str(), second_ca.pem.as_str()];
 
     let mut old = h2_over(tls_connect(addr, &[&first_ca.pem], &[b"h2"]).await.unwrap()).await;
-    let mut sse = Sse::new(
-        old.send_request(request("GET", "/reload/x", Some("text/event-stream"), ""))
-            .await
-            .unwrap(),
-    );
-    wait_metric(
-        addr,
-        Some(&both),
-        "push_connections{transport=\"sse\"}",
-        1.0,
-    )
-    .await;
+    let mut sse = Sse::new(old.send_request(request("GET", "/reload/x", Some("text/event-stream"), "")).await.unwrap());
+    wait_metric(addr, Some(&both), "push_connections{transport=\"sse\"}", 1.0).await;
 
     // A half-written pair (a key that is not PEM) is refused and the old certificate stays.
     certs.write(&certs.key(), "not a key\n");
-    wait_metric(
-        addr,
-        Some(&both),
-        "push_tls_reloads_total{result=\"error\"}",
-        1.0,
-    )
-    .await;
-    assert!(
-        tls_connect(addr, &[&first_ca.pem], &[b"h2"]).await.is_ok(),
-        "the old certificate went away after a bad reload"
-    );
+    wait_metric(addr, Some(&both), "push_tls_reloads_total{result=\"error\"}", 1.0).await;
+    assert!(tls_connect(addr, &[&first_ca.pem], &[b"h2"]).await.is_ok(), "the old certificate went away after a bad reload");
 
     certs.install(&second_ca);
-    wait_metric(
-        addr,
-        Some(&both),
-        "push_tls_reloads_total{result=\"ok\"}",
-        1.0,
-    )
-    .await;
-    assert!(
-        tls_connect(addr, &[&second_ca.pem], &[b"h2"]).await.is_ok(),
-        "the new certificate is not served"
-    );
-    assert!(
-        tls_connect(addr, &[&first_ca.pem], &[b"h2"]).await.is_err(),
-        "the old certificate is still served"
-    );
+    wait_metric(addr, Some(&both), "push_tls_reloads_total{result=\"ok\"}", 1.0).await;
+    assert!(tls_connect(addr, &[&second_ca.pem], &[b"h2"]).await.is_ok(), "the new certificate is not served");
+    assert!(tls_connect(addr, &[&first_ca.pem], &[b"h2"]).await.is_err(), "the old certificate is still served");
 
     // The stream opened under the first certificate still receives, published on a new connection.
-    let mut fresh = h2_over(
-        tls_connect(addr, &[&second_ca.pem], &[b"h2"])
-            .await
-            .unwrap(),
-    )
-    .await;
+    let mut fresh = h2_over(tls_connect(addr, &[&second_ca.pem], &[b"h2"]).await.unwrap()).await;
     publish_h2(&mut fresh, "/reload/x", "after reload").await;
     assert_eq!(sse.next_data().await.as_deref(), Some("after reload"));
     publish_h2(&mut old, "/reload/x", "old connection").await;
@@ -817,11 +530,7 @@ struct Binary {
 
 impl Binary {
     fn start(args: &[&str]) -> Binary {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_push-server"))
             .arg("--bind")
@@ -851,19 +560,9 @@ impl Drop for Binary {
 async fn sighup_reloads_the_certificate_without_dropping_streams() {
     let (first_ca, second_ca) = (Ca::new("first CA"), Ca::new("second CA"));
     let certs = CertDir::new(&first_ca);
-    let (cert, key) = (
-        certs.cert().display().to_string(),
-        certs.key().display().to_string(),
-    );
+    let (cert, key) = (certs.cert().display().to_string(), certs.key().display().to_string());
     // Reload on SIGHUP only: file changes alone change nothing.
-    let server = Binary::start(&[
-        "--tls-cert",
-        &cert,
-        "--tls-key",
-        &key,
-        "--tls-reload-interval",
-        "0s",
-    ]);
+    let server = Binary::start(&["--tls-cert", &cert, "--tls-key", &key, "--tls-reload-interval", "0s"]);
     let addr = server.addr;
     let both = [first_ca.pem.as_str(), second_ca.pem.as_str()];
     let started = Instant::now();
@@ -871,68 +570,27 @@ async fn sighup_reloads_the_certificate_without_dropping_streams() {
     let mut old = loop {
         match tls_connect(addr, &[&first_ca.pem], &[b"h2"]).await {
             Ok(tls) => break h2_over(tls).await,
-            Err(_) if started.elapsed() < WAIT => {
-                tokio::time::sleep(Duration::from_millis(20)).await
-            }
+            Err(_) if started.elapsed() < WAIT => tokio::time::sleep(Duration::from_millis(20)).await,
             Err(e) => panic!("the server never served HTTPS: {e}"),
         }
     };
-    let mut sse = Sse::new(
-        old.send_request(request("GET", "/hup/x", Some("text/event-stream"), ""))
-            .await
-            .unwrap(),
-    );
-    wait_metric(
-        addr,
-        Some(&both),
-        "push_connections{transport=\"sse\"}",
-        1.0,
-    )
-    .await;
+    let mut sse = Sse::new(old.send_request(request("GET", "/hup/x", Some("text/event-stream"), "")).await.unwrap());
+    wait_metric(addr, Some(&both), "push_connections{transport=\"sse\"}", 1.0).await;
 
     certs.install(&second_ca);
-    assert!(
-        tls_connect(addr, &[&first_ca.pem], &[b"h2"]).await.is_ok(),
-        "reloaded without SIGHUP"
-    );
+    assert!(tls_connect(addr, &[&first_ca.pem], &[b"h2"]).await.is_ok(), "reloaded without SIGHUP");
     server.signal(libc::SIGHUP);
-    wait_metric(
-        addr,
-        Some(&both),
-        "push_tls_reloads_total{result=\"ok\"}",
-        1.0,
-    )
-    .await;
-    assert!(
-        tls_connect(addr, &[&second_ca.pem], &[b"h2"]).await.is_ok(),
-        "the new certificate is not served"
-    );
-    assert!(
-        tls_connect(addr, &[&first_ca.pem], &[b"h2"]).await.is_err(),
-        "the old certificate is still served"
-    );
+    wait_metric(addr, Some(&both), "push_tls_reloads_total{result=\"ok\"}", 1.0).await;
+    assert!(tls_connect(addr, &[&second_ca.pem], &[b"h2"]).await.is_ok(), "the new certificate is not served");
+    assert!(tls_connect(addr, &[&first_ca.pem], &[b"h2"]).await.is_err(), "the old certificate is still served");
 
     // A SIGHUP with a broken key file keeps the current certificate and the process.
-    certs.write(
-        &certs.key(),
-        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
-    );
+    certs.write(&certs.key(), "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n");
     server.signal(libc::SIGHUP);
-    wait_metric(
-        addr,
-        Some(&both),
-        "push_tls_reloads_total{result=\"error\"}",
-        1.0,
-    )
-    .await;
+    wait_metric(addr, Some(&both), "push_tls_reloads_total{result=\"error\"}", 1.0).await;
     assert!(tls_connect(addr, &[&second_ca.pem], &[b"h2"]).await.is_ok());
 
-    let mut fresh = h2_over(
-        tls_connect(addr, &[&second_ca.pem], &[b"h2"])
-            .await
-            .unwrap(),
-    )
-    .await;
+    let mut fresh = h2_over(tls_connect(addr, &[&second_ca.pem], &[b"h2"]).await.unwrap()).await;
     publish_h2(&mut fresh, "/hup/x", "after SIGHUP").await;
     assert_eq!(sse.next_data().await.as_deref(), Some("after SIGHUP"));
 }
@@ -945,55 +603,23 @@ fn bad_certificate_files_stop_the_server_from_starting() {
     let garbage = certs.dir.join("garbage.pem");
     std::fs::write(&garbage, "hello\n").unwrap();
     let missing = certs.dir.join("missing.pem");
-    let (cert, key) = (
-        certs.cert().display().to_string(),
-        certs.key().display().to_string(),
-    );
-    let (garbage, missing, other_key) = (
-        garbage.display().to_string(),
-        missing.display().to_string(),
-        other.key().display().to_string(),
-    );
+    let (cert, key) = (certs.cert().display().to_string(), certs.key().display().to_string());
+    let (garbage, missing, other_key) = (garbage.display().to_string(), missing.display().to_string(), other.key().display().to_string());
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["--tls-cert", &cert], "--tls-cert needs --tls-key"),
         (vec!["--tls-key", &key], "--tls-key needs --tls-cert"),
-        (
-            vec!["--tls-cert", &missing, "--tls-key", &key],
-            missing.as_str(),
-        ),
-        (
-            vec!["--tls-cert", &garbage, "--tls-key", &key],
-            garbage.as_str(),
-        ),
-        (
-            vec!["--tls-cert", &cert, "--tls-key", &garbage],
-            garbage.as_str(),
-        ),
-        (
-            vec!["--tls-cert", &key, "--tls-key", &key],
-            "no PEM certificate",
-        ),
-        (
-            vec!["--tls-cert", &cert, "--tls-key", &cert],
-            "no PEM private key",
-        ),
-        (
-            vec!["--tls-cert", &cert, "--tls-key", &other_key],
-            "is not the private key of the certificate",
-        ),
+        (vec!["--tls-cert", &missing, "--tls-key", &key], missing.as_str()),
+        (vec!["--tls-cert", &garbage, "--tls-key", &key], garbage.as_str()),
+        (vec!["--tls-cert", &cert, "--tls-key", &garbage], garbage.as_str()),
+        (vec!["--tls-cert", &key, "--tls-key", &key], "no PEM certificate"),
+        (vec!["--tls-cert", &cert, "--tls-key", &cert], "no PEM private key"),
+        (vec!["--tls-cert", &cert, "--tls-key", &other_key], "is not the private key of the certificate"),
     ];
     for (args, expected) in &cases {
-        let out = Command::new(env!("CARGO_BIN_EXE_push-server"))
-            .args(["--bind", "127.0.0.1:0"])
-            .args(args)
-            .output()
-            .unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_push-server")).args(["--bind", "127.0.0.1:0"]).args(args).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(
-            stderr.contains(expected),
-            "{args:?}: {stderr:?} does not say {expected:?}"
-        );
+        assert!(stderr.contains(expected), "{args:?}: {stderr:?} does not say {expected:?}");
     }
     // In process: the same reasons as INVALID_CONFIG.
     let options = vec![

@@ -28,15 +28,10 @@ pub struct Authorizer {
 impl Authorizer {
     pub fn new(config: &Config) -> Authorizer {
         let token = match config.auth {
-            AuthMode::Token => Some(token::TokenAuth::new(
-                config.secret.clone().unwrap_or_default(),
-            )),
+            AuthMode::Token => Some(token::TokenAuth::new(config.secret.clone().unwrap_or_default())),
             AuthMode::None => None,
         };
-        let proxy = config
-            .auth_url
-            .as_ref()
-            .map(|url| proxy::ProxyAuth::new(url.clone(), config));
+        let proxy = config.auth_url.as_ref().map(|url| proxy::ProxyAuth::new(url.clone(), config));
         Authorizer { token, proxy }
     }
 
@@ -47,13 +42,7 @@ impl Authorizer {
     }
 
     /// Allows or refuses a subscription to `channels` (401/403/503 with the reason).
-    pub async fn authorize(
-        &self,
-        parts: &Parts,
-        params: &Params,
-        channels: &[Channel],
-        consumer: Option<&str>,
-    ) -> ApiResult<Grant> {
+    pub async fn authorize(&self, parts: &Parts, params: &Params, channels: &[Channel], consumer: Option<&str>) -> ApiResult<Grant> {
         let mut grant = Grant::default();
         if let Some(token) = &self.token {
             grant = token.authorize(parts, params, channels, consumer)?;

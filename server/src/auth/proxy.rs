@@ -46,17 +46,13 @@ const ENTRY_OVERHEAD: usize = 96;
 impl ProxyAuth {
     pub fn new(url: String, config: &Config) -> ProxyAuth {
         push_core::tls::ensure_provider();
-        let mut builder = reqwest::Client::builder()
-            .timeout(config.auth_timeout)
-            .connect_timeout(config.auth_timeout)
-            .redirect(reqwest::redirect::Policy::none());
+        let mut builder = reqwest::Client::builder().timeout(config.auth_timeout).connect_timeout(config.auth_timeout).redirect(reqwest::redirect::Policy::none());
         if url.starts_with("https://") {
             // Checked by Config::validate; should it fail now, no root is trusted and every
             // check fails: closed, never open.
             let tls = config.auth_tls().unwrap_or_else(|e| {
                 tracing::error!("--auth-url: {e}; every subscription will be refused");
-                push_core::tls::client_config_with_roots(rustls::RootCertStore::empty())
-                    .expect("a TLS client with no roots builds")
+                push_core::tls::client_config_with_roots(rustls::RootCertStore::empty()).expect("a TLS client with no roots builds")
             });
             builder = builder.tls_backend_preconfigured(tls);
         }
@@ -65,11 +61,7 @@ impl ProxyAuth {
             let bytes = k.0.len() + k.1.len() + k.2.len() + k.3.as_str().len() + ENTRY_OVERHEAD;
             u32::try_from(bytes).unwrap_or(u32::MAX)
         };
-        let cache = Cache::builder()
-            .max_capacity(config.auth_cache_bytes)
-            .weigher(weigh)
-            .time_to_live(config.auth_cache_ttl)
-            .build();
+        let cache = Cache::builder().max_capacity(config.auth_cache_bytes).weigher(weigh).time_to_live(config.auth_cache_ttl).build();
         ProxyAuth {
             url,
             client,
@@ -80,77 +72,32 @@ impl ProxyAuth {
         }
     }
 
-    pub async fn authorize(
-        &self,
-        parts: &Parts,
-        channels: &[Channel],
-        consumer: Option<&str>,
-    ) -> ApiResult<()> {
-        let text = |name| {
-            parts
-                .headers
-                .get(name)
-                .and_then(|v: &axum::http::HeaderValue| v.to_str().ok())
-                .unwrap_or("")
-                .to_owned()
-        };
+    pub async fn authorize(&self, parts: &Parts, channels: &[Channel], consumer: Option<&str>) -> ApiResult<()> {
+        let text = |name| parts.headers.get(name).and_then(|v: &axum::http::HeaderValue| v.to_str().ok()).unwrap_or("").to_owned();
         let (cookie, authorization) = (text(header::COOKIE), text(header::AUTHORIZATION));
-        let client_ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
+        let client_ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
         for channel in channels {
-            let key = (
-                cookie.clone(),
-                authorization.clone(),
-                consumer.unwrap_or("").to_owned(),
-                channel.clone(),
-            );
+            let key = (cookie.clone(), authorization.clone(), consumer.unwrap_or("").to_owned(), channel.clone());
             // Only definite answers are cached; a failure to decide is asked again next time.
             let decision = match self.cache.get(&key) {
                 Some(d) => d,
                 None => {
-                    let d = self
-                        .ask(
-                            &cookie,
-                            &authorization,
-                            consumer,
-                            channel,
-                            client_ip.as_deref(),
-                        )
-                        .await?;
+                    let d = self.ask(&cookie, &authorization, consumer, channel, client_ip.as_deref()).await?;
                     self.cache.insert(key, d);
                     d
                 }
             };
             if let Decision::Deny(status) = decision {
-                let kind = if status == 403 {
-                    ErrorKind::Forbidden
-                } else {
-                    ErrorKind::Unauthorized
-                };
-                return Err(ApiError::new(
-                    kind,
-                    format!("the application refused the subscription to {channel} ({status})"),
-                ));
+                let kind = if status == 403 { ErrorKind::Forbidden } else { ErrorKind::Unauthorized };
+                return Err(ApiError::new(kind, format!("the application refused the subscription to {channel} ({status})")));
             }
         }
         Ok(())
     }
 
-    async fn ask(
-        &self,
-        cookie: &str,
-        authorization: &str,
-        consumer: Option<&str>,
-        channel: &Channel,
-        ip: Option<&str>,
-    ) -> ApiResult<Decision> {
+    async fn ask(&self, cookie: &str, authorization: &str, consumer: Option<&str>, channel: &Channel, ip: Option<&str>) -> ApiResult<Decision> {
         let _slot = self.slot().await?;
-        let mut request = self
-            .client
-            .get(&self.url)
-            .header("Push-Channel", channel.as_str());
+        let mut request = self.client.get(&self.url).header("Push-Channel", channel.as_str());
         if !cookie.is_empty() {
             request = request.header(header::COOKIE, cookie);
         }
@@ -165,18 +112,9 @@ impl ProxyAuth {
         }
         let unavailable = |why: String| {
             tracing::warn!(url = %self.url, "auth request failed: {why}");
-            ApiError::new(
-                ErrorKind::ConnectionFailed,
-                format!("the authorization service did not decide: {why}"),
-            )
+            ApiError::new(ErrorKind::ConnectionFailed, format!("the authorization service did not decide: {why}"))
         };
-        let response = request.send().await.map_err(|e| {
-            unavailable(if e.is_timeout() {
-                "timed out".into()
-            } else {
-                "unreachable".into()
-            })
-        })?;
+        let response = request.send().await.map_err(|e| unavailable(if e.is_timeout() { "timed out".into() } else { "unreachable".into() }))?;
         let status = response.status();
         match status {
             s if s.is_success() => Ok(Decision::Allow),
@@ -194,16 +132,12 @@ impl ProxyAuth {
         if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
             self.waiting.fetch_sub(1, Ordering::AcqRel);
             return Err(ApiError(
-                push_core::Error::new(
-                    ErrorKind::Overloaded,
-                    "too many subscriptions are waiting for the authorization service; retry later",
-                )
-                .with_source(Limit::AuthQueue),
+                push_core::Error::new(ErrorKind::Overloaded, "too many subscriptions are waiting for the authorization service; retry later")
+                    .with_source(Limit::AuthQueue),
             ));
         }
         let permit = self.slots.acquire().await;
         self.waiting.fetch_sub(1, Ordering::AcqRel);
-        permit
-            .map_err(|_| ApiError::new(ErrorKind::ConnectionFailed, "the server is shutting down"))
+        permit.map_err(|_| ApiError::new(ErrorKind::ConnectionFailed, "the server is shutting down"))
     }
 }

@@ -21,31 +21,15 @@ impl TokenAuth {
         TokenAuth { secret }
     }
 
-    pub fn authorize(
-        &self,
-        parts: &Parts,
-        params: &Params,
-        channels: &[Channel],
-        consumer: Option<&str>,
-    ) -> ApiResult<Grant> {
+    pub fn authorize(&self, parts: &Parts, params: &Params, channels: &[Channel], consumer: Option<&str>) -> ApiResult<Grant> {
         let bearer = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            });
-        let raw: Vec<&str> = params
-            .all(PARAM)
-            .chain(bearer)
-            .filter(|t| !t.is_empty())
-            .collect();
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
+        let raw: Vec<&str> = params.all(PARAM).chain(bearer).filter(|t| !t.is_empty()).collect();
         if raw.is_empty() {
-            return Err(ApiError::new(
-                ErrorKind::Unauthorized,
-                "subscribing needs a token: ?token=<token> or Authorization: Bearer <token>",
-            ));
+            return Err(ApiError::new(ErrorKind::Unauthorized, "subscribing needs a token: ?token=<token> or Authorization: Bearer <token>"));
         }
         let now = now_millis() / 1000;
         let mut claims = Vec::with_capacity(raw.len());
@@ -57,14 +41,9 @@ impl TokenAuth {
         let mut expires_at = u64::MAX;
         // Info comes from a token bound to this consumer: anyone's would let a subscriber
         // show itself under a name another token gave.
-        let info = claims
-            .iter()
-            .filter(|c| c.consumer.is_some() && c.consumer.as_deref() == consumer)
-            .find_map(|c| c.info.clone());
+        let info = claims.iter().filter(|c| c.consumer.is_some() && c.consumer.as_deref() == consumer).find_map(|c| c.info.clone());
         for channel in channels {
-            let usable = |c: &&Claims| {
-                c.covers(channel) && (c.consumer.is_none() || c.consumer.as_deref() == consumer)
-            };
+            let usable = |c: &&Claims| c.covers(channel) && (c.consumer.is_none() || c.consumer.as_deref() == consumer);
             match claims.iter().filter(usable).map(|c| c.expires_at).max() {
                 Some(exp) => expires_at = expires_at.min(exp),
                 None if claims.iter().any(|c| c.covers(channel)) => {
@@ -76,9 +55,6 @@ impl TokenAuth {
                 None => return Err(ApiError::new(ErrorKind::Forbidden, format!("no token given covers the channel {channel}"))),
             }
         }
-        Ok(Grant {
-            expires_at: Some(expires_at),
-            info,
-        })
+        Ok(Grant { expires_at: Some(expires_at), info })
     }
 }

@@ -35,13 +35,7 @@ const SEGMENTS_KEPT: usize = 8;
 pub trait LogRead: Send + Sync + 'static {
     /// Reads ids `after+1 ..= until` of every channel, at most `limit` of them, leaving out the
     /// later copies of idempotency keys (as the hub did live).
-    fn read(
-        &self,
-        hub: Arc<Hub>,
-        after: MessageId,
-        until: MessageId,
-        limit: usize,
-    ) -> BoxFuture<'_, Result<Read>>;
+    fn read(&self, hub: Arc<Hub>, after: MessageId, until: MessageId, limit: usize) -> BoxFuture<'_, Result<Read>>;
 }
 
 /// What one read of the log found, for every channel.
@@ -72,11 +66,7 @@ pub struct CatchUpOptions {
 
 impl CatchUpOptions {
     pub fn from_config(config: &crate::config::Config) -> CatchUpOptions {
-        CatchUpOptions {
-            limit: config.catch_up_limit,
-            concurrency: config.catch_up_concurrency,
-            queue: config.catch_up_queue,
-        }
+        CatchUpOptions { limit: config.catch_up_limit, concurrency: config.catch_up_concurrency, queue: config.catch_up_queue }
     }
 }
 
@@ -134,9 +124,7 @@ impl CatchUp {
 
     /// Whether a read that serves `after ..= until` is running or fresh.
     fn covered(&self, after: MessageId, until: MessageId) -> bool {
-        self.kept()
-            .iter()
-            .any(|s| s.covers(after, until) && !matches!(s.read.get(), Some(None)))
+        self.kept().iter().any(|s| s.covers(after, until) && !matches!(s.read.get(), Some(None)))
     }
 
     /// The segment that serves the range, or a new one (started by the first who awaits it);
@@ -144,53 +132,29 @@ impl CatchUp {
     fn segment(&self, after: MessageId, until: MessageId, fresh: bool) -> Arc<Segment> {
         let mut kept = self.kept();
         kept.retain(|s| s.born.elapsed() < SEGMENT_TTL && !matches!(s.read.get(), Some(None)));
-        if let Some(s) = kept
-            .iter()
-            .find(|s| s.covers(after, until))
-            .filter(|_| !fresh)
-        {
+        if let Some(s) = kept.iter().find(|s| s.covers(after, until)).filter(|_| !fresh) {
             return s.clone();
         }
         if kept.len() >= SEGMENTS_KEPT {
             kept.remove(0);
         }
-        let segment = Arc::new(Segment {
-            after,
-            until,
-            born: Instant::now(),
-            read: OnceCell::new(),
-        });
+        let segment = Arc::new(Segment { after, until, born: Instant::now(), read: OnceCell::new() });
         kept.push(segment.clone());
         segment
     }
 
     /// Subscribes through the hub, and serves the hub's gaps (a cursor older than its history)
     /// from the log; only what the log no longer holds, or what the limit cut, stays a gap.
-    pub fn subscribe(
-        self: &Arc<Self>,
-        hub: &Arc<Hub>,
-        channels: &[Channel],
-        from: Position,
-    ) -> Result<Subscription> {
+    pub fn subscribe(self: &Arc<Self>, hub: &Arc<Hub>, channels: &[Channel], from: Position) -> Result<Subscription> {
         self.wrap(hub, channels, hub.subscribe(channels, from)?)
     }
 
     /// As [`subscribe`](Self::subscribe), on the hub's queue-free subscription (polling transports).
-    pub fn poll(
-        self: &Arc<Self>,
-        hub: &Arc<Hub>,
-        channels: &[Channel],
-        from: Position,
-    ) -> Result<Subscription> {
+    pub fn poll(self: &Arc<Self>, hub: &Arc<Hub>, channels: &[Channel], from: Position) -> Result<Subscription> {
         self.wrap(hub, channels, hub.poll(channels, from)?)
     }
 
-    fn wrap(
-        self: &Arc<Self>,
-        hub: &Arc<Hub>,
-        channels: &[Channel],
-        mut subscription: Subscription,
-    ) -> Result<Subscription> {
+    fn wrap(self: &Arc<Self>, hub: &Arc<Hub>, channels: &[Channel], mut subscription: Subscription) -> Result<Subscription> {
         // The hub's backlog is ready at once: gaps (cursor older than this node's history) come
         // first for each channel, then ring messages.
         let mut backlog = Vec::new();
@@ -213,24 +177,9 @@ impl CatchUp {
         let head: Items = if let Some(until) = gap_end.filter(|_| self.options.limit > 0) {
             // Only a read of its own takes a place among the bounded reads; joining one that
             // runs or has just run is free.
-            let ticket = if self.covered(after, until) {
-                None
-            } else {
-                Some(Ticket::take(self)?)
-            };
-            let (gaps, ring): (Vec<Event>, Vec<Event>) = backlog
-                .into_iter()
-                .partition(|e| matches!(e, Event::Gap(..)));
-            let gaps: Vec<(Channel, Gap)> = gaps
-                .into_iter()
-                .filter_map(|e| {
-                    if let Event::Gap(c, g) = e {
-                        Some((c, g))
-                    } else {
-                        None
-                    }
-                })
-                .collect();
+            let ticket = if self.covered(after, until) { None } else { Some(Ticket::take(self)?) };
+            let (gaps, ring): (Vec<Event>, Vec<Event>) = backlog.into_iter().partition(|e| matches!(e, Event::Gap(..)));
+            let gaps: Vec<(Channel, Gap)> = gaps.into_iter().filter_map(|e| if let Event::Gap(c, g) = e { Some((c, g)) } else { None }).collect();
             let walk = Walk {
                 catch_up: self.clone(),
                 hub: hub.clone(),
@@ -246,11 +195,7 @@ impl CatchUp {
             Box::pin(
                 stream::unfold(walk, |mut walk| async move {
                     let cursor = walk.cursor?;
-                    match walk
-                        .catch_up
-                        .fill(&walk.hub, &walk.channels, cursor, walk.until, &walk.gaps)
-                        .await
-                    {
+                    match walk.catch_up.fill(&walk.hub, &walk.channels, cursor, walk.until, &walk.gaps).await {
                         Some((mut events, next)) => {
                             walk.cursor = next;
                             if next.is_none() {
@@ -271,39 +216,21 @@ impl CatchUp {
         } else {
             Box::pin(stream::iter(backlog.into_iter().map(Some)))
         };
-        let tail: Items = if ended {
-            Box::pin(stream::empty())
-        } else {
-            Box::pin(subscription.events.map(Some))
-        };
-        let events = head
-            .chain(tail)
-            .take_while(|e| futures_util::future::ready(e.is_some()))
-            .filter_map(futures_util::future::ready);
+        let tail: Items = if ended { Box::pin(stream::empty()) } else { Box::pin(subscription.events.map(Some)) };
+        let events = head.chain(tail).take_while(|e| futures_util::future::ready(e.is_some())).filter_map(futures_util::future::ready);
         let events = events.scan(InOrder::new(after), |order, event| {
             // De-duplicate by id: a message at or below the cursor was delivered already.
             let keep = order.admit(&event);
             futures_util::future::ready(Some(keep.then_some(event)))
         });
-        Ok(Subscription {
-            start: after,
-            events: Box::pin(events.filter_map(futures_util::future::ready)),
-            log_until,
-        })
+        Ok(Subscription { start: after, events: Box::pin(events.filter_map(futures_util::future::ready)), log_until })
     }
 
     /// One read of the log for a backlog that starts with `gaps` (`None` if the read fails): ids
     /// `after+1 ..= until`, at most `--catch-up-limit` of them. Returns the subscribed channels'
     /// messages and gaps for what the log no longer holds, in order, and where the next read
     /// starts (`None`: the range is done).
-    async fn fill(
-        &self,
-        hub: &Arc<Hub>,
-        channels: &HashSet<Channel>,
-        after: MessageId,
-        until: MessageId,
-        gaps: &[(Channel, Gap)],
-    ) -> Option<(Vec<Event>, Option<MessageId>)> {
+    async fn fill(&self, hub: &Arc<Hub>, channels: &HashSet<Channel>, after: MessageId, until: MessageId, gaps: &[(Channel, Gap)]) -> Option<(Vec<Event>, Option<MessageId>)> {
         let mut fresh = false;
         let read = loop {
             let segment = self.segment(after, until, fresh);
@@ -333,22 +260,15 @@ impl CatchUp {
             break read;
         };
         debug_assert!(read.after <= after);
-        let mut events: Vec<Event> = read
-            .messages
-            .iter()
-            .filter(|m| m.id > after && m.id <= until && m.channels().any(|c| channels.contains(c)))
-            .map(|m| Event::Message(m.clone()))
-            .collect();
+        let mut events: Vec<Event> =
+            read.messages.iter().filter(|m| m.id > after && m.id <= until && m.channels().any(|c| channels.contains(c))).map(|m| Event::Message(m.clone())).collect();
         // What this subscriber's part of the read saw: from its cursor on.
         let first = read.first.map(|f| f.max(after.next()));
         let last = read.last.filter(|l| *l > after);
         let next = last.filter(|l| read.cut && *l < until);
         for (channel, gap) in gaps {
             // The part of the channel's gap this read is about.
-            let gap = Gap {
-                from: gap.from.max(after.next()),
-                to: gap.to,
-            };
+            let gap = Gap { from: gap.from.max(after.next()), to: gap.to };
             if gap.from > gap.to {
                 continue;
             }
@@ -356,13 +276,7 @@ impl CatchUp {
                 (Some(first), Some(last)) => {
                     // Removed by retention: before the first id the log still had.
                     if first > gap.from {
-                        events.push(Event::Gap(
-                            channel.clone(),
-                            Gap {
-                                from: gap.from,
-                                to: MessageId(first.0 - 1).min(gap.to),
-                            },
-                        ));
+                        events.push(Event::Gap(channel.clone(), Gap { from: gap.from, to: MessageId(first.0 - 1).min(gap.to) }));
                     }
                     // Marked lost inside the range by the log itself.
                     for lost in &read.lost {
@@ -373,13 +287,7 @@ impl CatchUp {
                     }
                     // Not in the log: it ended before the range did.
                     if next.is_none() && last < gap.to {
-                        events.push(Event::Gap(
-                            channel.clone(),
-                            Gap {
-                                from: last.next().max(gap.from),
-                                to: gap.to,
-                            },
-                        ));
+                        events.push(Event::Gap(channel.clone(), Gap { from: last.next().max(gap.from), to: gap.to }));
                     }
                 }
                 _ => events.push(Event::Gap(channel.clone(), gap)),
@@ -414,11 +322,7 @@ impl Ticket {
         let bound = catch_up.options.concurrency.max(1) + catch_up.options.queue;
         if catch_up.pending.fetch_add(1, Ordering::AcqRel) >= bound {
             catch_up.pending.fetch_sub(1, Ordering::AcqRel);
-            return Err(Error::new(
-                ErrorKind::Overloaded,
-                "too many subscribers are catching up from the log; retry later",
-            )
-            .with_source(Limit::CatchUpQueue));
+            return Err(Error::new(ErrorKind::Overloaded, "too many subscribers are catching up from the log; retry later").with_source(Limit::CatchUpQueue));
         }
         Ok(Ticket(catch_up.clone()))
     }

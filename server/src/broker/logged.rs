@@ -5,9 +5,7 @@
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
-use push_core::broker::{
-    ChannelHistory, Health, MemoryStats, Position, Publication, Published, Subscription,
-};
+use push_core::broker::{ChannelHistory, Health, MemoryStats, Position, Publication, Published, Subscription};
 use push_core::{Broker, Channel, Message, MessageId, Result};
 
 use super::catch_up::CatchUp;
@@ -30,11 +28,7 @@ pub struct Logged<E> {
 
 impl<E: LogEngine> Logged<E> {
     pub fn new(hub: Arc<Hub>, catch_up: Arc<CatchUp>, engine: E) -> Logged<E> {
-        Logged {
-            hub,
-            catch_up,
-            engine,
-        }
+        Logged { hub, catch_up, engine }
     }
 
     pub fn engine(&self) -> &E {
@@ -67,12 +61,7 @@ impl<E: LogEngine> Broker for Logged<E> {
         self.hub.recent(channel, n)
     }
 
-    fn held_channels(
-        &self,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Vec<(Channel, ChannelHistory)> {
+    fn held_channels(&self, prefix: &str, after: Option<&str>, limit: usize) -> Vec<(Channel, ChannelHistory)> {
         self.hub.held_channels(prefix, after, limit)
     }
 

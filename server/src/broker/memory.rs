@@ -9,9 +9,7 @@
 use std::sync::{Arc, Mutex};
 
 use futures_util::future::BoxFuture;
-use push_core::broker::{
-    ChannelHistory, Health, MemoryStats, Position, Publication, Published, Subscription,
-};
+use push_core::broker::{ChannelHistory, Health, MemoryStats, Position, Publication, Published, Subscription};
 use push_core::message::now_millis;
 use push_core::{Broker, Channel, Message, MessageId, Result};
 
@@ -28,11 +26,7 @@ impl MemoryBroker {
         let start = now_millis() * 1000;
         let hub = Hub::new(MessageId(start), limits, true);
         hub.spawn_sweeper();
-        MemoryBroker {
-            hub,
-            next: Mutex::new(start),
-            start: MessageId(start),
-        }
+        MemoryBroker { hub, next: Mutex::new(start), start: MessageId(start) }
     }
 
     /// `after=0` is this run's start (see the module doc); every other position as it is.
@@ -51,12 +45,7 @@ impl Broker for MemoryBroker {
         // new id.
         let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(first) = digest.as_deref().and_then(|d| self.hub.first_copy(d)) {
-            return Box::pin(async move {
-                Ok(Published {
-                    id: first,
-                    replayed: true,
-                })
-            });
+            return Box::pin(async move { Ok(Published { id: first, replayed: true }) });
         }
         *next += 1;
         let id = MessageId(*next);
@@ -86,12 +75,7 @@ impl Broker for MemoryBroker {
         self.hub.recent(channel, n)
     }
 
-    fn held_channels(
-        &self,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Vec<(Channel, ChannelHistory)> {
+    fn held_channels(&self, prefix: &str, after: Option<&str>, limit: usize) -> Vec<(Channel, ChannelHistory)> {
         self.hub.held_channels(prefix, after, limit)
     }
 
@@ -100,11 +84,7 @@ impl Broker for MemoryBroker {
     }
 
     fn health(&self) -> Health {
-        Health {
-            ok: true,
-            engine: "memory",
-            detail: format!("{} channels", self.hub.channel_count()),
-        }
+        Health { ok: true, engine: "memory", detail: format!("{} channels", self.hub.channel_count()) }
     }
 
     fn close(&self) {

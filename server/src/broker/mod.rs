@@ -12,9 +12,9 @@ use std::sync::Arc;
 use push_core::{Broker, Error, ErrorKind, Result};
 
 use crate::config::Config;
+use catch_up::CatchUpOptions;
 use crate::dedup::WindowLimits;
 use crate::hub::HubLimits;
-use catch_up::CatchUpOptions;
 
 /// Builds the engine named by `--broker`. Async because RabbitMQ is connected to (and the
 /// stream's end found) before the server takes requests.

@@ -5,10 +5,7 @@
 use std::io::Write;
 use std::time::{Duration, UNIX_EPOCH};
 
-use push_core::api::{
-    ChannelInfo, ChannelPage, ChannelsQuery, Disconnect, Disconnected, History, HistoryRange,
-    Presence,
-};
+use push_core::api::{ChannelInfo, ChannelPage, ChannelsQuery, Disconnect, Disconnected, History, HistoryRange, Presence};
 use push_core::MessageId;
 
 use super::publish::{fail, ProducerArgs};
@@ -101,11 +98,7 @@ pub async fn channels(config: &Config, args: &ChannelsArgs) -> i32 {
             Ok(page) => page,
             Err(e) => return fail("channels", &e),
         };
-        let text = if args.json {
-            json(&page)
-        } else {
-            channel_table(&page, first)
-        };
+        let text = if args.json { json(&page) } else { channel_table(&page, first) };
         if !print(&text) {
             return 0;
         }
@@ -130,11 +123,7 @@ pub async fn info(config: &Config, args: &InfoArgs) -> i32 {
     };
     match producer.channel_info(&args.channel).await {
         Ok(info) => {
-            print(&if args.json {
-                json(&info)
-            } else {
-                info_text(&info)
-            });
+            print(&if args.json { json(&info) } else { info_text(&info) });
             0
         }
         Err(e) => fail("info", &e),
@@ -148,11 +137,7 @@ pub async fn presence(config: &Config, args: &InfoArgs) -> i32 {
     };
     match producer.presence(&args.channel).await {
         Ok(presence) => {
-            print(&if args.json {
-                json(&presence)
-            } else {
-                presence_text(&presence)
-            });
+            print(&if args.json { json(&presence) } else { presence_text(&presence) });
             0
         }
         Err(e) => fail("presence", &e),
@@ -166,10 +151,7 @@ pub async fn history(config: &Config, args: &HistoryArgs) -> i32 {
     };
     let range = match (args.last, args.after) {
         (Some(n), _) => HistoryRange::Last(n),
-        (None, Some(id)) => HistoryRange::After {
-            id,
-            limit: args.limit,
-        },
+        (None, Some(id)) => HistoryRange::After { id, limit: args.limit },
         (None, None) => HistoryRange::All,
     };
     match producer.history(&args.channel, range).await {
@@ -196,11 +178,7 @@ pub async fn disconnect(config: &Config, args: &DisconnectArgs) -> i32 {
     request.ban = args.ban;
     match producer.disconnect(request).await {
         Ok(done) => {
-            print(&if args.json {
-                json(&done)
-            } else {
-                disconnected_text(&done)
-            });
+            print(&if args.json { json(&done) } else { disconnected_text(&done) });
             0
         }
         Err(e) => fail("disconnect", &e),
@@ -227,48 +205,24 @@ fn newest(last_id: Option<MessageId>) -> String {
 }
 
 fn channel_table(page: &ChannelPage, header: bool) -> String {
-    let width = page
-        .channels
-        .iter()
-        .map(|c| c.channel.len())
-        .max()
-        .unwrap_or(0)
-        .max("CHANNEL".len());
+    let width = page.channels.iter().map(|c| c.channel.len()).max().unwrap_or(0).max("CHANNEL".len());
     let mut lines = Vec::new();
     if header {
-        lines.push(format!(
-            "{:width$}  {:>11}  {:>9}  {:>7}  LAST ID",
-            "CHANNEL", "CONNECTIONS", "CONSUMERS", "HISTORY"
-        ));
+        lines.push(format!("{:width$}  {:>11}  {:>9}  {:>7}  LAST ID", "CHANNEL", "CONNECTIONS", "CONSUMERS", "HISTORY"));
     }
     for c in &page.channels {
-        lines.push(format!(
-            "{:width$}  {:>11}  {:>9}  {:>7}  {}",
-            c.channel,
-            c.connections,
-            c.consumers,
-            c.history,
-            newest(c.last_id)
-        ));
+        lines.push(format!("{:width$}  {:>11}  {:>9}  {:>7}  {}", c.channel, c.connections, c.consumers, c.history, newest(c.last_id)));
     }
     lines.join("\n")
 }
 
 fn info_text(info: &ChannelInfo) -> String {
-    let nodes = if info.nodes == 1 {
-        "1 node".to_owned()
-    } else {
-        format!("{} nodes", info.nodes)
-    };
+    let nodes = if info.nodes == 1 { "1 node".to_owned() } else { format!("{} nodes", info.nodes) };
     [
         format!("channel      {}", info.channel),
         format!("connections  {}", info.connections),
         format!("consumers    {}", info.consumers),
-        format!(
-            "history      {} message(s), newest {}",
-            info.history,
-            newest(info.last_id)
-        ),
+        format!("history      {} message(s), newest {}", info.history, newest(info.last_id)),
         format!("counted on   {nodes}, as of {}", time(info.as_of)),
     ]
     .join("\n")
@@ -286,17 +240,8 @@ fn presence_text(presence: &Presence) -> String {
             None => m.consumer.clone(),
         })
         .collect();
-    let listed = if presence.members.len() as u64 == presence.count {
-        String::new()
-    } else {
-        format!(" ({} listed)", presence.members.len())
-    };
-    lines.push(format!(
-        "{} member(s) on {}{listed}, as of {}",
-        presence.count,
-        presence.channel,
-        time(presence.as_of)
-    ));
+    let listed = if presence.members.len() as u64 == presence.count { String::new() } else { format!(" ({} listed)", presence.members.len()) };
+    lines.push(format!("{} member(s) on {}{listed}, as of {}", presence.count, presence.channel, time(presence.as_of)));
     lines.join("\n")
 }
 
@@ -305,54 +250,29 @@ fn print_history(history: &History) {
     let mut gaps = history.gaps.iter().peekable();
     for m in &history.messages {
         while let Some(gap) = gaps.next_if(|g| g.to < m.id) {
-            eprintln!(
-                "push-server history: gap: messages {}..{} of {} are gone",
-                gap.from, gap.to, gap.channel
-            );
+            eprintln!("push-server history: gap: messages {}..{} of {} are gone", gap.from, gap.to, gap.channel);
         }
         let payload = match m.text() {
-            Some(text) => text
-                .replace('\\', "\\\\")
-                .replace('\n', "\\n")
-                .replace('\r', "\\r"),
-            None => format!(
-                "base64:{}",
-                base64::engine::general_purpose::STANDARD.encode(&m.data)
-            ),
+            Some(text) => text.replace('\\', "\\\\").replace('\n', "\\n").replace('\r', "\\r"),
+            None => format!("base64:{}", base64::engine::general_purpose::STANDARD.encode(&m.data)),
         };
         if !print(&format!("{} {} {payload}", m.id, time(m.time))) {
             return;
         }
     }
     for gap in gaps {
-        eprintln!(
-            "push-server history: gap: messages {}..{} of {} are gone",
-            gap.from, gap.to, gap.channel
-        );
+        eprintln!("push-server history: gap: messages {}..{} of {} are gone", gap.from, gap.to, gap.channel);
     }
     if history.more {
-        eprintln!(
-            "push-server history: more after {} (--after {})",
-            history.last_id, history.last_id
-        );
+        eprintln!("push-server history: more after {} (--after {})", history.last_id, history.last_id);
     }
 }
 
 fn disconnected_text(done: &Disconnected) -> String {
-    let on = done
-        .channel
-        .as_deref()
-        .map(|c| format!(" on {c}"))
-        .unwrap_or_default();
+    let on = done.channel.as_deref().map(|c| format!(" on {c}")).unwrap_or_default();
     let plural = if done.disconnected == 1 { "" } else { "s" };
-    let ban = done
-        .ban_until
-        .map(|until| format!("; banned until {}", time(until)))
-        .unwrap_or_default();
-    format!(
-        "disconnected {} connection{plural} of {}{on}{ban}",
-        done.disconnected, done.consumer
-    )
+    let ban = done.ban_until.map(|until| format!("; banned until {}", time(until))).unwrap_or_default();
+    format!("disconnected {} connection{plural} of {}{on}{ban}", done.disconnected, done.consumer)
 }
 
 #[cfg(test)]
@@ -369,25 +289,12 @@ mod tests {
         .unwrap();
         let table = channel_table(&page, true);
         let lines: Vec<&str> = table.lines().collect();
-        assert_eq!(
-            lines[0],
-            "CHANNEL   CONNECTIONS  CONSUMERS  HISTORY  LAST ID"
-        );
+        assert_eq!(lines[0], "CHANNEL   CONNECTIONS  CONSUMERS  HISTORY  LAST ID");
         assert_eq!(lines[1], "/rooms/1            3          2       10  17");
         assert_eq!(lines[2], "/a                  0          0        0  -");
         assert!(!channel_table(&page, false).contains("CHANNEL"));
-        assert!(
-            info_text(&page.channels[0]).contains("as of 1970-01-01T00:00:00.000Z"),
-            "{}",
-            info_text(&page.channels[0])
-        );
-        let done: Disconnected = serde_json::from_str(
-            r#"{"consumer":"alice","channel":"/r","disconnected":1,"ban_until":600000}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            disconnected_text(&done),
-            "disconnected 1 connection of alice on /r; banned until 1970-01-01T00:10:00.000Z"
-        );
+        assert!(info_text(&page.channels[0]).contains("as of 1970-01-01T00:00:00.000Z"), "{}", info_text(&page.channels[0]));
+        let done: Disconnected = serde_json::from_str(r#"{"consumer":"alice","channel":"/r","disconnected":1,"ban_until":600000}"#).unwrap();
+        assert_eq!(disconnected_text(&done), "disconnected 1 connection of alice on /r; banned until 1970-01-01T00:10:00.000Z");
     }
 }

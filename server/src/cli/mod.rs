@@ -112,15 +112,8 @@ where
                 return EXIT_FAILURE;
             }
         };
-        let addr = listener
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
-        let scheme = if config.tls_cert.is_some() {
-            "https"
-        } else {
-            "http"
-        };
+        let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let scheme = if config.tls_cert.is_some() { "https" } else { "http" };
         // Logged once the engine has started (a data dir in use, RabbitMQ unreachable: no
         // "listening" line before the error), naming the engine that runs.
         let broker = match crate::broker::from_config(&config).await {
@@ -132,11 +125,7 @@ where
         };
         let engine = broker.health().engine;
         let at = match engine {
-            "disk" => config
-                .data_dir
-                .as_ref()
-                .map(|d| d.display().to_string())
-                .unwrap_or_default(),
+            "disk" => config.data_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_default(),
             "rabbitmq" => push_core::amqp::redact(&config.broker),
             _ => String::new(),
         };
@@ -156,11 +145,7 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = i32>,
 {
-    match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("push-server")
-        .build()
-    {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("push-server").build() {
         Ok(runtime) => {
             let code = runtime.block_on(f());
             // Streams still open after the grace period are not waited for.
@@ -178,16 +163,8 @@ where
 fn init_logs(config: &Config) {
     let filter = EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = match config.log_format {
-        LogFormat::Text => tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_ansi(colour())
-            .with_writer(std::io::stderr)
-            .try_init(),
-        LogFormat::Json => tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .try_init(),
+        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).with_ansi(colour()).with_writer(std::io::stderr).try_init(),
+        LogFormat::Json => tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).try_init(),
     };
 }
 

@@ -31,9 +31,7 @@ impl ProducerArgs {
             eprintln!("push-server {command}: --timeout must be a positive number of seconds");
             return Err(EXIT_USAGE);
         }
-        let mut options = ProducerOptions::new()
-            .url(self.url.clone())
-            .timeout(Duration::from_secs_f64(self.timeout));
+        let mut options = ProducerOptions::new().url(self.url.clone()).timeout(Duration::from_secs_f64(self.timeout));
         if let Some(key) = &config.publish_key {
             options = options.publish_key(key.clone());
         }
@@ -49,10 +47,7 @@ impl ProducerArgs {
 /// any request), else 1.
 pub fn fail(command: &str, e: &push_core::Error) -> i32 {
     eprintln!("push-server {command}: {e} ({})", e.kind().code());
-    let usage = matches!(
-        e.kind(),
-        ErrorKind::InvalidChannel | ErrorKind::InvalidConfig
-    ) || (e.kind() == ErrorKind::BadRequest && e.status().is_none());
+    let usage = matches!(e.kind(), ErrorKind::InvalidChannel | ErrorKind::InvalidConfig) || (e.kind() == ErrorKind::BadRequest && e.status().is_none());
     if usage {
         EXIT_USAGE
     } else {

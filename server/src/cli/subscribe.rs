@@ -50,9 +50,7 @@ pub async fn run(args: &SubscribeArgs) -> i32 {
     let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(WAIT_SECS + 10));
     if args.url.starts_with("https://") {
         // The producers' trust: the system's roots plus PUSH_CA_FILE.
-        match push_core::tls::ca_file_from_env()
-            .and_then(|ca| push_core::tls::client_config(ca.as_ref()))
-        {
+        match push_core::tls::ca_file_from_env().and_then(|ca| push_core::tls::client_config(ca.as_ref())) {
             Ok(config) => builder = builder.tls_backend_preconfigured(config),
             Err(e) => {
                 eprintln!("push-server subscribe: {e}");
@@ -82,26 +80,13 @@ pub async fn run(args: &SubscribeArgs) -> i32 {
         if let Some(c) = &args.consumer {
             query.push(("consumer", c.clone()));
         }
-        let url = format!(
-            "{base}?{}",
-            form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(&query)
-                .finish()
-        );
-        let answer = match client
-            .get(&url)
-            .header("Accept", "application/json")
-            .send()
-            .await
-        {
+        let url = format!("{base}?{}", form_urlencoded::Serializer::new(String::new()).extend_pairs(&query).finish());
+        let answer = match client.get(&url).header("Accept", "application/json").send().await {
             Ok(a) => a,
             Err(e) => {
                 // A certificate problem does not go away on retry.
                 if let Some(tls) = push_core::tls::rustls_error(&e) {
-                    eprintln!(
-                        "push-server subscribe: {base}: {}",
-                        push_core::tls::describe(tls)
-                    );
+                    eprintln!("push-server subscribe: {base}: {}", push_core::tls::describe(tls));
                     return EXIT_FAILURE;
                 }
                 failures += 1;
@@ -119,10 +104,7 @@ pub async fn run(args: &SubscribeArgs) -> i32 {
         let body = answer.bytes().await.unwrap_or_default();
         if !status.is_success() {
             let text = String::from_utf8_lossy(&body);
-            eprintln!(
-                "push-server subscribe: {base} answered {status}: {}",
-                text.trim()
-            );
+            eprintln!("push-server subscribe: {base} answered {status}: {}", text.trim());
             // 4xx will not change on retry (bad channel, token, cursor); 5xx might.
             if status.is_client_error() || failures >= args.retries {
                 return EXIT_FAILURE;
@@ -139,31 +121,15 @@ pub async fn run(args: &SubscribeArgs) -> i32 {
                 return EXIT_FAILURE;
             }
         };
-        let mut events: Vec<&Value> = batch["gaps"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .chain(batch["messages"].as_array().into_iter().flatten())
-            .collect();
+        let mut events: Vec<&Value> = batch["gaps"].as_array().into_iter().flatten().chain(batch["messages"].as_array().into_iter().flatten()).collect();
         // Gaps and messages in id order (a gap's `to` precedes the first message after it).
-        events.sort_by_key(|e| {
-            e["id"]
-                .as_str()
-                .or(e["to"].as_str())
-                .and_then(|s| s.parse::<u64>().ok())
-                .unwrap_or(0)
-        });
+        events.sort_by_key(|e| e["id"].as_str().or(e["to"].as_str()).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0));
         let mut out = std::io::stdout().lock();
         for event in events {
             let line = if args.json {
                 event.to_string()
             } else if event["type"] == "gap" {
-                eprintln!(
-                    "push-server subscribe: gap: messages {}..{} of {} are gone",
-                    event["from"].as_str().unwrap_or("?"),
-                    event["to"].as_str().unwrap_or("?"),
-                    args.channel
-                );
+                eprintln!("push-server subscribe: gap: messages {}..{} of {} are gone", event["from"].as_str().unwrap_or("?"), event["to"].as_str().unwrap_or("?"), args.channel);
                 continue;
             } else {
                 text_of(event)

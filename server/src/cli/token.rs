@@ -38,9 +38,7 @@ pub fn print(config: &Config, args: &TokenArgs) -> i32 {
         }
     };
     request.secret = Some(secret.as_bytes().to_vec());
-    request.expires_at = args
-        .expires_at
-        .map(|at| i64::try_from(at).unwrap_or(i64::MAX));
+    request.expires_at = args.expires_at.map(|at| i64::try_from(at).unwrap_or(i64::MAX));
     request.expires_in = Some(i64::try_from(args.expires_in).unwrap_or(i64::MAX));
     match request.sign() {
         Ok(token) => {

@@ -10,13 +10,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use push_core::amqp;
 use push_core::amqp::lapin::options::{
-    BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
-    QueueBindOptions, QueueDeclareOptions,
+    BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
 };
 use push_core::amqp::lapin::types::{AMQPValue, FieldTable};
 use push_core::amqp::lapin::{self, BasicProperties, ExchangeKind};
+use push_core::amqp;
 use push_core::tls::CaFile;
 use push_core::{Error, ErrorKind, Result};
 use tokio_util::sync::CancellationToken;
@@ -52,18 +51,8 @@ impl LinkOptions {
             return Ok(None);
         }
         let (url, _) = amqp::parse_url(&config.broker)?;
-        let ca = config
-            .broker_ca_file
-            .as_deref()
-            .filter(|p| !p.as_os_str().is_empty())
-            .map(CaFile::load)
-            .transpose()?;
-        Ok(Some(LinkOptions {
-            url,
-            ca,
-            stream: config.stream_name.clone(),
-            timeout: config.publish_timeout,
-        }))
+        let ca = config.broker_ca_file.as_deref().filter(|p| !p.as_os_str().is_empty()).map(CaFile::load).transpose()?;
+        Ok(Some(LinkOptions { url, ca, stream: config.stream_name.clone(), timeout: config.publish_timeout }))
     }
 
     fn exchange(&self) -> String {
@@ -90,49 +79,23 @@ impl Outbox {
         match tokio::time::timeout(self.timeout, confirm).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(amqp::error("no confirm from", &self.exchange, e)),
-            Err(_) => Err(Error::new(
-                ErrorKind::Timeout,
-                format!(
-                    "no confirm from {} within {:?}",
-                    self.exchange, self.timeout
-                ),
-            )),
+            Err(_) => Err(Error::new(ErrorKind::Timeout, format!("no confirm from {} within {:?}", self.exchange, self.timeout))),
         }
     }
 
     async fn publish(&self, wire: &Wire) -> Result<lapin::PublisherConfirm> {
-        let channel = self
-            .channel
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        let channel = channel
-            .ok_or_else(|| super::unreachable("the link to RabbitMQ is down, reconnecting"))?;
+        let channel = self.channel.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let channel = channel.ok_or_else(|| super::unreachable("the link to RabbitMQ is down, reconnecting"))?;
         channel
-            .basic_publish(
-                self.exchange.as_str().into(),
-                "".into(),
-                BasicPublishOptions::default(),
-                &wire.encode(),
-                BasicProperties::default(),
-            )
+            .basic_publish(self.exchange.as_str().into(), "".into(), BasicPublishOptions::default(), &wire.encode(), BasicProperties::default())
             .await
             .map_err(|e| amqp::error("could not publish to", &self.exchange, e))
     }
 }
 
 /// A cluster node linked to the others; the link runs until `stop`.
-pub fn join(
-    options: LinkOptions,
-    sessions: Arc<Sessions>,
-    presence: Arc<Presence>,
-    stop: CancellationToken,
-) -> Arc<Cluster> {
-    let outbox = Outbox {
-        channel: Arc::default(),
-        exchange: options.exchange(),
-        timeout: options.timeout,
-    };
+pub fn join(options: LinkOptions, sessions: Arc<Sessions>, presence: Arc<Presence>, stop: CancellationToken) -> Arc<Cluster> {
+    let outbox = Outbox { channel: Arc::default(), exchange: options.exchange(), timeout: options.timeout };
     let cluster = Cluster::linked(sessions, presence, outbox.clone());
     tokio::spawn(run(cluster.clone(), options, outbox, stop));
     cluster
@@ -160,13 +123,7 @@ async fn run(cluster: Arc<Cluster>, options: LinkOptions, outbox: Outbox, stop: 
 
 /// One linked session: until `stop` (`Ok`) or a failure (`Err`). The connection is closed
 /// however it ends, so none is left on the broker.
-async fn serve(
-    cluster: &Arc<Cluster>,
-    options: &LinkOptions,
-    outbox: &Outbox,
-    stop: &CancellationToken,
-    seq: &mut u64,
-) -> Result<()> {
+async fn serve(cluster: &Arc<Cluster>, options: &LinkOptions, outbox: &Outbox, stop: &CancellationToken, seq: &mut u64) -> Result<()> {
     let name = format!("push-server cluster ({})", options.stream);
     let connection = tokio::select! {
         _ = stop.cancelled() => return Ok(()),
@@ -182,77 +139,31 @@ async fn serve(
 }
 
 /// Sets up this node's queue on the exchange, then reads the others and reports, until a failure.
-async fn linked(
-    cluster: &Arc<Cluster>,
-    options: &LinkOptions,
-    outbox: &Outbox,
-    connection: &lapin::Connection,
-    seq: &mut u64,
-) -> Result<()> {
+async fn linked(cluster: &Arc<Cluster>, options: &LinkOptions, outbox: &Outbox, connection: &lapin::Connection, seq: &mut u64) -> Result<()> {
     let exchange = options.exchange();
-    let channel = connection
-        .create_channel()
-        .await
-        .map_err(|e| amqp::error("could not open a channel to", &exchange, e))?;
+    let channel = connection.create_channel().await.map_err(|e| amqp::error("could not open a channel to", &exchange, e))?;
+    channel.confirm_select(ConfirmSelectOptions::default()).await.map_err(|e| amqp::error("could not enable confirms on", &exchange, e))?;
     channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await
-        .map_err(|e| amqp::error("could not enable confirms on", &exchange, e))?;
-    channel
-        .exchange_declare(
-            exchange.as_str().into(),
-            ExchangeKind::Fanout,
-            ExchangeDeclareOptions {
-                auto_delete: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
+        .exchange_declare(exchange.as_str().into(), ExchangeKind::Fanout, ExchangeDeclareOptions { auto_delete: true, ..Default::default() }, FieldTable::default())
         .await
         .map_err(|e| amqp::error("could not declare the exchange", &exchange, e))?;
     let mut bound = FieldTable::default();
     bound.insert("x-max-length".into(), AMQPValue::LongLongInt(QUEUE_BOUND));
     let queue = channel
-        .queue_declare(
-            "".into(),
-            QueueDeclareOptions {
-                exclusive: true,
-                auto_delete: true,
-                ..Default::default()
-            },
-            bound,
-        )
+        .queue_declare("".into(), QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() }, bound)
         .await
         .map_err(|e| amqp::error("could not declare this node's queue on", &exchange, e))?;
     channel
-        .queue_bind(
-            queue.name().clone(),
-            exchange.as_str().into(),
-            "".into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
+        .queue_bind(queue.name().clone(), exchange.as_str().into(), "".into(), QueueBindOptions::default(), FieldTable::default())
         .await
         .map_err(|e| amqp::error("could not bind this node's queue to", &exchange, e))?;
     let mut consumer = channel
-        .basic_consume(
-            queue.name().clone(),
-            "".into(),
-            BasicConsumeOptions {
-                no_ack: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
+        .basic_consume(queue.name().clone(), "".into(), BasicConsumeOptions { no_ack: true, ..Default::default() }, FieldTable::default())
         .await
         .map_err(|e| amqp::error("could not consume this node's queue on", &exchange, e))?;
     outbox.set(Some(channel));
     tracing::info!(exchange = %exchange, node = %cluster.node, "linked to the other nodes");
-    outbox
-        .publish(&Wire::Hello {
-            node: cluster.node.clone(),
-        })
-        .await?;
+    outbox.publish(&Wire::Hello { node: cluster.node.clone() }).await?;
     // Every live node reports on the hello; which node sends the app's events is decided once
     // they all have.
     cluster.presence.warm_in(WARM_UP);
@@ -291,32 +202,15 @@ async fn linked(
 /// Sends this node's presence changes and undelivered answers, if it has any.
 async fn send_changes(cluster: &Cluster, outbox: &Outbox) -> Result<()> {
     let changes = cluster.presence.take_changes();
-    let got = cluster
-        .presence
-        .undelivered
-        .as_ref()
-        .map(|u| std::mem::take(&mut *u.outbox.lock().unwrap_or_else(|p| p.into_inner())))
-        .unwrap_or_default();
+    let got = cluster.presence.undelivered.as_ref().map(|u| std::mem::take(&mut *u.outbox.lock().unwrap_or_else(|p| p.into_inner()))).unwrap_or_default();
     if changes.is_empty() && got.is_empty() {
         return Ok(());
     }
     for part in changes.chunks(super::wire::PER_PART) {
-        outbox
-            .publish(&Wire::Presence {
-                node: cluster.node.clone(),
-                changes: part.to_vec(),
-                got: Vec::new(),
-            })
-            .await?;
+        outbox.publish(&Wire::Presence { node: cluster.node.clone(), changes: part.to_vec(), got: Vec::new() }).await?;
     }
     if !got.is_empty() {
-        outbox
-            .publish(&Wire::Presence {
-                node: cluster.node.clone(),
-                changes: Vec::new(),
-                got,
-            })
-            .await?;
+        outbox.publish(&Wire::Presence { node: cluster.node.clone(), changes: Vec::new(), got }).await?;
     }
     Ok(())
 }

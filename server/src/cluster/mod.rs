@@ -80,28 +80,12 @@ struct Receiving {
 impl Cluster {
     /// A node on its own.
     pub fn alone(sessions: Arc<Sessions>, presence: Arc<Presence>) -> Arc<Cluster> {
-        Arc::new(Cluster {
-            node: presence.node.to_string(),
-            sessions,
-            presence,
-            others: Mutex::default(),
-            outbox: None,
-        })
+        Arc::new(Cluster { node: presence.node.to_string(), sessions, presence, others: Mutex::default(), outbox: None })
     }
 
     /// A node that talks to the others through `outbox` (see [`link::join`]).
-    pub fn linked(
-        sessions: Arc<Sessions>,
-        presence: Arc<Presence>,
-        outbox: link::Outbox,
-    ) -> Arc<Cluster> {
-        Arc::new(Cluster {
-            node: presence.node.to_string(),
-            sessions,
-            presence,
-            others: Mutex::default(),
-            outbox: Some(outbox),
-        })
+    pub fn linked(sessions: Arc<Sessions>, presence: Arc<Presence>, outbox: link::Outbox) -> Arc<Cluster> {
+        Arc::new(Cluster { node: presence.node.to_string(), sessions, presence, others: Mutex::default(), outbox: Some(outbox) })
     }
 
     /// The other nodes within their lease; those past it are dropped, and their presence
@@ -136,36 +120,18 @@ impl Cluster {
                 value += *o;
             }
         }
-        Counted {
-            value,
-            nodes: 1 + others.len() as u32,
-            as_of: others.values().map(|o| o.at.min(now)).min().unwrap_or(now),
-        }
+        Counted { value, nodes: 1 + others.len() as u32, as_of: others.values().map(|o| o.at.min(now)).min().unwrap_or(now) }
     }
 
     /// Channels with connections across the cluster, named with `prefix` and after `after`, in
     /// name order, at most `limit`.
-    pub fn occupied(
-        &self,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Counted<Vec<(Channel, Occupancy)>> {
+    pub fn occupied(&self, prefix: &str, after: Option<&str>, limit: usize) -> Counted<Vec<(Channel, Occupancy)>> {
         let now = now_millis();
-        let mut all: HashMap<Channel, Occupancy> = self
-            .sessions
-            .occupied(prefix, after, limit)
-            .into_iter()
-            .collect();
+        let mut all: HashMap<Channel, Occupancy> = self.sessions.occupied(prefix, after, limit).into_iter().collect();
         let others = self.others();
         for other in others.values() {
-            let mut theirs: Vec<(&Channel, &Occupancy)> = other
-                .channels
-                .iter()
-                .filter(|(c, _)| {
-                    c.as_str().starts_with(prefix) && after.is_none_or(|a| c.as_str() > a)
-                })
-                .collect();
+            let mut theirs: Vec<(&Channel, &Occupancy)> =
+                other.channels.iter().filter(|(c, _)| c.as_str().starts_with(prefix) && after.is_none_or(|a| c.as_str() > a)).collect();
             // Only their first `limit` can be on this page.
             theirs.sort_unstable_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
             for (c, o) in theirs.into_iter().take(limit) {
@@ -175,11 +141,7 @@ impl Cluster {
         let mut value: Vec<(Channel, Occupancy)> = all.into_iter().collect();
         value.sort_unstable_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
         value.truncate(limit);
-        Counted {
-            value,
-            nodes: 1 + others.len() as u32,
-            as_of: others.values().map(|o| o.at.min(now)).min().unwrap_or(now),
-        }
+        Counted { value, nodes: 1 + others.len() as u32, as_of: others.values().map(|o| o.at.min(now)).min().unwrap_or(now) }
     }
 
     /// Ends the consumer's connections here and sends the disconnect to the other nodes; returns
@@ -197,15 +159,9 @@ impl Cluster {
 
     fn apply(&self, command: &Disconnect) -> usize {
         if let Some(until) = command.ban_until {
-            self.sessions.bans.add(Ban {
-                consumer: command.consumer.clone(),
-                channel: command.channel.clone(),
-                until,
-                reason: command.reason.clone(),
-            });
+            self.sessions.bans.add(Ban { consumer: command.consumer.clone(), channel: command.channel.clone(), until, reason: command.reason.clone() });
         }
-        self.sessions
-            .disconnect(&command.consumer, command.channel.as_ref(), &command.reason)
+        self.sessions.disconnect(&command.consumer, command.channel.as_ref(), &command.reason)
     }
 
     /// Takes what another node sent. Returns whether that node asks for a report now.
@@ -227,16 +183,7 @@ impl Cluster {
                 }
                 false
             }
-            Wire::Report {
-                node,
-                seq,
-                part,
-                parts,
-                at,
-                channels,
-                bans,
-                members,
-            } => {
+            Wire::Report { node, seq, part, parts, at, channels, bans, members } => {
                 if node == self.node {
                     return false;
                 }
@@ -245,38 +192,16 @@ impl Cluster {
                 }
                 let mut others = self.others();
                 if !others.contains_key(&node) && others.len() >= MAX_NODES {
-                    tracing::warn!(
-                        "a report from node {node} ignored: already tracking {MAX_NODES} nodes"
-                    );
+                    tracing::warn!("a report from node {node} ignored: already tracking {MAX_NODES} nodes");
                     return false;
                 }
-                let other = others.entry(node.clone()).or_insert_with(|| Other {
-                    at,
-                    seen: Instant::now(),
-                    channels: HashMap::new(),
-                    receiving: None,
-                });
+                let other = others.entry(node.clone()).or_insert_with(|| Other { at, seen: Instant::now(), channels: HashMap::new(), receiving: None });
                 if other.receiving.as_ref().is_none_or(|r| r.seq != seq) {
-                    other.receiving = Some(Receiving {
-                        seq,
-                        parts: 0,
-                        channels: HashMap::new(),
-                        members: Vec::new(),
-                    });
+                    other.receiving = Some(Receiving { seq, parts: 0, channels: HashMap::new(), members: Vec::new() });
                 }
                 let receiving = other.receiving.as_mut().expect("set above");
                 receiving.parts += 1;
-                receiving.channels.extend(channels.into_iter().map(
-                    |(c, connections, consumers)| {
-                        (
-                            c,
-                            Occupancy {
-                                connections,
-                                consumers,
-                            },
-                        )
-                    },
-                ));
+                receiving.channels.extend(channels.into_iter().map(|(c, connections, consumers)| (c, Occupancy { connections, consumers })));
                 receiving.members.extend(members);
                 if part + 1 >= parts || receiving.parts >= parts {
                     let whole = other.receiving.take().expect("set above");
@@ -293,14 +218,7 @@ impl Cluster {
 
     /// This node's report, in parts of at most [`wire::PER_PART`] channels and bans.
     pub fn report(&self, seq: u64) -> Vec<Wire> {
-        wire::report(
-            &self.node,
-            seq,
-            now_millis(),
-            self.sessions.snapshot(),
-            self.sessions.bans.list(),
-            self.presence.local(),
-        )
+        wire::report(&self.node, seq, now_millis(), self.sessions.snapshot(), self.sessions.bans.list(), self.presence.local())
     }
 }
 
@@ -323,10 +241,7 @@ pub fn new_node_name() -> String {
 
 /// The error of a disconnect that another node could not be told of.
 pub fn unreachable(why: impl std::fmt::Display) -> Error {
-    Error::new(
-        ErrorKind::ConnectionFailed,
-        format!("the other nodes are unreachable: {why}"),
-    )
+    Error::new(ErrorKind::ConnectionFailed, format!("the other nodes are unreachable: {why}"))
 }
 
 #[cfg(test)]
@@ -339,10 +254,7 @@ mod tests {
     }
 
     fn alone() -> Arc<Cluster> {
-        Cluster::alone(
-            Sessions::new(Bans::in_memory()),
-            crate::presence::for_tests(&new_node_name()),
-        )
+        Cluster::alone(Sessions::new(Bans::in_memory()), crate::presence::for_tests(&new_node_name()))
     }
 
     #[test]
@@ -356,99 +268,27 @@ mod tests {
             here.receive(part);
         }
         let a = here.occupancy(&ch("/a"));
-        assert_eq!(
-            (a.value, a.nodes),
-            (
-                Occupancy {
-                    connections: 2,
-                    consumers: 2
-                },
-                2
-            )
-        );
+        assert_eq!((a.value, a.nodes), (Occupancy { connections: 2, consumers: 2 }, 2));
         let listed = here.occupied("/", None, 10).value;
-        assert_eq!(
-            listed,
-            vec![
-                (
-                    ch("/a"),
-                    Occupancy {
-                        connections: 2,
-                        consumers: 2
-                    }
-                ),
-                (
-                    ch("/b"),
-                    Occupancy {
-                        connections: 2,
-                        consumers: 1
-                    }
-                )
-            ]
-        );
+        assert_eq!(listed, vec![(ch("/a"), Occupancy { connections: 2, consumers: 2 }), (ch("/b"), Occupancy { connections: 2, consumers: 1 })]);
         assert_eq!(here.occupied("/", Some("/a"), 10).value.len(), 1);
 
         // Half of a report in two parts changes nothing until the rest comes.
-        let parts = wire::report(
-            &there.node,
-            2,
-            now_millis(),
-            vec![(
-                ch("/a"),
-                Occupancy {
-                    connections: 5,
-                    consumers: 0,
-                },
-            )],
-            Vec::new(),
-            Vec::new(),
-        );
-        let Wire::Report { at, .. } = parts[0].clone() else {
-            panic!()
-        };
-        here.receive(Wire::Report {
-            node: there.node.clone(),
-            seq: 3,
-            part: 0,
-            parts: 2,
-            at,
-            channels: vec![(ch("/c"), 1, 0)],
-            bans: Vec::new(),
-            members: Vec::new(),
-        });
+        let parts = wire::report(&there.node, 2, now_millis(), vec![(ch("/a"), Occupancy { connections: 5, consumers: 0 })], Vec::new(), Vec::new());
+        let Wire::Report { at, .. } = parts[0].clone() else { panic!() };
+        here.receive(Wire::Report { node: there.node.clone(), seq: 3, part: 0, parts: 2, at, channels: vec![(ch("/c"), 1, 0)], bans: Vec::new(), members: Vec::new() });
         assert_eq!(here.occupancy(&ch("/c")).value.connections, 0);
-        here.receive(Wire::Report {
-            node: there.node.clone(),
-            seq: 3,
-            part: 1,
-            parts: 2,
-            at,
-            channels: vec![(ch("/d"), 1, 0)],
-            bans: Vec::new(),
-            members: Vec::new(),
-        });
+        here.receive(Wire::Report { node: there.node.clone(), seq: 3, part: 1, parts: 2, at, channels: vec![(ch("/d"), 1, 0)], bans: Vec::new(), members: Vec::new() });
         assert_eq!(here.occupancy(&ch("/c")).value.connections, 1);
-        assert_eq!(
-            here.occupancy(&ch("/a")).value.connections,
-            1,
-            "the newer report replaced the older"
-        );
+        assert_eq!(here.occupancy(&ch("/a")).value.connections, 1, "the newer report replaced the older");
     }
 
     #[test]
     fn a_disconnect_from_another_node_bans_and_ends_connections_here() {
         let here = alone();
         let s = here.sessions.register(Some("alice"), &[ch("/a")]);
-        let command = Disconnect {
-            consumer: "alice".into(),
-            channel: None,
-            reason: "bye".into(),
-            ban_until: Some(now_millis() + 60_000),
-        };
-        here.receive(Wire::Disconnect {
-            node: "other".into(),
-            command,
-        });
+        let command = Disconnect { consumer: "alice".into(), channel: None, reason: "bye".into(), ban_until: Some(now_millis() + 60_000) };
+        here.receive(Wire::Disconnect { node: "other".into(), command });
         assert!(futures_util::FutureExt::now_or_never(s.disconnected()).is_some());
         assert!(here.sessions.bans.check("alice", &[ch("/x")]).is_some());
     }

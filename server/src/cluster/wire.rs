@@ -16,9 +16,7 @@ pub const PER_PART: usize = 5000;
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Wire {
-    Hello {
-        node: String,
-    },
+    Hello { node: String },
     /// Part `part` of `parts` of a node's report number `seq`, taken at `at` (ms).
     Report {
         node: String,
@@ -41,10 +39,7 @@ pub enum Wire {
         #[serde(default)]
         got: Vec<Got>,
     },
-    Disconnect {
-        node: String,
-        command: super::Disconnect,
-    },
+    Disconnect { node: String, command: super::Disconnect },
 }
 
 impl Wire {
@@ -58,20 +53,8 @@ impl Wire {
 }
 
 /// A node's report, cut into parts.
-pub fn report(
-    node: &str,
-    seq: u64,
-    at: u64,
-    channels: Vec<(Channel, Occupancy)>,
-    bans: Vec<Ban>,
-    members: Vec<Entry>,
-) -> Vec<Wire> {
-    let parts = [channels.len(), bans.len(), members.len()]
-        .into_iter()
-        .map(|n| n.div_ceil(PER_PART))
-        .max()
-        .unwrap_or(0)
-        .max(1);
+pub fn report(node: &str, seq: u64, at: u64, channels: Vec<(Channel, Occupancy)>, bans: Vec<Ban>, members: Vec<Entry>) -> Vec<Wire> {
+    let parts = [channels.len(), bans.len(), members.len()].into_iter().map(|n| n.div_ceil(PER_PART)).max().unwrap_or(0).max(1);
     let mut channels = channels.into_iter();
     let mut bans = bans.into_iter();
     let mut members = members.into_iter();
@@ -82,11 +65,7 @@ pub fn report(
             part: part as u32,
             parts: parts as u32,
             at,
-            channels: channels
-                .by_ref()
-                .take(PER_PART)
-                .map(|(c, o)| (c, o.connections, o.consumers))
-                .collect(),
+            channels: channels.by_ref().take(PER_PART).map(|(c, o)| (c, o.connections, o.consumers)).collect(),
             bans: bans.by_ref().take(PER_PART).collect(),
             members: members.by_ref().take(PER_PART).collect(),
         })

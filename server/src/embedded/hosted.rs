@@ -47,29 +47,20 @@ impl Running {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Hosted {
     /// Not started yet: see [`start`](Hosted::start).
     pub fn new(config: Config) -> Hosted {
-        Hosted {
-            config,
-            running: Mutex::new(None),
-            addr: Mutex::new(None),
-        }
+        Hosted { config, running: Mutex::new(None), addr: Mutex::new(None) }
     }
 
     /// Binds and serves; returns once it accepts connections. Does nothing if it already serves
     /// in this process. Blocks: call it off the host's event loop and without its global lock.
     pub fn start(&self) -> Result<(), Error> {
         let mut running = lock(&self.running);
-        if running
-            .as_ref()
-            .is_some_and(|r| r.ours() && r.server.is_running())
-        {
+        if running.as_ref().is_some_and(|r| r.ours() && r.server.is_running()) {
             return Ok(());
         }
         if let Some(old) = running.take() {
@@ -77,10 +68,7 @@ impl Hosted {
         }
         let server = Server::start(self.config.clone())?;
         *lock(&self.addr) = Some(server.local_addr());
-        *running = Some(Running {
-            server,
-            pid: std::process::id(),
-        });
+        *running = Some(Running { server, pid: std::process::id() });
         Ok(())
     }
 
@@ -100,9 +88,7 @@ impl Hosted {
             Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
             Err(TryLockError::WouldBlock) => return false,
         };
-        running
-            .as_ref()
-            .is_some_and(|r| r.ours() && r.server.is_running())
+        running.as_ref().is_some_and(|r| r.ours() && r.server.is_running())
     }
 
     /// The address it serves (or last served) on; `None` before the first start.
@@ -112,8 +98,7 @@ impl Hosted {
 
     /// `http://host:port` (`https://` with --tls-cert) of [`local_addr`](Hosted::local_addr).
     pub fn url(&self) -> Option<String> {
-        self.local_addr()
-            .map(|addr| super::url(self.config.tls_cert.is_some(), addr))
+        self.local_addr().map(|addr| super::url(self.config.tls_cert.is_some(), addr))
     }
 }
 
@@ -121,18 +106,9 @@ impl Drop for Hosted {
     /// Collected while running: stopped on a thread of its own, since a finalizer must not block
     /// the host (Ruby's GC, Python's with the GIL held, Node's JavaScript thread).
     fn drop(&mut self) {
-        let Some(running) = self
-            .running
-            .get_mut()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        else {
-            return;
-        };
+        let Some(running) = self.running.get_mut().unwrap_or_else(|p| p.into_inner()).take() else { return };
         if running.ours() {
-            let _ = std::thread::Builder::new()
-                .name("push-server-stop".into())
-                .spawn(move || running.stop());
+            let _ = std::thread::Builder::new().name("push-server-stop".into()).spawn(move || running.stop());
         } else {
             running.stop();
         }

@@ -14,10 +14,6 @@ pub fn consumer(config: &Config, params: &Params, headers: &HeaderMap) -> Option
         .get(config.consumer_header.as_str())
         .and_then(|v| v.to_str().ok())
         .or_else(|| params.get(&config.consumer_param))?;
-    let cleaned: String = raw
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(MAX_LEN)
-        .collect();
+    let cleaned: String = raw.chars().filter(|c| !c.is_control()).take(MAX_LEN).collect();
     (!cleaned.is_empty()).then_some(cleaned)
 }

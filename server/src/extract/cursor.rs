@@ -12,10 +12,7 @@ use crate::error::ApiError;
 pub const PARAM: &str = "after";
 
 pub fn position(params: &Params, headers: &HeaderMap) -> Result<Position, ApiError> {
-    let header = headers
-        .get("last-event-id")
-        .map(|v| String::from_utf8_lossy(v.as_bytes()))
-        .filter(|v| !v.trim().is_empty());
+    let header = headers.get("last-event-id").map(|v| String::from_utf8_lossy(v.as_bytes())).filter(|v| !v.trim().is_empty());
     let raw = match &header {
         Some(h) => Some(h.as_ref()),
         None => params.get(PARAM),
@@ -23,9 +20,6 @@ pub fn position(params: &Params, headers: &HeaderMap) -> Result<Position, ApiErr
     match raw {
         None => Ok(Position::Latest),
         Some(raw) if raw.trim().is_empty() => Ok(Position::Latest),
-        Some(raw) => raw
-            .parse::<MessageId>()
-            .map(Position::After)
-            .map_err(|e| ApiError::new(ErrorKind::InvalidCursor, e.to_string())),
+        Some(raw) => raw.parse::<MessageId>().map(Position::After).map_err(|e| ApiError::new(ErrorKind::InvalidCursor, e.to_string())),
     }
 }

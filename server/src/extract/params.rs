@@ -10,17 +10,10 @@ pub struct Params(pub Vec<(String, String)>);
 impl Params {
     /// The pairs of a query string (`None`: no query).
     pub fn from_query(query: Option<&str>) -> Params {
-        Params(
-            form_urlencoded::parse(query.unwrap_or("").as_bytes())
-                .into_owned()
-                .collect(),
-        )
+        Params(form_urlencoded::parse(query.unwrap_or("").as_bytes()).into_owned().collect())
     }
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
     /// A yes/no parameter: absent, `0`, `false` or `no` is no; present empty, `1`, `true` or
     /// `yes` is yes; anything else is a `400`.
@@ -30,18 +23,12 @@ impl Params {
             Some("" | "1" | "true" | "yes") => Ok(true),
             Some(other) => {
                 let shown: String = other.chars().take(20).collect();
-                Err(crate::error::ApiError::new(
-                    push_core::ErrorKind::BadRequest,
-                    format!("{name}={shown:?} is not 1 or 0 (true or false)"),
-                ))
+                Err(crate::error::ApiError::new(push_core::ErrorKind::BadRequest, format!("{name}={shown:?} is not 1 or 0 (true or false)")))
             }
         }
     }
     pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.0
-            .iter()
-            .filter(move |(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.0.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 }
 

@@ -33,16 +33,9 @@ impl Awaiting {
 
     pub(super) fn register(&self, digest: &str, sender: Option<&str>) -> Awaited<'_> {
         let (tx, rx) = oneshot::channel();
-        self.lock().entry(digest.into()).or_default().push(Waiter {
-            sender: sender.map(Box::from),
-            tx,
-        });
+        self.lock().entry(digest.into()).or_default().push(Waiter { sender: sender.map(Box::from), tx });
         self.count.fetch_add(1, Ordering::AcqRel);
-        Awaited {
-            awaiting: self,
-            digest: digest.into(),
-            rx: Some(rx),
-        }
+        Awaited { awaiting: self, digest: digest.into(), rx: Some(rx) }
     }
 
     /// Hands `published` (a copy sent by `sender`) to every publish waiting on `digest`. A first
@@ -53,14 +46,8 @@ impl Awaiting {
         }
         if let Some(list) = self.lock().remove(digest) {
             for waiter in list {
-                let someone_elses = waiter
-                    .sender
-                    .as_deref()
-                    .is_some_and(|own| Some(own) != sender);
-                let _ = waiter.tx.send(Published {
-                    replayed: published.replayed || someone_elses,
-                    ..published
-                });
+                let someone_elses = waiter.sender.as_deref().is_some_and(|own| Some(own) != sender);
+                let _ = waiter.tx.send(Published { replayed: published.replayed || someone_elses, ..published });
             }
         }
     }
@@ -107,34 +94,11 @@ mod tests {
     #[tokio::test]
     async fn wakes_every_publish_of_a_digest_and_forgets_the_rest() {
         let awaiting = Awaiting::default();
-        let (mut a, mut b, c) = (
-            awaiting.register("d1", Some("a")),
-            awaiting.register("d1", Some("b")),
-            awaiting.register("d2", None),
-        );
-        awaiting.wake(
-            "d1",
-            Some("a"),
-            Published {
-                id: MessageId(7),
-                replayed: false,
-            },
-        );
+        let (mut a, mut b, c) = (awaiting.register("d1", Some("a")), awaiting.register("d1", Some("b")), awaiting.register("d2", None));
+        awaiting.wake("d1", Some("a"), Published { id: MessageId(7), replayed: false });
         // The first copy was a's: new for a, a replay for b (whose own copy comes later).
-        assert_eq!(
-            a.id().await,
-            Some(Published {
-                id: MessageId(7),
-                replayed: false
-            })
-        );
-        assert_eq!(
-            b.id().await,
-            Some(Published {
-                id: MessageId(7),
-                replayed: true
-            })
-        );
+        assert_eq!(a.id().await, Some(Published { id: MessageId(7), replayed: false }));
+        assert_eq!(b.id().await, Some(Published { id: MessageId(7), replayed: true }));
         drop(c);
         drop((a, b));
         assert!(awaiting.lock().is_empty());

@@ -46,11 +46,7 @@ pub fn entry_cost(channel: &Channel) -> usize {
 /// A held message; the payload counts three times, for the encodings made for streaming
 /// subscribers (the JSON frame, the SSE event).
 pub fn message_cost(message: &Message) -> usize {
-    MESSAGE_BYTES
-        + 3 * message.payload.len()
-        + message.channel.as_str().len()
-        + message.content_type.len()
-        + message.event.as_ref().map_or(0, String::len)
+    MESSAGE_BYTES + 3 * message.payload.len() + message.channel.as_str().len() + message.content_type.len() + message.event.as_ref().map_or(0, String::len)
 }
 
 /// The key a published channel is ordered by: the oldest id it holds.
@@ -68,11 +64,7 @@ pub struct Budget {
 
 impl Budget {
     pub fn new(limit: usize) -> Budget {
-        Budget {
-            limit,
-            used: 0,
-            order: BTreeMap::new(),
-        }
+        Budget { limit, used: 0, order: BTreeMap::new() }
     }
 
     pub fn over(&self) -> bool {
@@ -86,10 +78,7 @@ impl Budget {
             return;
         }
         let name = match entry.placed.take() {
-            Some(old) => self
-                .order
-                .remove(&(old, entry.serial))
-                .unwrap_or_else(|| channel.clone()),
+            Some(old) => self.order.remove(&(old, entry.serial)).unwrap_or_else(|| channel.clone()),
             None => channel.clone(),
         };
         self.order.insert((key, entry.serial), name);
@@ -127,9 +116,7 @@ mod tests {
             encoded: Default::default(),
         };
         let (entry, held) = (entry_cost(&channel), message_cost(&message));
-        println!(
-            "a published channel costs {entry} bytes, a 100-byte message in its history {held}"
-        );
+        println!("a published channel costs {entry} bytes, a 100-byte message in its history {held}");
         // docs/PROTOCOL.md and the flags' help quote these.
         assert!((400..=600).contains(&entry), "{entry}");
         assert!((500..=650).contains(&held), "{held}");

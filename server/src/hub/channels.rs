@@ -11,14 +11,13 @@ use tokio::sync::Notify;
 use super::budget;
 use super::{ChannelState, HubLimits, State};
 
+
 /// Lets go of channels a subscription or poll no longer keeps: one that nothing was published
 /// to, or one whose floor a new entry would get anyway, is dropped; another published one goes
 /// back into the budget's order, in case it was skipped while watched.
 pub(super) fn release(state: &mut State, channels: &[Channel]) {
     for ch in channels {
-        let Some(entry) = state.channels.get_mut(ch) else {
-            continue;
-        };
+        let Some(entry) = state.channels.get_mut(ch) else { continue };
         if !entry.unwatched() || !entry.ring.is_empty() {
             continue;
         }
@@ -63,12 +62,7 @@ impl State {
             self.floors.forget(channel, entry.floor);
             if entry.published {
                 self.budget.unplace(&mut entry);
-                self.budget.used -= budget::entry_cost(channel)
-                    + entry
-                        .ring
-                        .iter()
-                        .map(|(_, m)| budget::message_cost(m))
-                        .sum::<usize>();
+                self.budget.used -= budget::entry_cost(channel) + entry.ring.iter().map(|(_, m)| budget::message_cost(m)).sum::<usize>();
             } else {
                 self.subscribed_only -= 1;
             }
@@ -79,12 +73,8 @@ impl State {
     /// (see [`budget`]).
     pub(super) fn shed(&mut self) {
         while self.budget.over() {
-            let Some(channel) = self.budget.pop_oldest() else {
-                break;
-            };
-            let Some(entry) = self.channels.get_mut(&channel) else {
-                continue;
-            };
+            let Some(channel) = self.budget.pop_oldest() else { break };
+            let Some(entry) = self.channels.get_mut(&channel) else { continue };
             entry.placed = None;
             if let Some((_, oldest)) = entry.ring.pop_front() {
                 entry.floor = entry.floor.max(oldest.id);
@@ -101,6 +91,7 @@ impl State {
 }
 
 impl ChannelState {
+
     /// No queued subscriber and no poll waiting on the channel.
     pub(super) fn unwatched(&self) -> bool {
         self.subscribers.is_empty() && Arc::strong_count(&self.wake) == 1
@@ -114,35 +105,19 @@ impl ChannelState {
 
     /// Adds the channel's events after `after` to `out`: a gap up to the floor when the cursor
     /// is below it, then the ring's newer messages.
-    pub(super) fn read_after(
-        &self,
-        channel: &Channel,
-        after: MessageId,
-        out: &mut impl Extend<Event>,
-    ) {
+    pub(super) fn read_after(&self, channel: &Channel, after: MessageId, out: &mut impl Extend<Event>) {
         if self.floor > after {
-            out.extend(Some(Event::Gap(
-                channel.clone(),
-                Gap {
-                    from: after.next(),
-                    to: self.floor,
-                },
-            )));
+            out.extend(Some(Event::Gap(channel.clone(), Gap { from: after.next(), to: self.floor })));
         }
         let start = self.ring.partition_point(|(_, m)| m.id <= after);
-        out.extend(
-            self.ring
-                .range(start..)
-                .map(|(_, m)| Event::Message(m.clone())),
-        );
+        out.extend(self.ring.range(start..).map(|(_, m)| Event::Message(m.clone())));
     }
 
     /// Drops history past its size or age; returns the bytes it cost.
     pub(super) fn evict(&mut self, limits: &HubLimits, now: Instant) -> usize {
         let mut freed = 0;
         while let Some((at, msg)) = self.ring.front() {
-            if self.ring.len() > limits.history_size || now.duration_since(*at) > limits.history_age
-            {
+            if self.ring.len() > limits.history_size || now.duration_since(*at) > limits.history_age {
                 self.floor = self.floor.max(msg.id);
                 freed += budget::message_cost(msg);
                 self.ring.pop_front();

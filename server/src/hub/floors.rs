@@ -24,11 +24,7 @@ pub struct Floors {
 
 impl Floors {
     pub fn new(start: MessageId) -> Floors {
-        Floors {
-            base: start,
-            buckets: vec![MessageId(0); BUCKETS].into_boxed_slice(),
-            hasher: RandomState::new(),
-        }
+        Floors { base: start, buckets: vec![MessageId(0); BUCKETS].into_boxed_slice(), hasher: RandomState::new() }
     }
 
     /// The floor a channel the hub does not track starts from.
@@ -67,11 +63,7 @@ mod tests {
         floors.forget(&ch("/a"), MessageId(500));
         assert_eq!(floors.of(&ch("/a")), MessageId(500));
         floors.forget(&ch("/a"), MessageId(300));
-        assert_eq!(
-            floors.of(&ch("/a")),
-            MessageId(500),
-            "a bucket keeps its maximum"
-        );
+        assert_eq!(floors.of(&ch("/a")), MessageId(500), "a bucket keeps its maximum");
         floors.raise(MessageId(1000));
         assert_eq!(floors.of(&ch("/a")), MessageId(1000));
     }
@@ -82,13 +74,8 @@ mod tests {
         for n in 0..1000 {
             floors.forget(&ch(&format!("/forgotten/{n}")), MessageId(1_000_000 + n));
         }
-        let raised = (0..10_000)
-            .filter(|n| floors.of(&ch(&format!("/other/{n}"))) > MessageId(0))
-            .count();
+        let raised = (0..10_000).filter(|n| floors.of(&ch(&format!("/other/{n}"))) > MessageId(0)).count();
         // 1,000 of 65,536 buckets are taken: about 1.5% of other names land in one.
-        assert!(
-            raised < 400,
-            "{raised} of 10000 untouched channels got a raised floor"
-        );
+        assert!(raised < 400, "{raised} of 10000 untouched channels got a raised floor");
     }
 }

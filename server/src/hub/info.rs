@@ -12,23 +12,14 @@ use super::{ChannelState, Hub};
 
 impl ChannelState {
     /// Its history, leaving out what has expired but not yet been swept.
-    fn live(
-        &self,
-        hub: &Hub,
-        now: Instant,
-    ) -> impl DoubleEndedIterator<Item = &Arc<Message>> + ExactSizeIterator {
-        let start = self
-            .ring
-            .partition_point(|(at, _)| now.duration_since(*at) > hub.limits.history_age);
+    fn live(&self, hub: &Hub, now: Instant) -> impl DoubleEndedIterator<Item = &Arc<Message>> + ExactSizeIterator {
+        let start = self.ring.partition_point(|(at, _)| now.duration_since(*at) > hub.limits.history_age);
         self.ring.range(start..).map(|(_, m)| m)
     }
 
     fn history(&self, hub: &Hub, now: Instant) -> ChannelHistory {
         let live = self.live(hub, now);
-        ChannelHistory {
-            held: live.len(),
-            last_id: self.live(hub, now).next_back().map(|m| m.id),
-        }
+        ChannelHistory { held: live.len(), last_id: self.live(hub, now).next_back().map(|m| m.id) }
     }
 }
 
@@ -36,19 +27,13 @@ impl Hub {
     /// The channel's newest id held and how many messages it holds.
     pub fn history_of(&self, channel: &Channel) -> ChannelHistory {
         let state = self.lock();
-        state
-            .channels
-            .get(channel)
-            .map(|e| e.history(self, Instant::now()))
-            .unwrap_or_default()
+        state.channels.get(channel).map(|e| e.history(self, Instant::now())).unwrap_or_default()
     }
 
     /// The channel's newest `n` messages held, oldest first.
     pub fn recent(&self, channel: &Channel, n: usize) -> Vec<Arc<Message>> {
         let state = self.lock();
-        let Some(entry) = state.channels.get(channel) else {
-            return Vec::new();
-        };
+        let Some(entry) = state.channels.get(channel) else { return Vec::new() };
         let live = entry.live(self, Instant::now());
         let skip = live.len().saturating_sub(n);
         live.skip(skip).cloned().collect()
@@ -56,12 +41,7 @@ impl Hub {
 
     /// Channels holding history whose names start with `prefix` and sort after `after`, in name
     /// order, at most `limit`.
-    pub fn held_channels(
-        &self,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Vec<(Channel, ChannelHistory)> {
+    pub fn held_channels(&self, prefix: &str, after: Option<&str>, limit: usize) -> Vec<(Channel, ChannelHistory)> {
         let now = Instant::now();
         let state = self.lock();
         let mut found: Vec<(Channel, ChannelHistory)> = state

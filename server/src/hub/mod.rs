@@ -77,11 +77,7 @@ impl Default for HubLimits {
             forget_after: Duration::from_secs(3600),
             max_channels: 100_000,
             channel_memory: 256 << 20,
-            idempotency: WindowLimits {
-                ttl: Duration::from_secs(300),
-                horizon: Duration::from_secs(30),
-                max_bytes: 64 << 20,
-            },
+            idempotency: WindowLimits { ttl: Duration::from_secs(300), horizon: Duration::from_secs(30), max_bytes: 64 << 20 },
         }
     }
 }
@@ -189,12 +185,7 @@ impl Hub {
 
     /// As [`ingest_keyed`](Self::ingest_keyed), for a copy that names the publish call that sent
     /// it: a publish waiting on the digest learns whether the first copy was its own.
-    pub fn ingest_sent(
-        &self,
-        message: Message,
-        digest: Option<&str>,
-        sender: Option<&str>,
-    ) -> Published {
+    pub fn ingest_sent(&self, message: Message, digest: Option<&str>, sender: Option<&str>) -> Published {
         let published = self.store_keyed(message, digest);
         if let Some(digest) = digest {
             self.awaiting.wake(digest, sender, published);
@@ -206,27 +197,18 @@ impl Hub {
         let now = Instant::now();
         let mut state = self.lock();
         if message.id <= self.last_id() {
-            return Published {
-                id: message.id,
-                replayed: false,
-            };
+            return Published { id: message.id, replayed: false };
         }
         if let Some(digest) = digest {
             if let Some(first) = state.window.first_copy(digest) {
                 self.last_id.store(message.id.0, Ordering::Release);
-                return Published {
-                    id: first,
-                    replayed: true,
-                };
+                return Published { id: first, replayed: true };
             }
             state.window.record(digest, message.id, now);
         }
         let id = message.id;
         self.fan_out(&mut state, Arc::new(message), now);
-        Published {
-            id,
-            replayed: false,
-        }
+        Published { id, replayed: false }
     }
 
     /// Waits for the message with this idempotency digest to be ingested (a publish that learns
@@ -354,10 +336,7 @@ impl Hub {
                 }
             }
             ch.subscribers.retain(|_, s| !s.tx.is_closed());
-            if ch.ring.is_empty()
-                && ch.unwatched()
-                && (!ch.published || now.duration_since(ch.idle_since) >= self.limits.forget_after)
-            {
+            if ch.ring.is_empty() && ch.unwatched() && (!ch.published || now.duration_since(ch.idle_since) >= self.limits.forget_after) {
                 idle.push(channel.clone());
             }
         }
@@ -366,8 +345,7 @@ impl Hub {
             state.forget(&channel);
         }
         // Give back what a burst of channels grew the map to, and the allocator's freed pages.
-        if state.channels.capacity() > 1024 && state.channels.len() < state.channels.capacity() / 4
-        {
+        if state.channels.capacity() > 1024 && state.channels.len() < state.channels.capacity() / 4 {
             state.channels.shrink_to(state.channels.len() * 2);
         }
         state.window.expire(now);

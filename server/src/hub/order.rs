@@ -21,10 +21,7 @@ pub struct InOrder {
 
 impl InOrder {
     pub fn new(start: MessageId) -> InOrder {
-        InOrder {
-            cursor: start,
-            message_at_cursor: true,
-        }
+        InOrder { cursor: start, message_at_cursor: true }
     }
 
     pub fn cursor(&self) -> MessageId {
@@ -53,13 +50,7 @@ mod tests {
     use push_core::{Channel, Gap};
 
     fn gap(ch: &str, from: u64, to: u64) -> Event {
-        Event::Gap(
-            Channel::parse(ch).unwrap(),
-            Gap {
-                from: MessageId(from),
-                to: MessageId(to),
-            },
-        )
+        Event::Gap(Channel::parse(ch).unwrap(), Gap { from: MessageId(from), to: MessageId(to) })
     }
 
     #[test]

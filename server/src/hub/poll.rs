@@ -28,25 +28,13 @@ impl Hub {
         let mut state = self.lock();
         let after = self.admit(&state, channels, from)?;
         let closed = state.closed;
-        let mut pull = Pull {
-            hub: self.clone(),
-            channels: channels.into(),
-            order: InOrder::new(after),
-            ready: VecDeque::new(),
-            waits: Vec::new(),
-            closed,
-            empty_seen: false,
-        };
+        let mut pull = Pull { hub: self.clone(), channels: channels.into(), order: InOrder::new(after), ready: VecDeque::new(), waits: Vec::new(), closed, empty_seen: false };
         if !closed {
             pull.read(&mut state);
         }
         drop(state);
         let events = stream::unfold(pull, |mut p| async move { p.next().await.map(|e| (e, p)) });
-        Ok(Subscription {
-            start: after,
-            events: Box::pin(events),
-            log_until: None,
-        })
+        Ok(Subscription { start: after, events: Box::pin(events), log_until: None })
     }
 }
 
@@ -79,18 +67,7 @@ impl Pull {
                 return None;
             }
             if !self.waits.is_empty() {
-                std::future::poll_fn(|cx| {
-                    if self
-                        .waits
-                        .iter_mut()
-                        .any(|w| w.as_mut().poll(cx).is_ready())
-                    {
-                        Poll::Ready(())
-                    } else {
-                        Poll::Pending
-                    }
-                })
-                .await;
+                std::future::poll_fn(|cx| if self.waits.iter_mut().any(|w| w.as_mut().poll(cx).is_ready()) { Poll::Ready(()) } else { Poll::Pending }).await;
                 self.waits.clear();
             }
             let hub = self.hub.clone();
@@ -120,11 +97,7 @@ impl Pull {
             order::sort(self.ready.make_contiguous());
         }
         if self.ready.is_empty() {
-            self.waits.extend(
-                self.channels
-                    .iter()
-                    .map(|c| Box::pin(state.channels[c].wake.clone().notified_owned())),
-            );
+            self.waits.extend(self.channels.iter().map(|c| Box::pin(state.channels[c].wake.clone().notified_owned())));
         }
     }
 }

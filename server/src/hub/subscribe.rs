@@ -17,13 +17,10 @@ use super::channels::release;
 use super::order::{self, InOrder};
 use super::{Hub, State, Subscriber};
 
+
 impl Hub {
     /// Subscribes to `channels` from `from`; see the module docs for the guarantees.
-    pub fn subscribe(
-        self: &Arc<Self>,
-        channels: &[Channel],
-        from: Position,
-    ) -> Result<Subscription> {
+    pub fn subscribe(self: &Arc<Self>, channels: &[Channel], from: Position) -> Result<Subscription> {
         let (tx, rx) = mpsc::channel(self.limits.queue_size.max(1));
         let mut state = self.lock();
         let after = self.admit(&state, channels, from)?;
@@ -31,17 +28,8 @@ impl Hub {
         state.next_subscriber += 1;
         let lagged = Arc::new(AtomicBool::new(false));
         let channels: Arc<[Channel]> = channels.into();
-        let subscriber = Arc::new(Subscriber {
-            id,
-            tx,
-            lagged: lagged.clone(),
-            channels: channels.clone(),
-        });
-        let backlog = if state.closed {
-            Vec::new()
-        } else {
-            register(&mut state, &subscriber, after)
-        };
+        let subscriber = Arc::new(Subscriber { id, tx, lagged: lagged.clone(), channels: channels.clone() });
+        let backlog = if state.closed { Vec::new() } else { register(&mut state, &subscriber, after) };
         drop(state);
 
         let sync = SyncState {
@@ -54,21 +42,12 @@ impl Hub {
             order: InOrder::new(after),
         };
         let events = stream::unfold(sync, |mut s| async move { s.next().await.map(|e| (e, s)) });
-        Ok(Subscription {
-            start: after,
-            events: Box::pin(events),
-            log_until: None,
-        })
+        Ok(Subscription { start: after, events: Box::pin(events), log_until: None })
     }
 
     /// Where a subscription from `from` starts, unless its cursor is ahead of the log (one
     /// node) or it would track channels past the limit. Runs under the hub lock.
-    pub(super) fn admit(
-        &self,
-        state: &State,
-        channels: &[Channel],
-        from: Position,
-    ) -> Result<MessageId> {
+    pub(super) fn admit(&self, state: &State, channels: &[Channel], from: Position) -> Result<MessageId> {
         let last = self.last_id();
         let after = match from {
             Position::Latest => last,
@@ -80,10 +59,7 @@ impl Hub {
             }
             Position::After(cursor) => cursor,
         };
-        let new_channels = channels
-            .iter()
-            .filter(|c| !state.channels.contains_key(*c))
-            .count();
+        let new_channels = channels.iter().filter(|c| !state.channels.contains_key(*c)).count();
         if new_channels > 0 && state.subscribed_only + new_channels > self.limits.max_channels {
             return Err(Error::new(
                 ErrorKind::Overloaded,
@@ -107,6 +83,7 @@ impl Hub {
         }
         release(&mut state, channels);
     }
+
 }
 
 /// Registers `subscriber` on every channel and returns the backlog after `after`, in id order.
@@ -163,18 +140,9 @@ impl SyncState {
     fn resync(&mut self) {
         let (tx, rx) = mpsc::channel(self.hub.limits.queue_size.max(1));
         self.lagged.store(false, Ordering::Release);
-        let subscriber = Arc::new(Subscriber {
-            id: self.id,
-            tx,
-            lagged: self.lagged.clone(),
-            channels: self.channels.clone(),
-        });
+        let subscriber = Arc::new(Subscriber { id: self.id, tx, lagged: self.lagged.clone(), channels: self.channels.clone() });
         let mut state = self.hub.lock();
-        let backlog = if state.closed {
-            Vec::new()
-        } else {
-            register(&mut state, &subscriber, self.order.cursor())
-        };
+        let backlog = if state.closed { Vec::new() } else { register(&mut state, &subscriber, self.order.cursor()) };
         drop(state);
         self.rx = rx;
         self.backlog = backlog.into();
@@ -186,3 +154,4 @@ impl Drop for SyncState {
         self.hub.unregister(&self.channels, self.id);
     }
 }
+

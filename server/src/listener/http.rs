@@ -41,11 +41,7 @@ impl Protocols {
         // bytes to look for the HTTP/2 preface untimed, so a silent client would escape the head
         // timeout. [`sniff`] does that read under the timeout.
         let mut http1 = http1::Builder::new();
-        http1
-            .timer(TokioTimer::new())
-            .header_read_timeout(config.header_timeout)
-            .max_buf_size(config.max_header_bytes)
-            .keep_alive(true);
+        http1.timer(TokioTimer::new()).header_read_timeout(config.header_timeout).max_buf_size(config.max_header_bytes).keep_alive(true);
         let mut http2 = http2::Builder::new(TokioExecutor::new());
         http2
             .timer(TokioTimer::new())
@@ -57,46 +53,23 @@ impl Protocols {
             // and streams the server has to reset, are bounded; past them the connection closes.
             .max_pending_accept_reset_streams(20)
             .max_local_error_reset_streams(1024)
-            .keep_alive_interval(
-                (!config.http2_keep_alive.is_zero()).then_some(config.http2_keep_alive),
-            )
+            .keep_alive_interval((!config.http2_keep_alive.is_zero()).then_some(config.http2_keep_alive))
             .keep_alive_timeout(config.http2_keep_alive_timeout);
-        Protocols {
-            http1,
-            http2,
-            header_timeout: config.header_timeout,
-            max_head_bytes: config.max_header_bytes,
-            tls,
-            metrics,
-        }
+        Protocols { http1, http2, header_timeout: config.header_timeout, max_head_bytes: config.max_header_bytes, tls, metrics }
     }
 
     fn lean_limits(&self) -> super::lean::Limits {
-        super::lean::Limits {
-            header_timeout: self.header_timeout,
-            max_head_bytes: self.max_head_bytes,
-        }
+        super::lean::Limits { header_timeout: self.header_timeout, max_head_bytes: self.max_head_bytes }
     }
 
     /// Counts the connection under its HTTP version for as long as its slot is held.
     fn count(&self, slot: &ConnectionSlot, h2: bool) {
-        slot.count_in(self.metrics.http_connections.with_label_values(&[if h2 {
-            "h2"
-        } else {
-            "http1"
-        }]));
+        slot.count_in(self.metrics.http_connections.with_label_values(&[if h2 { "h2" } else { "http1" }]));
     }
 }
 
 /// Serves one TLS connection with HTTP/2 when `h2` (negotiated by ALPN), else HTTP/1.1.
-pub(super) async fn serve_io<I, S>(
-    io: I,
-    h2: bool,
-    protocols: &Protocols,
-    slot: &ConnectionSlot,
-    service: S,
-    closing: Closing,
-) -> Result<(), String>
+pub(super) async fn serve_io<I, S>(io: I, h2: bool, protocols: &Protocols, slot: &ConnectionSlot, service: S, closing: Closing) -> Result<(), String>
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: HyperService,
@@ -141,28 +114,11 @@ pub(super) async fn serve_plain(
         let io = TokioIo::new(Rewind::new(opening, stream));
         return Box::pin(serve_h2(io, protocols, service(), closed(closing))).await;
     }
-    let Some(rest) = super::lean::serve(
-        stream,
-        opening,
-        peer,
-        protocols.lean_limits(),
-        slot,
-        &router,
-        direct,
-        &mut closing,
-    )
-    .await?
-    else {
+    let Some(rest) = super::lean::serve(stream, opening, peer, protocols.lean_limits(), slot, &router, direct, &mut closing).await? else {
         return Ok(());
     };
     // Boxed: hyper's connection is large, and most connections never need it.
-    Box::pin(serve_http1(
-        TokioIo::new(Rewind::new(rest.pending, rest.stream)),
-        protocols,
-        service(),
-        closed(closing),
-    ))
-    .await
+    Box::pin(serve_http1(TokioIo::new(Rewind::new(rest.pending, rest.stream)), protocols, service(), closed(closing))).await
 }
 
 /// Tells a connection to finish its request in flight and close.
@@ -174,43 +130,26 @@ pub(super) async fn closed(mut closing: Closing) {
 
 /// What hyper serves a connection with: the router, with the connection's details.
 pub(super) trait HyperService:
-    hyper::service::Service<
-        hyper::Request<hyper::body::Incoming>,
-        Response = axum::response::Response,
-        Error = std::convert::Infallible,
-    > + Clone
-    + Send
-    + 'static
+    hyper::service::Service<hyper::Request<hyper::body::Incoming>, Response = axum::response::Response, Error = std::convert::Infallible> + Clone + Send + 'static
 {
 }
 
 impl<S> HyperService for S where
-    S: hyper::service::Service<
-            hyper::Request<hyper::body::Incoming>,
-            Response = axum::response::Response,
-            Error = std::convert::Infallible,
-        > + Clone
+    S: hyper::service::Service<hyper::Request<hyper::body::Incoming>, Response = axum::response::Response, Error = std::convert::Infallible>
+        + Clone
         + Send
         + 'static
 {
 }
 
 /// Serves HTTP/1.1 with hyper until the peer closes or `closed` completes.
-async fn serve_http1<I, S>(
-    io: TokioIo<Rewind<I>>,
-    protocols: &Protocols,
-    service: S,
-    closed: impl std::future::Future<Output = ()>,
-) -> Result<(), String>
+async fn serve_http1<I, S>(io: TokioIo<Rewind<I>>, protocols: &Protocols, service: S, closed: impl std::future::Future<Output = ()>) -> Result<(), String>
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: HyperService,
     S::Future: Send + 'static,
 {
-    let connection = protocols
-        .http1
-        .serve_connection(io, service)
-        .with_upgrades();
+    let connection = protocols.http1.serve_connection(io, service).with_upgrades();
     tokio::pin!(connection);
     tokio::select! {
         ended = connection.as_mut() => ended,
@@ -223,12 +162,7 @@ where
 }
 
 /// Serves HTTP/2 on `io` until the peer closes, the connection idles, or `closed` completes.
-async fn serve_h2<I, S>(
-    io: TokioIo<Rewind<I>>,
-    protocols: &Protocols,
-    service: S,
-    closed: impl std::future::Future<Output = ()>,
-) -> Result<(), String>
+async fn serve_h2<I, S>(io: TokioIo<Rewind<I>>, protocols: &Protocols, service: S, closed: impl std::future::Future<Output = ()>) -> Result<(), String>
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: HyperService,
@@ -242,12 +176,7 @@ where
         let answer = service.clone().call(request);
         async move {
             let response = answer.await?;
-            Ok::<_, std::convert::Infallible>(response.map(|body| {
-                axum::body::Body::new(Tracked {
-                    body,
-                    _stream: stream,
-                })
-            }))
+            Ok::<_, std::convert::Infallible>(response.map(|body| axum::body::Body::new(Tracked { body, _stream: stream })))
         }
     });
     let connection = protocols.http2.serve_connection(io, service);

@@ -13,10 +13,7 @@ pub(super) async fn idle(mut active: tokio::sync::watch::Receiver<usize>, after:
         if active.wait_for(|n| *n == 0).await.is_err() {
             return std::future::pending().await;
         }
-        if tokio::time::timeout(after, active.wait_for(|n| *n > 0))
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(after, active.wait_for(|n| *n > 0)).await.is_err() {
             return;
         }
     }
@@ -48,10 +45,7 @@ impl hyper::body::Body for Tracked {
     type Data = bytes::Bytes;
     type Error = axum::Error;
 
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
         Pin::new(&mut self.body).poll_frame(cx)
     }
 

@@ -23,9 +23,7 @@ const REFUSE_LINGER: Duration = Duration::from_millis(500);
 
 /// The listener's part of checking the settings: --ip-limit-exempt parses.
 pub fn check(config: &Config) -> Result<(), String> {
-    parse_networks(&config.ip_limit_exempt)
-        .map(drop)
-        .map_err(|e| format!("--ip-limit-exempt: {e}"))
+    parse_networks(&config.ip_limit_exempt).map(drop).map_err(|e| format!("--ip-limit-exempt: {e}"))
 }
 
 /// Parses `--ip-limit-exempt`: networks (`10.0.0.0/8`) or single addresses (`::1`).
@@ -33,11 +31,7 @@ pub fn parse_networks(list: &[String]) -> Result<Vec<IpNet>, String> {
     list.iter()
         .map(|s| s.trim())
         .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<IpNet>()
-                .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| format!("{s:?} is not an address or network"))
-        })
+        .map(|s| s.parse::<IpNet>().or_else(|_| s.parse::<IpAddr>().map(IpNet::from)).map_err(|_| format!("{s:?} is not an address or network")))
         .collect()
 }
 
@@ -101,11 +95,7 @@ impl Limiter {
         }
         counts.total += 1;
         self.metrics.tcp_connections.set(counts.total as i64);
-        Ok(Permit {
-            limiter: self.clone(),
-            ip: counted.then_some(ip),
-            http: std::sync::OnceLock::new(),
-        })
+        Ok(Permit { limiter: self.clone(), ip: counted.then_some(ip), http: std::sync::OnceLock::new() })
     }
 
     /// Waits until no admitted connection is open.
@@ -136,10 +126,7 @@ impl Drop for Permit {
                 }
             }
         }
-        self.limiter
-            .metrics
-            .tcp_connections
-            .set(counts.total as i64);
+        self.limiter.metrics.tcp_connections.set(counts.total as i64);
         if counts.total == 0 {
             self.limiter.idle.notify_waiters();
         }
@@ -176,10 +163,7 @@ pub(super) fn refuse(limiter: &Arc<Limiter>, mut stream: TcpStream, limit: Limit
     }
     let limiter = limiter.clone();
     tokio::spawn(async move {
-        let reason = format!(
-            "the server holds its maximum of open connections ({}); retry later\n",
-            limit.describe()
-        );
+        let reason = format!("the server holds its maximum of open connections ({}); retry later\n", limit.describe());
         let answer = format!(
             "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n{ERROR_HEADER}: {}\r\n\
              Retry-After: 1\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{reason}",

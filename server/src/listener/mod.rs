@@ -41,11 +41,7 @@ pub const LISTEN_BACKLOG: u32 = 4096;
 
 /// Binds `addr` for [`serve`] with a listen backlog of [`LISTEN_BACKLOG`].
 pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
-    } else {
-        tokio::net::TcpSocket::new_v6()?
-    };
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(LISTEN_BACKLOG)
@@ -54,15 +50,7 @@ pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
 /// Serves `router` on `listener` until `stop` is cancelled, then waits for open connections to
 /// finish (the caller bounds that wait). With `tls`, every connection is HTTPS. On plain HTTP/1.1
 /// `direct` answers the requests it takes without the router.
-pub async fn serve(
-    listener: TcpListener,
-    router: axum::Router,
-    direct: Direct,
-    config: &Config,
-    metrics: Arc<Metrics>,
-    tls: Option<Tls>,
-    stop: CancellationToken,
-) {
+pub async fn serve(listener: TcpListener, router: axum::Router, direct: Direct, config: &Config, metrics: Arc<Metrics>, tls: Option<Tls>, stop: CancellationToken) {
     let limiter = Limiter::new(config, metrics.clone());
     let protocols = Arc::new(Protocols::new(config, tls, metrics.clone()));
     // Tells open connections to finish their request in flight and close.
@@ -101,8 +89,7 @@ pub async fn serve(
         // Two task types, so a plain connection's task is not sized for a TLS session.
         match protocols.tls.clone() {
             None => tokio::spawn(async move {
-                let ended =
-                    serve_plain(stream, peer, &protocols, &slot, router, &direct, closing).await;
+                let ended = serve_plain(stream, peer, &protocols, &slot, router, &direct, closing).await;
                 ended_with(peer, ended);
             }),
             Some(tls) => tokio::spawn(async move {
@@ -114,15 +101,7 @@ pub async fn serve(
                 let ended = match handshake {
                     Ok(Ok(stream)) => {
                         let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
-                        serve_io(
-                            stream,
-                            h2,
-                            &protocols,
-                            &slot,
-                            hyper_service(router, peer, slot.clone()),
-                            closing,
-                        )
-                        .await
+                        serve_io(stream, h2, &protocols, &slot, hyper_service(router, peer, slot.clone()), closing).await
                     }
                     Ok(Err(e)) => {
                         protocols.metrics.tls_handshake_failures.inc();
@@ -145,11 +124,7 @@ pub async fn serve(
 }
 
 /// The router as hyper calls it, with the connection's peer address and slot on every request.
-fn hyper_service(
-    router: axum::Router,
-    peer: std::net::SocketAddr,
-    slot: ConnectionSlot,
-) -> impl http::HyperService<Future: Send + 'static> {
+fn hyper_service(router: axum::Router, peer: std::net::SocketAddr, slot: ConnectionSlot) -> impl http::HyperService<Future: Send + 'static> {
     hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer));
         request.extensions_mut().insert(slot.clone());

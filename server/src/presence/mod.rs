@@ -23,8 +23,8 @@ use crate::error::ApiError;
 use crate::events::Events;
 use crate::metrics::PresenceMetrics;
 pub use notice::{answer_json, Listener, Notice, Notices};
-use table::Table;
 pub use table::{Change, Info, Transition};
+use table::Table;
 use undelivered::Undelivered;
 
 /// Most members one list names (the count says how many there are).
@@ -71,14 +71,7 @@ impl Presence {
     /// needs events) messages are checked.
     /// `linked`: on RabbitMQ, among other nodes, the app's events wait for the link at most this
     /// long (see [`Presence::warm_in`]).
-    pub fn new(
-        config: &Config,
-        node: &str,
-        linked: Option<Duration>,
-        events: Option<Arc<Events>>,
-        undelivered: Option<Arc<Undelivered>>,
-        metrics: PresenceMetrics,
-    ) -> Arc<Presence> {
+    pub fn new(config: &Config, node: &str, linked: Option<Duration>, events: Option<Arc<Events>>, undelivered: Option<Arc<Undelivered>>, metrics: PresenceMetrics) -> Arc<Presence> {
         let (rooms, rx) = match undelivered {
             Some(_) => {
                 let (tx, rx) = mpsc::unbounded_channel();
@@ -86,11 +79,7 @@ impl Presence {
             }
             None => (None, None),
         };
-        let keep_marks = if config.undelivered_after.is_zero() {
-            Duration::ZERO
-        } else {
-            config.undelivered_after * 2 + Duration::from_secs(5)
-        };
+        let keep_marks = if config.undelivered_after.is_zero() { Duration::ZERO } else { config.undelivered_after * 2 + Duration::from_secs(5) };
         let presence = Arc::new(Presence {
             prefixes: config.presence_prefixes(),
             grace: config.presence_grace,
@@ -122,9 +111,7 @@ impl Presence {
 
     /// Whether `channel` is a presence channel (`--presence-prefix`).
     pub fn covers(&self, channel: &Channel) -> bool {
-        self.prefixes
-            .iter()
-            .any(|p| channel.as_str().starts_with(p.as_str()))
+        self.prefixes.iter().any(|p| channel.as_str().starts_with(p.as_str()))
     }
 
     /// A `400` for a channel that is not a presence channel.
@@ -132,26 +119,14 @@ impl Presence {
         if self.covers(channel) {
             return Ok(());
         }
-        let prefixes = if self.prefixes.is_empty() {
-            "presence is off: --presence-prefix is empty".to_owned()
-        } else {
-            format!("names start with {}", self.prefixes.join(" or "))
-        };
-        Err(ApiError::new(
-            ErrorKind::BadRequest,
-            format!("{channel} is not a presence channel ({prefixes})"),
-        ))
+        let prefixes = if self.prefixes.is_empty() { "presence is off: --presence-prefix is empty".to_owned() } else { format!("names start with {}", self.prefixes.join(" or ")) };
+        Err(ApiError::new(ErrorKind::BadRequest, format!("{channel} is not a presence channel ({prefixes})")))
     }
 
     /// Enters a subscriber connection into the presence channels among `channels`; `None` when
     /// there are none (plain channels cost this check only). Refused with `400` without a
     /// consumer id, `503` when a channel holds its maximum of members.
-    pub fn enter(
-        self: &Arc<Self>,
-        consumer: Option<&str>,
-        info: Option<&str>,
-        channels: &[Channel],
-    ) -> Result<Option<Ticket>, ApiError> {
+    pub fn enter(self: &Arc<Self>, consumer: Option<&str>, info: Option<&str>, channels: &[Channel]) -> Result<Option<Ticket>, ApiError> {
         if !channels.iter().any(|c| self.covers(c)) {
             return Ok(None);
         }
@@ -165,31 +140,18 @@ impl Presence {
         let info: Info = info.map(Arc::from);
         let mut state = self.lock();
         let present: Vec<&Channel> = channels.iter().filter(|c| self.covers(c)).collect();
-        if let Some(full) = present
-            .iter()
-            .find(|c| !state.table.admits(c, &consumer, self.max_members))
-        {
+        if let Some(full) = present.iter().find(|c| !state.table.admits(c, &consumer, self.max_members)) {
             return Err(ApiError::new(
                 ErrorKind::Overloaded,
-                format!(
-                    "{full} holds its maximum of {} members (--max-presence-members); retry later",
-                    self.max_members
-                ),
+                format!("{full} holds its maximum of {} members (--max-presence-members); retry later", self.max_members),
             ));
         }
         let mut out = Vec::new();
-        let marks = present
-            .into_iter()
-            .map(|c| (c.clone(), state.table.enter(c, &consumer, &info, &mut out)))
-            .collect();
+        let marks = present.into_iter().map(|c| (c.clone(), state.table.enter(c, &consumer, &info, &mut out))).collect();
         self.dispatch(&mut state, out);
         drop(state);
         self.changed.notify_one();
-        Ok(Some(Ticket {
-            presence: self.clone(),
-            consumer,
-            marks,
-        }))
+        Ok(Some(Ticket { presence: self.clone(), consumer, marks }))
     }
 
     fn exit(&self, ticket: &Ticket) {
@@ -216,10 +178,7 @@ impl Presence {
         let mut rooms = Vec::new();
         for channel in channels.iter().filter(|c| self.covers(c)) {
             let list = members_of(&state.table, channel);
-            let sender = state
-                .notices
-                .entry(channel.clone())
-                .or_insert_with(|| broadcast::channel(NOTICE_BUFFER).0);
+            let sender = state.notices.entry(channel.clone()).or_insert_with(|| broadcast::channel(NOTICE_BUFFER).0);
             rooms.push((channel.clone(), list, sender.subscribe()));
         }
         drop(state);
@@ -230,23 +189,16 @@ impl Presence {
     pub fn apply(&self, node: &str, changes: Vec<Change>) {
         let mut state = self.lock();
         let mut out = Vec::new();
-        state
-            .table
-            .apply(&Arc::from(node), changes, self.grace, &mut out);
+        state.table.apply(&Arc::from(node), changes, self.grace, &mut out);
         self.dispatch(&mut state, out);
     }
 
     /// Another node's whole table (from its report).
     pub fn replace(&self, node: &str, entries: Vec<(Channel, String, Option<String>)>) {
-        let entries = entries
-            .into_iter()
-            .map(|(c, consumer, info)| (c, Arc::from(consumer), info.map(Arc::from)))
-            .collect();
+        let entries = entries.into_iter().map(|(c, consumer, info)| (c, Arc::from(consumer), info.map(Arc::from))).collect();
         let mut state = self.lock();
         let mut out = Vec::new();
-        state
-            .table
-            .replace(&Arc::from(node), entries, self.grace, &mut out);
+        state.table.replace(&Arc::from(node), entries, self.grace, &mut out);
         self.dispatch(&mut state, out);
     }
 
@@ -282,54 +234,33 @@ impl Presence {
     /// member's (a long-poll's request after request nets out to one, or none).
     pub fn take_changes(&self) -> Vec<Change> {
         let changes = std::mem::take(&mut self.lock().table.outbox);
-        let mut last: std::collections::HashMap<(&Channel, &str), usize> =
-            std::collections::HashMap::new();
+        let mut last: std::collections::HashMap<(&Channel, &str), usize> = std::collections::HashMap::new();
         for (i, change) in changes.iter().enumerate() {
             last.insert((&change.channel, change.consumer.as_str()), i);
         }
         let keep: std::collections::HashSet<usize> = last.into_values().collect();
-        changes
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| keep.contains(i))
-            .map(|(_, c)| c.clone())
-            .collect()
+        changes.iter().enumerate().filter(|(i, _)| keep.contains(i)).map(|(_, c)| c.clone()).collect()
     }
 
     /// This node's members, for its report.
     pub fn local(&self) -> Vec<(Channel, String, Option<String>)> {
-        self.lock()
-            .table
-            .local()
-            .into_iter()
-            .map(|(c, consumer, info)| (c, consumer.to_string(), info.map(|i| i.to_string())))
-            .collect()
+        self.lock().table.local().into_iter().map(|(c, consumer, info)| (c, consumer.to_string(), info.map(|i| i.to_string()))).collect()
     }
 
     /// For an undelivered check: the members present now (connected or within their grace).
     pub fn present(&self, channel: &Channel) -> Vec<Arc<str>> {
-        self.lock()
-            .table
-            .rooms
-            .get(channel)
-            .map(|r| r.members.keys().cloned().collect())
-            .unwrap_or_default()
+        self.lock().table.rooms.get(channel).map(|r| r.members.keys().cloned().collect()).unwrap_or_default()
     }
 
     /// For an undelivered check: which of `consumers` had message `id` written to one of their
     /// connections on this node.
     pub fn got(&self, channel: &Channel, id: u64, consumers: &[Arc<str>]) -> Vec<Arc<str>> {
         let state = self.lock();
-        let Some(room) = state.table.rooms.get(channel) else {
-            return Vec::new();
-        };
+        let Some(room) = state.table.rooms.get(channel) else { return Vec::new() };
         consumers
             .iter()
             .filter(|c| {
-                let live = room
-                    .members
-                    .get(*c)
-                    .map(|m| m.delivered.load(Ordering::Acquire));
+                let live = room.members.get(*c).map(|m| m.delivered.load(Ordering::Acquire));
                 let gone = room.departed.get(*c).map(|(mark, _)| *mark);
                 live.max(gone).is_some_and(|mark| mark >= id)
             })
@@ -356,14 +287,10 @@ impl Presence {
         }
         for transition in out {
             match &transition {
-                Transition::Joined(channel, consumer, info)
-                | Transition::Left(channel, consumer, info) => {
+                Transition::Joined(channel, consumer, info) | Transition::Left(channel, consumer, info) => {
                     let joined = matches!(transition, Transition::Joined(..));
                     if let Some(sender) = state.notices.get(channel) {
-                        if sender
-                            .send(Notice::new(joined, channel, consumer, info))
-                            .is_err()
-                        {
+                        if sender.send(Notice::new(joined, channel, consumer, info)).is_err() {
                             // Nobody listens any more.
                             state.notices.remove(channel);
                         }
@@ -371,10 +298,7 @@ impl Presence {
                 }
                 Transition::Occupied(channel) | Transition::Vacated(channel) => {
                     if let Some(rooms) = &self.rooms {
-                        let _ = rooms.send((
-                            channel.clone(),
-                            matches!(transition, Transition::Occupied(_)),
-                        ));
+                        let _ = rooms.send((channel.clone(), matches!(transition, Transition::Occupied(_))));
                     }
                 }
                 _ => {}
@@ -395,10 +319,7 @@ impl Presence {
         for transition in transitions {
             let key = match &transition {
                 Transition::Connected(c) | Transition::Disconnected(c) => c.as_ref(),
-                Transition::Occupied(ch)
-                | Transition::Vacated(ch)
-                | Transition::Joined(ch, _, _)
-                | Transition::Left(ch, _, _) => ch.as_str(),
+                Transition::Occupied(ch) | Transition::Vacated(ch) | Transition::Joined(ch, _, _) | Transition::Left(ch, _, _) => ch.as_str(),
             };
             if owns(&self.node, state.table.nodes(), key) {
                 notice::to_event(events, transition);
@@ -410,25 +331,12 @@ impl Presence {
 /// Presence with the default settings and nothing to tell (unit tests).
 #[cfg(test)]
 pub fn for_tests(node: &str) -> Arc<Presence> {
-    Presence::new(
-        &Config::defaults(),
-        node,
-        None,
-        None,
-        None,
-        PresenceMetrics::unregistered(),
-    )
+    Presence::new(&Config::defaults(), node, None, None, None, PresenceMetrics::unregistered())
 }
 
 fn members_of(table: &Table, channel: &Channel) -> Members {
-    let Some(room) = table.rooms.get(channel) else {
-        return Members::default();
-    };
-    let mut members: Vec<(Arc<str>, Info)> = room
-        .members
-        .iter()
-        .map(|(c, m)| (c.clone(), m.info.clone()))
-        .collect();
+    let Some(room) = table.rooms.get(channel) else { return Members::default() };
+    let mut members: Vec<(Arc<str>, Info)> = room.members.iter().map(|(c, m)| (c.clone(), m.info.clone())).collect();
     let count = members.len();
     if count > MAX_LISTED {
         members.select_nth_unstable_by(MAX_LISTED, |a, b| a.0.cmp(&b.0));
@@ -439,19 +347,13 @@ fn members_of(table: &Table, channel: &Channel) -> Members {
 }
 
 fn score(node: &str, key: &str) -> u64 {
-    let digest = Sha256::new()
-        .chain_update(node.as_bytes())
-        .chain_update([0])
-        .chain_update(key.as_bytes())
-        .finalize();
+    let digest = Sha256::new().chain_update(node.as_bytes()).chain_update([0]).chain_update(key.as_bytes()).finalize();
     u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
 }
 
 fn owns<'a>(me: &str, others: impl Iterator<Item = &'a Arc<str>>, key: &str) -> bool {
     let mine = score(me, key);
-    others
-        .filter(|n| n.as_ref() != me)
-        .all(|n| score(n, key) < mine)
+    others.filter(|n| n.as_ref() != me).all(|n| score(n, key) < mine)
 }
 
 /// A connection's place in presence: its delivery marks, and its exit when dropped.

@@ -21,11 +21,7 @@ fn quoted(text: &str) -> String {
 impl Notice {
     pub fn new(joined: bool, channel: &Channel, consumer: &str, info: &Info) -> Notice {
         let kind = if joined { "join" } else { "leave" };
-        let mut json = format!(
-            r#"{{"type":"{kind}","channel":{},"consumer":{}"#,
-            quoted(channel.as_str()),
-            quoted(consumer)
-        );
+        let mut json = format!(r#"{{"type":"{kind}","channel":{},"consumer":{}"#, quoted(channel.as_str()), quoted(consumer));
         if let Some(info) = info {
             // Checked to be a compact JSON object when its token was.
             json.push_str(r#","info":"#);
@@ -53,20 +49,11 @@ pub fn list_json(channel: &Channel, members: &Members) -> String {
 /// A channel's members as the HTTP answer (`GET /_push/api/presence/...`, `/_push/presence/...`):
 /// counted over `nodes` nodes as of `as_of` (ms).
 pub fn answer_json(channel: &Channel, members: &Members, nodes: u32, as_of: u64) -> String {
-    members_json(
-        r#"{"channel":"#,
-        channel,
-        members,
-        &format!(r#","nodes":{nodes},"as_of":{as_of}}}"#),
-    )
+    members_json(r#"{"channel":"#, channel, members, &format!(r#","nodes":{nodes},"as_of":{as_of}}}"#))
 }
 
 fn members_json(head: &str, channel: &Channel, members: &Members, tail: &str) -> String {
-    let mut json = format!(
-        r#"{head}{},"count":{},"members":["#,
-        quoted(channel.as_str()),
-        members.count
-    );
+    let mut json = format!(r#"{head}{},"count":{},"members":["#, quoted(channel.as_str()), members.count);
     for (i, (consumer, info)) in members.members.iter().enumerate() {
         if i > 0 {
             json.push(',');
@@ -112,20 +99,9 @@ pub struct Listener {
 }
 
 impl Listener {
-    pub(super) fn new(
-        presence: Arc<Presence>,
-        rooms: Vec<(Channel, Members, broadcast::Receiver<Notice>)>,
-    ) -> Listener {
-        let pending = rooms
-            .iter()
-            .rev()
-            .map(|(c, m, _)| ("presence", Arc::from(list_json(c, m))))
-            .collect();
-        Listener {
-            presence,
-            rooms: rooms.into_iter().map(|(c, _, rx)| (c, rx)).collect(),
-            pending,
-        }
+    pub(super) fn new(presence: Arc<Presence>, rooms: Vec<(Channel, Members, broadcast::Receiver<Notice>)>) -> Listener {
+        let pending = rooms.iter().rev().map(|(c, m, _)| ("presence", Arc::from(list_json(c, m)))).collect();
+        Listener { presence, rooms: rooms.into_iter().map(|(c, _, rx)| (c, rx)).collect(), pending }
     }
 
     /// The next frame to send: `("presence" | "join" | "leave", json)`. Never ends while
@@ -138,17 +114,13 @@ impl Listener {
             return std::future::pending().await;
         }
         loop {
-            let (result, index, _) =
-                select_all(self.rooms.iter_mut().map(|(_, rx)| Box::pin(rx.recv()))).await;
+            let (result, index, _) = select_all(self.rooms.iter_mut().map(|(_, rx)| Box::pin(rx.recv()))).await;
             match result {
                 Ok(notice) => return (notice.kind(), notice.0),
                 // Too far behind: the whole list again instead of what was missed.
                 Err(RecvError::Lagged(_)) => {
                     let channel = &self.rooms[index].0;
-                    return (
-                        "presence",
-                        Arc::from(list_json(channel, &self.presence.members(channel))),
-                    );
+                    return ("presence", Arc::from(list_json(channel, &self.presence.members(channel))));
                 }
                 Err(RecvError::Closed) => {
                     self.rooms.swap_remove(index);
@@ -165,12 +137,8 @@ impl Listener {
 pub fn to_event(events: &Events, transition: Transition) {
     let info = |i: &Info| i.as_deref().and_then(|t| serde_json::from_str(t).ok());
     match transition {
-        Transition::Occupied(c) => {
-            events.push("channel_occupied", |e| e.channel = Some(c.to_string()))
-        }
-        Transition::Vacated(c) => {
-            events.push("channel_vacated", |e| e.channel = Some(c.to_string()))
-        }
+        Transition::Occupied(c) => events.push("channel_occupied", |e| e.channel = Some(c.to_string())),
+        Transition::Vacated(c) => events.push("channel_vacated", |e| e.channel = Some(c.to_string())),
         Transition::Joined(c, consumer, i) => events.push("member_joined", |e| {
             e.channel = Some(c.to_string());
             e.consumer = Some(consumer.to_string());
@@ -181,11 +149,7 @@ pub fn to_event(events: &Events, transition: Transition) {
             e.consumer = Some(consumer.to_string());
             e.info = info(&i);
         }),
-        Transition::Connected(consumer) => events.push("consumer_connected", |e| {
-            e.consumer = Some(consumer.to_string())
-        }),
-        Transition::Disconnected(consumer) => events.push("consumer_disconnected", |e| {
-            e.consumer = Some(consumer.to_string())
-        }),
+        Transition::Connected(consumer) => events.push("consumer_connected", |e| e.consumer = Some(consumer.to_string())),
+        Transition::Disconnected(consumer) => events.push("consumer_disconnected", |e| e.consumer = Some(consumer.to_string())),
     }
 }

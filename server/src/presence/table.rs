@@ -75,29 +75,16 @@ pub struct Table {
 impl Table {
     /// Whether `consumer` may take a connection on `channel` (room for one more member).
     pub fn admits(&self, channel: &Channel, consumer: &str, max: usize) -> bool {
-        self.rooms
-            .get(channel)
-            .is_none_or(|r| r.members.len() < max || r.members.contains_key(consumer))
+        self.rooms.get(channel).is_none_or(|r| r.members.len() < max || r.members.contains_key(consumer))
     }
 
     /// A connection of `consumer` here; returns its delivery mark for the channel.
-    pub fn enter(
-        &mut self,
-        channel: &Channel,
-        consumer: &Arc<str>,
-        info: &Info,
-        out: &mut Vec<Transition>,
-    ) -> Arc<AtomicU64> {
+    pub fn enter(&mut self, channel: &Channel, consumer: &Arc<str>, info: &Info, out: &mut Vec<Transition>) -> Arc<AtomicU64> {
         let member = self.member(channel, consumer, info.clone(), out);
         member.local += 1;
         let (first, mark) = (member.local == 1, member.delivered.clone());
         if first {
-            self.outbox.push(Change {
-                channel: channel.clone(),
-                consumer: consumer.to_string(),
-                info: info.as_deref().map(str::to_owned),
-                here: true,
-            });
+            self.outbox.push(Change { channel: channel.clone(), consumer: consumer.to_string(), info: info.as_deref().map(str::to_owned), here: true });
         }
         self.settle(channel, consumer, Duration::ZERO);
         mark
@@ -105,33 +92,16 @@ impl Table {
 
     /// A connection of `consumer` here closed.
     pub fn exit(&mut self, channel: &Channel, consumer: &Arc<str>, grace: Duration) {
-        let Some(member) = self
-            .rooms
-            .get_mut(channel)
-            .and_then(|r| r.members.get_mut(consumer))
-        else {
-            return;
-        };
+        let Some(member) = self.rooms.get_mut(channel).and_then(|r| r.members.get_mut(consumer)) else { return };
         member.local = member.local.saturating_sub(1);
         if member.local == 0 {
-            self.outbox.push(Change {
-                channel: channel.clone(),
-                consumer: consumer.to_string(),
-                info: None,
-                here: false,
-            });
+            self.outbox.push(Change { channel: channel.clone(), consumer: consumer.to_string(), info: None, here: false });
         }
         self.settle(channel, consumer, grace);
     }
 
     /// Another node's changes.
-    pub fn apply(
-        &mut self,
-        node: &Arc<str>,
-        changes: Vec<Change>,
-        grace: Duration,
-        out: &mut Vec<Transition>,
-    ) {
+    pub fn apply(&mut self, node: &Arc<str>, changes: Vec<Change>, grace: Duration, out: &mut Vec<Transition>) {
         for change in changes {
             let consumer: Arc<str> = Arc::from(change.consumer);
             let info: Info = change.info.map(Arc::from);
@@ -144,13 +114,7 @@ impl Table {
     }
 
     /// Another node's whole table, replacing what it said before.
-    pub fn replace(
-        &mut self,
-        node: &Arc<str>,
-        entries: Vec<(Channel, Arc<str>, Info)>,
-        grace: Duration,
-        out: &mut Vec<Transition>,
-    ) {
+    pub fn replace(&mut self, node: &Arc<str>, entries: Vec<(Channel, Arc<str>, Info)>, grace: Duration, out: &mut Vec<Transition>) {
         let mut before = self.nodes.remove(node).unwrap_or_default();
         self.nodes.insert(node.clone(), HashMap::new());
         for (channel, consumer, info) in entries {
@@ -175,19 +139,9 @@ impl Table {
         self.nodes.keys()
     }
 
-    fn hold(
-        &mut self,
-        node: &Arc<str>,
-        channel: Channel,
-        consumer: Arc<str>,
-        info: Info,
-        out: &mut Vec<Transition>,
-    ) {
+    fn hold(&mut self, node: &Arc<str>, channel: Channel, consumer: Arc<str>, info: Info, out: &mut Vec<Transition>) {
         let table = self.nodes.entry(node.clone()).or_default();
-        if table
-            .insert((channel.clone(), consumer.clone()), info.clone())
-            .is_some()
-        {
+        if table.insert((channel.clone(), consumer.clone()), info.clone()).is_some() {
             return;
         }
         let member = self.member(&channel, &consumer, info, out);
@@ -195,41 +149,22 @@ impl Table {
         self.settle(&channel, &consumer, Duration::ZERO);
     }
 
-    fn release(
-        &mut self,
-        node: &Arc<str>,
-        channel: &Channel,
-        consumer: &Arc<str>,
-        grace: Duration,
-    ) {
-        let held = self
-            .nodes
-            .get_mut(node)
-            .is_some_and(|t| t.remove(&(channel.clone(), consumer.clone())).is_some());
+    fn release(&mut self, node: &Arc<str>, channel: &Channel, consumer: &Arc<str>, grace: Duration) {
+        let held = self.nodes.get_mut(node).is_some_and(|t| t.remove(&(channel.clone(), consumer.clone())).is_some());
         if held {
             self.decrement(channel, consumer, grace);
         }
     }
 
     fn decrement(&mut self, channel: &Channel, consumer: &Arc<str>, grace: Duration) {
-        if let Some(member) = self
-            .rooms
-            .get_mut(channel)
-            .and_then(|r| r.members.get_mut(consumer))
-        {
+        if let Some(member) = self.rooms.get_mut(channel).and_then(|r| r.members.get_mut(consumer)) {
             member.remote = member.remote.saturating_sub(1);
             self.settle(channel, consumer, grace);
         }
     }
 
     /// The member, made (and announced) if it was not one.
-    fn member(
-        &mut self,
-        channel: &Channel,
-        consumer: &Arc<str>,
-        info: Info,
-        out: &mut Vec<Transition>,
-    ) -> &mut Member {
+    fn member(&mut self, channel: &Channel, consumer: &Arc<str>, info: Info, out: &mut Vec<Transition>) -> &mut Member {
         if !self.rooms.contains_key(channel) {
             self.rooms.insert(channel.clone(), Room::default());
         }
@@ -241,20 +176,10 @@ impl Table {
             let departed = room.departed.remove(consumer).map_or(0, |(mark, _)| mark);
             room.members.insert(
                 consumer.clone(),
-                Member {
-                    info: info.clone(),
-                    local: 0,
-                    remote: 0,
-                    leaving_at: None,
-                    delivered: Arc::new(AtomicU64::new(departed)),
-                },
+                Member { info: info.clone(), local: 0, remote: 0, leaving_at: None, delivered: Arc::new(AtomicU64::new(departed)) },
             );
             self.members += 1;
-            out.push(Transition::Joined(
-                channel.clone(),
-                consumer.clone(),
-                info.clone(),
-            ));
+            out.push(Transition::Joined(channel.clone(), consumer.clone(), info.clone()));
             let rooms = self.consumers.entry(consumer.clone()).or_default();
             *rooms += 1;
             if *rooms == 1 {
@@ -270,21 +195,14 @@ impl Table {
 
     /// Starts or cancels a member's leaving after its holders changed.
     fn settle(&mut self, channel: &Channel, consumer: &Arc<str>, grace: Duration) {
-        let Some(member) = self
-            .rooms
-            .get_mut(channel)
-            .and_then(|r| r.members.get_mut(consumer))
-        else {
-            return;
-        };
+        let Some(member) = self.rooms.get_mut(channel).and_then(|r| r.members.get_mut(consumer)) else { return };
         let held = member.local + member.remote > 0;
         if held {
             member.leaving_at = None;
         } else if member.leaving_at.is_none() {
             let at = Instant::now() + grace;
             member.leaving_at = Some(at);
-            self.leaving
-                .push_back((at, channel.clone(), consumer.clone()));
+            self.leaving.push_back((at, channel.clone(), consumer.clone()));
         }
     }
 
@@ -296,15 +214,9 @@ impl Table {
                 break;
             }
             let (at, channel, consumer) = self.leaving.pop_front().expect("front exists");
-            let Some(room) = self.rooms.get_mut(&channel) else {
-                continue;
-            };
+            let Some(room) = self.rooms.get_mut(&channel) else { continue };
             // Back since, or leaving again with a later deadline: not this entry's turn.
-            if room
-                .members
-                .get(&consumer)
-                .is_none_or(|m| m.leaving_at != Some(at))
-            {
+            if room.members.get(&consumer).is_none_or(|m| m.leaving_at != Some(at)) {
                 continue;
             }
             let member = room.members.remove(&consumer).expect("checked above");
@@ -315,11 +227,7 @@ impl Table {
                     room.departed.insert(consumer.clone(), (mark, now));
                 }
             }
-            out.push(Transition::Left(
-                channel.clone(),
-                consumer.clone(),
-                member.info,
-            ));
+            out.push(Transition::Left(channel.clone(), consumer.clone(), member.info));
             if room.members.is_empty() {
                 out.push(Transition::Vacated(channel.clone()));
                 if room.departed.is_empty() {
@@ -336,8 +244,7 @@ impl Table {
         }
         if !keep_marks.is_zero() {
             self.rooms.retain(|_, room| {
-                room.departed
-                    .retain(|_, (_, since)| now.duration_since(*since) < keep_marks);
+                room.departed.retain(|_, (_, since)| now.duration_since(*since) < keep_marks);
                 !(room.members.is_empty() && room.departed.is_empty())
             });
         }
@@ -379,37 +286,15 @@ mod tests {
     #[test]
     fn one_member_however_many_connections_and_nodes() {
         let (mut t, mut out) = (Table::default(), Vec::new());
-        let (lobby, alice, b) = (
-            ch("/presence-lobby"),
-            Arc::<str>::from("alice"),
-            Arc::<str>::from("node-b"),
-        );
+        let (lobby, alice, b) = (ch("/presence-lobby"), Arc::<str>::from("alice"), Arc::<str>::from("node-b"));
         t.enter(&lobby, &alice, &Some(Arc::from(r#"{"n":1}"#)), &mut out);
         t.enter(&lobby, &alice, &None, &mut out);
-        t.apply(
-            &b,
-            vec![Change {
-                channel: lobby.clone(),
-                consumer: "alice".into(),
-                info: None,
-                here: true,
-            }],
-            GRACE,
-            &mut out,
-        );
+        t.apply(&b, vec![Change { channel: lobby.clone(), consumer: "alice".into(), info: None, here: true }], GRACE, &mut out);
         assert_eq!(
             out,
-            vec![
-                Transition::Occupied(lobby.clone()),
-                Transition::Joined(lobby.clone(), alice.clone(), Some(Arc::from(r#"{"n":1}"#))),
-                Transition::Connected(alice.clone())
-            ]
+            vec![Transition::Occupied(lobby.clone()), Transition::Joined(lobby.clone(), alice.clone(), Some(Arc::from(r#"{"n":1}"#))), Transition::Connected(alice.clone())]
         );
-        assert_eq!(
-            t.outbox.len(),
-            1,
-            "only the first connection here is news to the others"
-        );
+        assert_eq!(t.outbox.len(), 1, "only the first connection here is news to the others");
         out.clear();
         t.exit(&lobby, &alice, GRACE);
         t.exit(&lobby, &alice, GRACE);
@@ -419,14 +304,7 @@ mod tests {
         t.sweep(later(50), Duration::ZERO, &mut out);
         assert!(out.is_empty(), "within the grace");
         t.sweep(later(200), Duration::ZERO, &mut out);
-        assert_eq!(
-            out,
-            vec![
-                Transition::Left(lobby.clone(), alice.clone(), Some(Arc::from(r#"{"n":1}"#))),
-                Transition::Vacated(lobby.clone()),
-                Transition::Disconnected(alice)
-            ]
-        );
+        assert_eq!(out, vec![Transition::Left(lobby.clone(), alice.clone(), Some(Arc::from(r#"{"n":1}"#))), Transition::Vacated(lobby.clone()), Transition::Disconnected(alice)]);
         assert_eq!(t.members, 0);
         assert!(t.rooms.is_empty());
     }
@@ -452,22 +330,10 @@ mod tests {
         t.replace(&node, vec![(a.clone(), bob.clone(), None)], GRACE, &mut out);
         out.clear();
         t.replace(&node, vec![(b.clone(), bob.clone(), None)], GRACE, &mut out);
-        assert_eq!(
-            out,
-            vec![
-                Transition::Occupied(b.clone()),
-                Transition::Joined(b.clone(), bob.clone(), None)
-            ]
-        );
+        assert_eq!(out, vec![Transition::Occupied(b.clone()), Transition::Joined(b.clone(), bob.clone(), None)]);
         out.clear();
         t.sweep(later(200), Duration::ZERO, &mut out);
-        assert_eq!(
-            out,
-            vec![
-                Transition::Left(a.clone(), bob.clone(), None),
-                Transition::Vacated(a)
-            ]
-        );
+        assert_eq!(out, vec![Transition::Left(a.clone(), bob.clone(), None), Transition::Vacated(a)]);
     }
 
     #[test]

@@ -48,29 +48,12 @@ pub struct Undelivered {
 }
 
 impl Undelivered {
-    pub fn new(
-        broker: Arc<dyn Broker>,
-        after: Duration,
-        linked: bool,
-        stop: CancellationToken,
-    ) -> Arc<Undelivered> {
-        Arc::new(Undelivered {
-            broker,
-            after,
-            collecting: Mutex::default(),
-            outbox: Mutex::default(),
-            linked,
-            taps: Mutex::default(),
-            stop,
-        })
+    pub fn new(broker: Arc<dyn Broker>, after: Duration, linked: bool, stop: CancellationToken) -> Arc<Undelivered> {
+        Arc::new(Undelivered { broker, after, collecting: Mutex::default(), outbox: Mutex::default(), linked, taps: Mutex::default(), stop })
     }
 
     /// Follows the rooms that presence says are occupied or vacated, until the server stops.
-    pub fn run(
-        self: &Arc<Self>,
-        presence: Arc<Presence>,
-        mut rooms: mpsc::UnboundedReceiver<(Channel, bool)>,
-    ) {
+    pub fn run(self: &Arc<Self>, presence: Arc<Presence>, mut rooms: mpsc::UnboundedReceiver<(Channel, bool)>) {
         let this = self.clone();
         tokio::spawn(async move {
             loop {
@@ -102,16 +85,8 @@ impl Undelivered {
 
     /// One room's checks: notes each message's members, checks them when the time is up. Stops
     /// following when the room is vacated (`done`), but still checks what it noted.
-    async fn tap(
-        self: Arc<Self>,
-        presence: Arc<Presence>,
-        channel: Channel,
-        done: CancellationToken,
-    ) {
-        let mut subscription = match self
-            .broker
-            .subscribe(std::slice::from_ref(&channel), Position::Latest)
-        {
+    async fn tap(self: Arc<Self>, presence: Arc<Presence>, channel: Channel, done: CancellationToken) {
+        let mut subscription = match self.broker.subscribe(std::slice::from_ref(&channel), Position::Latest) {
             Ok(s) => Some(s),
             Err(e) => {
                 tracing::warn!(%channel, "undelivered checks cannot follow the channel: {e}");
@@ -158,28 +133,14 @@ impl Undelivered {
     }
 
     /// A check whose time is up. Returns the owner's second look when it must wait for others.
-    fn check(
-        &self,
-        presence: &Presence,
-        channel: &Channel,
-        id: MessageId,
-        members: Vec<Arc<str>>,
-        second: bool,
-    ) -> Option<(Instant, MessageId, Vec<Arc<str>>, bool)> {
+    fn check(&self, presence: &Presence, channel: &Channel, id: MessageId, members: Vec<Arc<str>>, second: bool) -> Option<(Instant, MessageId, Vec<Arc<str>>, bool)> {
         let got_here = presence.got(channel, id.0, &members);
         let owner = presence.owns(channel.as_str());
         if !second && self.linked {
             if !owner {
                 if !got_here.is_empty() {
                     let consumers = got_here.iter().map(|c| c.to_string()).collect();
-                    self.outbox
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(Got {
-                            channel: channel.clone(),
-                            id,
-                            consumers,
-                        });
+                    self.outbox.lock().unwrap_or_else(|p| p.into_inner()).push(Got { channel: channel.clone(), id, consumers });
                     presence.changed.notify_one();
                 }
                 return None;
@@ -190,18 +151,11 @@ impl Undelivered {
             }
             return Some((Instant::now() + COLLECT, id, members, true));
         }
-        let theirs = self
-            .collecting
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&(channel.clone(), id.0))
-            .unwrap_or_default();
+        let theirs = self.collecting.lock().unwrap_or_else(|p| p.into_inner()).remove(&(channel.clone(), id.0)).unwrap_or_default();
         if !owner {
             return None;
         }
-        let Some(events) = presence.events() else {
-            return None;
-        };
+        let Some(events) = presence.events() else { return None };
         for consumer in members {
             if got_here.contains(&consumer) || theirs.contains(&consumer) {
                 continue;

@@ -19,11 +19,7 @@ pub async fn index() -> &'static str {
 
 pub async fn health(State(state): State<AppState>) -> Response {
     let health = state.broker.health();
-    let status = if health.ok && !state.shutdown.is_cancelled() {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let status = if health.ok && !state.shutdown.is_cancelled() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = serde_json::json!({
         "status": if status == StatusCode::OK { "ok" } else { "unavailable" },
         "broker": health,
@@ -34,23 +30,13 @@ pub async fn health(State(state): State<AppState>) -> Response {
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
     state.metrics.observe_memory(state.broker.memory());
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        state.metrics.render(),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render()).into_response()
 }
 
 /// The browser client (`client-js/push.js`), built into the binary.
 pub async fn client_js() -> Response {
     (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=300"),
-        ],
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=300")],
         include_str!("../../../client-js/push.js"),
     )
         .into_response()
@@ -58,9 +44,5 @@ pub async fn client_js() -> Response {
 
 /// A live ticker page using the browser client.
 pub async fn demo() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        include_str!("../../../client-js/demo.html"),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], include_str!("../../../client-js/demo.html")).into_response()
 }

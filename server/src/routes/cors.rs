@@ -45,17 +45,12 @@ pub(super) fn layer(config: &Config) -> CorsLayer {
     if config.any_origin() {
         layer.allow_origin(AllowOrigin::any())
     } else {
-        layer
-            .allow_origin(AllowOrigin::list(listed(config)))
-            .allow_credentials(true)
+        layer.allow_origin(AllowOrigin::list(listed(config))).allow_credentials(true)
     }
 }
 
 fn listed(config: &Config) -> Vec<HeaderValue> {
-    config
-        .origins()
-        .filter_map(|o| HeaderValue::from_str(o).ok())
-        .collect()
+    config.origins().filter_map(|o| HeaderValue::from_str(o).ok()).collect()
 }
 
 /// The headers [`layer`] adds to an answer that is not a preflight, as values made once.
@@ -68,16 +63,10 @@ pub(super) struct Simple {
 
 impl Simple {
     pub(super) fn new(config: &Config) -> Simple {
-        let exposed = exposed()
-            .iter()
-            .map(HeaderName::as_str)
-            .collect::<Vec<_>>()
-            .join(",");
+        let exposed = exposed().iter().map(HeaderName::as_str).collect::<Vec<_>>().join(",");
         Simple {
             listed: (!config.any_origin()).then(|| listed(config)),
-            vary: HeaderValue::from_static(
-                "origin, access-control-request-method, access-control-request-headers",
-            ),
+            vary: HeaderValue::from_static("origin, access-control-request-method, access-control-request-headers"),
             exposed: HeaderValue::from_str(&exposed).expect("header names are valid values"),
         }
     }
@@ -88,16 +77,10 @@ impl Simple {
         answer.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, self.exposed.clone());
         match &self.listed {
             None => {
-                answer.insert(
-                    header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                    HeaderValue::from_static("*"),
-                );
+                answer.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
             }
             Some(listed) => {
-                answer.insert(
-                    header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-                    HeaderValue::from_static("true"),
-                );
+                answer.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
                 if let Some(origin) = origin.filter(|o| listed.contains(o)) {
                     answer.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
                 }

@@ -5,8 +5,8 @@
 //! CORS headers), so the answer is the router's, without the services it clones, boxes and
 //! copies for every request. Any other request, or one with an upgrade, goes to the router.
 
-use std::future::Future;
 use std::net::SocketAddr;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -58,9 +58,7 @@ impl Route {
 pub fn direct(state: AppState) -> Direct {
     let cors = Arc::new(cors::Simple::new(&state.config));
     Arc::new(move |mut request: Request, peer: SocketAddr| {
-        let Some(route) = Route::of(&request) else {
-            return Err(request);
-        };
+        let Some(route) = Route::of(&request) else { return Err(request) };
         let origin = request.headers().get(header::ORIGIN).cloned();
         if state.auth.reads_client_address() {
             request.extensions_mut().insert(ConnectInfo(peer));
@@ -68,19 +66,8 @@ pub fn direct(state: AppState) -> Direct {
         let params = Params::from_query(request.uri().query());
         // The checks run in a box of their own, let go before the transport waits: the answer's
         // future, which lives as long as the subscriber waits, holds neither them nor the head.
-        let checks = Box::pin(subscribe::prepare(
-            state.clone(),
-            params,
-            request,
-            matches!(route, Route::Multiplexed),
-        ));
-        Ok(Box::pin(answer(
-            state.clone(),
-            cors.clone(),
-            route,
-            origin,
-            checks,
-        )))
+        let checks = Box::pin(subscribe::prepare(state.clone(), params, request, matches!(route, Route::Multiplexed)));
+        Ok(Box::pin(answer(state.clone(), cors.clone(), route, origin, checks)))
     })
 }
 

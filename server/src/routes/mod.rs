@@ -37,13 +37,7 @@ pub fn router(state: AppState) -> Router {
         .route("/_push/demo", get(admin::demo))
         .merge(api::router(&state))
         // Every other path is a channel; its handlers read the path themselves.
-        .route(
-            "/{*channel}",
-            get(subscribe::channel)
-                .post(publish::publish)
-                .put(publish::publish)
-                .fallback(method_not_allowed),
-        )
+        .route("/{*channel}", get(subscribe::channel).post(publish::publish).put(publish::publish).fallback(method_not_allowed))
         .layer(CatchPanicLayer::custom(panic_answer))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(cors::layer(&state.config))
@@ -56,9 +50,7 @@ async fn method_not_allowed(method: Method) -> Response {
         ApiError::new(ErrorKind::BadRequest, format!("method {method} is not allowed on a channel; use GET to subscribe, POST or PUT to publish"))
             .into_response();
     *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-    response
-        .headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static(CHANNEL_METHODS));
+    response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(CHANNEL_METHODS));
     response
 }
 
@@ -90,17 +82,8 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
 
 /// Counts an answer (its error code, the limit it hit) and logs it.
 fn observed(state: &AppState, method: &Method, route: &'static str, response: &Response) {
-    if let Some(code) = response
-        .headers()
-        .get(ERROR_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(ErrorKind::from_code)
-    {
-        state
-            .metrics
-            .errors
-            .with_label_values(&[route, code.code()])
-            .inc();
+    if let Some(code) = response.headers().get(ERROR_HEADER).and_then(|v| v.to_str().ok()).and_then(ErrorKind::from_code) {
+        state.metrics.errors.with_label_values(&[route, code.code()]).inc();
     }
     if let Some(limit) = response.extensions().get::<Limit>() {
         state.metrics.limit_hit(*limit);
@@ -111,13 +94,6 @@ fn observed(state: &AppState, method: &Method, route: &'static str, response: &R
 /// A bug in a handler answers 500 and is logged; the connection is not reset.
 fn panic_answer(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     // The message goes to the log only: it may name internals a client should not see.
-    tracing::error!(
-        "a request handler panicked: {}",
-        push_core::binding::panic_message(&*panic)
-    );
-    ApiError::new(
-        ErrorKind::ServerError,
-        "internal error (logged by the server)",
-    )
-    .into_response()
+    tracing::error!("a request handler panicked: {}", push_core::binding::panic_message(&*panic));
+    ApiError::new(ErrorKind::ServerError, "internal error (logged by the server)").into_response()
 }

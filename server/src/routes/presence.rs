@@ -13,23 +13,11 @@ use crate::state::AppState;
 /// Where the subscriber's route starts.
 const ROUTE: &str = "/_push/presence";
 
-pub async fn presence(
-    State(state): State<AppState>,
-    params: Params,
-    request: Request,
-) -> ApiResult<Response> {
+pub async fn presence(State(state): State<AppState>, params: Params, request: Request) -> ApiResult<Response> {
     let (parts, _) = request.into_parts();
     let channel = channels::from_path(parts.uri.path().strip_prefix(ROUTE).unwrap_or(""))?;
     let consumer = consumer::consumer(&state.config, &params, &parts.headers);
-    state
-        .auth
-        .authorize(
-            &parts,
-            &params,
-            std::slice::from_ref(&channel),
-            consumer.as_deref(),
-        )
-        .await?;
+    state.auth.authorize(&parts, &params, std::slice::from_ref(&channel), consumer.as_deref()).await?;
     answer(&state, &channel)
 }
 
@@ -42,10 +30,7 @@ pub fn answer(state: &AppState, channel: &Channel) -> ApiResult<Response> {
     let json = crate::presence::answer_json(channel, &members, counted.nodes, counted.as_of);
     let mut response = json.into_response();
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }

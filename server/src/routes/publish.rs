@@ -23,34 +23,15 @@ pub async fn publish(State(state): State<AppState>, request: Request) -> ApiResu
     let channel = channels::from_path(parts.uri.path())?;
     let publication = read_publication(&state, &parts, body, channel.clone(), Vec::new()).await?;
     let published = state.broker.publish(publication).await?;
-    Ok(receipt(
-        &state,
-        published,
-        serde_json::json!({ "id": published.id, "channel": channel }),
-    ))
+    Ok(receipt(&state, published, serde_json::json!({ "id": published.id, "channel": channel })))
 }
 
 /// The publication a request's body, content type and `Idempotency-Key` make, for `channel` and
 /// `also`.
-pub async fn read_publication(
-    state: &AppState,
-    parts: &Parts,
-    body: Body,
-    channel: Channel,
-    also: Vec<Channel>,
-) -> ApiResult<Publication> {
+pub async fn read_publication(state: &AppState, parts: &Parts, body: Body, channel: Channel, also: Vec<Channel>) -> ApiResult<Publication> {
     let max = state.config.max_payload_bytes;
-    let too_large = || {
-        ApiError::new(
-            ErrorKind::PayloadTooLarge,
-            format!("payload is larger than the limit of {max} bytes"),
-        )
-    };
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let too_large = || ApiError::new(ErrorKind::PayloadTooLarge, format!("payload is larger than the limit of {max} bytes"));
+    let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max as u64) {
         return Err(too_large());
     }
@@ -58,10 +39,7 @@ pub async fn read_publication(
         if over_limit(&e) {
             too_large()
         } else {
-            ApiError::new(
-                ErrorKind::BadRequest,
-                format!("could not read the request body: {e}"),
-            )
+            ApiError::new(ErrorKind::BadRequest, format!("could not read the request body: {e}"))
         }
     })?;
     // The body is a slice of the connection's read buffer: held in history as it is, each message
@@ -78,43 +56,23 @@ pub async fn read_publication(
     let idempotency_key = match parts.headers.get(idempotency::HEADER) {
         None => None,
         Some(v) => {
-            let key = v.to_str().map_err(|_| {
-                ApiError::new(
-                    ErrorKind::BadRequest,
-                    "the Idempotency-Key header is not visible ASCII",
-                )
-            })?;
+            let key = v.to_str().map_err(|_| ApiError::new(ErrorKind::BadRequest, "the Idempotency-Key header is not visible ASCII"))?;
             idempotency::validate(key)?;
             Some(key.to_owned())
         }
     };
     let event = match parts.headers.get(event_name::HEADER) {
         None => None,
-        Some(v) => event_name::parse(Some(v.to_str().map_err(|_| {
-            ApiError::new(
-                ErrorKind::BadRequest,
-                "the Push-Event header is not visible ASCII",
-            )
-        })?))?,
+        Some(v) => event_name::parse(Some(v.to_str().map_err(|_| ApiError::new(ErrorKind::BadRequest, "the Push-Event header is not visible ASCII"))?))?,
     };
-    Ok(Publication {
-        channel,
-        also,
-        payload,
-        content_type,
-        event,
-        idempotency_key,
-    })
+    Ok(Publication { channel, also, payload, content_type, event, idempotency_key })
 }
 
 /// A publish's answer: `body` as JSON, `Idempotent-Replayed` for a repeat (counted otherwise).
 pub fn receipt(state: &AppState, published: Published, body: serde_json::Value) -> Response {
     let mut response = Json(body).into_response();
     if published.replayed {
-        response.headers_mut().insert(
-            idempotency::REPLAYED_HEADER,
-            HeaderValue::from_static("true"),
-        );
+        response.headers_mut().insert(idempotency::REPLAYED_HEADER, HeaderValue::from_static("true"));
     } else {
         state.metrics.published.inc();
     }
@@ -123,25 +81,17 @@ pub fn receipt(state: &AppState, published: Published, body: serde_json::Value) 
 
 /// Whether reading the body stopped at the size limit (a cause in the error's chain).
 fn over_limit(e: &axum::Error) -> bool {
-    std::iter::successors(Some(e as &(dyn std::error::Error + 'static)), |e| {
-        e.source()
-    })
-    .any(|e| e.is::<http_body_util::LengthLimitError>())
+    std::iter::successors(Some(e as &(dyn std::error::Error + 'static)), |e| e.source()).any(|e| e.is::<http_body_util::LengthLimitError>())
 }
 
 /// With a publish key configured, requires `Authorization: Bearer <key>` (constant-time compare).
 /// `what` names the request in the refusal ("publishing", "the server API").
 pub fn authorize(state: &AppState, headers: &HeaderMap, what: &str) -> ApiResult<()> {
-    let Some(key) = state.config.publish_key.as_deref() else {
-        return Ok(());
-    };
+    let Some(key) = state.config.publish_key.as_deref() else { return Ok(()) };
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim);
     match given {
         None => Err(ApiError::new(ErrorKind::Unauthorized, format!("{what} needs the publish key: send Authorization: Bearer <key> (SDKs and the push-server CLI take it as publish_key / --publish-key, or PUSH_PUBLISH_KEY)"))),

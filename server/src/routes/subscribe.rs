@@ -15,19 +15,11 @@ use crate::extract::{channels, consumer, cursor, params::Params};
 use crate::state::AppState;
 use crate::transport::{batch, long_poll, sse, websocket, SubscribeRequest};
 
-pub async fn channel(
-    State(state): State<AppState>,
-    params: Params,
-    request: Request,
-) -> ApiResult<Response> {
+pub async fn channel(State(state): State<AppState>, params: Params, request: Request) -> ApiResult<Response> {
     prepare(state, params, request, false).await?.await
 }
 
-pub async fn multiplexed(
-    State(state): State<AppState>,
-    params: Params,
-    request: Request,
-) -> ApiResult<Response> {
+pub async fn multiplexed(State(state): State<AppState>, params: Params, request: Request) -> ApiResult<Response> {
     prepare(state, params, request, true).await?.await
 }
 
@@ -37,12 +29,7 @@ pub type Answering = Pin<Box<dyn Future<Output = ApiResult<Response>> + Send>>;
 
 /// Checks a subscriber request (`/<channel>`, or `/_push/subscribe` when `multiplexed`) and
 /// picks the transport that answers it.
-pub async fn prepare(
-    state: AppState,
-    params: Params,
-    request: Request,
-    multiplexed: bool,
-) -> ApiResult<Answering> {
+pub async fn prepare(state: AppState, params: Params, request: Request, multiplexed: bool) -> ApiResult<Answering> {
     let (parts, _) = request.into_parts();
     let channels = if multiplexed {
         channels::from_params(&params, state.config.max_channels_per_connection)?
@@ -52,78 +39,35 @@ pub async fn prepare(
     dispatch(state, parts, params, channels, multiplexed).await
 }
 
-async fn dispatch(
-    state: AppState,
-    mut parts: Parts,
-    params: Params,
-    channels: Vec<push_core::Channel>,
-    multiplexed: bool,
-) -> ApiResult<Answering> {
-    let upgrade = parts
-        .headers
-        .get(header::UPGRADE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+async fn dispatch(state: AppState, mut parts: Parts, params: Params, channels: Vec<push_core::Channel>, multiplexed: bool) -> ApiResult<Answering> {
+    let upgrade = parts.headers.get(header::UPGRADE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
     if upgrade {
         // Before auth: a page from another site must not even cause a check with its cookies.
         websocket::check_origin(&state, &parts.headers)?;
     }
     let position = cursor::position(&params, &parts.headers)?;
     let consumer = consumer::consumer(&state.config, &params, &parts.headers);
-    let grant = state
-        .auth
-        .authorize(&parts, &params, &channels, consumer.as_deref())
-        .await?;
-    if let Some(ban) = consumer
-        .as_deref()
-        .and_then(|c| state.sessions().bans.check(c, &channels))
-    {
-        let left = ban
-            .until
-            .saturating_sub(push_core::message::now_millis())
-            .div_ceil(1000);
+    let grant = state.auth.authorize(&parts, &params, &channels, consumer.as_deref()).await?;
+    if let Some(ban) = consumer.as_deref().and_then(|c| state.sessions().bans.check(c, &channels)) {
+        let left = ban.until.saturating_sub(push_core::message::now_millis()).div_ceil(1000);
         return Err(ApiError::new(
             ErrorKind::Forbidden,
-            format!(
-                "consumer {:?} was disconnected ({}); subscribing is refused for another {left} s",
-                ban.consumer, ban.reason
-            ),
+            format!("consumer {:?} was disconnected ({}); subscribing is refused for another {left} s", ban.consumer, ban.reason),
         ));
     }
     let presence = params.flag("presence")?;
-    let request = SubscribeRequest {
-        channels,
-        position,
-        consumer,
-        multiplexed,
-        params,
-        expires_at: grant.expires_at,
-        info: grant.info,
-        presence,
-    };
+    let request = SubscribeRequest { channels, position, consumer, multiplexed, params, expires_at: grant.expires_at, info: grant.info, presence };
     tracing::debug!(channels = ?request.channels, consumer = request.consumer.as_deref(), "subscribe");
 
     if upgrade {
         let ws = WebSocketUpgrade::from_request_parts(&mut parts, &state)
             .await
-            .map_err(|e| {
-                ApiError::new(
-                    ErrorKind::BadRequest,
-                    format!("bad WebSocket upgrade: {}", e.body_text()),
-                )
-            })?;
-        let slot = parts
-            .extensions
-            .get::<crate::listener::ConnectionSlot>()
-            .cloned();
+            .map_err(|e| ApiError::new(ErrorKind::BadRequest, format!("bad WebSocket upgrade: {}", e.body_text())))?;
+        let slot = parts.extensions.get::<crate::listener::ConnectionSlot>().cloned();
         drop(parts);
         return Ok(Box::pin(websocket::respond(state, request, ws, slot)));
     }
-    let accept = parts
-        .headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let accept = parts.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
     let sse = accept.contains("text/event-stream");
     let batch = accept.contains("application/json") || multiplexed;
     // The request head shares hyper's read buffer: let it go before a poll waits, or an idle

@@ -35,41 +35,23 @@ pub struct Bans {
 impl Bans {
     /// Bans kept in memory only.
     pub fn in_memory() -> Bans {
-        Bans {
-            held: Mutex::new(HashMap::new()),
-            file: None,
-        }
+        Bans { held: Mutex::new(HashMap::new()), file: None }
     }
 
     /// Bans kept in `file` too, starting with what it holds (a missing file holds none).
     pub fn in_file(file: PathBuf) -> Result<Bans> {
-        let bans = Bans {
-            held: Mutex::new(HashMap::new()),
-            file: Some(file.clone()),
-        };
+        let bans = Bans { held: Mutex::new(HashMap::new()), file: Some(file.clone()) };
         match std::fs::read(&file) {
             Ok(bytes) => {
                 let list: Vec<Ban> = serde_json::from_slice(&bytes).map_err(|e| {
-                    Error::new(
-                        ErrorKind::InvalidConfig,
-                        format!(
-                            "{} is not a list of bans ({e}); move it away to start without them",
-                            file.display()
-                        ),
-                    )
+                    Error::new(ErrorKind::InvalidConfig, format!("{} is not a list of bans ({e}); move it away to start without them", file.display()))
                 })?;
                 for ban in list {
                     bans.add(ban);
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                return Err(Error::new(
-                    ErrorKind::InvalidConfig,
-                    format!("cannot read {}: {e}", file.display()),
-                )
-                .with_source(e))
-            }
+            Err(e) => return Err(Error::new(ErrorKind::InvalidConfig, format!("cannot read {}: {e}", file.display())).with_source(e)),
         }
         Ok(bans)
     }
@@ -93,10 +75,7 @@ impl Bans {
         if !held.contains_key(&key) && held.len() >= MAX_BANS {
             held.retain(|_, b| b.until > now);
             if held.len() >= MAX_BANS {
-                let soonest = held
-                    .iter()
-                    .min_by_key(|(_, b)| b.until)
-                    .map(|(k, _)| k.clone());
+                let soonest = held.iter().min_by_key(|(_, b)| b.until).map(|(k, _)| k.clone());
                 if let Some(k) = soonest {
                     held.remove(&k);
                 }
@@ -124,18 +103,12 @@ impl Bans {
     /// The bans in force.
     pub fn list(&self) -> Vec<Ban> {
         let now = now_millis();
-        self.lock()
-            .values()
-            .filter(|b| b.until > now)
-            .cloned()
-            .collect()
+        self.lock().values().filter(|b| b.until > now).cloned().collect()
     }
 
     /// Writes the bans in force to the file, if there is one (replaced whole, atomically).
     pub async fn save(&self) -> Result<()> {
-        let Some(file) = self.file.clone() else {
-            return Ok(());
-        };
+        let Some(file) = self.file.clone() else { return Ok(()) };
         let list = self.list();
         let write = move || {
             let tmp = file.with_extension("json.tmp");
@@ -145,13 +118,7 @@ impl Bans {
         tokio::task::spawn_blocking(write)
             .await
             .map_err(|e| Error::new(ErrorKind::ServerError, format!("saving bans failed: {e}")))?
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::Overloaded,
-                    format!("cannot write the bans file: {e}"),
-                )
-                .with_source(e)
-            })
+            .map_err(|e| Error::new(ErrorKind::Overloaded, format!("cannot write the bans file: {e}")).with_source(e))
     }
 }
 
@@ -160,12 +127,7 @@ mod tests {
     use super::*;
 
     fn ban(consumer: &str, channel: Option<&str>, secs: u64) -> Ban {
-        Ban {
-            consumer: consumer.into(),
-            channel: channel.map(|c| Channel::parse(c).unwrap()),
-            until: now_millis() + secs * 1000,
-            reason: "r".into(),
-        }
+        Ban { consumer: consumer.into(), channel: channel.map(|c| Channel::parse(c).unwrap()), until: now_millis() + secs * 1000, reason: "r".into() }
     }
 
     #[test]
@@ -179,17 +141,8 @@ mod tests {
         assert!(bans.check("bob", &a).is_none());
         assert!(bans.add(ban("bob", None, 60)));
         assert!(bans.check("bob", &b).is_some());
-        assert!(
-            !bans.add(ban("bob", None, 30)),
-            "a shorter ban changes nothing"
-        );
-        assert!(
-            !bans.add(Ban {
-                until: 1,
-                ..ban("carol", None, 0)
-            }),
-            "an ended ban is not added"
-        );
+        assert!(!bans.add(ban("bob", None, 30)), "a shorter ban changes nothing");
+        assert!(!bans.add(Ban { until: 1, ..ban("carol", None, 0) }), "an ended ban is not added");
     }
 
     #[tokio::test]

@@ -57,10 +57,7 @@ struct Kick {
 
 impl Sessions {
     pub fn new(bans: Bans) -> Arc<Sessions> {
-        Arc::new(Sessions {
-            inner: Mutex::new(Inner::default()),
-            bans,
-        })
+        Arc::new(Sessions { inner: Mutex::new(Inner::default()), bans })
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -84,34 +81,18 @@ impl Sessions {
             }
         }
         let kick = consumer.as_ref().map(|c| {
-            let kick = Arc::new(Kick {
-                channels: channels.into(),
-                reason: OnceLock::new(),
-                notify: Notify::new(),
-            });
-            inner
-                .consumers
-                .entry(c.clone())
-                .or_default()
-                .insert(id, kick.clone());
+            let kick = Arc::new(Kick { channels: channels.into(), reason: OnceLock::new(), notify: Notify::new() });
+            inner.consumers.entry(c.clone()).or_default().insert(id, kick.clone());
             kick
         });
         drop(inner);
-        Session {
-            sessions: self.clone(),
-            id,
-            consumer,
-            channels: channels.into(),
-            kick,
-        }
+        Session { sessions: self.clone(), id, consumer, channels: channels.into(), kick }
     }
 
     fn unregister(&self, session: &Session) {
         let mut inner = self.lock();
         for channel in session.channels.iter() {
-            let Some(entry) = inner.channels.get_mut(channel) else {
-                continue;
-            };
+            let Some(entry) = inner.channels.get_mut(channel) else { continue };
             entry.connections -= 1;
             if let Some(c) = &session.consumer {
                 if let Some(n) = entry.consumers.get_mut(c) {
@@ -139,9 +120,7 @@ impl Sessions {
     /// `reason`; returns how many.
     pub fn disconnect(&self, consumer: &str, channel: Option<&Channel>, reason: &str) -> usize {
         let inner = self.lock();
-        let Some(kicks) = inner.consumers.get(consumer) else {
-            return 0;
-        };
+        let Some(kicks) = inner.consumers.get(consumer) else { return 0 };
         let reason: Arc<str> = Arc::from(reason);
         let mut ended = 0;
         for kick in kicks.values() {
@@ -158,21 +137,12 @@ impl Sessions {
 
     /// This node's connections on `channel`.
     pub fn occupancy(&self, channel: &Channel) -> Occupancy {
-        self.lock()
-            .channels
-            .get(channel)
-            .map(ChannelSessions::occupancy)
-            .unwrap_or_default()
+        self.lock().channels.get(channel).map(ChannelSessions::occupancy).unwrap_or_default()
     }
 
     /// Channels with connections on this node, named with `prefix` and sorting after `after`, in
     /// name order, at most `limit`.
-    pub fn occupied(
-        &self,
-        prefix: &str,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Vec<(Channel, Occupancy)> {
+    pub fn occupied(&self, prefix: &str, after: Option<&str>, limit: usize) -> Vec<(Channel, Occupancy)> {
         let inner = self.lock();
         let mut found: Vec<(Channel, Occupancy)> = inner
             .channels
@@ -188,20 +158,13 @@ impl Sessions {
 
     /// Every channel with connections on this node (what a node reports to the others).
     pub fn snapshot(&self) -> Vec<(Channel, Occupancy)> {
-        self.lock()
-            .channels
-            .iter()
-            .map(|(c, s)| (c.clone(), s.occupancy()))
-            .collect()
+        self.lock().channels.iter().map(|(c, s)| (c.clone(), s.occupancy())).collect()
     }
 }
 
 impl ChannelSessions {
     fn occupancy(&self) -> Occupancy {
-        Occupancy {
-            connections: self.connections,
-            consumers: self.consumers.len() as u64,
-        }
+        Occupancy { connections: self.connections, consumers: self.consumers.len() as u64 }
     }
 }
 
@@ -220,9 +183,7 @@ impl Session {
     pub fn disconnected(&self) -> impl std::future::Future<Output = Arc<str>> + Send + 'static {
         let kick = self.kick.clone();
         async move {
-            let Some(kick) = kick else {
-                return std::future::pending().await;
-            };
+            let Some(kick) = kick else { return std::future::pending().await };
             kick.wait().await
         }
     }
@@ -265,13 +226,7 @@ mod tests {
         let a = sessions.register(Some("alice"), &[ch("/a"), ch("/b")]);
         let a2 = sessions.register(Some("alice"), &[ch("/a")]);
         let anon = sessions.register(None, &[ch("/a")]);
-        assert_eq!(
-            sessions.occupancy(&ch("/a")),
-            Occupancy {
-                connections: 3,
-                consumers: 1
-            }
-        );
+        assert_eq!(sessions.occupancy(&ch("/a")), Occupancy { connections: 3, consumers: 1 });
         assert_eq!(sessions.occupied("/", None, 10).len(), 2);
         assert_eq!(sessions.occupied("/", Some("/a"), 10)[0].0, ch("/b"));
         drop((a, a2, anon));

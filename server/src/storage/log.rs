@@ -10,10 +10,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Instant;
 
 use push_core::{Error, ErrorKind, MessageId, Result};
-use redb::{
-    Database, DatabaseError, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata,
-    TableDefinition,
-};
+use redb::{Database, DatabaseError, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use super::record::{self, Record};
 
@@ -51,12 +48,7 @@ pub struct DiskLog {
 impl DiskLog {
     /// Opens (or creates) the log in `dir` and reads what the last run left.
     pub fn open(dir: &Path) -> Result<Opened> {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            Error::new(
-                ErrorKind::InvalidConfig,
-                format!("--data-dir {}: cannot create it: {e}", dir.display()),
-            )
-        })?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::new(ErrorKind::InvalidConfig, format!("--data-dir {}: cannot create it: {e}", dir.display())))?;
         let path = dir.join(FILE_NAME);
         let repaired = Arc::new(AtomicBool::new(false));
         let flag = repaired.clone();
@@ -68,27 +60,14 @@ impl DiskLog {
         if repaired.load(Ordering::Acquire) {
             tracing::warn!("{}: the last run did not close it (a crash or kill -9); checked and repaired in {:?}, dropping a commit the crash tore, if any", path.display(), started.elapsed());
         }
-        let log = DiskLog {
-            db: RwLock::new(Some(db)),
-            path,
-            bytes: AtomicU64::new(0),
-            closed: AtomicBool::new(false),
-        };
+        let log = DiskLog { db: RwLock::new(Some(db)), path, bytes: AtomicU64::new(0), closed: AtomicBool::new(false) };
         let (format, clean, was_durable, empty, bytes) = {
             let db = log.db()?;
             let tx = db.begin_write().map_err(|e| log.fatal(e))?;
             let meta = {
                 let meta = tx.open_table(META).map_err(|e| log.fatal(e))?;
-                let get = |k: &str| {
-                    meta.get(k)
-                        .map(|v| v.map(|v| v.value()))
-                        .map_err(|e| log.fatal(e))
-                };
-                (
-                    get("format")?,
-                    get("clean")?.unwrap_or(1) == 1,
-                    get("durable")?.unwrap_or(1) == 1,
-                )
+                let get = |k: &str| meta.get(k).map(|v| v.map(|v| v.value())).map_err(|e| log.fatal(e));
+                (get("format")?, get("clean")?.unwrap_or(1) == 1, get("durable")?.unwrap_or(1) == 1)
             };
             let table = tx.open_table(LOG).map_err(|e| log.fatal(e))?;
             let empty = table.is_empty().map_err(|e| log.fatal(e))?;
@@ -101,11 +80,7 @@ impl DiskLog {
         match format {
             Some(FORMAT) => {}
             None if empty => {}
-            Some(other) => {
-                return Err(log.foreign(format!(
-                    "it is in format {other}; this push-server reads format {FORMAT}"
-                )))
-            }
+            Some(other) => return Err(log.foreign(format!("it is in format {other}; this push-server reads format {FORMAT}"))),
             None => return Err(log.foreign("it holds entries but no format mark".into())),
         }
         if format.is_none() {
@@ -113,14 +88,7 @@ impl DiskLog {
             log.write(Durability::Immediate, |_, _| Ok(()))?;
         }
         let (first, last) = log.ends()?;
-        Ok(Opened {
-            log,
-            first,
-            last,
-            clean,
-            was_durable,
-            repaired: repaired.load(Ordering::Acquire),
-        })
+        Ok(Opened { log, first, last, clean, was_durable, repaired: repaired.load(Ordering::Acquire) })
     }
 
     /// Marks the log in use by this run until a graceful close, with this run's policy. Called
@@ -145,10 +113,7 @@ impl DiskLog {
         }
         drop(guard);
         if self.closed.load(Ordering::Acquire) {
-            return Err(Error::new(
-                ErrorKind::ConnectionFailed,
-                "the log is closed (the server is shutting down)",
-            ));
+            return Err(Error::new(ErrorKind::ConnectionFailed, "the log is closed (the server is shutting down)"));
         }
         self.reopen()?;
         self.db()
@@ -165,10 +130,7 @@ impl DiskLog {
     fn reopen(&self) -> Result<()> {
         let mut db = self.db.write().unwrap_or_else(|p| p.into_inner());
         if self.closed.load(Ordering::Acquire) {
-            return Err(Error::new(
-                ErrorKind::ConnectionFailed,
-                "the log is closed (the server is shutting down)",
-            ));
+            return Err(Error::new(ErrorKind::ConnectionFailed, "the log is closed (the server is shutting down)"));
         }
         db.take();
         match Database::create(&self.path) {
@@ -177,44 +139,25 @@ impl DiskLog {
                 *db = Some(reopened);
                 Ok(())
             }
-            Err(e) => Err(Error::new(
-                ErrorKind::Overloaded,
-                format!(
-                    "{}: cannot reopen after a write error: {e}",
-                    self.path.display()
-                ),
-            )),
+            Err(e) => Err(Error::new(ErrorKind::Overloaded, format!("{}: cannot reopen after a write error: {e}", self.path.display()))),
         }
     }
 
     /// Appends entries (ids increasing) in one commit, durable on return when `durable`.
     pub fn append(&self, entries: &[(MessageId, Vec<u8>)], durable: bool) -> Result<()> {
-        self.write(
-            if durable {
-                Durability::Immediate
-            } else {
-                Durability::None
-            },
-            |log, _| {
-                for (id, value) in entries {
-                    log.insert(id.0, value.as_slice())?;
-                }
-                Ok(())
-            },
-        )
+        self.write(if durable { Durability::Immediate } else { Durability::None }, |log, _| {
+            for (id, value) in entries {
+                log.insert(id.0, value.as_slice())?;
+            }
+            Ok(())
+        })
         .map(|()| {
-            self.bytes.fetch_add(
-                entries.iter().map(|(_, v)| entry_size(v)).sum(),
-                Ordering::AcqRel,
-            );
+            self.bytes.fetch_add(entries.iter().map(|(_, v)| entry_size(v)).sum(), Ordering::AcqRel);
         })
         .map_err(|e| {
             // Start the next write on a fresh handle (this one refuses everything now).
             self.db.write().unwrap_or_else(|p| p.into_inner()).take();
-            Error::new(
-                ErrorKind::Overloaded,
-                format!("could not store the message: {}", e.message()),
-            )
+            Error::new(ErrorKind::Overloaded, format!("could not store the message: {}", e.message()))
         })
     }
 
@@ -232,12 +175,7 @@ impl DiskLog {
     }
 
     /// Entries with ids in `after+1 ..= until`, at most `limit`, in order.
-    pub fn read(
-        &self,
-        after: MessageId,
-        until: MessageId,
-        limit: usize,
-    ) -> Result<Vec<(MessageId, Record)>> {
+    pub fn read(&self, after: MessageId, until: MessageId, limit: usize) -> Result<Vec<(MessageId, Record)>> {
         self.scan(after.0.saturating_add(1)..=until.0, limit)
     }
 
@@ -246,14 +184,8 @@ impl DiskLog {
         let db = self.db()?;
         let tx = db.begin_read().map_err(|e| self.fatal(e))?;
         let log = tx.open_table(LOG).map_err(|e| self.fatal(e))?;
-        let first = log
-            .first()
-            .map_err(|e| self.fatal(e))?
-            .map(|(k, _)| MessageId(k.value()));
-        let last = log
-            .last()
-            .map_err(|e| self.fatal(e))?
-            .map(|(k, _)| MessageId(k.value()));
+        let first = log.first().map_err(|e| self.fatal(e))?.map(|(k, _)| MessageId(k.value()));
+        let last = log.last().map_err(|e| self.fatal(e))?.map(|(k, _)| MessageId(k.value()));
         Ok((first, last))
     }
 
@@ -285,30 +217,15 @@ impl DiskLog {
     /// Removes up to `most` of the oldest entries that are older than `cutoff_ms` or beyond
     /// `max_bytes`, never the newest one (where ids continue from); returns the id after which
     /// entries remain (`None`: nothing removed).
-    pub fn trim(
-        &self,
-        cutoff_ms: Option<u64>,
-        max_bytes: Option<u64>,
-        most: usize,
-    ) -> Result<Option<MessageId>> {
+    pub fn trim(&self, cutoff_ms: Option<u64>, max_bytes: Option<u64>, most: usize) -> Result<Option<MessageId>> {
         let over = |bytes: u64| max_bytes.map_or(0, |m| bytes.saturating_sub(m));
         let (mut excess, mut upto, mut freed) = (over(self.bytes()), None, 0u64);
         {
             let db = self.db()?;
             let tx = db.begin_read().map_err(|e| self.fatal(e))?;
             let log = tx.open_table(LOG).map_err(|e| self.fatal(e))?;
-            let Some(newest) = log
-                .last()
-                .map_err(|e| self.fatal(e))?
-                .map(|(k, _)| k.value())
-            else {
-                return Ok(None);
-            };
-            for entry in log
-                .range::<u64>(..newest)
-                .map_err(|e| self.fatal(e))?
-                .take(most)
-            {
+            let Some(newest) = log.last().map_err(|e| self.fatal(e))?.map(|(k, _)| k.value()) else { return Ok(None) };
+            for entry in log.range::<u64>(..newest).map_err(|e| self.fatal(e))?.take(most) {
                 let (id, value) = entry.map_err(|e| self.fatal(e))?;
                 let expired = matches!((cutoff_ms, record::published_at(value.value())), (Some(c), Some(at)) if at < c);
                 if !expired && excess == 0 {
@@ -321,11 +238,8 @@ impl DiskLog {
             }
         }
         let Some(upto) = upto else { return Ok(None) };
-        self.write(Durability::None, |log, _| {
-            log.retain_in(..=upto, |_, _| false)
-        })?;
-        self.bytes
-            .fetch_sub(freed.min(self.bytes()), Ordering::AcqRel);
+        self.write(Durability::None, |log, _| log.retain_in(..=upto, |_, _| false))?;
+        self.bytes.fetch_sub(freed.min(self.bytes()), Ordering::AcqRel);
         Ok(Some(MessageId(upto)))
     }
 
@@ -337,26 +251,14 @@ impl DiskLog {
         for entry in log.range(range).map_err(|e| self.fatal(e))?.take(limit) {
             let (id, value) = entry.map_err(|e| self.fatal(e))?;
             let id = MessageId(id.value());
-            let entry = record::decode(id, value.value()).map_err(|why| {
-                Error::new(
-                    ErrorKind::ServerError,
-                    format!("{}: entry {id} is damaged: {why}", self.path.display()),
-                )
-            })?;
+            let entry = record::decode(id, value.value()).map_err(|why| Error::new(ErrorKind::ServerError, format!("{}: entry {id} is damaged: {why}", self.path.display())))?;
             out.push((id, entry));
         }
         Ok(out)
     }
 
     /// One write transaction on both tables.
-    fn write(
-        &self,
-        durability: Durability,
-        body: impl FnOnce(
-            &mut redb::Table<u64, &[u8]>,
-            &mut redb::Table<&str, u64>,
-        ) -> std::result::Result<(), redb::StorageError>,
-    ) -> Result<()> {
+    fn write(&self, durability: Durability, body: impl FnOnce(&mut redb::Table<u64, &[u8]>, &mut redb::Table<&str, u64>) -> std::result::Result<(), redb::StorageError>) -> Result<()> {
         let db = self.db()?;
         let mut tx = db.begin_write().map_err(|e| self.fatal(e))?;
         tx.set_durability(durability).map_err(|e| self.fatal(e))?;
@@ -369,20 +271,11 @@ impl DiskLog {
     }
 
     fn fatal(&self, e: impl std::fmt::Display) -> Error {
-        Error::new(
-            ErrorKind::ServerError,
-            format!("{}: {e}", self.path.display()),
-        )
+        Error::new(ErrorKind::ServerError, format!("{}: {e}", self.path.display()))
     }
 
     fn foreign(&self, why: String) -> Error {
-        Error::new(
-            ErrorKind::InvalidConfig,
-            format!(
-                "{} is not a push-server log: {why}. Move it away to start with an empty data dir",
-                self.path.display()
-            ),
-        )
+        Error::new(ErrorKind::InvalidConfig, format!("{} is not a push-server log: {why}. Move it away to start with an empty data dir", self.path.display()))
     }
 }
 

@@ -46,15 +46,7 @@ pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Re
             _ = tokio::time::sleep(timeout) => Ok(()),
         }
     };
-    answer(
-        &state,
-        subscription,
-        &request.channels,
-        limit,
-        wait,
-        Some(&guard),
-    )
-    .await
+    answer(&state, subscription, &request.channels, limit, wait, Some(&guard)).await
 }
 
 /// `?limit=`: a positive number, at most `--max-batch` (which is also the default).
@@ -65,15 +57,7 @@ pub fn limit(state: &AppState, raw: Option<&str>) -> ApiResult<usize> {
             .parse::<usize>()
             .ok()
             .filter(|n| *n > 0)
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorKind::BadRequest,
-                    format!(
-                        "limit={:?} is not a positive number",
-                        raw.chars().take(40).collect::<String>()
-                    ),
-                )
-            })?
+            .ok_or_else(|| ApiError::new(ErrorKind::BadRequest, format!("limit={:?} is not a positive number", raw.chars().take(40).collect::<String>())))?
             .min(state.config.max_batch)),
     }
 }
@@ -132,21 +116,13 @@ pub async fn answer(
     // A catch-up read goes in steps of --catch-up-limit: a batch that ends before the range it
     // reads does was cut too, even when the next step was not ready yet.
     let more = more || subscription.log_until.is_some_and(|until| last_id < until);
-    let mut batch = Batch {
-        messages: Vec::new(),
-        gaps: Vec::new(),
-        gap_span: None,
-        last_id,
-        more,
-    };
+    let mut batch = Batch { messages: Vec::new(), gaps: Vec::new(), gap_span: None, last_id, more };
     for event in &events {
         match event {
             Event::Message(m) => batch.messages.push(Frame::message_json_for(m, channels)),
             Event::Gap(channel, g) => {
                 batch.gaps.push(Frame::gap(channel, g));
-                batch.gap_span = Some(batch.gap_span.map_or((g.from, g.to), |(from, to)| {
-                    (from.min(g.from), to.max(g.to))
-                }));
+                batch.gap_span = Some(batch.gap_span.map_or((g.from, g.to), |(from, to)| (from.min(g.from), to.max(g.to))));
                 if let Some(guard) = guard {
                     guard.gap();
                 }
@@ -169,8 +145,7 @@ pub async fn answer(
 /// with the common headers.
 fn render(batch: Batch<'_>) -> Response {
     let id = batch.last_id;
-    let mut body =
-        Vec::with_capacity(64 + batch.messages.iter().map(|m| m.len() + 1).sum::<usize>());
+    let mut body = Vec::with_capacity(64 + batch.messages.iter().map(|m| m.len() + 1).sum::<usize>());
     body.extend_from_slice(b"{\"messages\":[");
     for (i, message) in batch.messages.iter().enumerate() {
         if i > 0 {
@@ -182,47 +157,22 @@ fn render(batch: Batch<'_>) -> Response {
     serde_json::to_writer(&mut body, &batch.gaps).expect("frames always serialize");
     body.extend_from_slice(b",\"last_id\":");
     serde_json::to_writer(&mut body, &batch.last_id).expect("an id always serializes");
-    body.extend_from_slice(if batch.more {
-        b",\"more\":true}"
-    } else {
-        b",\"more\":false}"
-    });
-    let mut response = (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response();
-    response
-        .headers_mut()
-        .insert(&PUSH_ID, HeaderValue::from(id.0));
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    body.extend_from_slice(if batch.more { b",\"more\":true}" } else { b",\"more\":false}" });
+    let mut response = ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response();
+    response.headers_mut().insert(&PUSH_ID, HeaderValue::from(id.0));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     // As on a long-poll answer: a client can see a gap without reading the body.
     if let Some((from, to)) = batch.gap_span {
-        response.headers_mut().insert(
-            &super::PUSH_GAP,
-            HeaderValue::from_str(&format!("{from}-{to}")).expect("digits and a dash"),
-        );
+        response.headers_mut().insert(&super::PUSH_GAP, HeaderValue::from_str(&format!("{from}-{to}")).expect("digits and a dash"));
     }
     response
 }
 
 /// The newest messages of a channel as a batch (the server API's `last=`): `last_id` is the
 /// newest, or `last` (the broker's newest id) when there are none.
-pub fn of_messages(
-    messages: &[std::sync::Arc<push_core::Message>],
-    channels: &[push_core::Channel],
-    last: MessageId,
-) -> Response {
+pub fn of_messages(messages: &[std::sync::Arc<push_core::Message>], channels: &[push_core::Channel], last: MessageId) -> Response {
     render(Batch {
-        messages: messages
-            .iter()
-            .map(|m| Frame::message_json_for(m, channels))
-            .collect(),
+        messages: messages.iter().map(|m| Frame::message_json_for(m, channels)).collect(),
         gaps: Vec::new(),
         gap_span: None,
         last_id: messages.last().map_or(last, |m| m.id),

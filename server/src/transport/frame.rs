@@ -33,28 +33,18 @@ pub enum Frame<'a> {
         last_id: MessageId,
     },
     /// The server API disconnected the subscriber; the connection ends after it.
-    Disconnect { reason: &'a str },
+    Disconnect {
+        reason: &'a str,
+    },
 }
 
 impl<'a> Frame<'a> {
     pub fn message(m: &'a Message) -> Frame<'a> {
         let (data, encoding) = match std::str::from_utf8(&m.payload) {
             Ok(text) => (text.to_owned(), None),
-            Err(_) => (
-                base64::engine::general_purpose::STANDARD.encode(&m.payload),
-                Some("base64"),
-            ),
+            Err(_) => (base64::engine::general_purpose::STANDARD.encode(&m.payload), Some("base64")),
         };
-        Frame::Message {
-            id: m.id,
-            channel: &m.channel,
-            channels: None,
-            data,
-            encoding,
-            content_type: &m.content_type,
-            event: m.event.as_deref(),
-            time: m.published_at,
-        }
+        Frame::Message { id: m.id, channel: &m.channel, channels: None, data, encoding, content_type: &m.content_type, event: m.event.as_deref(), time: m.published_at }
     }
 
     /// A message's frame for a reader of `subscribed`: a message published to several channels
@@ -62,12 +52,8 @@ impl<'a> Frame<'a> {
     pub fn message_for(m: &'a Message, subscribed: &[Channel]) -> Frame<'a> {
         let mut frame = Frame::message(m);
         if !m.also.is_empty() {
-            if let Frame::Message {
-                channel, channels, ..
-            } = &mut frame
-            {
-                let mine: Vec<&'a Channel> =
-                    m.channels().filter(|c| subscribed.contains(c)).collect();
+            if let Frame::Message { channel, channels, .. } = &mut frame {
+                let mine: Vec<&'a Channel> = m.channels().filter(|c| subscribed.contains(c)).collect();
                 *channel = mine.first().copied().unwrap_or(&m.channel);
                 *channels = Some(mine);
             }
@@ -86,11 +72,7 @@ impl<'a> Frame<'a> {
     }
 
     pub fn gap(channel: &'a Channel, gap: &Gap) -> Frame<'a> {
-        Frame::Gap {
-            channel,
-            from: gap.from,
-            to: gap.to,
-        }
+        Frame::Gap { channel, from: gap.from, to: gap.to }
     }
 
     /// A message's frame as JSON text, made once per message and shared by every subscriber

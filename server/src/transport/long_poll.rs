@@ -33,10 +33,7 @@ pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Re
             Some(Event::Gap(_, g)) => {
                 guard.gap();
                 gap = Some(match gap {
-                    Some(prev) => Gap {
-                        from: prev.from,
-                        to: g.to,
-                    },
+                    Some(prev) => Gap { from: prev.from, to: g.to },
                     None => g,
                 });
                 cursor = g.to;
@@ -49,14 +46,9 @@ pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Re
                 let headers = response.headers_mut();
                 headers.insert(
                     header::CONTENT_TYPE,
-                    HeaderValue::from_str(&m.content_type)
-                        .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+                    HeaderValue::from_str(&m.content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")),
                 );
-                if let Some(event) = m
-                    .event
-                    .as_deref()
-                    .and_then(|e| HeaderValue::from_str(e).ok())
-                {
+                if let Some(event) = m.event.as_deref().and_then(|e| HeaderValue::from_str(e).ok()) {
                     headers.insert(push_core::event_name::HEADER, event);
                 }
                 decorate(&mut response, m.id, gap);
@@ -76,9 +68,6 @@ fn decorate(response: &mut Response, id: MessageId, gap: Option<Gap>) {
     headers.insert(&PUSH_ID, HeaderValue::from(id.0));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Some(g) = gap {
-        headers.insert(
-            &PUSH_GAP,
-            HeaderValue::from_str(&format!("{}-{}", g.from, g.to)).expect("digits and a dash"),
-        );
+        headers.insert(&PUSH_GAP, HeaderValue::from_str(&format!("{}-{}", g.from, g.to)).expect("digits and a dash"));
     }
 }

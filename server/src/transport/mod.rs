@@ -26,10 +26,7 @@ pub const MAX_TIMEOUT_PARAM: f64 = 3600.0;
 
 /// What a waiting poll answers when the server API disconnects its consumer.
 pub fn disconnected_error(reason: &str) -> ApiError {
-    ApiError::new(
-        ErrorKind::Forbidden,
-        format!("disconnected by the server: {reason}"),
-    )
+    ApiError::new(ErrorKind::Forbidden, format!("disconnected by the server: {reason}"))
 }
 
 /// A subscription as the request asked for it.
@@ -63,17 +60,8 @@ impl SubscribeRequest {
     }
 
     /// Counts and registers this subscriber's connection for as long as the guard lives.
-    pub fn connect(
-        &self,
-        state: &AppState,
-        transport: &'static str,
-    ) -> Result<crate::state::ConnectionGuard, ApiError> {
-        state.connect(
-            transport,
-            self.consumer.as_deref(),
-            self.info.as_deref(),
-            &self.channels,
-        )
+    pub fn connect(&self, state: &AppState, transport: &'static str) -> Result<crate::state::ConnectionGuard, ApiError> {
+        state.connect(transport, self.consumer.as_deref(), self.info.as_deref(), &self.channels)
     }
 
     /// The presence notices this stream asked for (`?presence=1`); none when it did not.

@@ -21,8 +21,8 @@ use push_core::{Channel, Error, ErrorKind, Event};
 use super::frame::Frame;
 use super::SubscribeRequest;
 use crate::error::{ApiError, ApiResult};
-use crate::listener::ConnectionSlot;
 use crate::metrics::Limit;
+use crate::listener::ConnectionSlot;
 use crate::state::{AppState, ConnectionGuard};
 
 /// The read buffer a socket keeps, and the bytes read at a time: clients send only control
@@ -33,21 +33,11 @@ const READ_BUFFER: usize = 512;
 const COALESCE: usize = 64;
 
 /// `slot` is the connection's place under the TCP limits, held for as long as the socket lives.
-pub async fn respond(
-    state: AppState,
-    request: SubscribeRequest,
-    upgrade: WebSocketUpgrade,
-    slot: Option<ConnectionSlot>,
-) -> ApiResult<Response> {
+pub async fn respond(state: AppState, request: SubscribeRequest, upgrade: WebSocketUpgrade, slot: Option<ConnectionSlot>) -> ApiResult<Response> {
     let guard = request.connect(&state, "websocket")?;
-    let subscription = state
-        .broker
-        .subscribe(&request.channels, request.position)?;
+    let subscription = state.broker.subscribe(&request.channels, request.position)?;
     let max = state.config.ws_max_message_bytes;
-    let upgrade = upgrade
-        .read_buffer_size(READ_BUFFER.min(max).max(256))
-        .max_message_size(max)
-        .max_frame_size(max);
+    let upgrade = upgrade.read_buffer_size(READ_BUFFER.min(max).max(256)).max_message_size(max).max_frame_size(max);
     Ok(upgrade.on_upgrade(move |socket| async move {
         serve(socket, state, request, subscription, guard).await;
         drop(slot);
@@ -57,27 +47,14 @@ pub async fn respond(
 /// Refuses a handshake from a browser page whose origin is not allowed (`--cors-origins`).
 /// Requests without `Origin` (curl, services) are not from a browser page and pass.
 pub fn check_origin(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return Ok(());
-    };
-    if state.config.any_origin()
-        || state
-            .config
-            .origins()
-            .any(|o| o.as_bytes() == origin.as_bytes())
-    {
+    let Some(origin) = headers.get(header::ORIGIN) else { return Ok(()) };
+    if state.config.any_origin() || state.config.origins().any(|o| o.as_bytes() == origin.as_bytes()) {
         return Ok(());
     }
-    let shown = String::from_utf8_lossy(origin.as_bytes())
-        .chars()
-        .take(100)
-        .collect::<String>();
+    let shown = String::from_utf8_lossy(origin.as_bytes()).chars().take(100).collect::<String>();
     Err(ApiError(
-        Error::new(
-            ErrorKind::Forbidden,
-            format!("WebSocket from origin {shown:?} refused: it is not in --cors-origins"),
-        )
-        .with_source(Limit::Origin),
+        Error::new(ErrorKind::Forbidden, format!("WebSocket from origin {shown:?} refused: it is not in --cors-origins"))
+            .with_source(Limit::Origin),
     ))
 }
 
@@ -88,15 +65,9 @@ fn close_for(error: axum::Error) -> CloseFrame {
         .downcast_ref::<tungstenite::Error>()
         .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)));
     if too_large {
-        CloseFrame {
-            code: 1009,
-            reason: Utf8Bytes::from_static("message too large: clients send only control frames"),
-        }
+        CloseFrame { code: 1009, reason: Utf8Bytes::from_static("message too large: clients send only control frames") }
     } else {
-        CloseFrame {
-            code: 1002,
-            reason: Utf8Bytes::from_static("protocol error"),
-        }
+        CloseFrame { code: 1002, reason: Utf8Bytes::from_static("protocol error") }
     }
 }
 
@@ -123,19 +94,9 @@ fn frame_text(event: &Event, subscribed: &[Channel], guard: &ConnectionGuard) ->
     }
 }
 
-async fn serve(
-    socket: WebSocket,
-    state: AppState,
-    request: SubscribeRequest,
-    mut subscription: Subscription,
-    guard: ConnectionGuard,
-) {
+async fn serve(socket: WebSocket, state: AppState, request: SubscribeRequest, mut subscription: Subscription, guard: ConnectionGuard) {
     let (mut tx, mut rx) = socket.split();
-    let hello = Frame::Subscribed {
-        channels: &request.channels,
-        last_id: subscription.start,
-    }
-    .to_json();
+    let hello = Frame::Subscribed { channels: &request.channels, last_id: subscription.start }.to_json();
     if tx.send(WsMessage::Text(hello.into())).await.is_err() {
         return;
     }
@@ -147,10 +108,7 @@ async fn serve(
     let disconnected = guard.disconnected();
     tokio::pin!(disconnected);
     let mut presence = request.listen(&state);
-    let mut close = CloseFrame {
-        code: 1001,
-        reason: Utf8Bytes::from_static("server shutting down"),
-    };
+    let mut close = CloseFrame { code: 1001, reason: Utf8Bytes::from_static("server shutting down") };
     loop {
         tokio::select! {
             event = subscription.events.next() => {

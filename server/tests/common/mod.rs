@@ -32,12 +32,7 @@ impl TestServer {
         let task = tokio::spawn(push_server::run(listener, config, async {
             let _ = stopped.await;
         }));
-        TestServer {
-            url: format!("http://{addr}"),
-            addr,
-            stop: Some(stop),
-            task: Some(task),
-        }
+        TestServer { url: format!("http://{addr}"), addr, stop: Some(stop), task: Some(task) }
     }
 
     /// Stops the server and waits until it has.
@@ -47,38 +42,17 @@ impl TestServer {
     }
 
     pub async fn publish(&self, channel: &str, body: impl Into<reqwest::Body>) -> String {
-        let response = client()
-            .post(format!("{}{channel}", self.url))
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            response.status(),
-            200,
-            "publish failed: {:?}",
-            response.text().await
-        );
-        let json: serde_json::Value =
-            serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        let response = client().post(format!("{}{channel}", self.url)).body(body).send().await.unwrap();
+        assert_eq!(response.status(), 200, "publish failed: {:?}", response.text().await);
+        let json: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
         json["id"].as_str().unwrap().to_owned()
     }
 
     /// The value of one metric line, e.g. `push_connections{transport="sse"}`.
     pub async fn metric(&self, name: &str) -> f64 {
-        let text = client()
-            .get(format!("{}/_push/metrics", self.url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = client().get(format!("{}/_push/metrics", self.url)).send().await.unwrap().text().await.unwrap();
         text.lines()
-            .find_map(|l| {
-                l.strip_prefix(name)
-                    .and_then(|rest| rest.trim().parse().ok())
-            })
+            .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.trim().parse().ok()))
             .unwrap_or(0.0)
     }
 
@@ -90,49 +64,27 @@ impl TestServer {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        panic!(
-            "{name} never reached {value} (now {})",
-            self.metric(name).await
-        );
+        panic!("{name} never reached {value} (now {})", self.metric(name).await);
     }
 }
 
 pub fn client() -> reqwest::Client {
     push_core::tls::ensure_provider();
-    reqwest::Client::builder()
-        .pool_max_idle_per_host(64)
-        .build()
-        .unwrap()
+    reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap()
 }
 
 /// One JSON batch read: (messages as (id, channel, data), gaps as (from, to), last_id).
 pub async fn batch(url: &str) -> (Vec<(u64, String, String)>, Vec<(u64, u64)>, String) {
-    let response = client()
-        .get(url)
-        .header("Accept", "application/json")
-        .send()
-        .await
-        .unwrap();
+    let response = client().get(url).header("Accept", "application/json").send().await.unwrap();
     assert_eq!(response.status(), 200, "{url}");
     let json: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
     let messages = json["messages"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| {
-            (
-                id(&m["id"]),
-                m["channel"].as_str().unwrap().to_owned(),
-                m["data"].as_str().unwrap().to_owned(),
-            )
-        })
+        .map(|m| (id(&m["id"]), m["channel"].as_str().unwrap().to_owned(), m["data"].as_str().unwrap().to_owned()))
         .collect();
-    let gaps = json["gaps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| (id(&g["from"]), id(&g["to"])))
-        .collect();
+    let gaps = json["gaps"].as_array().unwrap().iter().map(|g| (id(&g["from"]), id(&g["to"]))).collect();
     (messages, gaps, json["last_id"].as_str().unwrap().to_owned())
 }
 
@@ -162,14 +114,8 @@ impl SseReader {
         }
         let response = request.send().await.unwrap();
         assert_eq!(response.status(), 200);
-        assert!(response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/event-stream"));
-        SseReader {
-            response,
-            buffer: String::new(),
-        }
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+        SseReader { response, buffer: String::new() }
     }
 
     /// The next event with fields (comments are skipped); None when the stream ends.
@@ -179,10 +125,7 @@ impl SseReader {
                 let block: String = self.buffer.drain(..end + 2).collect();
                 let mut event = SseEvent::default();
                 for line in block.lines() {
-                    let (field, value) = line
-                        .split_once(':')
-                        .map(|(f, v)| (f, v.strip_prefix(' ').unwrap_or(v)))
-                        .unwrap_or((line, ""));
+                    let (field, value) = line.split_once(':').map(|(f, v)| (f, v.strip_prefix(' ').unwrap_or(v))).unwrap_or((line, ""));
                     match field {
                         "event" => event.event = Some(value.to_owned()),
                         "id" => event.id = Some(value.to_owned()),
@@ -200,10 +143,7 @@ impl SseReader {
                 }
                 continue;
             }
-            match tokio::time::timeout(Duration::from_secs(10), self.response.chunk())
-                .await
-                .expect("SSE read timed out")
-            {
+            match tokio::time::timeout(Duration::from_secs(10), self.response.chunk()).await.expect("SSE read timed out") {
                 Ok(Some(chunk)) => self.buffer.push_str(&String::from_utf8_lossy(&chunk)),
                 _ => return None,
             }
@@ -213,9 +153,7 @@ impl SseReader {
 
 /// A WebSocket subscriber yielding JSON frames.
 pub struct WsReader {
-    socket: tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
+    socket: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
 }
 
 impl WsReader {
@@ -227,16 +165,10 @@ impl WsReader {
 
     pub async fn next(&mut self) -> Option<serde_json::Value> {
         loop {
-            let frame = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
-                .await
-                .expect("WebSocket read timed out");
+            let frame = tokio::time::timeout(Duration::from_secs(10), self.socket.next()).await.expect("WebSocket read timed out");
             match frame {
-                Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) => {
-                    return Some(serde_json::from_str(&t).unwrap())
-                }
-                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_)))
-                | None
-                | Some(Err(_)) => return None,
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) => return Some(serde_json::from_str(&t).unwrap()),
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_))) | None | Some(Err(_)) => return None,
                 Some(Ok(_)) => continue,
             }
         }

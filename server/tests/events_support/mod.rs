@@ -31,13 +31,8 @@ pub struct Receiver {
 impl Receiver {
     /// Listens on 127.0.0.1; the first `fail_first` requests are answered 500.
     pub async fn start(fail_first: usize) -> Receiver {
-        let shared = Arc::new(Shared {
-            fail_first: AtomicUsize::new(fail_first),
-            ..Default::default()
-        });
-        let app = axum::Router::new()
-            .route("/events", axum::routing::post(receive))
-            .with_state(shared.clone());
+        let shared = Arc::new(Shared { fail_first: AtomicUsize::new(fail_first), ..Default::default() });
+        let app = axum::Router::new().route("/events", axum::routing::post(receive)).with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/events", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -46,14 +41,7 @@ impl Receiver {
 
     /// The events of accepted requests, in the order they came.
     pub fn accepted(&self) -> Vec<Event> {
-        self.shared
-            .requests
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(ok, _)| *ok)
-            .flat_map(|(_, e)| e.clone())
-            .collect()
+        self.shared.requests.lock().unwrap().iter().filter(|(ok, _)| *ok).flat_map(|(_, e)| e.clone()).collect()
     }
 
     /// Every request, refused ones too.
@@ -73,11 +61,7 @@ impl Receiver {
             if done(&events) {
                 return events;
             }
-            assert!(
-                Instant::now() < deadline,
-                "events never matched; accepted: {:#?}",
-                names(&events)
-            );
+            assert!(Instant::now() < deadline, "events never matched; accepted: {:#?}", names(&events));
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -87,40 +71,21 @@ impl Receiver {
 pub fn names(events: &[Event]) -> Vec<String> {
     events
         .iter()
-        .map(|e| {
-            format!(
-                "{} {} {}",
-                e.name,
-                e.consumer.as_deref().unwrap_or("-"),
-                e.channel.as_deref().unwrap_or("-")
-            )
-        })
+        .map(|e| format!("{} {} {}", e.name, e.consumer.as_deref().unwrap_or("-"), e.channel.as_deref().unwrap_or("-")))
         .collect()
 }
 
 async fn receive(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let signature = headers
-        .get(webhook::SIGNATURE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let signature = headers.get(webhook::SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
     let now = push_core::message::now_millis() / 1000;
-    let batch = match webhook::verify(
-        SECRET.as_bytes(),
-        &body,
-        signature,
-        now,
-        webhook::DEFAULT_TOLERANCE_SECS,
-    ) {
+    let batch = match webhook::verify(SECRET.as_bytes(), &body, signature, now, webhook::DEFAULT_TOLERANCE_SECS) {
         Ok(batch) => batch,
         Err(_) => {
             shared.bad_signatures.fetch_add(1, Ordering::SeqCst);
             return StatusCode::UNAUTHORIZED;
         }
     };
-    let fail = shared
-        .fail_first
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-        .is_ok();
+    let fail = shared.fail_first.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
     shared.requests.lock().unwrap().push((!fail, batch.events));
     if fail {
         StatusCode::INTERNAL_SERVER_ERROR

@@ -28,20 +28,14 @@ pub struct Server {
 impl Server {
     /// Starts the binary with `args` (besides `--bind`) and waits until `/_push/health` is 200.
     pub async fn spawn(args: &[&str]) -> Server {
-        Server::try_spawn(args)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
+        Server::try_spawn(args).await.unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// As [`Server::spawn`], with the reason when the server does not come up.
     pub async fn try_spawn(args: &[&str]) -> Result<Server, String> {
         raise_fd_limit();
         let addr = free_port();
-        let log = std::env::temp_dir().join(format!(
-            "push-server-test-{}-{}.log",
-            std::process::id(),
-            addr.port()
-        ));
+        let log = std::env::temp_dir().join(format!("push-server-test-{}-{}.log", std::process::id(), addr.port()));
         let child = Command::new(env!("CARGO_BIN_EXE_push-server"))
             .arg("--bind")
             .arg(addr.to_string())
@@ -55,12 +49,7 @@ impl Server {
             .spawn()
             .map_err(|e| format!("spawn push-server: {e}"))?;
         let pid = child.id();
-        let mut server = Server {
-            addr,
-            pid,
-            child,
-            log,
-        };
+        let mut server = Server { addr, pid, child, log };
         server.wait_ready().await?;
         Ok(server)
     }
@@ -69,10 +58,7 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!(
-                    "push-server exited at start with {status}:\n{}",
-                    self.log_tail()
-                ));
+                return Err(format!("push-server exited at start with {status}:\n{}", self.log_tail()));
             }
             if let Ok(r) = get(self.addr, "/_push/health", Duration::from_secs(2)).await {
                 if r.status == 200 {
@@ -80,10 +66,7 @@ impl Server {
                 }
             }
             if Instant::now() >= deadline {
-                return Err(format!(
-                    "push-server never answered /_push/health:\n{}",
-                    self.log_tail()
-                ));
+                return Err(format!("push-server never answered /_push/health:\n{}", self.log_tail()));
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
@@ -92,18 +75,11 @@ impl Server {
     /// Still the same child and still running.
     pub fn alive(&mut self) -> Result<(), String> {
         if self.child.id() != self.pid {
-            return Err(format!(
-                "the server's pid changed from {} to {}",
-                self.pid,
-                self.child.id()
-            ));
+            return Err(format!("the server's pid changed from {} to {}", self.pid, self.child.id()));
         }
         match self.child.try_wait() {
             Ok(None) => Ok(()),
-            Ok(Some(status)) => Err(format!(
-                "the server exited ({status}):\n{}",
-                self.log_tail()
-            )),
+            Ok(Some(status)) => Err(format!("the server exited ({status}):\n{}", self.log_tail())),
             Err(e) => Err(format!("cannot check the server: {e}")),
         }
     }
@@ -131,24 +107,14 @@ impl Server {
 
     /// Publishes `body` to `channel` and returns its id.
     pub async fn publish(&self, channel: &str, body: &[u8]) -> Result<u64, String> {
-        let mut request = format!(
-            "POST {channel} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        )
-        .into_bytes();
+        let mut request = format!("POST {channel} HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
         request.extend_from_slice(body);
-        let r = one_shot(self.addr, &request, READ_TIMEOUT)
-            .await
-            .map_err(|e| format!("publish: {e}"))?;
+        let r = one_shot(self.addr, &request, READ_TIMEOUT).await.map_err(|e| format!("publish: {e}"))?;
         if r.status != 200 {
             return Err(format!("publish answered {}: {}", r.status, r.text()));
         }
-        let json: serde_json::Value =
-            serde_json::from_slice(&r.body).map_err(|e| format!("publish answer: {e}"))?;
-        json["id"]
-            .as_str()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| format!("publish answer without id: {json}"))
+        let json: serde_json::Value = serde_json::from_slice(&r.body).map_err(|e| format!("publish answer: {e}"))?;
+        json["id"].as_str().and_then(|s| s.parse().ok()).ok_or_else(|| format!("publish answer without id: {json}"))
     }
 
     /// A normal publish and a long-poll that receives it, and the same live child: what every
@@ -158,32 +124,16 @@ impl Server {
         let channel = format!("/check/{tag}");
         let body = format!("still here after {tag}");
         let id = self.publish(&channel, body.as_bytes()).await?;
-        let r = get(
-            self.addr,
-            &format!("{channel}?after={}&timeout=2", id - 1),
-            READ_TIMEOUT,
-        )
-        .await
-        .map_err(|e| format!("subscribe: {e}"))?;
-        if r.status != 200
-            || r.body != body.as_bytes()
-            || r.header("push-id") != Some(&id.to_string())
-        {
-            return Err(format!(
-                "subscribe after {tag}: {} {:?} {:?}",
-                r.status,
-                r.header("push-id"),
-                r.text()
-            ));
+        let r = get(self.addr, &format!("{channel}?after={}&timeout=2", id - 1), READ_TIMEOUT).await.map_err(|e| format!("subscribe: {e}"))?;
+        if r.status != 200 || r.body != body.as_bytes() || r.header("push-id") != Some(&id.to_string()) {
+            return Err(format!("subscribe after {tag}: {} {:?} {:?}", r.status, r.header("push-id"), r.text()));
         }
         self.alive()
     }
 
     /// `/_push/metrics` as text.
     pub async fn metrics(&self) -> Result<String, String> {
-        let r = get(self.addr, "/_push/metrics", READ_TIMEOUT)
-            .await
-            .map_err(|e| format!("metrics: {e}"))?;
+        let r = get(self.addr, "/_push/metrics", READ_TIMEOUT).await.map_err(|e| format!("metrics: {e}"))?;
         if r.status != 200 {
             return Err(format!("metrics answered {}", r.status));
         }
@@ -192,12 +142,7 @@ impl Server {
 
     /// Polls a metric (the sum of the lines starting with `prefix`) until `ok` holds; returns
     /// the last value either way.
-    pub async fn wait_metric(
-        &self,
-        prefix: &str,
-        within: Duration,
-        ok: impl Fn(f64) -> bool,
-    ) -> Result<f64, f64> {
+    pub async fn wait_metric(&self, prefix: &str, within: Duration, ok: impl Fn(f64) -> bool) -> Result<f64, f64> {
         let deadline = Instant::now() + within;
         let mut last = f64::NAN;
         loop {
@@ -264,17 +209,11 @@ pub fn raise_fd_limit() {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NoAnswer {
     /// The server closed (FIN) before a whole answer; `got` bytes had arrived.
-    Closed {
-        got: usize,
-    },
+    Closed { got: usize },
     /// The connection was reset.
-    Reset {
-        got: usize,
-    },
+    Reset { got: usize },
     /// Nothing complete within the time allowed.
-    Hang {
-        got: usize,
-    },
+    Hang { got: usize },
     /// Bytes that are not an HTTP/1.1 answer.
     Garbled(String),
     /// A body over the reader's cap (memory guard).
@@ -285,13 +224,8 @@ pub enum NoAnswer {
 impl std::fmt::Display for NoAnswer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            NoAnswer::Closed { got } => {
-                write!(f, "closed without a (whole) answer after {got} bytes")
-            }
-            NoAnswer::Reset { got } => write!(
-                f,
-                "connection reset after {got} bytes, without a (whole) answer"
-            ),
+            NoAnswer::Closed { got } => write!(f, "closed without a (whole) answer after {got} bytes"),
+            NoAnswer::Reset { got } => write!(f, "connection reset after {got} bytes, without a (whole) answer"),
             NoAnswer::Hang { got } => write!(f, "no answer in time ({got} bytes read)"),
             NoAnswer::Garbled(s) => write!(f, "not an HTTP answer: {s:?}"),
             NoAnswer::TooLarge(n) => write!(f, "answer body larger than {n} bytes"),
@@ -310,10 +244,7 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -321,12 +252,7 @@ impl Response {
     /// `404 [NOT_FOUND] reason`, for failure messages.
     pub fn summary(&self) -> String {
         let reason: String = self.text().chars().take(120).collect();
-        format!(
-            "{} [{}] {:?}",
-            self.status,
-            self.header("push-error").unwrap_or("-"),
-            reason.trim_end()
-        )
+        format!("{} [{}] {:?}", self.status, self.header("push-error").unwrap_or("-"), reason.trim_end())
     }
 }
 
@@ -342,17 +268,10 @@ pub struct Conn {
 
 impl Conn {
     pub async fn connect(addr: SocketAddr) -> std::io::Result<Conn> {
-        let stream = tokio::time::timeout(READ_TIMEOUT, TcpStream::connect(addr))
-            .await
-            .map_err(|_| std::io::Error::other("connect timed out"))??;
+        let stream = tokio::time::timeout(READ_TIMEOUT, TcpStream::connect(addr)).await.map_err(|_| std::io::Error::other("connect timed out"))??;
         stream.set_nodelay(true)?;
         let (reader, writer) = stream.into_split();
-        Ok(Conn {
-            reader,
-            writer: Some(writer),
-            buf: Vec::new(),
-            read_total: 0,
-        })
+        Ok(Conn { reader, writer: Some(writer), buf: Vec::new(), read_total: 0 })
     }
 
     pub async fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
@@ -373,11 +292,7 @@ impl Conn {
     /// Writes `bytes` from a task, so that reading goes on while a server that answers early
     /// stops reading a large request. The task hands the writer back instead of dropping it:
     /// dropping it would send a FIN, which would end the request early (no half-close).
-    pub fn spawn_send(
-        &mut self,
-        bytes: Vec<u8>,
-        half_close: bool,
-    ) -> JoinHandle<Option<OwnedWriteHalf>> {
+    pub fn spawn_send(&mut self, bytes: Vec<u8>, half_close: bool) -> JoinHandle<Option<OwnedWriteHalf>> {
         let writer = self.writer.take();
         tokio::spawn(async move {
             let mut writer = writer?;
@@ -397,43 +312,28 @@ impl Conn {
     async fn fill(&mut self, deadline: tokio::time::Instant) -> Result<usize, NoAnswer> {
         let mut chunk = [0u8; 16384];
         match tokio::time::timeout_at(deadline, self.reader.read(&mut chunk)).await {
-            Err(_) => Err(NoAnswer::Hang {
-                got: self.read_total,
-            }),
+            Err(_) => Err(NoAnswer::Hang { got: self.read_total }),
             Ok(Ok(n)) => {
                 self.buf.extend_from_slice(&chunk[..n]);
                 self.read_total += n;
                 Ok(n)
             }
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => Err(NoAnswer::Reset {
-                got: self.read_total,
-            }),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => Err(NoAnswer::Reset { got: self.read_total }),
             Ok(Err(e)) => Err(NoAnswer::Io(e.to_string())),
         }
     }
 
     fn eof(&self) -> NoAnswer {
-        NoAnswer::Closed {
-            got: self.read_total,
-        }
+        NoAnswer::Closed { got: self.read_total }
     }
 
     /// Reads one final answer (1xx interim answers other than 101 are skipped) with its body.
     /// `no_body`: the request was HEAD.
-    pub async fn response(
-        &mut self,
-        timeout: Duration,
-        no_body: bool,
-    ) -> Result<Response, NoAnswer> {
+    pub async fn response(&mut self, timeout: Duration, no_body: bool) -> Result<Response, NoAnswer> {
         self.response_capped(timeout, no_body, 64 << 20).await
     }
 
-    pub async fn response_capped(
-        &mut self,
-        timeout: Duration,
-        no_body: bool,
-        cap: usize,
-    ) -> Result<Response, NoAnswer> {
+    pub async fn response_capped(&mut self, timeout: Duration, no_body: bool, cap: usize) -> Result<Response, NoAnswer> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let mut r = self.head_until(deadline).await?;
@@ -468,22 +368,14 @@ impl Conn {
         }
     }
 
-    async fn body(
-        &mut self,
-        r: &Response,
-        deadline: tokio::time::Instant,
-        cap: usize,
-    ) -> Result<Vec<u8>, NoAnswer> {
-        let chunked = r
-            .header("transfer-encoding")
-            .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+    async fn body(&mut self, r: &Response, deadline: tokio::time::Instant, cap: usize) -> Result<Vec<u8>, NoAnswer> {
+        let chunked = r.header("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
         if chunked {
             let mut body = Vec::new();
             loop {
                 let line = self.line(deadline).await?;
                 let size_text = line.split(';').next().unwrap_or("").trim();
-                let size = usize::from_str_radix(size_text, 16)
-                    .map_err(|_| NoAnswer::Garbled(format!("chunk size {line:?}")))?;
+                let size = usize::from_str_radix(size_text, 16).map_err(|_| NoAnswer::Garbled(format!("chunk size {line:?}")))?;
                 if size == 0 {
                     // Trailers, up to the empty line.
                     while !self.line(deadline).await?.is_empty() {}
@@ -497,10 +389,7 @@ impl Conn {
             }
         }
         if let Some(len) = r.header("content-length") {
-            let len: usize = len
-                .trim()
-                .parse()
-                .map_err(|_| NoAnswer::Garbled(format!("content-length {len:?}")))?;
+            let len: usize = len.trim().parse().map_err(|_| NoAnswer::Garbled(format!("content-length {len:?}")))?;
             if len > cap {
                 return Err(NoAnswer::TooLarge(cap));
             }
@@ -530,11 +419,7 @@ impl Conn {
     }
 
     /// Exactly `n` bytes.
-    pub async fn exact(
-        &mut self,
-        n: usize,
-        deadline: tokio::time::Instant,
-    ) -> Result<Vec<u8>, NoAnswer> {
+    pub async fn exact(&mut self, n: usize, deadline: tokio::time::Instant) -> Result<Vec<u8>, NoAnswer> {
         while self.buf.len() < n {
             if self.fill(deadline).await? == 0 {
                 return Err(self.eof());
@@ -549,9 +434,7 @@ impl Conn {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             match self.fill(deadline).await {
-                Ok(0) | Err(NoAnswer::Reset { .. }) | Err(NoAnswer::Io(_)) => {
-                    return Ok(std::mem::take(&mut self.buf))
-                }
+                Ok(0) | Err(NoAnswer::Reset { .. }) | Err(NoAnswer::Io(_)) => return Ok(std::mem::take(&mut self.buf)),
                 Ok(_) => {
                     if self.buf.len() > 1 << 20 {
                         self.buf.drain(..);
@@ -577,22 +460,14 @@ impl Conn {
         if len > 16 << 20 {
             return Err(NoAnswer::TooLarge(16 << 20));
         }
-        let mask = if masked {
-            Some(self.exact(4, deadline).await?)
-        } else {
-            None
-        };
+        let mask = if masked { Some(self.exact(4, deadline).await?) } else { None };
         let mut payload = self.exact(len as usize, deadline).await?;
         if let Some(mask) = mask {
             for (i, b) in payload.iter_mut().enumerate() {
                 *b ^= mask[i % 4];
             }
         }
-        Ok(WsFrame {
-            fin,
-            opcode,
-            payload,
-        })
+        Ok(WsFrame { fin, opcode, payload })
     }
 }
 
@@ -613,18 +488,10 @@ impl WsFrame {
 
     /// The close code of a close frame (1005 when it carries none).
     pub fn close_code(&self) -> Option<u16> {
-        (self.opcode == Self::CLOSE).then(|| {
-            if self.payload.len() >= 2 {
-                u16::from_be_bytes([self.payload[0], self.payload[1]])
-            } else {
-                1005
-            }
-        })
+        (self.opcode == Self::CLOSE).then(|| if self.payload.len() >= 2 { u16::from_be_bytes([self.payload[0], self.payload[1]]) } else { 1005 })
     }
     pub fn json(&self) -> Option<serde_json::Value> {
-        (self.opcode == Self::TEXT)
-            .then(|| serde_json::from_slice(&self.payload).ok())
-            .flatten()
+        (self.opcode == Self::TEXT).then(|| serde_json::from_slice(&self.payload).ok()).flatten()
     }
 }
 
@@ -664,17 +531,12 @@ pub fn ws_upgrade(path: &str, extra: &str) -> String {
 /// Opens a WebSocket on `path` and reads the `subscribed` frame.
 pub async fn ws_open(addr: SocketAddr, path: &str, extra: &str) -> Result<Conn, String> {
     let mut conn = Conn::connect(addr).await.map_err(|e| e.to_string())?;
-    conn.send(ws_upgrade(path, extra).as_bytes())
-        .await
-        .map_err(|e| e.to_string())?;
+    conn.send(ws_upgrade(path, extra).as_bytes()).await.map_err(|e| e.to_string())?;
     let head = conn.head(READ_TIMEOUT).await.map_err(|e| e.to_string())?;
     if head.status != 101 {
         return Err(format!("upgrade answered {}", head.status));
     }
-    let hello = conn
-        .ws_frame(READ_TIMEOUT)
-        .await
-        .map_err(|e| format!("no subscribed frame: {e}"))?;
+    let hello = conn.ws_frame(READ_TIMEOUT).await.map_err(|e| format!("no subscribed frame: {e}"))?;
     match hello.json() {
         Some(v) if v["type"] == "subscribed" => Ok(conn),
         _ => Err(format!("first frame is not `subscribed`: {hello:?}")),
@@ -695,16 +557,9 @@ fn parse_head(head: &[u8]) -> Result<Response, NoAnswer> {
     };
     let headers = lines
         .filter(|l| !l.is_empty())
-        .filter_map(|l| {
-            l.split_once(':')
-                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        })
+        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned())))
         .collect();
-    Ok(Response {
-        status,
-        headers,
-        body: Vec::new(),
-    })
+    Ok(Response { status, headers, body: Vec::new() })
 }
 
 pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -712,27 +567,14 @@ pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// Sends `request` on a fresh connection and reads one answer.
-pub async fn one_shot(
-    addr: SocketAddr,
-    request: &[u8],
-    timeout: Duration,
-) -> Result<Response, NoAnswer> {
-    let mut conn = Conn::connect(addr)
-        .await
-        .map_err(|e| NoAnswer::Io(e.to_string()))?;
-    conn.send(request)
-        .await
-        .map_err(|e| NoAnswer::Io(e.to_string()))?;
+pub async fn one_shot(addr: SocketAddr, request: &[u8], timeout: Duration) -> Result<Response, NoAnswer> {
+    let mut conn = Conn::connect(addr).await.map_err(|e| NoAnswer::Io(e.to_string()))?;
+    conn.send(request).await.map_err(|e| NoAnswer::Io(e.to_string()))?;
     let head_request = request.starts_with(b"HEAD ");
     conn.response(timeout, head_request).await
 }
 
 /// `GET path` on a fresh connection.
 pub async fn get(addr: SocketAddr, path: &str, timeout: Duration) -> Result<Response, NoAnswer> {
-    one_shot(
-        addr,
-        format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(),
-        timeout,
-    )
-    .await
+    one_shot(addr, format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(), timeout).await
 }

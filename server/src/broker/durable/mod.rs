@@ -84,23 +84,13 @@ impl Logged<DurableEngine> {
         let started = Instant::now();
         let (log, start, warm) = tokio::task::spawn_blocking(move || open(&opening))
             .await
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::Internal,
-                    format!("opening the data dir panicked: {e}"),
-                )
-            })??;
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("opening the data dir panicked: {e}")))??;
         let hub = Hub::new(start, options.limits.clone(), true);
         for (digest, id) in &warm {
             hub.remember(digest, *id);
         }
         tracing::info!(dir = %options.dir.display(), "data dir opened in {:?}: ids continue after {start}, {} idempotency keys warmed, fsync {:?}", started.elapsed(), warm.len(), options.fsync);
-        let shared = Arc::new(Shared {
-            log,
-            options,
-            failing: Mutex::new(None),
-            closed: Mutex::new(false),
-        });
+        let shared = Arc::new(Shared { log, options, failing: Mutex::new(None), closed: Mutex::new(false) });
         let (jobs, rx) = mpsc::channel(QUEUE);
         Writer::spawn(hub.clone(), shared.clone(), start, rx)?;
         spawn_ticks(&jobs, &shared);
@@ -129,17 +119,10 @@ fn open(options: &DurableOptions) -> Result<(DiskLog, MessageId, Vec<(String, Me
     };
     log.begin_run(options.fsync == FsyncPolicy::Always)?;
     if !opened.clean && !opened.repaired {
-        tracing::info!(
-            "{}: the last run did not close the log; every commit it made is intact",
-            log.path().display()
-        );
+        tracing::info!("{}: the last run did not close the log; every commit it made is intact", log.path().display());
     }
     let window = options.limits.idempotency.ttl;
-    let warm = if window.is_zero() {
-        Vec::new()
-    } else {
-        log.digests_since(now_millis().saturating_sub(window.as_millis() as u64))?
-    };
+    let warm = if window.is_zero() { Vec::new() } else { log.digests_since(now_millis().saturating_sub(window.as_millis() as u64))? };
     Ok((log, start, warm))
 }
 
@@ -147,41 +130,16 @@ impl LogEngine for DurableEngine {
     fn publish(&self, publication: Publication) -> BoxFuture<'_, Result<Published>> {
         Box::pin(async move {
             let (reply, answer) = oneshot::channel();
-            self.jobs
-                .send(Job::Publish(publication, reply))
-                .await
-                .map_err(|_| {
-                    Error::new(ErrorKind::ConnectionFailed, "the server is shutting down")
-                })?;
-            answer.await.map_err(|_| {
-                Error::new(ErrorKind::ConnectionFailed, "the server is shutting down")
-            })?
+            self.jobs.send(Job::Publish(publication, reply)).await.map_err(|_| Error::new(ErrorKind::ConnectionFailed, "the server is shutting down"))?;
+            answer.await.map_err(|_| Error::new(ErrorKind::ConnectionFailed, "the server is shutting down"))?
         })
     }
 
     fn health(&self, hub: &Hub, _: &CatchUp) -> Health {
         let dir = self.shared.options.dir.display();
-        match self
-            .shared
-            .failing
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-        {
-            None => Health {
-                ok: true,
-                engine: "disk",
-                detail: format!(
-                    "{} channels, data dir {dir}, fsync {:?}",
-                    hub.channel_count(),
-                    self.shared.options.fsync
-                ),
-            },
-            Some(why) => Health {
-                ok: false,
-                engine: "disk",
-                detail: format!("data dir {dir}: {why}"),
-            },
+        match self.shared.failing.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            None => Health { ok: true, engine: "disk", detail: format!("{} channels, data dir {dir}, fsync {:?}", hub.channel_count(), self.shared.options.fsync) },
+            Some(why) => Health { ok: false, engine: "disk", detail: format!("data dir {dir}: {why}") },
         }
     }
 
@@ -191,9 +149,7 @@ impl LogEngine for DurableEngine {
         if !*closed {
             *closed = true;
             if let Err(e) = self.shared.log.close_clean() {
-                tracing::warn!(
-                    "could not mark the log closed: {e}; the next start treats this run as a crash"
-                );
+                tracing::warn!("could not mark the log closed: {e}; the next start treats this run as a crash");
             }
             self.shared.log.close();
         }

@@ -14,31 +14,14 @@ use crate::storage::record::Record;
 pub(super) struct DiskRead(pub(super) Arc<Shared>);
 
 impl LogRead for DiskRead {
-    fn read(
-        &self,
-        _hub: Arc<Hub>,
-        after: MessageId,
-        until: MessageId,
-        limit: usize,
-    ) -> BoxFuture<'_, Result<Read>> {
+    fn read(&self, _hub: Arc<Hub>, after: MessageId, until: MessageId, limit: usize) -> BoxFuture<'_, Result<Read>> {
         let shared = self.0.clone();
         Box::pin(async move {
-            let entries =
-                tokio::task::spawn_blocking(move || shared.log.read(after, until, limit.max(1)))
-                    .await
-                    .map_err(|e| {
-                        Error::new(ErrorKind::Internal, format!("a log read panicked: {e}"))
-                    })??;
-            let cut =
-                entries.len() >= limit.max(1) && entries.last().is_some_and(|(id, _)| *id < until);
-            let mut read = Read {
-                after,
-                messages: Vec::with_capacity(entries.len()),
-                first: None,
-                last: None,
-                lost: Vec::new(),
-                cut,
-            };
+            let entries = tokio::task::spawn_blocking(move || shared.log.read(after, until, limit.max(1)))
+                .await
+                .map_err(|e| Error::new(ErrorKind::Internal, format!("a log read panicked: {e}")))??;
+            let cut = entries.len() >= limit.max(1) && entries.last().is_some_and(|(id, _)| *id < until);
+            let mut read = Read { after, messages: Vec::with_capacity(entries.len()), first: None, last: None, lost: Vec::new(), cut };
             for (id, entry) in entries {
                 read.first.get_or_insert(id);
                 read.last = Some(id);

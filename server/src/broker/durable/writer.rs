@@ -44,43 +44,20 @@ pub(super) struct Writer {
 
 /// A publish of the batch being written, and how it is answered.
 enum Pending {
-    New {
-        message: Message,
-        digest: Option<String>,
-        reply: oneshot::Sender<Result<Published>>,
-    },
+    New { message: Message, digest: Option<String>, reply: oneshot::Sender<Result<Published>> },
     /// A later copy of an idempotency key: answered with the first copy's id.
-    Repeat {
-        first: MessageId,
-        reply: oneshot::Sender<Result<Published>>,
-    },
+    Repeat { first: MessageId, reply: oneshot::Sender<Result<Published>> },
 }
 
 impl Writer {
     /// Starts the writer thread on `jobs`; the ids it gives continue after `last`.
-    pub(super) fn spawn(
-        hub: Arc<Hub>,
-        shared: Arc<Shared>,
-        last: MessageId,
-        jobs: mpsc::Receiver<Job>,
-    ) -> Result<()> {
-        let writer = Writer {
-            hub,
-            shared,
-            next: last,
-            synced: Instant::now(),
-            dirty: false,
-        };
+    pub(super) fn spawn(hub: Arc<Hub>, shared: Arc<Shared>, last: MessageId, jobs: mpsc::Receiver<Job>) -> Result<()> {
+        let writer = Writer { hub, shared, next: last, synced: Instant::now(), dirty: false };
         std::thread::Builder::new()
             .name("push-log-writer".into())
             .spawn(move || writer.run(jobs))
             .map(drop)
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::ServerError,
-                    format!("could not start the log writer: {e}"),
-                )
-            })
+            .map_err(|e| Error::new(ErrorKind::ServerError, format!("could not start the log writer: {e}")))
     }
 
     fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
@@ -110,9 +87,7 @@ impl Writer {
                 while room && batch.len() < last_batch && Instant::now() < deadline {
                     match jobs.try_recv() {
                         Ok(job) => room = take(job, &mut batch),
-                        Err(mpsc::error::TryRecvError::Empty) => {
-                            std::thread::sleep(Duration::from_micros(20))
-                        }
+                        Err(mpsc::error::TryRecvError::Empty) => std::thread::sleep(Duration::from_micros(20)),
                         Err(mpsc::error::TryRecvError::Disconnected) => break,
                     }
                 }
@@ -160,10 +135,7 @@ impl Writer {
         let now = now_millis();
         for (publication, reply) in batch {
             let digest = publication.digest();
-            if let Some(first) = digest
-                .as_deref()
-                .and_then(|d| keys.get(d).copied().or_else(|| self.hub.first_copy(d)))
-            {
+            if let Some(first) = digest.as_deref().and_then(|d| keys.get(d).copied().or_else(|| self.hub.first_copy(d))) {
                 pending.push(Pending::Repeat { first, reply });
                 continue;
             }
@@ -173,39 +145,22 @@ impl Writer {
             if let Some(d) = &digest {
                 keys.insert(d.clone(), next);
             }
-            pending.push(Pending::New {
-                message,
-                digest,
-                reply,
-            });
+            pending.push(Pending::New { message, digest, reply });
         }
         let durable = self.policy_wants_sync();
         let closed = self.shared.closed.lock().unwrap_or_else(|p| p.into_inner());
         let written = if *closed {
-            Err(Error::new(
-                ErrorKind::ConnectionFailed,
-                "the server is shutting down",
-            ))
+            Err(Error::new(ErrorKind::ConnectionFailed, "the server is shutting down"))
         } else if entries.is_empty() {
             Ok(())
         } else {
             let t = Instant::now();
             let r = self.shared.log.append(&entries, durable);
-            tracing::trace!(
-                entries = entries.len(),
-                durable,
-                "commit in {:?}",
-                t.elapsed()
-            );
+            tracing::trace!(entries = entries.len(), durable, "commit in {:?}", t.elapsed());
             r
         };
         drop(closed);
-        *self
-            .shared
-            .failing
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) =
-            written.as_ref().err().map(|e| e.message().to_owned());
+        *self.shared.failing.lock().unwrap_or_else(|p| p.into_inner()) = written.as_ref().err().map(|e| e.message().to_owned());
         match written {
             Ok(()) => {
                 self.next = next;
@@ -220,19 +175,12 @@ impl Writer {
                 // On disk (or as durable as the policy asks): now subscribers may see them.
                 for p in pending {
                     match p {
-                        Pending::New {
-                            message,
-                            digest,
-                            reply,
-                        } => {
+                        Pending::New { message, digest, reply } => {
                             let published = self.hub.ingest_keyed(message, digest.as_deref());
                             let _ = reply.send(Ok(published));
                         }
                         Pending::Repeat { first, reply } => {
-                            let _ = reply.send(Ok(Published {
-                                id: first,
-                                replayed: true,
-                            }));
+                            let _ = reply.send(Ok(Published { id: first, replayed: true }));
                         }
                     }
                 }

@@ -74,25 +74,12 @@ impl Feeder {
             }
             *backoff = (*backoff * 2).min(BACKOFF.1);
             let attempt = async {
-                let connection = Arc::new(
-                    amqp::connect(
-                        &options.url,
-                        &format!("push-server consumer ({})", options.stream.name),
-                        options.ca.as_ref(),
-                    )
-                    .await?,
-                );
+                let connection = Arc::new(amqp::connect(&options.url, &format!("push-server consumer ({})", options.stream.name), options.ca.as_ref()).await?);
                 let resume = self.shared.next_offset.load(Ordering::Acquire);
                 let set_up = async {
                     amqp::declare_stream(&connection, &options.stream).await?;
                     check_not_behind(&connection, &options.stream.name, resume).await?;
-                    StreamReader::open(
-                        &connection,
-                        &options.stream.name,
-                        StartAt::Offset(resume),
-                        PREFETCH,
-                    )
-                    .await
+                    StreamReader::open(&connection, &options.stream.name, StartAt::Offset(resume), PREFETCH).await
                 };
                 match set_up.await {
                     Ok(reader) => Ok::<_, Error>((connection, reader, resume)),
@@ -122,8 +109,7 @@ impl Feeder {
                 }
                 Err(e) => {
                     tracing::warn!(stream = %options.stream.name, "reconnecting to RabbitMQ failed, next try in {backoff:?}: {e}");
-                    self.shared
-                        .set_down(Some(format!("RabbitMQ unreachable, reconnecting: {e}")));
+                    self.shared.set_down(Some(format!("RabbitMQ unreachable, reconnecting: {e}")));
                 }
             }
         }
@@ -147,27 +133,19 @@ impl Feeder {
                     }
                     match decoded.kind {
                         DecodedKind::Message(message) => {
-                            self.hub.ingest_sent(
-                                message,
-                                digest_of(&decoded.message_id),
-                                decoded.sender.as_deref(),
-                            );
+                            self.hub.ingest_sent(message, digest_of(&decoded.message_id), decoded.sender.as_deref());
                         }
                         DecodedKind::Marker => self.hub.advance(decoded.id),
                         DecodedKind::Foreign(why) => {
-                            tracing::warn!(
-                                "stream message {} is not a push message ({why}); skipped",
-                                decoded.id
-                            );
+                            tracing::warn!("stream message {} is not a push message ({why}); skipped", decoded.id);
                             self.hub.advance(decoded.id);
                         }
                     }
-                    self.shared
-                        .next_offset
-                        .store(decoded.offset + 1, Ordering::Release);
+                    self.shared.next_offset.store(decoded.offset + 1, Ordering::Release);
                 }
             }
             Err(e) => tracing::warn!("skipped a delivery: {e}"),
         }
     }
 }
+

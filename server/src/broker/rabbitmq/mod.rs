@@ -64,12 +64,7 @@ impl RabbitOptions {
     pub fn from_config(config: &Config, limits: HubLimits) -> Result<RabbitOptions> {
         let (url, _) = amqp::parse_url(&config.broker)?;
         // Read at start-up, so a missing or broken file stops the node with a clear error.
-        let ca = config
-            .broker_ca_file
-            .as_deref()
-            .filter(|p| !p.as_os_str().is_empty())
-            .map(push_core::tls::CaFile::load)
-            .transpose()?;
+        let ca = config.broker_ca_file.as_deref().filter(|p| !p.as_os_str().is_empty()).map(push_core::tls::CaFile::load).transpose()?;
         Ok(RabbitOptions {
             url,
             ca,
@@ -112,19 +107,13 @@ struct Shared {
 
 impl Shared {
     fn connection(&self) -> Option<Arc<Connection>> {
-        self.connection
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.connection.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
     fn set_connection(&self, c: Option<Arc<Connection>>) {
         *self.connection.lock().unwrap_or_else(|p| p.into_inner()) = c;
     }
     fn take_connection(&self) -> Option<Arc<Connection>> {
-        self.connection
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
+        self.connection.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
     fn set_down(&self, why: Option<String>) {
         *self.down.lock().unwrap_or_else(|p| p.into_inner()) = why;
@@ -136,14 +125,7 @@ impl Logged<RabbitEngine> {
     /// and starts feeding the hub. Fails if RabbitMQ cannot be reached now.
     pub async fn start(options: RabbitOptions) -> Result<RabbitBroker> {
         let redacted = amqp::redact(&options.url);
-        let connection = Arc::new(
-            amqp::connect(
-                &options.url,
-                &format!("push-server consumer ({})", options.stream.name),
-                options.ca.as_ref(),
-            )
-            .await?,
-        );
+        let connection = Arc::new(amqp::connect(&options.url, &format!("push-server consumer ({})", options.stream.name), options.ca.as_ref()).await?);
         amqp::declare_stream(&connection, &options.stream).await?;
         let stream = options.stream.name.clone();
         let mut reader = StreamReader::open(&connection, &stream, StartAt::Next, PREFETCH).await?;
@@ -153,27 +135,12 @@ impl Logged<RabbitEngine> {
         let first = reader
             .next_within(options.publish_timeout)
             .await
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::Timeout,
-                    format!(
-                        "stream {stream:?} delivered nothing within {:?} after start-up",
-                        options.publish_timeout
-                    ),
-                )
-            })?
+            .ok_or_else(|| Error::new(ErrorKind::Timeout, format!("stream {stream:?} delivered nothing within {:?} after start-up", options.publish_timeout)))?
             .map_err(|e| amqp::error("could not read stream", &stream, e))?;
         let decoded = amqp::decode(&first.properties, &first.data)?;
         let start = MessageId(decoded.id.0 - 1);
         let hub = Hub::new(start, options.limits.clone(), false);
-        warm_window(
-            &connection,
-            &stream,
-            &hub,
-            options.limits.idempotency.ttl,
-            start,
-        )
-        .await;
+        warm_window(&connection, &stream, &hub, options.limits.idempotency.ttl, start).await;
         hub.spawn_sweeper();
         tracing::info!(stream = %stream, broker = %redacted, "RabbitMQ engine starts at id {start}");
 
@@ -196,24 +163,10 @@ impl Logged<RabbitEngine> {
             stop: CancellationToken::new(),
             stopped: tokio::sync::Notify::new(),
         });
-        let feeder = Feeder {
-            hub: hub.clone(),
-            shared: shared.clone(),
-        };
+        let feeder = Feeder { hub: hub.clone(), shared: shared.clone() };
         tokio::spawn(feeder.run(reader, first));
-        let catch_up = CatchUp::new(
-            shared.options.catch_up,
-            Arc::new(StreamRead(shared.clone())),
-        );
-        Ok(Logged::new(
-            hub.clone(),
-            catch_up,
-            RabbitEngine {
-                hub,
-                sender,
-                shared,
-            },
-        ))
+        let catch_up = CatchUp::new(shared.options.catch_up, Arc::new(StreamRead(shared.clone())));
+        Ok(Logged::new(hub.clone(), catch_up, RabbitEngine { hub, sender, shared }))
     }
 
     /// Closes the AMQP connections and waits (up to `limit`) until they are closed.
@@ -237,10 +190,7 @@ impl LogEngine for RabbitEngine {
             // A key this node has seen: its first copy's id, without storing another copy.
             if publication.idempotency_key.is_some() {
                 if let Some(first) = self.hub.first_copy(&digest) {
-                    return Ok(Published {
-                        id: first,
-                        replayed: true,
-                    });
+                    return Ok(Published { id: first, replayed: true });
                 }
             }
             let deadline = Instant::now() + self.sender.options().timeout;
@@ -248,19 +198,12 @@ impl LogEngine for RabbitEngine {
             // first, makes this publish a replay.
             let sender = idempotency::new_key();
             let mut awaited = self.hub.await_id(&digest, Some(&sender));
-            self.sender
-                .publish(&publication, &digest, Some(&sender), deadline, awaited.id())
-                .await
+            self.sender.publish(&publication, &digest, Some(&sender), deadline, awaited.id()).await
         })
     }
 
     fn health(&self, _: &Hub, catch_up: &CatchUp) -> Health {
-        let down = self
-            .shared
-            .down
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let down = self.shared.down.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let stream = &self.shared.options.stream.name;
         match down {
             None => Health {
@@ -268,18 +211,11 @@ impl LogEngine for RabbitEngine {
                 engine: "rabbitmq",
                 detail: format!(
                     "stream {stream:?}, read up to offset {}, {} catch-up reads",
-                    self.shared
-                        .next_offset
-                        .load(Ordering::Acquire)
-                        .saturating_sub(1),
+                    self.shared.next_offset.load(Ordering::Acquire).saturating_sub(1),
                     catch_up.reads()
                 ),
             },
-            Some(why) => Health {
-                ok: false,
-                engine: "rabbitmq",
-                detail: format!("stream {stream:?}: {why}"),
-            },
+            Some(why) => Health { ok: false, engine: "rabbitmq", detail: format!("stream {stream:?}: {why}") },
         }
     }
 
@@ -292,7 +228,6 @@ impl LogEngine for RabbitEngine {
 
 /// The idempotency digest an AMQP `message_id` carries, if it is one.
 fn digest_of(message_id: &Option<String>) -> Option<&str> {
-    message_id
-        .as_deref()
-        .filter(|m| m.starts_with(idempotency::DIGEST_PREFIX))
+    message_id.as_deref().filter(|m| m.starts_with(idempotency::DIGEST_PREFIX))
 }
+

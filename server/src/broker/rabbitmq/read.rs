@@ -15,35 +15,14 @@ use crate::hub::Hub;
 pub(super) struct StreamRead(pub(super) Arc<Shared>);
 
 impl LogRead for StreamRead {
-    fn read(
-        &self,
-        hub: Arc<Hub>,
-        after: MessageId,
-        until: MessageId,
-        limit: usize,
-    ) -> BoxFuture<'_, Result<Read>> {
+    fn read(&self, hub: Arc<Hub>, after: MessageId, until: MessageId, limit: usize) -> BoxFuture<'_, Result<Read>> {
         Box::pin(async move {
             let shared = &self.0;
-            let connection = shared.connection().ok_or_else(|| {
-                Error::new(ErrorKind::ConnectionFailed, "not connected to RabbitMQ")
-            })?;
+            let connection = shared.connection().ok_or_else(|| Error::new(ErrorKind::ConnectionFailed, "not connected to RabbitMQ"))?;
             let stream = &shared.options.stream.name;
             let prefetch = limit.clamp(1, PREFETCH as usize) as u16;
-            let mut reader = StreamReader::open(
-                &connection,
-                stream,
-                StartAt::Offset(amqp::offset_after(after)),
-                prefetch,
-            )
-            .await?;
-            let mut read = Read {
-                after,
-                messages: Vec::new(),
-                first: None,
-                last: None,
-                lost: Vec::new(),
-                cut: false,
-            };
+            let mut reader = StreamReader::open(&connection, stream, StartAt::Offset(amqp::offset_after(after)), prefetch).await?;
+            let mut read = Read { after, messages: Vec::new(), first: None, last: None, lost: Vec::new(), cut: false };
             let mut read_digests = HashSet::new();
             let mut count = 0usize;
             loop {
@@ -72,10 +51,7 @@ impl LogRead for StreamRead {
                     // A later copy of an idempotency key is skipped here as the feeder skipped it live:
                     // its first copy came earlier in this read, or before it (still in the window).
                     let digest = digest_of(&decoded.message_id);
-                    let repeat = digest.is_some_and(|d| {
-                        !read_digests.insert(d.to_owned())
-                            || hub.first_copy(d).is_some_and(|first| first < m.id)
-                    });
+                    let repeat = digest.is_some_and(|d| !read_digests.insert(d.to_owned()) || hub.first_copy(d).is_some_and(|first| first < m.id));
                     if !repeat {
                         read.messages.push(Arc::new(m));
                     }

@@ -16,32 +16,18 @@ use crate::hub::Hub;
 /// Publishes the start-up marker (never shown to subscribers) on its own confirm channel and
 /// waits for the confirm.
 pub(super) async fn publish_marker(connection: &Connection, stream: &str) -> Result<()> {
-    let channel = connection
-        .create_channel()
-        .await
-        .map_err(|e| amqp::error("could not open a channel to", stream, e))?;
+    let channel = connection.create_channel().await.map_err(|e| amqp::error("could not open a channel to", stream, e))?;
     channel
         .confirm_select(ConfirmSelectOptions::default())
         .await
         .map_err(|e| amqp::error("could not enable confirms on", stream, e))?;
     let mut headers = FieldTable::default();
-    headers.insert(
-        amqp::MARKER_HEADER.into(),
-        AMQPValue::LongString("push-server start".into()),
-    );
+    headers.insert(amqp::MARKER_HEADER.into(), AMQPValue::LongString("push-server start".into()));
     let confirm = channel
-        .basic_publish(
-            "".into(),
-            stream.into(),
-            BasicPublishOptions::default(),
-            b"",
-            BasicProperties::default().with_headers(headers),
-        )
+        .basic_publish("".into(), stream.into(), BasicPublishOptions::default(), b"", BasicProperties::default().with_headers(headers))
         .await
         .map_err(|e| amqp::error("could not publish to", stream, e))?;
-    confirm
-        .await
-        .map_err(|e| amqp::error("no confirm from", stream, e))?;
+    confirm.await.map_err(|e| amqp::error("no confirm from", stream, e))?;
     let _ = channel.close(200, "OK".into()).await;
     Ok(())
 }
@@ -49,11 +35,7 @@ pub(super) async fn publish_marker(connection: &Connection, stream: &str) -> Res
 /// Refuses to resume on a stream whose newest offset is below the ones this node processed:
 /// it was deleted and recreated, its ids start again, and resuming would skip or repeat them.
 /// The node stays unhealthy (503, with this reason) until an operator restarts it.
-pub(super) async fn check_not_behind(
-    connection: &Connection,
-    stream: &str,
-    resume: u64,
-) -> Result<()> {
+pub(super) async fn check_not_behind(connection: &Connection, stream: &str, resume: u64) -> Result<()> {
     if resume == 0 {
         return Ok(());
     }
@@ -85,20 +67,13 @@ pub(super) async fn check_not_behind(
 /// Reads the last `window` of the stream up to `start` and remembers its idempotency digests,
 /// so that this node skips a retry's copy whose first copy came before the node started, as the
 /// nodes that were running do. Best effort: a failure leaves the window as it is (logged).
-pub(super) async fn warm_window(
-    connection: &Connection,
-    stream: &str,
-    hub: &Hub,
-    window: Duration,
-    start: MessageId,
-) {
+pub(super) async fn warm_window(connection: &Connection, stream: &str, hub: &Hub, window: Duration, start: MessageId) {
     if window.is_zero() {
         return;
     }
     let since = (push_core::message::now_millis() / 1000).saturating_sub(window.as_secs() + 1);
     let read = async {
-        let mut reader =
-            StreamReader::open(connection, stream, StartAt::Timestamp(since), PREFETCH).await?;
+        let mut reader = StreamReader::open(connection, stream, StartAt::Timestamp(since), PREFETCH).await?;
         let mut count = 0u64;
         while let Some(Ok(delivery)) = reader.next_within(CATCH_UP_IDLE).await {
             let decoded = amqp::decode(&delivery.properties, &[])?;
@@ -114,13 +89,7 @@ pub(super) async fn warm_window(
         Ok::<_, Error>(count)
     };
     match read.await {
-        Ok(count) => tracing::info!(
-            stream,
-            "idempotency window warmed with {count} keys from the last {window:?}"
-        ),
-        Err(e) => tracing::warn!(
-            stream,
-            "could not read the last {window:?} of the stream for idempotency keys: {e}"
-        ),
+        Ok(count) => tracing::info!(stream, "idempotency window warmed with {count} keys from the last {window:?}"),
+        Err(e) => tracing::warn!(stream, "could not read the last {window:?} of the stream for idempotency keys: {e}"),
     }
 }

@@ -20,33 +20,19 @@ pub(super) enum Ended {
 
 /// Writes `response`; while its body waits, watches the peer: a close ends the answer (and its
 /// subscription), bytes of a next request are kept in `pending`.
-pub(super) async fn write(
-    stream: &TcpStream,
-    response: Response,
-    pending: &mut Vec<u8>,
-) -> std::io::Result<Ended> {
+pub(super) async fn write(stream: &TcpStream, response: Response, pending: &mut Vec<u8>) -> std::io::Result<Ended> {
     let (parts, mut body) = response.into_parts();
     let status = parts.status;
     let close = asks_to_close(&parts.headers);
-    let bodiless = status.is_informational()
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED;
-    let length = if bodiless {
-        Some(0)
-    } else {
-        axum::body::HttpBody::size_hint(&body).exact()
-    };
+    let bodiless = status.is_informational() || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED;
+    let length = if bodiless { Some(0) } else { axum::body::HttpBody::size_hint(&body).exact() };
     let chunked = length.is_none();
     // Room for a usual head and a long-poll's message: one allocation per answer.
     let mut out = Vec::with_capacity(1024);
     head(&mut out, status, &parts.headers, length, bodiless);
     if length == Some(0) {
         write_all(stream, &out).await?;
-        return Ok(if close {
-            Ended::Close
-        } else {
-            Ended::KeepAlive
-        });
+        return Ok(if close { Ended::Close } else { Ended::KeepAlive });
     }
     loop {
         let frame = match body.frame().now_or_never() {
@@ -78,11 +64,7 @@ pub(super) async fn write(
                     out.extend_from_slice(b"0\r\n\r\n");
                 }
                 write_all(stream, &out).await?;
-                return Ok(if close {
-                    Ended::Close
-                } else {
-                    Ended::KeepAlive
-                });
+                return Ok(if close { Ended::Close } else { Ended::KeepAlive });
             }
         }
     }
@@ -91,29 +73,16 @@ pub(super) async fn write(
 /// Refuses a request with a `400` in the server's error form; the connection closes.
 pub(super) async fn refuse(stream: &TcpStream, message: &str) -> std::io::Result<()> {
     use axum::response::IntoResponse;
-    let mut response =
-        crate::error::ApiError::new(push_core::ErrorKind::BadRequest, message).into_response();
-    response.headers_mut().insert(
-        header::CONNECTION,
-        header::HeaderValue::from_static("close"),
-    );
+    let mut response = crate::error::ApiError::new(push_core::ErrorKind::BadRequest, message).into_response();
+    response.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));
     write(stream, response, &mut Vec::new()).await.map(|_| ())
 }
 
 fn asks_to_close(headers: &HeaderMap) -> bool {
-    headers.get_all(header::CONNECTION).iter().any(|v| {
-        v.to_str()
-            .is_ok_and(|t| t.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")))
-    })
+    headers.get_all(header::CONNECTION).iter().any(|v| v.to_str().is_ok_and(|t| t.split(',').any(|t| t.trim().eq_ignore_ascii_case("close"))))
 }
 
-fn head(
-    out: &mut Vec<u8>,
-    status: StatusCode,
-    headers: &HeaderMap,
-    length: Option<u64>,
-    bodiless: bool,
-) {
+fn head(out: &mut Vec<u8>, status: StatusCode, headers: &HeaderMap, length: Option<u64>, bodiless: bool) {
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(status.as_str().as_bytes());
     out.push(b' ');

@@ -38,11 +38,7 @@ pub(super) enum Parsed {
 
 /// Reads until `pending` holds a complete head (or the peer closes, or the head cannot be
 /// lean). Cancel-safe: what was read stays in `pending`.
-pub(super) async fn read_head(
-    stream: &TcpStream,
-    pending: &mut Vec<u8>,
-    max_bytes: usize,
-) -> std::io::Result<Read> {
+pub(super) async fn read_head(stream: &TcpStream, pending: &mut Vec<u8>, max_bytes: usize) -> std::io::Result<Read> {
     // Bytes already looked at: a head sent a byte at a time is scanned once, not once a byte.
     let mut scanned = 0;
     loop {
@@ -77,11 +73,7 @@ pub(super) fn read_some(stream: &TcpStream, pending: &mut Vec<u8>) -> std::io::R
 /// before it (hyper's parser takes bare LFs; this one does not need to). Bytes before `from`
 /// were looked at already and hold neither.
 fn head_end(bytes: &[u8], mut from: usize) -> Option<Read> {
-    while let Some(at) = bytes[from..]
-        .iter()
-        .position(|&b| b == b'\n')
-        .map(|i| i + from)
-    {
+    while let Some(at) = bytes[from..].iter().position(|&b| b == b'\n').map(|i| i + from) {
         if at == 0 || bytes[at - 1] != b'\r' {
             return Some(Read::Unfit);
         }
@@ -110,18 +102,11 @@ pub(super) fn parse(head: &[u8]) -> Parsed {
     if parsed.method != Some("GET") || parsed.version != Some(1) {
         return Parsed::Hyper;
     }
-    let Some(path) = parsed.path.filter(|p| p.starts_with('/')) else {
-        return Parsed::Hyper;
-    };
-    let Ok(uri) = path.parse::<Uri>() else {
-        return Parsed::Hyper;
-    };
+    let Some(path) = parsed.path.filter(|p| p.starts_with('/')) else { return Parsed::Hyper };
+    let Ok(uri) = path.parse::<Uri>() else { return Parsed::Hyper };
     let mut map = HeaderMap::with_capacity(parsed.headers.len());
     for h in parsed.headers.iter() {
-        let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(h.name.as_bytes()),
-            HeaderValue::from_bytes(h.value),
-        ) else {
+        let (Ok(name), Ok(value)) = (HeaderName::from_bytes(h.name.as_bytes()), HeaderValue::from_bytes(h.value)) else {
             return Parsed::Hyper;
         };
         if !ordinary(&name, &value) {
@@ -140,22 +125,12 @@ pub(super) fn parse(head: &[u8]) -> Parsed {
 /// Whether a header leaves a `GET` without a body and keeps the connection as it is.
 fn ordinary(name: &HeaderName, value: &HeaderValue) -> bool {
     use axum::http::header;
-    if name == header::CONTENT_LENGTH
-        || name == header::TRANSFER_ENCODING
-        || name == header::EXPECT
-        || name == header::UPGRADE
-        || name == header::TE
-    {
+    if name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING || name == header::EXPECT || name == header::UPGRADE || name == header::TE {
         return false;
     }
     if name == header::CONNECTION {
-        let Ok(text) = value.to_str() else {
-            return false;
-        };
-        return text
-            .split(',')
-            .map(str::trim)
-            .all(|t| t.is_empty() || t.eq_ignore_ascii_case("keep-alive"));
+        let Ok(text) = value.to_str() else { return false };
+        return text.split(',').map(str::trim).all(|t| t.is_empty() || t.eq_ignore_ascii_case("keep-alive"));
     }
     true
 }
@@ -200,27 +175,15 @@ mod tests {
 
     #[test]
     fn a_fragment_is_refused() {
-        assert!(matches!(
-            parse(b"GET /a#b HTTP/1.1\r\n\r\n"),
-            Parsed::Refused(_)
-        ));
-        assert!(matches!(
-            parse(b"POST /a#b HTTP/1.1\r\nContent-Length: 1\r\n\r\n"),
-            Parsed::Refused(_)
-        ));
+        assert!(matches!(parse(b"GET /a#b HTTP/1.1\r\n\r\n"), Parsed::Refused(_)));
+        assert!(matches!(parse(b"POST /a#b HTTP/1.1\r\nContent-Length: 1\r\n\r\n"), Parsed::Refused(_)));
     }
 
     #[test]
     fn heads_end_at_the_blank_line_and_bare_lfs_are_unfit() {
-        assert!(matches!(
-            head_end(b"GET / HTTP/1.1\r\nA: b\r\n\r\nGET", 0),
-            Some(Read::Head(24))
-        ));
+        assert!(matches!(head_end(b"GET / HTTP/1.1\r\nA: b\r\n\r\nGET", 0), Some(Read::Head(24))));
         assert!(head_end(b"GET / HTTP/1.1\r\nA: b\r\n", 0).is_none());
-        assert!(matches!(
-            head_end(b"GET / HTTP/1.1\nA: b\r\n\r\n", 0),
-            Some(Read::Unfit)
-        ));
+        assert!(matches!(head_end(b"GET / HTTP/1.1\nA: b\r\n\r\n", 0), Some(Read::Unfit)));
         assert!(matches!(head_end(b"\n", 0), Some(Read::Unfit)));
         // Arriving a byte at a time: the blank line is found where it ends.
         let head = b"GET / HTTP/1.1\r\nA: b\r\n\r\n";

@@ -37,13 +37,8 @@ pub(super) struct Limits {
 /// Answers the requests it takes (subscribers' `GET`s) without the router; gives any other
 /// back. Made by the routes, which know the handlers.
 pub type Direct = std::sync::Arc<
-    dyn Fn(
-            axum::extract::Request,
-            SocketAddr,
-        ) -> Result<
-            futures_util::future::BoxFuture<'static, axum::response::Response>,
-            axum::extract::Request,
-        > + Send
+    dyn Fn(axum::extract::Request, SocketAddr) -> Result<futures_util::future::BoxFuture<'static, axum::response::Response>, axum::extract::Request>
+        + Send
         + Sync,
 >;
 
@@ -65,10 +60,7 @@ pub(super) async fn serve(
     direct: &Direct,
     closing: &mut tokio::sync::watch::Receiver<bool>,
 ) -> Result<Option<HandOver>, String> {
-    let Limits {
-        header_timeout,
-        max_head_bytes: max,
-    } = limits;
+    let Limits { header_timeout, max_head_bytes: max } = limits;
     loop {
         let read = tokio::select! {
             biased;
@@ -87,9 +79,7 @@ pub(super) async fn serve(
             Parsed::Lean(request) => request,
             Parsed::Hyper => return Ok(Some(HandOver { stream, pending })),
             Parsed::Refused(message) => {
-                answer::refuse(&stream, message)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                answer::refuse(&stream, message).await.map_err(|e| e.to_string())?;
                 linger(stream, header_timeout).await;
                 return Ok(None);
             }

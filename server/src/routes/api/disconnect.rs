@@ -38,53 +38,27 @@ pub struct Answer {
 }
 
 pub async fn disconnect(State(state): State<AppState>, body: Body) -> ApiResult<Json<Answer>> {
-    let bytes = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
-        ApiError::new(
-            ErrorKind::PayloadTooLarge,
-            format!("a disconnect's body is at most {MAX_BODY} bytes"),
-        )
-    })?;
+    let bytes = axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| ApiError::new(ErrorKind::PayloadTooLarge, format!("a disconnect's body is at most {MAX_BODY} bytes")))?;
     let request: Request = serde_json::from_slice(&bytes).map_err(|e| {
         ApiError::new(ErrorKind::BadRequest, format!("the body is not a disconnect ({e}); send {{\"consumer\": \"alice\", \"reason\": \"...\"}}"))
     })?;
     let bad = |m: String| Err(ApiError::new(ErrorKind::BadRequest, m));
-    if request.consumer.is_empty()
-        || request.consumer.chars().count() > MAX_CONSUMER
-        || request.consumer.chars().any(char::is_control)
-    {
-        return bad(format!(
-            "consumer must be 1 to {MAX_CONSUMER} characters, without control characters"
-        ));
+    if request.consumer.is_empty() || request.consumer.chars().count() > MAX_CONSUMER || request.consumer.chars().any(char::is_control) {
+        return bad(format!("consumer must be 1 to {MAX_CONSUMER} characters, without control characters"));
     }
-    let reason = request
-        .reason
-        .unwrap_or_else(|| "disconnected by the server".to_owned());
+    let reason = request.reason.unwrap_or_else(|| "disconnected by the server".to_owned());
     if reason.len() > MAX_REASON {
         return bad(format!("reason is at most {MAX_REASON} bytes"));
     }
     let ban_until = match request.ban {
         None => None,
-        Some(secs) if (0.0..=MAX_BAN_SECS as f64).contains(&secs) => {
-            Some(now_millis() + (secs * 1000.0) as u64).filter(|_| secs > 0.0)
-        }
-        Some(_) => {
-            return bad(format!(
-                "ban is a number of seconds from 0 to {MAX_BAN_SECS}"
-            ))
-        }
+        Some(secs) if (0.0..=MAX_BAN_SECS as f64).contains(&secs) => Some(now_millis() + (secs * 1000.0) as u64).filter(|_| secs > 0.0),
+        Some(_) => return bad(format!("ban is a number of seconds from 0 to {MAX_BAN_SECS}")),
     };
-    let command = Disconnect {
-        consumer: request.consumer.clone(),
-        channel: request.channel.clone(),
-        reason,
-        ban_until,
-    };
+    let command = Disconnect { consumer: request.consumer.clone(), channel: request.channel.clone(), reason, ban_until };
     let disconnected = state.cluster.disconnect(command).await?;
     tracing::info!(consumer = %request.consumer, channel = ?request.channel, disconnected, ?ban_until, "disconnect");
-    Ok(Json(Answer {
-        consumer: request.consumer,
-        channel: request.channel,
-        disconnected,
-        ban_until,
-    }))
+    Ok(Json(Answer { consumer: request.consumer, channel: request.channel, disconnected, ban_until }))
 }

@@ -68,33 +68,15 @@ pub async fn channels(State(state): State<AppState>, params: Params) -> ApiResul
     let prefix = params.get("prefix").unwrap_or("");
     let after = params.get("after").filter(|a| !a.is_empty());
     for (name, value) in [("prefix", Some(prefix)), ("after", after)] {
-        if value.is_some_and(|v| {
-            v.len() > push_core::channel::MAX_LEN || !(v.is_empty() || v.starts_with('/'))
-        }) {
-            return Err(ApiError::new(
-                ErrorKind::BadRequest,
-                format!(
-                    "{name}= must start with '/' and be at most {} bytes",
-                    push_core::channel::MAX_LEN
-                ),
-            ));
+        if value.is_some_and(|v| v.len() > push_core::channel::MAX_LEN || !(v.is_empty() || v.starts_with('/'))) {
+            return Err(ApiError::new(ErrorKind::BadRequest, format!("{name}= must start with '/' and be at most {} bytes", push_core::channel::MAX_LEN)));
         }
     }
     let limit = match params.get("limit") {
         None => DEFAULT_PAGE,
-        Some(raw) => raw
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorKind::BadRequest,
-                    format!(
-                        "limit={:?} is not a number from 1 to {MAX_PAGE}",
-                        raw.chars().take(40).collect::<String>()
-                    ),
-                )
-            })?,
+        Some(raw) => raw.parse::<usize>().ok().filter(|n| (1..=MAX_PAGE).contains(n)).ok_or_else(|| {
+            ApiError::new(ErrorKind::BadRequest, format!("limit={:?} is not a number from 1 to {MAX_PAGE}", raw.chars().take(40).collect::<String>()))
+        })?,
     };
     // One more than a page from each source tells whether there is a next page.
     let counted = state.cluster.occupied(prefix, after, limit + 1);
@@ -115,15 +97,6 @@ pub async fn channels(State(state): State<AppState>, params: Params) -> ApiResul
             Info::new(channel, occupancy, history)
         })
         .collect();
-    let next = if more {
-        channels.last().map(|i| i.channel.clone())
-    } else {
-        None
-    };
-    Ok(Json(Page {
-        channels,
-        next,
-        nodes: counted.nodes,
-        as_of: counted.as_of,
-    }))
+    let next = if more { channels.last().map(|i| i.channel.clone()) } else { None };
+    Ok(Json(Page { channels, next, nodes: counted.nodes, as_of: counted.as_of }))
 }

@@ -30,11 +30,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route_layer(middleware::from_fn_with_state(state.clone(), require_key))
 }
 
-async fn require_key(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> ApiResult<Response> {
+async fn require_key(State(state): State<AppState>, request: Request, next: Next) -> ApiResult<Response> {
     super::publish::authorize(&state, request.headers(), "the server API")?;
     Ok(next.run(request).await)
 }

@@ -53,14 +53,7 @@ pub(super) struct SseBody {
 }
 
 impl SseBody {
-    pub(super) fn new(
-        state: &AppState,
-        request: &SubscribeRequest,
-        subscription: Subscription,
-        guard: ConnectionGuard,
-        notices: Notices,
-        gap_as: GapAs,
-    ) -> SseBody {
+    pub(super) fn new(state: &AppState, request: &SubscribeRequest, subscription: Subscription, guard: ConnectionGuard, notices: Notices, gap_as: GapAs) -> SseBody {
         let every = state.config.heartbeat;
         let now = tokio::time::Instant::now();
         let expiry = request.expires_at.map(|at| {
@@ -68,9 +61,7 @@ impl SseBody {
             Box::pin(tokio::time::sleep(Duration::from_millis(left)))
         });
         let notices = notices.is_listening().then(|| {
-            Box::pin(stream::unfold(notices, |mut n| async move {
-                Some((n.next().await, n))
-            })) as NoticeStream
+            Box::pin(stream::unfold(notices, |mut n| async move { Some((n.next().await, n)) })) as NoticeStream
         });
         SseBody {
             opening: Some(encode::opening(subscription.start)),
@@ -94,10 +85,7 @@ impl SseBody {
     }
 
     /// Ends the stream with one last event.
-    fn last(
-        &mut self,
-        bytes: Bytes,
-    ) -> Poll<Option<Result<BodyFrame<Bytes>, std::convert::Infallible>>> {
+    fn last(&mut self, bytes: Bytes) -> Poll<Option<Result<BodyFrame<Bytes>, std::convert::Infallible>>> {
         self.ended = true;
         Poll::Ready(Some(Ok(BodyFrame::data(bytes))))
     }
@@ -153,10 +141,7 @@ impl http_body::Body for SseBody {
     type Data = Bytes;
     type Error = std::convert::Infallible;
 
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<BodyFrame<Bytes>, Self::Error>>> {
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<BodyFrame<Bytes>, Self::Error>>> {
         let this = self.get_mut();
         if this.ended {
             return Poll::Ready(None);
@@ -181,18 +166,13 @@ impl http_body::Body for SseBody {
         // When the server API disconnects the consumer, or the credentials expire, the stream
         // says so and ends.
         if let Poll::Ready(reason) = this.disconnected.as_mut().poll(cx) {
-            return this.last(encode::notice(
-                "disconnect",
-                &Frame::Disconnect { reason: &reason }.to_json(),
-            ));
+            return this.last(encode::notice("disconnect", &Frame::Disconnect { reason: &reason }.to_json()));
         }
         if let Some(Poll::Ready(())) = this.expiry.as_mut().map(|e| e.as_mut().poll(cx)) {
             return this.last(encode::notice("expired", r#"{"type":"expired"}"#));
         }
         // Presence notices go between messages, without an id: they do not move the cursor.
-        if let Some(Poll::Ready(Some((kind, notice)))) =
-            this.notices.as_mut().map(|n| n.as_mut().poll_next(cx))
-        {
+        if let Some(Poll::Ready(Some((kind, notice)))) = this.notices.as_mut().map(|n| n.as_mut().poll_next(cx)) {
             this.last_sent = tokio::time::Instant::now();
             return Poll::Ready(Some(Ok(BodyFrame::data(encode::notice(kind, &notice)))));
         }
@@ -205,9 +185,7 @@ impl http_body::Body for SseBody {
             }
             this.last_sent = tokio::time::Instant::now();
             this.heartbeat.as_mut().reset(this.last_sent + this.every);
-            return Poll::Ready(Some(Ok(BodyFrame::data(Bytes::from_static(
-                encode::HEARTBEAT,
-            )))));
+            return Poll::Ready(Some(Ok(BodyFrame::data(Bytes::from_static(encode::HEARTBEAT)))));
         }
         Poll::Pending
     }

@@ -28,19 +28,10 @@ pub(super) fn message(m: &Arc<Message>, multiplexed: bool, subscribed: &[Channel
         let json = Frame::message_json_for(m, subscribed);
         return event(None, Some(m.id), &String::from_utf8_lossy(&json));
     }
-    m.encoded
-        .sse_or_init(|| match std::str::from_utf8(&m.payload) {
-            Ok(text) => event(
-                m.event.as_deref(),
-                Some(m.id),
-                &text.replace("\r\n", "\n").replace('\r', "\n"),
-            ),
-            Err(_) => event(
-                Some("binary"),
-                Some(m.id),
-                &base64::engine::general_purpose::STANDARD.encode(&m.payload),
-            ),
-        })
+    m.encoded.sse_or_init(|| match std::str::from_utf8(&m.payload) {
+        Ok(text) => event(m.event.as_deref(), Some(m.id), &text.replace("\r\n", "\n").replace('\r', "\n")),
+        Err(_) => event(Some("binary"), Some(m.id), &base64::engine::general_purpose::STANDARD.encode(&m.payload)),
+    })
 }
 
 /// How a gap is announced (`?gap=`).
@@ -110,27 +101,12 @@ mod tests {
 
     #[test]
     fn events_are_field_lines_and_a_blank_line() {
-        assert_eq!(
-            &event(None, Some(MessageId(7)), "a\nb")[..],
-            b"id: 7\ndata: a\ndata: b\n\n"
-        );
-        assert_eq!(
-            &event(Some("gap"), Some(MessageId(9)), "{}")[..],
-            b"id: 9\nevent: gap\ndata: {}\n\n"
-        );
+        assert_eq!(&event(None, Some(MessageId(7)), "a\nb")[..], b"id: 7\ndata: a\ndata: b\n\n");
+        assert_eq!(&event(Some("gap"), Some(MessageId(9)), "{}")[..], b"id: 9\nevent: gap\ndata: {}\n\n");
         assert_eq!(&notice("join", "")[..], b"event: join\ndata: \n\n");
         assert_eq!(&opening(MessageId(3))[..], b"id: 3\nretry: 2000\n\n");
-        let (channel, g) = (
-            Channel::parse("/a").unwrap(),
-            Gap {
-                from: MessageId(2),
-                to: MessageId(5),
-            },
-        );
-        assert_eq!(
-            &gap(&channel, &g, GapAs::TurboRefresh)[..],
-            &b"id: 5\ndata: <turbo-stream action=\"refresh\"></turbo-stream>\n\n"[..]
-        );
+        let (channel, g) = (Channel::parse("/a").unwrap(), Gap { from: MessageId(2), to: MessageId(5) });
+        assert_eq!(&gap(&channel, &g, GapAs::TurboRefresh)[..], &b"id: 5\ndata: <turbo-stream action=\"refresh\"></turbo-stream>\n\n"[..]);
         assert!(gap(&channel, &g, GapAs::Event).starts_with(b"id: 5\nevent: gap\n"));
     }
 }

@@ -29,17 +29,12 @@ pub async fn respond(state: AppState, request: SubscribeRequest) -> ApiResult<Re
     let gap_as = encode::GapAs::parse(request.params.get("gap"), request.multiplexed)?;
     let guard = request.connect(&state, "sse")?;
     let presence = request.listen(&state);
-    let subscription = state
-        .broker
-        .subscribe(&request.channels, request.position)?;
+    let subscription = state.broker.subscribe(&request.channels, request.position)?;
     let start = subscription.start;
     let body = SseBody::new(&state, &request, subscription, guard, presence, gap_as);
     let mut response = axum::body::Body::new(body).into_response();
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     // The headers every transport answers with: the start cursor, and nothing cached.
     headers.insert(&PUSH_ID, HeaderValue::from(start.0));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
