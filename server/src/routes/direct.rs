@@ -17,40 +17,25 @@ use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
 
 use super::subscribe::{self, Answering};
-use super::{cors, observed, panic_answer};
+use super::{cors, observed, panic_answer, route_name};
 use crate::error::ApiResult;
 use crate::extract::params::Params;
 use crate::state::AppState;
 
 pub use crate::listener::Direct;
 
-#[derive(Clone, Copy)]
-enum Route {
-    Channel,
-    Multiplexed,
-}
-
-impl Route {
-    /// The route a request takes, when it is one answered here.
-    fn of(request: &Request) -> Option<Route> {
-        if request.method() != Method::GET || request.headers().contains_key(header::UPGRADE) {
-            return None;
-        }
-        match request.uri().path() {
-            "/_push/subscribe" => Some(Route::Multiplexed),
-            // The index, and the server's own paths: the router's.
-            "/" => None,
-            p if p.starts_with("/_push/") => None,
-            _ => Some(Route::Channel),
-        }
+/// Whether a request is one answered here: a `GET` of a channel, or of the multiplexing
+/// endpoint (`Some(true)`), without an upgrade. The index and the server's own paths are the
+/// router's.
+fn takes(request: &Request) -> Option<bool> {
+    if request.method() != Method::GET || request.headers().contains_key(header::UPGRADE) {
+        return None;
     }
-
-    /// As the router counts it ([`super::route_name`]).
-    fn name(self) -> &'static str {
-        match self {
-            Route::Channel => "subscribe",
-            Route::Multiplexed => "multiplexed",
-        }
+    match request.uri().path() {
+        "/_push/subscribe" => Some(true),
+        "/" => None,
+        p if p.starts_with("/_push/") => None,
+        _ => Some(false),
     }
 }
 
@@ -58,7 +43,9 @@ impl Route {
 pub fn direct(state: AppState) -> Direct {
     let cors = Arc::new(cors::Simple::new(&state.config));
     Arc::new(move |mut request: Request, peer: SocketAddr| {
-        let Some(route) = Route::of(&request) else { return Err(request) };
+        let Some(multiplexed) = takes(&request) else { return Err(request) };
+        // Counted as the router counts it.
+        let route = route_name(&Method::GET, request.uri().path());
         let origin = request.headers().get(header::ORIGIN).cloned();
         if state.auth.reads_client_address() {
             request.extensions_mut().insert(ConnectInfo(peer));
@@ -66,7 +53,7 @@ pub fn direct(state: AppState) -> Direct {
         let params = Params::from_query(request.uri().query());
         // The checks run in a box of their own, let go before the transport waits: the answer's
         // future, which lives as long as the subscriber waits, holds neither them nor the head.
-        let checks = Box::pin(subscribe::prepare(state.clone(), params, request, matches!(route, Route::Multiplexed)));
+        let checks = Box::pin(subscribe::prepare(state.clone(), params, request, multiplexed));
         Ok(Box::pin(answer(state.clone(), cors.clone(), route, origin, checks)))
     })
 }
@@ -74,7 +61,7 @@ pub fn direct(state: AppState) -> Direct {
 async fn answer(
     state: AppState,
     cors: Arc<cors::Simple>,
-    route: Route,
+    route: &'static str,
     origin: Option<HeaderValue>,
     checks: Pin<Box<impl Future<Output = ApiResult<Answering>>>>,
 ) -> Response {
@@ -87,7 +74,7 @@ async fn answer(
         Ok(answered) => answered.into_response(),
         Err(panic) => panic_answer(panic),
     };
-    observed(&state, &Method::GET, route.name(), &response);
+    observed(&state, &Method::GET, route, &response);
     cors.apply(origin.as_ref(), response.headers_mut());
     response
 }
