@@ -88,7 +88,7 @@ pub fn summary(r: &Value) {
     eprintln!(
         "  => published {} ({:.0}/s, {} errors); delivered {}/{} in {:.3}s ({:.0}/s); lost {} dup {}; \
          latency p50 {:.2} p90 {:.2} p99 {:.2} max {:.2} ms; peak server RSS {} kB, PSS {} kB; idle/sub {}; \
-         gaps {}; server CPU {} s ({} µs/delivery)",
+         gaps {}; server CPU {} s ({} µs/delivery: kernel {}, user {})",
         r["publish"]["ok"],
         f(&r["publish"]["per_sec"]),
         r["publish"]["errors"],
@@ -111,5 +111,7 @@ pub fn summary(r: &Value) {
         d["gaps"],
         fmt_num("", r["server_cpu"]["secs"].as_f64()),
         fmt_num("", r["server_cpu"]["us_per_delivery"].as_f64()),
+        fmt_num("", r["server_cpu"]["system_us_per_delivery"].as_f64()),
+        fmt_num("", r["server_cpu"]["user_us_per_delivery"].as_f64()),
     );
 }

@@ -16,9 +16,9 @@ pub struct ServerUsage {
     mem_before: Option<mem::Mem>,
     mem_idle: Option<mem::Mem>,
     mem_end: Option<mem::Mem>,
-    cpu_start: Option<u64>,
-    cpu_before_publish: Option<u64>,
-    cpu_after_delivery: Option<u64>,
+    cpu_start: Option<cpu::Ticks>,
+    cpu_before_publish: Option<cpu::Ticks>,
+    cpu_after_delivery: Option<cpu::Ticks>,
 }
 
 impl ServerUsage {
@@ -77,26 +77,32 @@ impl ServerUsage {
         })
     }
 
-    /// The result's `server_cpu`: publishing and delivering, per delivery and per publish.
+    /// The result's `server_cpu`: publishing and delivering, per delivery and per publish, and
+    /// per delivery apart for the kernel (`system_`) and user space (`user_`).
     pub fn cpu_json(&self, received: u64, published: u64) -> Value {
         let tck = cpu::clk_tck() as f64;
-        let cpu_ticks = match (self.cpu_before_publish, self.cpu_after_delivery) {
-            (Some(b), Some(e)) => Some(e.saturating_sub(b)),
+        let spent = match (self.cpu_before_publish, self.cpu_after_delivery) {
+            (Some(b), Some(e)) => Some(e.since(b)),
             _ => None,
         };
+        let cpu_ticks = spent.map(cpu::Ticks::total);
         let cpu_secs = cpu_ticks.map(|t| t as f64 / tck);
         // 0 ticks means below the resolution (1 tick per process), not free: no per-delivery figure.
-        let cpu_per = |n: u64| cpu_ticks.filter(|t| *t > 0 && n > 0).map(|t| t as f64 / tck * 1e6 / n as f64);
+        let per = |ticks: Option<u64>, n: u64| cpu_ticks.filter(|t| *t > 0 && n > 0).and(ticks).map(|t| t as f64 / tck * 1e6 / n as f64);
         json!({
             "clk_tck": tck,
             "connect_secs": match (self.cpu_start, self.cpu_before_publish) {
-                (Some(s), Some(b)) => Some(b.saturating_sub(s) as f64 / tck),
+                (Some(s), Some(b)) => Some(b.since(s).total() as f64 / tck),
                 _ => None,
             },
             "ticks": cpu_ticks,
+            "user_ticks": spent.map(|t| t.user),
+            "system_ticks": spent.map(|t| t.system),
             "secs": cpu_secs,
-            "us_per_delivery": cpu_per(received),
-            "us_per_publish": cpu_per(published),
+            "us_per_delivery": per(cpu_ticks, received),
+            "user_us_per_delivery": per(spent.map(|t| t.user), received),
+            "system_us_per_delivery": per(spent.map(|t| t.system), received),
+            "us_per_publish": per(cpu_ticks, published),
         })
     }
 }

@@ -8,6 +8,8 @@
 //! is refused: a fragment never belongs in a request, and hyper would drop it silently.
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, Version};
+use socket2::SockRef;
+use tokio::io::Interest;
 use tokio::net::TcpStream;
 
 /// Headers a lean head may have (hyper's own limit is 100; more goes to hyper).
@@ -62,9 +64,27 @@ pub(super) async fn read_head(stream: &TcpStream, pending: &mut Vec<u8>, max_byt
 
 /// One non-blocking read appended to `pending` (the buffer lives on the stack only here, not in
 /// the connection's task).
+///
+/// A short read emptied the socket's receive queue, so it also clears the socket's readiness,
+/// as nginx does: otherwise the next wait (for the next head, or for the peer while an answer
+/// waits) would first spend a system call on a read that finds nothing, one per request. The
+/// runtime clears readiness only if no event came in since it was set, and never clears a seen
+/// close, so bytes or a FIN arriving after this read are still noticed.
 pub(super) fn read_some(stream: &TcpStream, pending: &mut Vec<u8>) -> std::io::Result<usize> {
+    use std::io::Read;
     let mut chunk = [0u8; READ_CHUNK];
-    let n = stream.try_read(&mut chunk)?;
+    let mut short = 0;
+    let n = match stream.try_io(Interest::READABLE, || {
+        let n = (&*SockRef::from(stream)).read(&mut chunk)?;
+        if n > 0 && n < READ_CHUNK {
+            short = n;
+            return Err(std::io::ErrorKind::WouldBlock.into());
+        }
+        Ok(n)
+    }) {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && short > 0 => short,
+        read => read?,
+    };
     pending.extend_from_slice(&chunk[..n]);
     Ok(n)
 }
