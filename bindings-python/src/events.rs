@@ -14,9 +14,9 @@ use push_core::binding::guard;
 use push_core::webhook::{self, SIGNATURE_HEADER};
 use push_core::ErrorKind;
 
-use crate::api::{self, module};
+use crate::answers::{self, module};
+use crate::arguments::payload;
 use crate::errors::{self, IntoPyResult};
-use crate::producer::payload;
 use crate::token::Secret;
 
 /// Checks that an events request comes from the push server and returns its events in order.
@@ -59,7 +59,7 @@ pub fn verify_events<'py>(
         .events
         .into_iter()
         .map(|e| {
-            let info = api::json(py, e.info.map(|i| i.to_string()))?;
+            let info = answers::json(py, e.info.map(|i| i.to_string()))?;
             let message_id = e.message_id.map(|id| id.to_string());
             class.call1((e.id, e.name, e.channel, e.consumer, info, message_id, from_ms.call1((e.time_ms,))?))
         })

@@ -25,7 +25,7 @@ use tokio::task::AbortHandle;
 use push_core::binding::guard_future;
 use push_core::{Error, ErrorKind};
 
-use crate::api::ToPython;
+use crate::answers::ToPython;
 use crate::errors;
 
 static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();

@@ -2,9 +2,10 @@
 //!
 //! - [`producer`]: `Producer` and `Publish`, thin wrappers of sdk-core's blocking producer, and
 //!   `default_producer()` / `close_default()` (sdk-core's `DefaultProducer`).
-//! - [`api`]: the server API: `Channel` (`info`, `presence`, `history`), and the conversions
-//!   behind the producer's `presence`, `channels`, `disconnect` and publish to many, answers as
-//!   `push._api` dataclasses.
+//! - [`channel`]: `Channel` (`info`, `presence`, `history`), a channel of a producer.
+//! - [`calls`]: one call of sdk-core's producer, blocking or as an asyncio future.
+//! - [`arguments`]: Python arguments to sdk-core's inputs (payloads, channels, queries).
+//! - [`answers`]: sdk-core's answers as `push._api` dataclasses.
 //! - [`wait`]: a blocking wait for a task that Ctrl-C interrupts (`Publish.to`).
 //! - [`future`]: the bridge from a tokio task to an asyncio future (`to_async`).
 //! - [`token`]: `Token.sign`, subscriber tokens signed by sdk-core.
@@ -15,7 +16,10 @@
 //!
 //! The public package `push` (python/push/__init__.py) re-exports all of it.
 
-mod api;
+mod answers;
+mod arguments;
+mod calls;
+mod channel;
 mod errors;
 mod events;
 mod future;
@@ -30,7 +34,7 @@ use pyo3::prelude::*;
 fn _push(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<producer::Producer>()?;
     m.add_class::<producer::Publish>()?;
-    m.add_class::<api::Channel>()?;
+    m.add_class::<channel::Channel>()?;
     m.add_class::<token::Token>()?;
     m.add_class::<server::Server>()?;
     m.add_function(wrap_pyfunction!(server::server_main, m)?)?;

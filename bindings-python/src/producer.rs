@@ -1,28 +1,30 @@
 //! `push.Producer` and `push.Publish`: argument conversion around one sdk-core call each (the
-//! server API's conversions are in api.rs).
+//! conversions are in arguments.rs and answers.rs, the calls in calls.rs).
 //!
 //! The producer wraps sdk-core's `BlockingProducer`, which is thread-safe and fork-safe (it
 //! makes a new runtime when the process id changed). Blocking calls run detached from the
 //! interpreter, so other Python threads run while a publish waits on the network.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
-use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyMemoryView, PyString, PyTuple};
+use pyo3::types::PyTuple;
 
 use push_core::binding::{self, guard, DefaultProducer};
 use push_core::producer::{BlockingProducer, PublishOptions};
 use push_core::{Error, ErrorKind};
 
-use crate::api::{self, Channel};
+use crate::arguments::{self, payload};
+use crate::channel::Channel;
 use crate::errors::IntoPyResult;
-use crate::future;
-use crate::wait;
+use crate::{answers, calls, future, wait};
 
 /// Publishes messages to push-rs channels: `Producer().publish("hi").to("/greetings")`.
 #[pyclass(module = "push", frozen, subclass)]
 pub struct Producer {
-    pub(crate) inner: BlockingProducer,
+    /// Shared with its `Channel`s.
+    inner: Arc<BlockingProducer>,
 }
 
 #[pymethods]
@@ -32,7 +34,7 @@ impl Producer {
     fn new(py: Python<'_>, url: Option<String>, publish_key: Option<String>, timeout: Option<f64>, ca_file: Option<std::path::PathBuf>) -> PyResult<Self> {
         let ca_file = ca_file.map(|p| p.to_string_lossy().into_owned());
         let inner = guard(|| BlockingProducer::new(binding::producer_options(url, publish_key, timeout, ca_file)?)).py(py)?;
-        Ok(Producer { inner })
+        Ok(Producer { inner: Arc::new(inner) })
     }
 
     /// The server URL this producer publishes to.
@@ -56,38 +58,38 @@ impl Producer {
 
     /// A channel to ask about: `producer.channel("/rooms/1").info()`. The name is checked now.
     fn channel(slf: &Bound<'_, Self>, name: &str) -> PyResult<Channel> {
-        Channel::new(slf.py(), slf.clone().unbind(), name)
+        Channel::new(slf.py(), slf.clone().into_any().unbind(), slf.get().inner.clone(), name)
     }
 
     /// Who is present on a presence channel: `producer.channel(name).presence()`.
     fn presence(slf: &Bound<'_, Self>, channel: String) -> PyResult<Py<PyAny>> {
-        api::blocking(slf.py(), slf.get(), |p| async move { p.presence(&channel).await })
+        calls::blocking(slf.py(), &slf.get().inner, |p| async move { p.presence(&channel).await })
     }
 
     /// `presence(channel)` as an asyncio future.
     fn presence_async<'py>(slf: &Bound<'py, Self>, channel: String) -> PyResult<Bound<'py, PyAny>> {
-        api::spawn(slf.py(), &slf.clone().unbind(), |p| async move { p.presence(&channel).await })
+        calls::spawn(slf.py(), &slf.get().inner, slf.clone().into_any().unbind(), |p| async move { p.presence(&channel).await })
     }
 
     /// One page of the channels with a connection or with history, in name order.
     #[pyo3(signature = (prefix=None, *, after=None, limit=None))]
     fn channels(slf: &Bound<'_, Self>, prefix: Option<String>, after: Option<String>, limit: Option<i64>) -> PyResult<Py<PyAny>> {
-        let query = api::channels_query(prefix, after, limit)?;
-        api::blocking(slf.py(), slf.get(), |p| async move { p.channels(query).await })
+        let query = arguments::channels_query(prefix, after, limit)?;
+        calls::blocking(slf.py(), &slf.get().inner, |p| async move { p.channels(query).await })
     }
 
     /// `channels(...)` as an asyncio future.
     #[pyo3(signature = (prefix=None, *, after=None, limit=None))]
     fn channels_async<'py>(slf: &Bound<'py, Self>, prefix: Option<String>, after: Option<String>, limit: Option<i64>) -> PyResult<Bound<'py, PyAny>> {
-        let query = api::channels_query(prefix, after, limit)?;
-        api::spawn(slf.py(), &slf.clone().unbind(), |p| async move { p.channels(query).await })
+        let query = arguments::channels_query(prefix, after, limit)?;
+        calls::spawn(slf.py(), &slf.get().inner, slf.clone().into_any().unbind(), |p| async move { p.channels(query).await })
     }
 
     /// Every active channel (`prefix`: only those names), page by page as iterated.
     #[pyo3(signature = (prefix=None, *, limit=None))]
     fn iter_channels<'py>(slf: &Bound<'py, Self>, prefix: Option<String>, limit: Option<i64>) -> PyResult<Bound<'py, PyAny>> {
         // A generator in Python (push._api) over `channels(after=page.next)`.
-        api::module(slf.py())?.getattr("_iter_channels")?.call1((slf, prefix, limit))
+        answers::module(slf.py())?.getattr("_iter_channels")?.call1((slf, prefix, limit))
     }
 
     /// Ends the consumer's subscriptions on every node; `ban` (seconds or a timedelta) also
@@ -100,8 +102,8 @@ impl Producer {
         reason: Option<String>,
         ban: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let request = api::disconnect_request(consumer, channel, reason, ban)?;
-        api::blocking(slf.py(), slf.get(), |p| async move { p.disconnect(request).await })
+        let request = arguments::disconnect_request(consumer, channel, reason, ban)?;
+        calls::blocking(slf.py(), &slf.get().inner, |p| async move { p.disconnect(request).await })
     }
 
     /// `disconnect(...)` as an asyncio future.
@@ -113,8 +115,8 @@ impl Producer {
         reason: Option<String>,
         ban: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let request = api::disconnect_request(consumer, channel, reason, ban)?;
-        api::spawn(slf.py(), &slf.clone().unbind(), |p| async move { p.disconnect(request).await })
+        let request = arguments::disconnect_request(consumer, channel, reason, ban)?;
+        calls::spawn(slf.py(), &slf.get().inner, slf.clone().into_any().unbind(), |p| async move { p.disconnect(request).await })
     }
 
     /// Closes the connections. The producer stays usable: it reconnects on the next publish.
@@ -155,7 +157,7 @@ impl Publish {
     /// blocking call.
     #[pyo3(signature = (*channels))]
     fn to(&self, py: Python<'_>, channels: &Bound<'_, PyTuple>) -> PyResult<String> {
-        let channels = api::targets(channels)?;
+        let channels = arguments::targets(channels)?;
         let (handle, producer) = guard(|| self.producer.get().inner.async_parts()).py(py)?;
         let (data, options) = (self.data.clone(), self.options.clone());
         wait::interruptible(py, &handle, async move {
@@ -167,7 +169,7 @@ impl Publish {
     /// message id.
     #[pyo3(signature = (*channels))]
     fn to_async<'py>(&self, py: Python<'py>, channels: &Bound<'_, PyTuple>) -> PyResult<Bound<'py, PyAny>> {
-        let channels = api::targets(channels)?;
+        let channels = arguments::targets(channels)?;
         let (handle, producer) = guard(|| self.producer.get().inner.async_parts()).py(py)?;
         let (data, options) = (self.data.clone(), self.options.clone());
         let keepalive = self.producer.clone_ref(py).into_any();
@@ -195,7 +197,7 @@ pub fn default_producer(py: Python<'_>) -> PyResult<Py<Producer>> {
             guard(|| {
                 DEFAULT.get(|options| {
                     let inner = BlockingProducer::new(options)?;
-                    Python::attach(|py| Py::new(py, Producer { inner })).map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))
+                    Python::attach(|py| Py::new(py, Producer { inner: Arc::new(inner) })).map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))
                 })
             })
         })
@@ -215,27 +217,4 @@ pub fn close_default(py: Python<'_>) {
         producer
     });
     drop(forgotten); // with the interpreter attached: it may be the last reference
-}
-
-/// `str` is sent as UTF-8, `bytes`, `bytearray` and `memoryview` as they are. The payload is
-/// copied into Rust memory once: no Python object travels to the runtime's threads, and the
-/// caller may change a `bytearray` while the publish runs.
-pub(crate) fn payload(data: &Bound<'_, PyAny>) -> PyResult<Bytes> {
-    if let Ok(text) = data.cast::<PyString>() {
-        return Ok(Bytes::copy_from_slice(text.to_cow()?.as_bytes()));
-    }
-    if let Ok(bytes) = data.cast::<PyBytes>() {
-        return Ok(Bytes::copy_from_slice(bytes.as_bytes()));
-    }
-    if let Ok(array) = data.cast::<PyByteArray>() {
-        return Ok(Bytes::from(array.to_vec()));
-    }
-    if data.is_instance_of::<PyMemoryView>() {
-        let copy = data.py().get_type::<PyBytes>().call1((data,))?;
-        return Ok(Bytes::copy_from_slice(copy.cast::<PyBytes>()?.as_bytes()));
-    }
-    Err(PyTypeError::new_err(format!(
-        "data must be str, bytes, bytearray or memoryview, not {}",
-        data.get_type().name()?
-    )))
 }

@@ -1,7 +1,7 @@
 """The server API's answers (docs/PROTOCOL.md, "Server API") and the server's events
 (docs/PRESENCE.md), as frozen dataclasses.
 
-The compiled module builds them from sdk-core's (``src/api.rs``, ``src/events.rs``): ids are
+The compiled module builds them from sdk-core's (``src/answers.rs``, ``src/events.rs``): ids are
 ``str`` (as a publish returns them), times are UTC :class:`datetime.datetime`, payloads ``bytes``,
 a member's or an event's ``info`` the ``dict`` that ``json.loads`` gives.
 """
