@@ -52,6 +52,7 @@ fn metrics_for(r: &Value) -> Vec<Metric> {
         m.push(Metric { name: "server CPU µs per delivery", get: |r| r["server_cpu"]["us_per_delivery"].as_f64(), lower_is_better: true, ratio: true });
         m.push(Metric { name: "… of it in the kernel", get: |r| r["server_cpu"]["system_us_per_delivery"].as_f64(), lower_is_better: true, ratio: true });
         m.push(Metric { name: "… of it in user space", get: |r| r["server_cpu"]["user_us_per_delivery"].as_f64(), lower_is_better: true, ratio: true });
+        m.push(Metric { name: "load generator CPU µs per delivery", get: |r| r["server_cpu"]["load_generator_us_per_delivery"].as_f64(), lower_is_better: true, ratio: false });
     } else {
         m.push(Metric { name: "server CPU µs per publish", get: |r| r["server_cpu"]["us_per_publish"].as_f64(), lower_is_better: true, ratio: true });
     }

@@ -19,6 +19,10 @@ pub struct ServerUsage {
     cpu_start: Option<cpu::Ticks>,
     cpu_before_publish: Option<cpu::Ticks>,
     cpu_after_delivery: Option<cpu::Ticks>,
+    /// This process's own CPU time at the same two moments: on a shared machine a figure can be
+    /// bound by the load generator rather than the server.
+    own_before_publish: Option<cpu::Ticks>,
+    own_after_delivery: Option<cpu::Ticks>,
 }
 
 impl ServerUsage {
@@ -29,7 +33,7 @@ impl ServerUsage {
         let sampler = mem::sample(pids.clone(), peak.clone());
         let mem_before = mem::read(&pids);
         let cpu_start = cpu::ticks(&pids);
-        ServerUsage { pids, peak, sampler, mem_before, mem_idle: None, mem_end: None, cpu_start, cpu_before_publish: None, cpu_after_delivery: None }
+        ServerUsage { pids, peak, sampler, mem_before, mem_idle: None, mem_end: None, cpu_start, cpu_before_publish: None, cpu_after_delivery: None, own_before_publish: None, own_after_delivery: None }
     }
 
     /// Every subscriber connected and settled, nothing published yet.
@@ -39,10 +43,12 @@ impl ServerUsage {
 
     pub fn publishing(&mut self) {
         self.cpu_before_publish = cpu::ticks(&self.pids);
+        self.own_before_publish = cpu::ticks(&[std::process::id()]);
     }
 
     pub fn delivered(&mut self) {
         self.cpu_after_delivery = cpu::ticks(&self.pids);
+        self.own_after_delivery = cpu::ticks(&[std::process::id()]);
     }
 
     pub fn end(&mut self) {
@@ -103,6 +109,10 @@ impl ServerUsage {
             "user_us_per_delivery": per(spent.map(|t| t.user), received),
             "system_us_per_delivery": per(spent.map(|t| t.system), received),
             "us_per_publish": per(cpu_ticks, published),
+            "load_generator_us_per_delivery": match (self.own_before_publish, self.own_after_delivery) {
+                (Some(b), Some(e)) if received > 0 => Some(e.since(b).total() as f64 / tck * 1e6 / received as f64),
+                _ => None,
+            },
         })
     }
 }
