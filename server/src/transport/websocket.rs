@@ -108,6 +108,10 @@ async fn serve(socket: WebSocket, state: AppState, request: SubscribeRequest, mu
     let disconnected = guard.disconnected();
     tokio::pin!(disconnected);
     let mut presence = request.listen(&state);
+    // A token of its own, waited on by one future for the socket's life: a fresh wait on the
+    // server's token every time round the loop took and left a lock every socket shares.
+    let shutdown = state.shutdown.child_token().cancelled_owned();
+    tokio::pin!(shutdown);
     let mut close = CloseFrame { code: 1001, reason: Utf8Bytes::from_static("server shutting down") };
     loop {
         tokio::select! {
@@ -162,7 +166,7 @@ async fn serve(socket: WebSocket, state: AppState, request: SubscribeRequest, mu
                     return;
                 }
             }
-            _ = state.shutdown.cancelled() => break,
+            () = &mut shutdown => break,
             () = &mut expired => {
                 close = CloseFrame { code: 4001, reason: Utf8Bytes::from_static("token expired") };
                 break;
